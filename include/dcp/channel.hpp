@@ -35,8 +35,12 @@
 // Values. T may be move-only (std::unique_ptr) or large; values are moved, never copied, from send to
 // recv. T must be nothrow move constructible and nothrow destructible.
 //
-// Thread safety: each handle object is used by one thread at a time (copy it to share); different
-// handles to the same channel may be used concurrently from any threads.
+// Thread safety: any number of threads may call the operations (send*, recv*, close, size, ...) on
+// the same handle object or on copies of it concurrently. Only assignment, move and destruction of a
+// handle object need it to themselves. Copying a handle is cheap; moving it is cheaper.
+//
+// Destruction of values: a value evicted by Overflow::drop_oldest (or discarded by drop_newest) is
+// destroyed on the sending thread, inside send().
 //
 // Errors: capacity 0 or above kMaxCapacity throws std::invalid_argument (dcp has no rendezvous
 // channel: use capacity 1); a negative timeout throws std::invalid_argument; any operation on a
