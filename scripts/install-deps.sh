@@ -8,6 +8,7 @@ set -euo pipefail
 
 packages=(
     build-essential cmake ninja-build g++ clang
+    libclang-rt-dev  # libFuzzer (clang -fsanitize=fuzzer), for scripts/fuzz.sh
     libgtest-dev libgmock-dev libbenchmark-dev
     libconcurrentqueue-dev libboost-dev libtbb-dev
     libfmt-dev libyaml-cpp-dev libcli11-dev

@@ -1,0 +1,185 @@
+// Tests of the `dcp` command line (apps/dcp): runs the built binary (DCP_EXECUTABLE) on the
+// fixture files and checks exit codes, stdout and stderr.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Runs `dcp <args...>` with stdout and stderr captured in temporary files.
+RunResult run_dcp(const std::vector<std::string>& args) {
+  static int counter = 0;
+  const fs::path dir = fs::temp_directory_path() / ("dcp_cli_test_" + std::to_string(::getpid()) +
+                                                    "_" + std::to_string(counter++));
+  fs::create_directories(dir);
+  const std::string out_path = (dir / "stdout").string();
+  const std::string err_path = (dir / "stderr").string();
+
+  std::vector<std::string> arguments = {DCP_EXECUTABLE};
+  arguments.insert(arguments.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& argument : arguments) argv.push_back(argument.data());
+  argv.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  pid_t pid = 0;
+  const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+
+  RunResult result;
+  if (spawned != 0) {
+    ADD_FAILURE() << "cannot start " << argv[0];
+    return result;
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+  }
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.out = read_file(out_path);
+  result.err = read_file(err_path);
+  fs::remove_all(dir);
+  return result;
+}
+
+std::string fixture(const std::string& relative) {
+  return std::string(DCP_DATAFLOW_FIXTURES) + "/" + relative;
+}
+
+bool ends_with(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+TEST(CliCheck, ValidDataflow_PrintsTheExplanationThenOk_Exit0) {
+  const RunResult r = run_dcp({"check", fixture("valid/robot.yml")});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(
+      r.out.rfind("dataflow " + fixture("valid/robot.yml") + ": 4 nodes, 7 inputs, 2 timers\n", 0),
+      0u)
+      << r.out;
+  EXPECT_NE(r.out.find("    frame <- camera/image, queue 1\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("is not read by any node"), std::string::npos) << r.out;
+  EXPECT_TRUE(ends_with(r.out, "\nok\n")) << r.out;
+  EXPECT_EQ(r.err, "");
+}
+
+TEST(CliCheck, InvalidDataflow_PrintsTheErrorOnStderr_Exit1) {
+  const RunResult r = run_dcp({"check", fixture("invalid/unknown_node.yml")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "dcp check: " + fixture("invalid/unknown_node.yml") +
+                       ":12:14: nodes[2].inputs.estop: unknown node 'safty' (known nodes: "
+                       "sensors, safety, processor)\n");
+}
+
+TEST(CliCheck, MissingExecutable_Exit1_UnlessTheCheckIsSkipped) {
+  const RunResult checked = run_dcp({"check", fixture("valid/not_built.yml")});
+  EXPECT_EQ(checked.exit_code, 1);
+  EXPECT_NE(checked.err.find("nodes[0].path: executable 'build/planner' not found"),
+            std::string::npos)
+      << checked.err;
+  const RunResult skipped = run_dcp({"check", "--no-exec-check", fixture("valid/not_built.yml")});
+  EXPECT_EQ(skipped.exit_code, 0) << skipped.err;
+  EXPECT_TRUE(ends_with(skipped.out, "\nok\n"));
+}
+
+TEST(CliCheck, MissingFile_Exit1) {
+  const RunResult r = run_dcp({"check", fixture("nope.yml")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "dcp check: " + fixture("nope.yml") +
+                       ": cannot read the file: No such file or directory\n");
+}
+
+TEST(CliGraph, PrintsMermaidWithoutNeedingExecutables_Exit0) {
+  const RunResult r = run_dcp({"graph", fixture("valid/not_built.yml")});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "flowchart TB\n"
+            "  %% dataflow: " +
+                fixture("valid/not_built.yml") +
+                "\n"
+                "  n0[\"planner\"]\n"
+                "  n1[\"driver\"]\n"
+                "  t0([\"dora/timer/millis/100\"])\n"
+                "  t0 -->|\"tick\"| n0\n"
+                "  n0 -->|\"plan -> plan\"| n1\n");
+  EXPECT_EQ(r.err, "");
+}
+
+TEST(CliGraph, ExecCheckFlag_ChecksExecutables) {
+  EXPECT_EQ(run_dcp({"graph", "--exec-check", fixture("valid/not_built.yml")}).exit_code, 1);
+  EXPECT_EQ(run_dcp({"graph", "--exec-check", fixture("valid/robot.yml")}).exit_code, 0);
+}
+
+TEST(CliGraph, InvalidDataflow_Exit1) {
+  const RunResult r = run_dcp({"graph", fixture("invalid/malformed_timer.yml")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err.rfind("dcp graph: " + fixture("invalid/malformed_timer.yml") + ":5:13: ", 0), 0u)
+      << r.err;
+}
+
+// `dcp run` itself is tested in tests/runner/; here only what it shares with check and graph.
+TEST(CliRun, DataflowWithMissingExecutables_Exit1BeforeStartingAnything) {
+  const RunResult r = run_dcp({"run", fixture("valid/not_built.yml")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err.rfind("dcp run: " + fixture("valid/not_built.yml") + ":", 0), 0u) << r.err;
+}
+
+TEST(CliRun, MalformedDuration_Exit2) {
+  const RunResult r = run_dcp({"run", "--stop-after", "10", fixture("valid/robot.yml")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("the unit is missing"), std::string::npos) << r.err;
+}
+
+TEST(CliUsage, NoSubcommandOrMissingFile_Exit2WithUsageOnStderr) {
+  const RunResult none = run_dcp({});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.err.find("subcommand"), std::string::npos) << none.err;
+  const RunResult no_file = run_dcp({"check"});
+  EXPECT_EQ(no_file.exit_code, 2);
+  EXPECT_NE(no_file.err.find("dataflow is required"), std::string::npos) << no_file.err;
+  EXPECT_EQ(run_dcp({"frobnicate"}).exit_code, 2);
+}
+
+TEST(CliUsage, HelpAndVersion_Exit0) {
+  const RunResult help = run_dcp({"--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  for (const char* command : {"check", "graph", "run"}) {
+    EXPECT_NE(help.out.find(command), std::string::npos) << help.out;
+  }
+  const RunResult version = run_dcp({"--version"});
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_EQ(version.out.rfind("dcp ", 0), 0u) << version.out;
+}
+
+}  // namespace
