@@ -1,0 +1,177 @@
+// Tests of the runner <-> node wire protocol (src/ipc/protocol.hpp): round trips of every message,
+// limits, and clear errors for malformed frames.
+#include "ipc/protocol.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+
+namespace {
+
+using namespace dcp::ipc;
+
+dcp::Metadata rich_metadata() {
+  dcp::Metadata m;
+  m.timestamp_ns = 1'700'000'000'123'456'789;
+  m.parameters["flag"] = true;
+  m.parameters["frame"] = std::int64_t{-42};
+  m.parameters["gain"] = 0.25;
+  m.parameters["encoding"] = std::string("rgb8");
+  m.parameters["shape"] = std::vector<std::int64_t>{480, 640, 3};
+  m.parameters["weights"] = std::vector<double>{0.5, 1.5};
+  m.parameters["names"] = std::vector<std::string>{"front", "rear"};
+  return m;
+}
+
+std::string error_of(std::span<const std::uint8_t> frame) {
+  try {
+    (void)decode(frame);
+  } catch (const ProtocolError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+template <class M>
+void expect_round_trip(const M& message) {
+  const auto frame = encode(message);
+  ASSERT_LE(frame.size(), kMaxFrameSize);
+  const Message decoded = decode(frame);
+  ASSERT_TRUE(std::holds_alternative<M>(decoded));
+  EXPECT_EQ(std::get<M>(decoded), message);
+}
+
+TEST(Protocol, EveryMessageType_SurvivesARoundTrip) {
+  expect_round_trip(Hello{kProtocolVersion, "camera", "0123456789abcdef"});
+  expect_round_trip(HelloOk{{"tick", "estop"}, {"image", "status"}});
+  expect_round_trip(NextEvent{});
+  expect_round_trip(Event{EventKind::input, "image", rich_metadata(), PayloadRef{PayloadLocation::inline_bytes, {1, 2, 3}, 0}});
+  expect_round_trip(Event{EventKind::input, "cloud", {}, PayloadRef{PayloadLocation::shared_memory, {}, 4 << 20}});
+  expect_round_trip(Event{EventKind::input_closed, "image", {}, {}});
+  expect_round_trip(Event{EventKind::all_inputs_closed, "", {}, {}});
+  expect_round_trip(Event{EventKind::stop, "", {}, {}});
+  expect_round_trip(Event{EventKind::error, "upstream node 'x' failed", {}, {}});
+  expect_round_trip(Event{EventKind::end_of_stream, "", {}, {}});
+  expect_round_trip(SendOutput{"status", rich_metadata(), PayloadRef{PayloadLocation::inline_bytes, {9, 8}, 0}});
+  expect_round_trip(CloseOutputs{{"a", "b"}});
+  expect_round_trip(Error{"secret does not match"});
+}
+
+TEST(Protocol, InlinePayloadJustBelowTheLimit_IsEncoded) {
+  SendOutput m{"out", {}, PayloadRef{PayloadLocation::inline_bytes, std::vector<std::uint8_t>(kInlinePayloadLimit - 1, 7), 0}};
+  expect_round_trip(m);
+}
+
+TEST(Protocol, InlinePayloadAtTheLimit_IsRefusedWithAHintToUseSharedMemory) {
+  SendOutput m{"out", {}, PayloadRef{PayloadLocation::inline_bytes, std::vector<std::uint8_t>(kInlinePayloadLimit, 7), 0}};
+  try {
+    (void)encode(m);
+    FAIL() << "expected ProtocolError";
+  } catch (const ProtocolError& e) {
+    EXPECT_NE(std::string(e.what()).find("must use shared memory"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Protocol, IdLongerThanTheLimit_IsRefused) {
+  EXPECT_THROW((void)encode(Hello{kProtocolVersion, std::string(kMaxIdLength + 1, 'a'), "s"}), ProtocolError);
+}
+
+TEST(Protocol, TooManyParameters_IsRefused) {
+  SendOutput m{"out", {}, {}};
+  for (std::size_t i = 0; i <= dcp::kMaxParameters; ++i) m.metadata.parameters["p" + std::to_string(i)] = true;
+  EXPECT_THROW((void)encode(m), ProtocolError);
+}
+
+TEST(Protocol, SharedSizeZero_IsRefused) {
+  EXPECT_THROW((void)encode(SendOutput{"out", {}, PayloadRef{PayloadLocation::shared_memory, {}, 0}}), ProtocolError);
+}
+
+TEST(ProtocolDecode, ShortFrame_NamesTheHeader) {
+  const std::vector<std::uint8_t> frame{1, 2, 3};
+  EXPECT_EQ(error_of(frame), "frame of 3 bytes is shorter than the 12-byte header");
+}
+
+TEST(ProtocolDecode, WrongMagic_IsRejected) {
+  auto frame = encode(NextEvent{});
+  frame[0] ^= 0xFF;
+  EXPECT_EQ(error_of(frame), "header.magic: not a dcp frame (wrong magic number)");
+}
+
+TEST(ProtocolDecode, UnknownType_IsRejected) {
+  auto frame = encode(NextEvent{});
+  frame[4] = 99;
+  EXPECT_EQ(error_of(frame), "header.type: unknown message type 99");
+}
+
+TEST(ProtocolDecode, BodyLengthMismatch_IsRejected) {
+  auto frame = encode(Error{"x"});
+  frame.push_back(0);
+  EXPECT_EQ(error_of(frame), "header.body_length: says 5 bytes, the frame has 6");
+}
+
+TEST(ProtocolDecode, TruncatedString_NamesTheField) {
+  auto frame = encode(Hello{kProtocolVersion, "camera", "secret"});
+  frame.resize(frame.size() - 2);
+  const std::uint32_t body = static_cast<std::uint32_t>(frame.size() - kHeaderSize);
+  std::memcpy(frame.data() + 8, &body, 4);
+  EXPECT_EQ(error_of(frame), "hello.secret: length 6 runs past the end of the frame");
+}
+
+TEST(ProtocolDecode, HugeCount_IsRejectedWithoutAllocating) {
+  auto frame = encode(CloseOutputs{{"a"}});
+  const std::uint32_t huge = 0xFFFFFFFF;
+  std::memcpy(frame.data() + kHeaderSize, &huge, 4);
+  EXPECT_EQ(error_of(frame), "close_outputs.outputs: length 4294967295 exceeds the limit of 4096");
+}
+
+TEST(ProtocolDecode, CountPastTheEnd_IsRejected) {
+  auto frame = encode(CloseOutputs{{"a"}});
+  const std::uint32_t count = 100;
+  std::memcpy(frame.data() + kHeaderSize, &count, 4);
+  EXPECT_EQ(error_of(frame), "close_outputs.outputs: length 100 runs past the end of the frame");
+}
+
+TEST(ProtocolDecode, TrailingBytes_AreRejected) {
+  auto frame = encode(NextEvent{});
+  frame.push_back(0);
+  const std::uint32_t body = 1;
+  std::memcpy(frame.data() + 8, &body, 4);
+  EXPECT_EQ(error_of(frame), "next_event: 1 unexpected trailing bytes");
+}
+
+TEST(ProtocolDecode, UnknownEventKind_IsRejected) {
+  auto frame = encode(Event{EventKind::stop, "", {}, {}});
+  frame[kHeaderSize] = 0;
+  EXPECT_EQ(error_of(frame), "event.kind: unknown value 0");
+}
+
+TEST(ProtocolDecode, BadBoolParameter_IsRejected) {
+  SendOutput m{"o", {}, {}};
+  m.metadata.parameters["b"] = true;
+  auto frame = encode(m);
+  // Layout: id (4+1) | timestamp 8 | count 4 | key (4+1) | tag 1 | value 1 | payload...
+  const std::size_t value_offset = kHeaderSize + 5 + 8 + 4 + 5 + 1;
+  ASSERT_EQ(frame[value_offset], 1);
+  frame[value_offset] = 2;
+  EXPECT_EQ(error_of(frame), "metadata parameter 'b': bool value 2 is not 0 or 1");
+}
+
+TEST(ProtocolDecode, OversizedFrame_IsRejected) {
+  std::vector<std::uint8_t> frame(kMaxFrameSize + 1, 0);
+  EXPECT_EQ(error_of(frame), "frame of 65537 bytes exceeds the limit of 65536");
+}
+
+TEST(ProtocolDecode, EveryTruncationOfAValidFrame_IsRejectedCleanly) {
+  const auto frame = encode(Event{EventKind::input, "image", rich_metadata(), PayloadRef{PayloadLocation::inline_bytes, {1, 2, 3}, 0}});
+  for (std::size_t n = 0; n < frame.size(); ++n) {
+    auto cut = std::vector<std::uint8_t>(frame.begin(), frame.begin() + static_cast<std::ptrdiff_t>(n));
+    if (n >= kHeaderSize) {
+      const std::uint32_t body = static_cast<std::uint32_t>(n - kHeaderSize);
+      std::memcpy(cut.data() + 8, &body, 4);
+    }
+    EXPECT_THROW((void)decode(cut), ProtocolError) << "cut at " << n;
+  }
+}
+
+}  // namespace

@@ -1,0 +1,159 @@
+// Tests of framed SOCK_SEQPACKET sockets and sealed shared memory (src/ipc/socket.hpp,
+// src/ipc/shared_memory.hpp): frames and descriptors arrive together, limits are enforced, and a
+// received memfd must be sealed and of the announced size.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <numeric>
+#include <thread>
+
+#include "ipc/protocol.hpp"
+#include "ipc/shared_memory.hpp"
+#include "ipc/socket.hpp"
+
+namespace {
+
+using namespace dcp::ipc;
+
+struct SocketPair {
+  FileDescriptor a, b;
+  SocketPair() {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) std::abort();
+    a.reset(fds[0]);
+    b.reset(fds[1]);
+  }
+};
+
+TEST(Socket, FrameSentIsReceivedWhole) {
+  SocketPair pair;
+  const auto frame = encode(Hello{kProtocolVersion, "node", "secret"});
+  ASSERT_EQ(send_frame(pair.a.get(), frame), IoStatus::ok);
+  ReceivedFrame received;
+  ASSERT_EQ(receive_frame(pair.b.get(), received), IoStatus::ok);
+  EXPECT_EQ(received.bytes, frame);
+  EXPECT_FALSE(received.fd);
+}
+
+TEST(Socket, PeerClosed_ReportsClosedBothWays) {
+  SocketPair pair;
+  pair.a.reset();
+  ReceivedFrame received;
+  EXPECT_EQ(receive_frame(pair.b.get(), received), IoStatus::closed);
+  const auto frame = encode(NextEvent{});
+  EXPECT_EQ(send_frame(pair.b.get(), frame), IoStatus::closed);  // and no SIGPIPE
+}
+
+TEST(Socket, NonBlockingReceiveWithNothingQueued_WouldBlock) {
+  SocketPair pair;
+  ASSERT_EQ(::fcntl(pair.b.get(), F_SETFL, O_NONBLOCK), 0);
+  ReceivedFrame received;
+  EXPECT_EQ(receive_frame(pair.b.get(), received), IoStatus::would_block);
+}
+
+TEST(Socket, OversizedDatagram_ThrowsProtocolError) {
+  SocketPair pair;
+  int size = 1 << 20;
+  ASSERT_EQ(::setsockopt(pair.a.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)), 0);
+  std::vector<std::uint8_t> big(kMaxFrameSize + 100, 0);
+  ASSERT_EQ(send_frame(pair.a.get(), big), IoStatus::ok);
+  ReceivedFrame received;
+  try {
+    (void)receive_frame(pair.b.get(), received);
+    FAIL() << "expected ProtocolError";
+  } catch (const ProtocolError& e) {
+    EXPECT_STREQ(e.what(), "frame larger than the limit of 65536 bytes");
+  }
+}
+
+TEST(Socket, DescriptorTravelsWithItsFrame) {
+  SocketPair pair;
+  auto shared = SharedBuffer::copy_of(std::vector<std::uint8_t>(10000, 3));
+  const auto frame = encode(SendOutput{"cloud", {}, PayloadRef{PayloadLocation::shared_memory, {}, 10000}});
+  ASSERT_EQ(send_frame(pair.a.get(), frame, shared.fd()), IoStatus::ok);
+  ReceivedFrame received;
+  ASSERT_EQ(receive_frame(pair.b.get(), received), IoStatus::ok);
+  ASSERT_TRUE(received.fd);
+  EXPECT_NE(received.fd.get(), shared.fd());
+  auto mapped = SharedBuffer::map(std::move(received.fd), 10000);
+  EXPECT_EQ(mapped.size(), 10000u);
+  EXPECT_EQ(std::accumulate(mapped.bytes().begin(), mapped.bytes().end(), 0u), 30000u);
+}
+
+TEST(Socket, TwoDescriptorsInOneFrame_ThrowsProtocolErrorAndLeaksNone) {
+  SocketPair pair;
+  int fds[2] = {::dup(0), ::dup(0)};
+  const auto frame = encode(NextEvent{});
+  iovec io{const_cast<std::uint8_t*>(frame.data()), frame.size()};
+  msghdr message{};
+  message.msg_iov = &io;
+  message.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(fds))] = {};
+  message.msg_control = control;
+  message.msg_controllen = sizeof(control);
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof(fds));
+  std::memcpy(CMSG_DATA(header), fds, sizeof(fds));
+  ASSERT_GE(::sendmsg(pair.a.get(), &message, 0), 0);
+  ::close(fds[0]);
+  ::close(fds[1]);
+  const int probe_before = ::dup(0);
+  ::close(probe_before);
+  ReceivedFrame received;
+  EXPECT_THROW((void)receive_frame(pair.b.get(), received), ProtocolError);
+  const int probe_after = ::dup(0);
+  ::close(probe_after);
+  EXPECT_EQ(probe_after, probe_before) << "a received descriptor leaked";
+}
+
+TEST(SharedMemory, SealedBufferIsReadOnlyAndKeepsItsBytes) {
+  auto writable = WritableSharedBuffer::allocate(8192);
+  for (std::size_t i = 0; i < 8192; ++i) writable.data()[i] = static_cast<std::uint8_t>(i);
+  auto sealed = std::move(writable).seal();
+  EXPECT_EQ(sealed.bytes()[1000], static_cast<std::uint8_t>(1000));
+  EXPECT_NE(::fcntl(sealed.fd(), F_GET_SEALS) & F_SEAL_WRITE, 0);
+  EXPECT_EQ(::pwrite(sealed.fd(), "x", 1, 0), -1);  // sealed: writes fail
+  EXPECT_EQ(::ftruncate(sealed.fd(), 1), -1);       // and so does shrinking
+}
+
+TEST(SharedMemory, UnsealedMemfd_IsRejected) {
+  FileDescriptor fd(::memfd_create("test", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  ASSERT_EQ(::ftruncate(fd.get(), 4096), 0);
+  try {
+    (void)SharedBuffer::map(std::move(fd), 4096);
+    FAIL() << "expected ProtocolError";
+  } catch (const ProtocolError& e) {
+    EXPECT_STREQ(e.what(), "shared memory payload: the memfd is not sealed against writing and resizing");
+  }
+}
+
+TEST(SharedMemory, SizeMismatch_IsRejected) {
+  auto sealed = SharedBuffer::copy_of(std::vector<std::uint8_t>(5000, 1));
+  FileDescriptor copy(::dup(sealed.fd()));
+  try {
+    (void)SharedBuffer::map(std::move(copy), 6000);
+    FAIL() << "expected ProtocolError";
+  } catch (const ProtocolError& e) {
+    EXPECT_STREQ(e.what(), "shared memory payload: announced 6000 bytes, the memfd has 5000");
+  }
+}
+
+TEST(SharedMemory, NotAMemfd_IsRejected) {
+  FileDescriptor fd(::dup(0));
+  EXPECT_THROW((void)SharedBuffer::map(std::move(fd), 10), ProtocolError);
+}
+
+TEST(SharedMemory, SizeOutOfRange_IsRejected) {
+  EXPECT_THROW((void)WritableSharedBuffer::allocate(0), std::invalid_argument);
+  EXPECT_THROW((void)WritableSharedBuffer::allocate(kMaxSharedPayload + 1), std::invalid_argument);
+}
+
+}  // namespace
