@@ -1,0 +1,388 @@
+// Unit tests of the node API (dcp/node.hpp) through the in-process backend
+// (dcp/testing/node_harness.hpp): event order and statuses, the end of the stream, captured outputs
+// and their metadata, output-id errors, closing outputs, and the output sender on its own thread.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <latch>
+#include <memory>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dcp/channel.hpp"
+#include "dcp/node.hpp"
+#include "dcp/testing/node_harness.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using dcp::EventStatus;
+using dcp::testing::NodeHarness;
+
+// A timeout that only catches hangs: an operation expected to complete never gets near it.
+constexpr auto kHang = 30s;
+
+NodeHarness make_camera() { return NodeHarness("camera", {"tick", "settings"}, {"image", "status"}); }
+
+template <class T>
+T& as(dcp::EventResult& result) {
+  EXPECT_TRUE(result.ok()) << "status: " << dcp::to_string(result.status());
+  T* value = std::get_if<T>(&result.event());
+  if (value == nullptr) throw std::runtime_error("unexpected event alternative");
+  return *value;
+}
+
+std::string message_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(no exception)";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events
+// ---------------------------------------------------------------------------------------------
+
+TEST(NodeHarnessEvents, ScriptedEvents_ArriveInOrderWithTheirData) {
+  NodeHarness harness = make_camera();
+  dcp::Node node = harness.node();
+  EXPECT_EQ(node.id, "camera");
+  EXPECT_EQ(node.events.inputs(), (std::vector<std::string>{"tick", "settings"}));
+  EXPECT_EQ(node.outputs.outputs(), (std::vector<std::string>{"image", "status"}));
+
+  dcp::Metadata metadata;
+  metadata.timestamp_ns = 1234;
+  metadata.parameters["frame"] = std::int64_t{7};
+  metadata.parameters["encoding"] = std::string("rgb8");
+  harness.push_input("tick", "first", metadata);
+  harness.push_input("settings", std::vector<std::uint8_t>{1, 2, 3});
+  harness.push_error("upstream hiccup");
+  harness.push_input_closed("tick");
+  harness.push_all_inputs_closed();
+
+  auto first = node.events.next();
+  auto& tick = as<dcp::InputEvent>(first);
+  EXPECT_EQ(tick.id, "tick");
+  EXPECT_EQ(tick.data.as_string(), "first");
+  EXPECT_EQ(tick.metadata, metadata);
+  EXPECT_EQ(tick.metadata.get_int("frame"), 7);
+  EXPECT_EQ(tick.metadata.get_str("encoding"), "rgb8");
+
+  auto second = node.events.next();
+  EXPECT_EQ(as<dcp::InputEvent>(second).data.to_vector(), (std::vector<std::uint8_t>{1, 2, 3}));
+  auto third = node.events.next();
+  EXPECT_EQ(as<dcp::ErrorEvent>(third).message, "upstream hiccup");
+  auto fourth = node.events.next();
+  EXPECT_EQ(as<dcp::InputClosedEvent>(fourth).id, "tick");
+  auto fifth = node.events.next();
+  EXPECT_TRUE(std::holds_alternative<dcp::AllInputsClosedEvent>(*fifth));
+
+  EXPECT_EQ(node.events.next().status(), EventStatus::ended);
+  EXPECT_EQ(node.events.try_next().status(), EventStatus::ended);
+  EXPECT_EQ(node.events.next_for(1ms).status(), EventStatus::ended);
+}
+
+TEST(NodeHarnessEvents, NextForWithNothingScripted_TimesOut) {
+  NodeHarness harness = make_camera();
+  dcp::Node node = harness.node();
+  EXPECT_EQ(node.events.next_for(10ms).status(), EventStatus::timeout);
+  EXPECT_EQ(node.events.next_for(0ms).status(), EventStatus::timeout);
+  EXPECT_EQ(node.events.next_until(std::chrono::steady_clock::now() + 5ms).status(), EventStatus::timeout);
+  EXPECT_EQ(node.events.next_until(std::chrono::system_clock::now() + 5ms).status(), EventStatus::timeout);
+  harness.push_input("tick", "late");
+  auto result = node.events.next_for(kHang);
+  EXPECT_EQ(as<dcp::InputEvent>(result).data.as_string(), "late");
+}
+
+TEST(NodeHarnessEvents, TryNextWithNothingScripted_ReportsEmpty) {
+  NodeHarness harness = make_camera();
+  dcp::Node node = harness.node();
+  EXPECT_EQ(node.events.try_next().status(), EventStatus::empty);
+  harness.push_input("tick", "now");
+  auto result = node.events.try_next();
+  EXPECT_EQ(as<dcp::InputEvent>(result).data.as_string(), "now");
+  EXPECT_EQ(node.events.try_next().status(), EventStatus::empty);
+}
+
+TEST(NodeHarnessEvents, AfterStop_StreamReportsEndedAndTheScriptIsClosed) {
+  NodeHarness harness = make_camera();
+  dcp::Node node = harness.node();
+  harness.push_input("tick", "a");
+  harness.push_stop();
+  EXPECT_THROW(harness.push_input("tick", "too late"), std::logic_error);
+  EXPECT_THROW(harness.push_stop(), std::logic_error);
+
+  EXPECT_TRUE(node.events.next().ok());
+  auto stop = node.events.next();
+  ASSERT_TRUE(stop.ok());
+  EXPECT_TRUE(std::holds_alternative<dcp::StopEvent>(*stop));
+  EXPECT_EQ(node.events.next().status(), EventStatus::ended);
+  EXPECT_EQ(node.events.next().status(), EventStatus::ended);
+}
+
+TEST(NodeHarnessEvents, End_DeliversScriptedEventsThenEnded) {
+  NodeHarness harness = make_camera();
+  dcp::Node node = harness.node();
+  harness.push_input("tick", "1");
+  harness.push_input("tick", "2");
+  harness.end();
+  harness.end();  // idempotent
+  EXPECT_THROW(harness.push_error("after end"), std::logic_error);
+
+  std::vector<std::string> seen;
+  for (dcp::Event& event : node.events) seen.emplace_back(std::get<dcp::InputEvent>(event).data.as_string());
+  EXPECT_EQ(seen, (std::vector<std::string>{"1", "2"}));
+  EXPECT_EQ(node.events.next().status(), EventStatus::ended);
+}
+
+TEST(NodeHarnessEvents, RangeFor_EndsAfterStop) {
+  NodeHarness harness = make_camera();
+  dcp::Node node = harness.node();
+  harness.push_input("tick", "x");
+  harness.push_stop();
+  int events = 0;
+  for (dcp::Event& event : node.events) {
+    ++events;
+    (void)event;
+  }
+  EXPECT_EQ(events, 2);  // the input and the stop
+}
+
+TEST(NodeHarnessEvents, HarnessDestroyedWhileNodeWaits_StreamEnds) {
+  auto harness = std::make_unique<NodeHarness>(make_camera());
+  dcp::Node node = harness->node();
+  std::latch waiting(1);
+  dcp::EventStatus seen = EventStatus::event;
+  std::thread event_loop([&] {
+    waiting.count_down();
+    seen = node.events.next().status();  // blocks until the harness goes
+  });
+  waiting.wait();
+  harness.reset();
+  event_loop.join();
+  EXPECT_EQ(seen, EventStatus::ended);
+  EXPECT_NO_THROW(node.outputs.send("status", "nobody listens"));  // the store outlives the harness
+}
+
+TEST(NodeHarnessEvents, NegativeTimeout_ThrowsInvalidArgument) {
+  NodeHarness harness = make_camera();
+  dcp::Node node = harness.node();
+  EXPECT_THROW((void)node.events.next_for(-1ms), std::invalid_argument);
+}
+
+TEST(NodeHarnessEvents, EventOfAResultWithoutEvent_ThrowsLogicErrorNamingTheStatus) {
+  dcp::EventResult result(EventStatus::timeout);
+  EXPECT_FALSE(result);
+  EXPECT_TRUE(result.is_timeout());
+  EXPECT_EQ(message_of([&] { (void)result.event(); }), "dcp::EventResult::event: no event (status: timeout)");
+  EXPECT_THROW(dcp::EventResult{EventStatus::event}, std::logic_error);
+}
+
+TEST(NodeHarnessEvents, MovedFromHalves_ThrowLogicError) {
+  NodeHarness harness = make_camera();
+  dcp::Node node = harness.node();
+  dcp::EventStream events = std::move(node.events);
+  dcp::OutputSender outputs = std::move(node.outputs);
+  EXPECT_FALSE(node.events.valid());
+  EXPECT_FALSE(node.outputs.valid());
+  EXPECT_THROW((void)node.events.next(), std::logic_error);
+  EXPECT_THROW((void)node.events.try_next(), std::logic_error);
+  EXPECT_THROW(node.outputs.send("status", "x"), std::logic_error);
+  EXPECT_TRUE(events.valid());
+  EXPECT_TRUE(outputs.valid());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Script errors
+// ---------------------------------------------------------------------------------------------
+
+TEST(NodeHarnessScript, UndeclaredInput_ThrowsInvalidArgumentNamingIt) {
+  NodeHarness harness = make_camera();
+  EXPECT_EQ(message_of([&] { harness.push_input("lidar", "x"); }),
+            "dcp::testing::NodeHarness::push_input: input 'lidar' is not declared by node 'camera' "
+            "(declared inputs: tick, settings)");
+  EXPECT_THROW(harness.push_input_closed("lidar"), std::invalid_argument);
+}
+
+TEST(NodeHarnessScript, InputAfterItsInputClosed_ThrowsLogicError) {
+  NodeHarness harness = make_camera();
+  harness.push_input_closed("tick");
+  EXPECT_THROW(harness.push_input("tick", "x"), std::logic_error);
+  EXPECT_NO_THROW(harness.push_input("settings", "x"));
+}
+
+TEST(NodeHarnessScript, NodeTakenTwice_ThrowsLogicError) {
+  NodeHarness harness = make_camera();
+  dcp::Node node = harness.node();
+  EXPECT_THROW((void)harness.node(), std::logic_error);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outputs
+// ---------------------------------------------------------------------------------------------
+
+TEST(NodeHarnessOutputs, SentOutputs_AreCapturedInOrderWithMetadata) {
+  NodeHarness harness = make_camera();
+  dcp::Node node = harness.node();
+
+  dcp::Metadata explicit_time;
+  explicit_time.timestamp_ns = 42;
+  explicit_time.parameters["width"] = std::int64_t{640};
+  explicit_time.parameters["scale"] = 0.5;
+  explicit_time.parameters["tags"] = std::vector<std::string>{"a", "b"};
+  const auto before = std::chrono::system_clock::now();
+  node.outputs.send("status", "ready");
+  node.outputs.send("image", std::vector<std::uint8_t>{9, 8, 7}, explicit_time);
+  node.outputs.send("image", dcp::Payload::from_string("payload"));
+  const auto after = std::chrono::system_clock::now();
+
+  const auto outputs = harness.outputs();
+  ASSERT_EQ(outputs.size(), 3u);
+  EXPECT_EQ(outputs[0].id, "status");
+  EXPECT_EQ(outputs[0].text(), "ready");
+  const auto ns = [](auto t) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  };
+  EXPECT_GE(outputs[0].metadata.timestamp_ns, ns(before));  // a zero timestamp is filled in
+  EXPECT_LE(outputs[0].metadata.timestamp_ns, ns(after));
+  EXPECT_TRUE(outputs[0].metadata.parameters.empty());
+  EXPECT_EQ(outputs[1].id, "image");
+  EXPECT_EQ(outputs[1].data, (std::vector<std::uint8_t>{9, 8, 7}));
+  EXPECT_EQ(outputs[1].metadata, explicit_time);  // an explicit timestamp is kept
+  EXPECT_EQ(outputs[2].text(), "payload");
+}
+
+TEST(NodeHarnessOutputs, NextOutput_ReturnsEachOutputOnceThenTimesOut) {
+  NodeHarness harness = make_camera();
+  dcp::Node node = harness.node();
+  EXPECT_FALSE(harness.next_output(1ms).has_value());
+  node.outputs.send("status", "one");
+  node.outputs.send("status", "two");
+  EXPECT_EQ(harness.next_output(kHang)->text(), "one");
+  EXPECT_EQ(harness.next_output(kHang)->text(), "two");
+  EXPECT_FALSE(harness.next_output(1ms).has_value());
+  EXPECT_EQ(harness.outputs().size(), 2u);  // the snapshot still has both
+}
+
+TEST(NodeHarnessOutputs, UndeclaredOutput_ThrowsNodeErrorNamingItAndTheDeclaredOutputs) {
+  NodeHarness harness = make_camera();
+  dcp::Node node = harness.node();
+  EXPECT_EQ(message_of([&] { node.outputs.send("imgae", "typo"); }),
+            "output 'imgae' is not declared by node 'camera' (declared outputs: image, status)");
+  EXPECT_THROW(node.outputs.send_with("nope", 3, [](std::span<std::uint8_t>) {}), dcp::NodeError);
+  EXPECT_TRUE(harness.outputs().empty());
+
+  NodeHarness silent("sink", {"in"}, {});
+  dcp::Node sink = silent.node();
+  EXPECT_EQ(message_of([&] { sink.outputs.send("out", "x"); }),
+            "output 'out' is not declared by node 'sink' (declared outputs: none)");
+}
+
+TEST(NodeHarnessOutputs, CloseOutputs_RecordsThemAndLaterSendsThrow) {
+  NodeHarness harness = make_camera();
+  dcp::Node node = harness.node();
+  node.outputs.close_outputs({"status"});
+  EXPECT_TRUE(node.outputs.is_closed("status"));
+  EXPECT_FALSE(node.outputs.is_closed("image"));
+  EXPECT_EQ(harness.closed_outputs(), (std::vector<std::string>{"status"}));
+  EXPECT_EQ(message_of([&] { node.outputs.send("status", "x"); }),
+            "output 'status' of node 'camera' is closed (close_outputs was called for it)");
+  node.outputs.send("image", "still open");
+
+  node.outputs.close_outputs({"status"});  // closing again does nothing
+  const std::vector<std::string> both{"image", "status"};
+  node.outputs.close_outputs(both);
+  EXPECT_EQ(harness.closed_outputs(), (std::vector<std::string>{"status", "image"}));
+  EXPECT_THROW(node.outputs.send("image", "x"), dcp::NodeError);
+  EXPECT_EQ(harness.outputs().size(), 1u);
+}
+
+TEST(NodeHarnessOutputs, CloseOutputsWithAnUndeclaredId_ThrowsAndClosesNothing) {
+  NodeHarness harness = make_camera();
+  dcp::Node node = harness.node();
+  EXPECT_EQ(message_of([&] {
+              node.outputs.close_outputs({"image", "bogus"});
+            }),
+            "cannot close output 'bogus': it is not declared by node 'camera' (declared outputs: image, status)");
+  EXPECT_FALSE(node.outputs.is_closed("image"));
+  EXPECT_TRUE(harness.closed_outputs().empty());
+}
+
+TEST(NodeHarnessOutputs, SendWith_CapturesWhatFillWrote) {
+  NodeHarness harness = make_camera();
+  dcp::Node node = harness.node();
+  constexpr std::size_t kLarge = 100'000;
+  node.outputs.send_with("image", kLarge,
+                         [](std::span<std::uint8_t> bytes) { std::iota(bytes.begin(), bytes.end(), std::uint8_t{0}); });
+  node.outputs.send_with("status", 0, [](std::span<std::uint8_t> bytes) { EXPECT_TRUE(bytes.empty()); });
+  const auto outputs = harness.outputs();
+  ASSERT_EQ(outputs.size(), 2u);
+  ASSERT_EQ(outputs[0].data.size(), kLarge);
+  for (std::size_t i = 0; i < kLarge; ++i) ASSERT_EQ(outputs[0].data[i], static_cast<std::uint8_t>(i));
+  EXPECT_TRUE(outputs[1].data.empty());
+}
+
+TEST(NodeHarnessOutputs, SendWithThrowingFill_SendsNothing) {
+  NodeHarness harness = make_camera();
+  dcp::Node node = harness.node();
+  EXPECT_THROW(node.outputs.send_with("image", 10, [](std::span<std::uint8_t>) { throw std::runtime_error("no"); }),
+               std::runtime_error);
+  EXPECT_TRUE(harness.outputs().empty());
+}
+
+TEST(NodeHarnessOutputs, MetadataBeyondTheLimits_ThrowsInvalidArgument) {
+  NodeHarness harness = make_camera();
+  dcp::Node node = harness.node();
+  dcp::Metadata many;
+  for (std::size_t i = 0; i <= dcp::kMaxParameters; ++i) many.parameters["p" + std::to_string(i)] = true;
+  EXPECT_THROW(node.outputs.send("status", "x", many), std::invalid_argument);
+  dcp::Metadata long_key;
+  long_key.parameters[std::string(dcp::kMaxParameterKeyLength + 1, 'k')] = true;
+  EXPECT_THROW(node.outputs.send("status", "x", long_key), std::invalid_argument);
+  EXPECT_TRUE(harness.outputs().empty());
+}
+
+// The shape of every dcp node: the event loop hands work to an output thread that owns the sender.
+TEST(NodeHarnessThreads, OutputSenderOnAnotherThread_WhileTheEventLoopRuns) {
+  NodeHarness harness = make_camera();
+  dcp::Node node = harness.node();
+  auto [work_tx, work_rx] = dcp::unbounded<std::string>();
+
+  std::thread output_thread([out = std::move(node.outputs), rx = std::move(work_rx)]() mutable {
+    for (std::string& text : rx) out.send("status", "echo:" + text);
+    out.close_outputs({"status", "image"});
+  });
+  std::thread event_loop([events = std::move(node.events), tx = std::move(work_tx)]() mutable {
+    for (dcp::Event& event : events) {
+      if (auto* input = std::get_if<dcp::InputEvent>(&event)) tx.send(std::string(input->data.as_string()));
+    }
+    tx.close();  // the output thread drains, closes the outputs and ends
+  });
+
+  constexpr int kMessages = 200;
+  for (int i = 0; i < kMessages; ++i) {
+    harness.push_input("tick", std::to_string(i));
+    if (i % 10 == 0) {  // sometimes wait for the answer, sometimes run ahead of the node
+      auto answer = harness.next_output(kHang);
+      ASSERT_TRUE(answer.has_value());
+    }
+  }
+  harness.push_stop();
+  event_loop.join();
+  output_thread.join();
+
+  const auto outputs = harness.outputs();
+  ASSERT_EQ(outputs.size(), static_cast<std::size_t>(kMessages));
+  for (int i = 0; i < kMessages; ++i)
+    EXPECT_EQ(outputs[static_cast<std::size_t>(i)].text(), "echo:" + std::to_string(i));
+  EXPECT_EQ(harness.closed_outputs(), (std::vector<std::string>{"status", "image"}));
+}
+
+}  // namespace
