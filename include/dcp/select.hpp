@@ -61,7 +61,14 @@ inline std::optional<std::size_t> select_ready(ChannelBase* const* channels, std
     // Register as an observer everywhere, re-check, then sleep until any channel changes.
     Parker& parker = current_thread_parker();
     parker.reset();
-    for (std::size_t i = 0; i < count; ++i) channels[i]->receiver_waker().register_waiter(&parker, true);
+    for (std::size_t i = 0; i < count; ++i) {
+      try {
+        channels[i]->receiver_waker().register_waiter(&parker, true);
+      } catch (...) {  // std::bad_alloc: leave no pointer to this thread's Parker behind
+        for (std::size_t j = 0; j < i; ++j) channels[j]->receiver_waker().unregister(&parker);
+        throw;
+      }
+    }
     std::optional<std::size_t> ready = scan();
     if (!ready) {
       if (deadline == kNoDeadline) {
