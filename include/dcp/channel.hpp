@@ -15,8 +15,10 @@
 //   - When the last Sender is destroyed, or anyone calls close(), the channel is closed: receivers
 //     first drain what is queued, then every receive reports RecvStatus::closed — never a hang.
 //   - When the last Receiver is destroyed, the channel closes too: every send fails at once with
-//     SendStatus::closed and hands the value back (SendResult::value()). Values still queued then are
-//     destroyed with the channel, when its last handle goes.
+//     SendStatus::closed and hands the value back (SendResult::value()). Values still queued are
+//     destroyed right then, on the thread that drops the last Receiver (as Rust's channels do):
+//     nobody can receive them, and one of them may hold resources — even a Sender of a reply
+//     channel that someone is waiting on.
 //
 // Operations and what blocks.
 //   - send / send_for / send_until: block only on a full bounded channel with Overflow::block, until
@@ -266,7 +268,7 @@ class Receiver {
   }
 
   void release() noexcept {
-    if (state_ && state_->receiver_handles.fetch_sub(1, std::memory_order_acq_rel) == 1) state_->close();
+    if (state_ && state_->receiver_handles.fetch_sub(1, std::memory_order_acq_rel) == 1) state_->discard_all();
     state_.reset();
   }
 

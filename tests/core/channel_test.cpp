@@ -416,3 +416,27 @@ TEST(ChannelHandles, CopyAndMoveAssignment_KeepTheHandleCountsRight) {
 }
 
 }  // namespace
+
+namespace {
+
+TYPED_TEST(ChannelFlavorTest, LastReceiverDropped_DestroysQueuedValuesAtOnce) {
+  CountedStats stats;
+  auto [tx, rx] = TypeParam::template make<Counted>();
+  for (std::uint64_t i = 0; i < 40; ++i) ASSERT_TRUE(tx.send(Counted(stats, i)).ok());
+  EXPECT_EQ(stats.alive(), 40);
+  { auto gone = std::move(rx); }
+  EXPECT_EQ(stats.alive(), 0) << "queued values must not wait for the last Sender";
+  EXPECT_TRUE(tx.is_closed());
+}
+
+TEST(ChannelHandles, ReplySenderQueuedInADeadRequestChannel_DoesNotKeepTheReplyChannelOpen) {
+  // A request carries the Sender of its reply channel. When the worker that would answer goes away
+  // (its Receiver dropped), the requester must see its reply channel close instead of hanging.
+  auto [reply_tx, reply_rx] = dcp::bounded<int>(1);
+  auto [request_tx, request_rx] = dcp::unbounded<dcp::Sender<int>>();
+  ASSERT_TRUE(request_tx.send(std::move(reply_tx)).ok());
+  { auto worker_gone = std::move(request_rx); }
+  EXPECT_EQ(reply_rx.recv_for(kHang).status(), RecvStatus::closed);
+}
+
+}  // namespace

@@ -143,6 +143,15 @@ class ChannelState final : public ChannelBase {
     }
   }
 
+  /// The last Receiver is gone: close, then destroy everything still queued (nobody can receive it,
+  /// and a queued value may own resources, even a Sender that keeps another channel open). Pushes
+  /// in flight when the close mark landed are waited for by try_pop, so nothing is left behind.
+  void discard_all() noexcept {
+    close();
+    std::optional<T> discarded;
+    while (visit([&](auto& q) { return q.try_pop(discarded); }) == PopStatus::popped) discarded.reset();
+  }
+
   /// Closes the channel; wakes every blocked thread. True for the call that closed it.
   bool close() noexcept {
     const bool closed_now = visit([](auto& q) { return q.close(); });

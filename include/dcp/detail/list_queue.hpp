@@ -129,7 +129,7 @@ class ListQueue {
         continue;
       }
       // About to fill the block: allocate its successor before claiming (may throw, changes nothing).
-      if (offset + 1 == kBlockCap && !next_block) next_block = std::make_unique<Block>();
+      if (offset + 1 == kBlockCap && !next_block) next_block.reset(new Block);  // not make_unique: no zero-fill
 
       const std::size_t new_tail = tail + (std::size_t{1} << kShift);
       if (tail_.index.compare_exchange_weak(tail, new_tail, std::memory_order_seq_cst,
