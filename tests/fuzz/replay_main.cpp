@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
     } else if (fs::is_regular_file(argument)) {
       files.push_back(argument);
     } else {
-      std::cerr << "dataflow_fuzz_regression: no such file or folder: " << argument << '\n';
+      std::cerr << "fuzz replay: no such file or folder: " << argument << '\n';
       return 2;
     }
   }
