@@ -1,5 +1,6 @@
 #include "dcp/dataflow/args.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace dcp::dataflow {
@@ -51,8 +52,15 @@ std::vector<std::string> split_args(std::string_view args) {
             continue;
           }
         }
-        word += d;
-        ++i;
+        if (d == '\\') {
+          word += d;
+          ++i;
+          continue;
+        }
+        // A run of ordinary characters up to the next quote or backslash, in one append.
+        const std::size_t end = std::min(args.find_first_of("\"\\", i), n);
+        word.append(args.substr(i, end - i));
+        i = end;
       }
       if (!closed) throw std::invalid_argument("unterminated double quote in args");
     } else if (c == '\\') {
@@ -64,9 +72,11 @@ std::vector<std::string> split_args(std::string_view args) {
       }
       i += 2;
     } else {
-      word += c;
+      // A run of ordinary characters up to the next separator, quote or backslash, in one append.
+      const std::size_t end = std::min(args.find_first_of(" \t\n\r'\"\\", i), n);
+      word.append(args.substr(i, end - i));
       in_word = true;
-      ++i;
+      i = end;
     }
   }
   if (in_word) words.push_back(std::move(word));

@@ -473,6 +473,7 @@ class Parser {
     } catch (const std::invalid_argument& e) {
       fail(location, field, e.what());
     }
+    for (const std::string& word : node.argv) charge(word.size(), location, field);
   }
 
   void parse_env(const YAML::Node& item, SourceLocation location, const std::string& field,

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -46,6 +47,28 @@ TEST(SplitArgs, EmptyQuotes_MakeEmptyWords) {
 
 TEST(SplitArgs, ShellSyntaxBeyondQuoting_IsOrdinaryText) {
   EXPECT_EQ(split_args("$HOME * | > ; ~"), (Words{"$HOME", "*", "|", ">", ";", "~"}));
+}
+
+// Quotes `word` the way a shell user would: single quotes, with ' written as '\''.
+std::string shell_quote(const std::string& word) {
+  std::string out = "'";
+  for (const char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+TEST(SplitArgs, AnyWordsQuotedLikeAShellUserWould_SplitBackToThemselves) {
+  std::mt19937 random(20240611);
+  const std::string alphabet = "ab ' \"\\$\t\n-=*";
+  for (int round = 0; round < 500; ++round) {
+    Words words(random() % 5);
+    std::string args;
+    for (std::string& word : words) {
+      const std::size_t length = random() % 6;
+      for (std::size_t i = 0; i < length; ++i) word += alphabet[random() % alphabet.size()];
+      args += shell_quote(word) + (random() % 2 == 0 ? " " : "\t ");
+    }
+    EXPECT_EQ(split_args(args), words) << args;
+  }
 }
 
 TEST(SplitArgs, UnterminatedQuotesAndTrailingBackslash_Throw) {

@@ -387,38 +387,32 @@ TEST(LoadInvalid, DirectoryAsDataflowFile_SaysSo) {
 // Unsupported Dora features, by name.
 // ---------------------------------------------------------------------------------------------
 
-class UnsupportedNodeField : public testing::TestWithParam<const char*> {};
-
-TEST_P(UnsupportedNodeField, IsNamedAsNotSupportedByTheLocalRunner) {
-  const std::string field = GetParam();
-  const df::DataflowError e = parse_error(one_node("    " + field + ": x\n"));
-  EXPECT_EQ(e.location(), (df::SourceLocation{4, 5}));
-  EXPECT_EQ(e.field(), "nodes[0]." + field);
-  EXPECT_EQ(e.reason(),
-            "'" + field + "' is not supported by the dcp local runner (use Dora for it)");
+TEST(LoadUnsupported, DoraNodeFields_AreNamedAsNotSupportedByTheLocalRunner) {
+  for (const std::string field :
+       {"operators", "operator", "custom", "build", "git", "branch", "tag", "rev", "deploy",
+        "_unstable_deploy", "restart_policy", "send_stdout_as", "send_logs_as", "ros2", "hub",
+        "cpu_affinity", "module"}) {
+    SCOPED_TRACE(field);
+    const df::DataflowError e = parse_error(one_node("    " + field + ": x\n"));
+    EXPECT_EQ(e.location(), (df::SourceLocation{4, 5}));
+    EXPECT_EQ(e.field(), "nodes[0]." + field);
+    EXPECT_EQ(e.reason(),
+              "'" + field + "' is not supported by the dcp local runner (use Dora for it)");
+  }
 }
 
-INSTANTIATE_TEST_SUITE_P(DoraNodeFields, UnsupportedNodeField,
-                         testing::Values("operators", "operator", "custom", "build", "git",
-                                         "branch", "tag", "rev", "deploy", "_unstable_deploy",
-                                         "restart_policy", "send_stdout_as", "send_logs_as", "ros2",
-                                         "hub", "cpu_affinity", "module"));
-
-class UnsupportedTopLevelField : public testing::TestWithParam<const char*> {};
-
-TEST_P(UnsupportedTopLevelField, IsNamedAsNotSupportedByTheLocalRunner) {
-  const std::string field = GetParam();
-  const df::DataflowError e =
-      parse_error("nodes:\n  - id: a\n    path: a\n" + field + ":\n  x: 1\n");
-  EXPECT_EQ(e.location(), (df::SourceLocation{4, 1}));
-  EXPECT_EQ(e.field(), field);
-  EXPECT_EQ(e.reason(),
-            "'" + field + "' is not supported by the dcp local runner (use Dora for it)");
+TEST(LoadUnsupported, DoraTopLevelFields_AreNamedAsNotSupportedByTheLocalRunner) {
+  for (const std::string field :
+       {"communication", "_unstable_deploy", "deploy", "debug", "env", "health_check_interval"}) {
+    SCOPED_TRACE(field);
+    const df::DataflowError e =
+        parse_error("nodes:\n  - id: a\n    path: a\n" + field + ":\n  x: 1\n");
+    EXPECT_EQ(e.location(), (df::SourceLocation{4, 1}));
+    EXPECT_EQ(e.field(), field);
+    EXPECT_EQ(e.reason(),
+              "'" + field + "' is not supported by the dcp local runner (use Dora for it)");
+  }
 }
-
-INSTANTIATE_TEST_SUITE_P(DoraTopLevelFields, UnsupportedTopLevelField,
-                         testing::Values("communication", "_unstable_deploy", "deploy", "debug",
-                                         "env", "health_check_interval"));
 
 TEST(LoadUnsupported, DynamicAndShellPathsAndUrls_AreNamed) {
   EXPECT_EQ(parse_error("nodes:\n  - id: a\n    path: dynamic\n").reason(),

@@ -3,21 +3,22 @@
 // What it is for: a reader checking a dataflow wants to see what dcp understood — which node reads
 // what, through which queue, at what timer rate, and what looks like a mistake:
 //
-//   dataflow tests/robot.yml: 3 nodes, 1 timer, 3 connections
+//   dataflow robot.yml: 3 nodes, 4 inputs, 1 timer
 //
 //   node sensors
-//     path: bin/sensor.sh (/home/me/robot/bin/sensor.sh)
+//     path: bin/sensor (/home/me/robot/bin/sensor)
 //     args: --rate 100 -> argv ["--rate", "100"]
 //     inputs:
 //       tick <- dora/timer/millis/10 (timer: every 10 ms, 100 Hz), queue 10 (default)
 //     outputs:
 //       imu -> processor/imu, safety/imu
-//       temperature -> nobody
+//       temperature -> nobody reads it
 //   ...
 //   sources (nodes without inputs): camera
-//   warnings:
-//     tests/robot.yml:9:9: nodes[0].outputs[1]: output 'sensors/temperature' is not read by any
-//     node
+//   timers:
+//     dora/timer/millis/10 (every 10 ms, 100 Hz)
+//   warnings (1):
+//     robot.yml:9:9: nodes[0].outputs[1]: output 'sensors/temperature' is not read by any node
 //
 // Warnings (find_warnings) are things Dora accepts but that are usually mistakes:
 //   - an output no input reads;
