@@ -1,0 +1,35 @@
+// apps/dcp/command.hpp — how the `dcp` CLI's subcommands plug into main.cpp.
+//
+// Each subcommand lives in its own file (check_command.cpp, graph_command.cpp, run_command.cpp)
+// and exposes one add_*_command function. It registers a CLI11 subcommand with its options on the
+// parent app and returns the action to run when the user picked that subcommand. main.cpp parses
+// the command line, finds the chosen subcommand and calls its action.
+//
+// Exit codes shared by all subcommands:
+//   0  success;
+//   1  the dataflow is invalid (the DataflowError is printed to stderr);
+//   2  usage error or the feature is not available (message on stderr).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <iosfwd>
+
+namespace dcp::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitInvalidDataflow = 1;
+inline constexpr int kExitUsage = 2;
+
+/// A registered subcommand: the CLI11 subcommand (owned by the parent app) and its action, which
+/// writes results to `out`, diagnostics to `err`, and returns the process exit code.
+struct Subcommand {
+  CLI::App* app = nullptr;
+  std::function<int(std::ostream& out, std::ostream& err)> run;
+};
+
+Subcommand add_check_command(CLI::App& parent);
+Subcommand add_graph_command(CLI::App& parent);
+Subcommand add_run_command(CLI::App& parent);
+
+}  // namespace dcp::cli

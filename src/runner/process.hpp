@@ -1,0 +1,55 @@
+// src/runner/process.hpp — starting a node as a child process, and naming how it ended.
+//
+// What it is for: the runner starts every node with spawn_process():
+//   - in its own process group (the child's pid is the group id), so Ctrl-C in the terminal reaches
+//     only the runner — which then sends Stop — and the runner can kill a node with everything it
+//     started (killpg);
+//   - with stdin from /dev/null, stdout and stderr to pipes the runner reads (the read ends are
+//     returned non-blocking and close-on-exec);
+//   - with an empty signal mask and default signal dispositions (the runner blocks SIGINT,
+//     SIGTERM, SIGCHLD and ignores SIGPIPE; a child must not inherit that);
+//   - in `working_directory`, with exactly `environment` ("KEY=value" strings).
+// Every descriptor the runner holds is close-on-exec, so a child inherits nothing else.
+// It uses posix_spawn (glibc reports exec failures, e.g. a missing interpreter, as its result).
+//
+// Thread safety: spawn_process may be called from any thread; the helpers are pure.
+// Blocking: spawn_process until the child has exec'd (or failed to).
+// Errors: spawn_process throws std::system_error naming what failed (pipe, posix_spawn: ENOENT ...).
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ipc/socket.hpp"
+
+namespace dcp::runner {
+
+struct SpawnRequest {
+  std::filesystem::path executable;      ///< absolute path of the program
+  std::vector<std::string> arguments;    ///< argv, argv[0] included
+  std::vector<std::string> environment;  ///< "KEY=value" strings, the whole environment
+  std::filesystem::path working_directory;
+};
+
+struct SpawnedProcess {
+  pid_t pid = -1;                 ///< also the child's process group id
+  ipc::FileDescriptor stdout_pipe;  ///< read end of the child's stdout (non-blocking)
+  ipc::FileDescriptor stderr_pipe;  ///< read end of the child's stderr (non-blocking)
+};
+
+/// Starts the child described by `request`. Throws std::system_error.
+[[nodiscard]] SpawnedProcess spawn_process(const SpawnRequest& request);
+
+/// The current environment (environ) with `overrides` replacing or adding variables; the order is
+/// environ's, then the new keys in `overrides` order.
+[[nodiscard]] std::vector<std::string> merged_environment(
+    const std::vector<std::pair<std::string, std::string>>& overrides);
+
+/// "SIGSEGV", "SIGKILL", ...; "signal 42" for numbers without a name.
+[[nodiscard]] std::string signal_name(int signal);
+
+}  // namespace dcp::runner

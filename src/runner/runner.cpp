@@ -1,0 +1,1305 @@
+// The local runner: one epoll loop that starts the nodes, authenticates their connections, routes
+// their messages, drives the timers and stops and reaps them (see runner.hpp and docs/runner.md).
+//
+// Shape of the loop. Everything is a file descriptor in one epoll set (level-triggered): the
+// listening socket, each node connection, each node's stdout and stderr pipes, one timerfd per
+// distinct timer period, one-shot timerfds for --stop-after, the grace period and the start-up
+// warning, and a signalfd for SIGINT/SIGTERM/SIGHUP/SIGCHLD. Handlers never block: sockets and
+// pipes are non-blocking, a frame that cannot be sent yet waits in the connection's outbox.
+//
+// Robustness. Whatever a node sends is decoded and checked; anything wrong ends in
+// fail_connection() (Error frame, disconnect, the node counts as failed). Closing a connection is
+// deferred to the end of the current event (process_pending_closes) so no handler ever finds the
+// connection it is working on destroyed under it.
+#include "runner/runner.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include "ipc/protocol.hpp"
+#include "ipc/socket.hpp"
+#include "runner/duration.hpp"
+#include "runner/event_queue.hpp"
+#include "runner/line_splitter.hpp"
+#include "runner/process.hpp"
+#include "runner/runtime_directory.hpp"
+#include "runner/secret.hpp"
+
+namespace dcp::runner {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Frames read from one connection per wake-up, so one chatty node cannot starve the others.
+constexpr int kFramesPerWakeup = 64;
+// Bytes read from one pipe per wake-up.
+constexpr std::size_t kPipeBytesPerWakeup = 256 * 1024;
+// When the dataflow has not started this long after launch, say which nodes it waits for.
+constexpr std::chrono::milliseconds kStartWarningDelay = 10s;
+
+[[noreturn]] void throw_errno(const std::string& what) {
+  throw std::system_error(errno, std::generic_category(), "dcp run: " + what);
+}
+
+// Text a node sent us, made safe to print: control characters escaped as \xNN (so a node cannot
+// send terminal escape sequences through the runner's messages), cut after `max` bytes. Applying it
+// twice changes nothing more.
+std::string printable(std::string_view text, std::size_t max = 120) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (out.size() >= max) {
+      out += "...";
+      break;
+    }
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string in_quotes(std::string_view text) { return "'" + printable(text) + "'"; }
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+const char* message_name(const ipc::Message& message) {
+  switch (ipc::type_of(message)) {
+    case ipc::MessageType::hello: return "Hello";
+    case ipc::MessageType::hello_ok: return "HelloOk";
+    case ipc::MessageType::next_event: return "NextEvent";
+    case ipc::MessageType::event: return "Event";
+    case ipc::MessageType::send_output: return "SendOutput";
+    case ipc::MessageType::close_outputs: return "CloseOutputs";
+    case ipc::MessageType::error: return "Error";
+  }
+  return "unknown";
+}
+
+std::string join_ids(const std::vector<std::string>& ids) {
+  std::string text;
+  for (const std::string& id : ids) {
+    if (!text.empty()) text += ", ";
+    text += id;
+  }
+  return text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Process-wide state changed for the duration of a run, restored afterwards.
+// ---------------------------------------------------------------------------------------------
+
+// Blocks the signals the loop reads from its signalfd and ignores SIGPIPE (a closed stdout must
+// not kill the runner and orphan the nodes). The destructor swallows what is still pending, then
+// restores the previous mask and SIGPIPE disposition.
+class SignalSetup {
+ public:
+  SignalSetup() {
+    sigemptyset(&blocked_);
+    for (const int signal : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&blocked_, signal);
+    if (const int e = ::pthread_sigmask(SIG_BLOCK, &blocked_, &previous_mask_); e != 0) {
+      throw std::system_error(e, std::generic_category(), "dcp run: pthread_sigmask");
+    }
+    struct sigaction ignore{};
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    ::sigaction(SIGPIPE, &ignore, &previous_pipe_);
+  }
+  ~SignalSetup() {
+    const timespec zero{};
+    while (::sigtimedwait(&blocked_, nullptr, &zero) > 0) {
+    }
+    ::sigaction(SIGPIPE, &previous_pipe_, nullptr);
+    ::pthread_sigmask(SIG_SETMASK, &previous_mask_, nullptr);
+  }
+  SignalSetup(const SignalSetup&) = delete;
+  SignalSetup& operator=(const SignalSetup&) = delete;
+
+  [[nodiscard]] const sigset_t& blocked() const noexcept { return blocked_; }
+
+ private:
+  sigset_t blocked_{};
+  sigset_t previous_mask_{};
+  struct sigaction previous_pipe_{};
+};
+
+// Raises the soft limit on open descriptors to the hard limit: every queued shared-memory message
+// holds one descriptor in the runner. Raised after the nodes are started (they keep the usual
+// limit; some programs close every possible descriptor at start-up) and restored afterwards.
+class DescriptorLimit {
+ public:
+  DescriptorLimit() {
+    if (::getrlimit(RLIMIT_NOFILE, &previous_) != 0) return;
+    rlimit raised = previous_;
+    raised.rlim_cur = previous_.rlim_max;
+    changed_ = raised.rlim_cur != previous_.rlim_cur && ::setrlimit(RLIMIT_NOFILE, &raised) == 0;
+  }
+  ~DescriptorLimit() {
+    if (changed_) ::setrlimit(RLIMIT_NOFILE, &previous_);
+  }
+  DescriptorLimit(const DescriptorLimit&) = delete;
+  DescriptorLimit& operator=(const DescriptorLimit&) = delete;
+
+ private:
+  rlimit previous_{};
+  bool changed_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+// epoll tokens: what a ready descriptor is, packed into epoll_event.data.u64.
+// ---------------------------------------------------------------------------------------------
+
+enum class Source : std::uint64_t {
+  listener = 1,
+  signals,
+  stop_after,
+  grace,
+  start_warning,
+  timer,        // value: index into timers_
+  connection,   // value: connection id (never reused)
+  node_stdout,  // value: node index
+  node_stderr,  // value: node index
+};
+
+constexpr std::uint64_t kValueBits = 56;
+constexpr std::uint64_t token(Source source, std::uint64_t value = 0) {
+  return (static_cast<std::uint64_t>(source) << kValueBits) | value;
+}
+constexpr Source source_of(std::uint64_t t) { return static_cast<Source>(t >> kValueBits); }
+constexpr std::uint64_t value_of(std::uint64_t t) { return t & ((std::uint64_t{1} << kValueBits) - 1); }
+
+ipc::FileDescriptor make_timerfd() {
+  ipc::FileDescriptor fd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+  if (!fd) throw_errno("timerfd_create");
+  return fd;
+}
+
+timespec to_timespec(std::chrono::nanoseconds duration) {
+  timespec t{};
+  t.tv_sec = static_cast<time_t>(duration.count() / 1'000'000'000);
+  t.tv_nsec = static_cast<long>(duration.count() % 1'000'000'000);
+  return t;
+}
+
+// Arms `fd` to fire once after `delay` (a zero delay fires at once: timerfd reads 0 as "disarm").
+void arm_once(int fd, std::chrono::milliseconds delay) {
+  itimerspec spec{};
+  spec.it_value = to_timespec(std::max<std::chrono::nanoseconds>(delay, 1ns));
+  if (::timerfd_settime(fd, 0, &spec, nullptr) != 0) throw_errno("timerfd_settime");
+}
+
+void arm_periodic(int fd, std::chrono::milliseconds period) {
+  itimerspec spec{};
+  spec.it_value = to_timespec(period);
+  spec.it_interval = to_timespec(period);
+  if (::timerfd_settime(fd, 0, &spec, nullptr) != 0) throw_errno("timerfd_settime");
+}
+
+// Checks what the protocol promises about a shared-memory payload: a memfd sealed against writes
+// and resizing, exactly `size` bytes long. Returns the problem, or "" when it is fine.
+std::string check_shared_memory(int fd, std::uint64_t size) {
+  constexpr int kRequiredSeals = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+  const int seals = ::fcntl(fd, F_GET_SEALS);
+  if (seals < 0) return "the shared-memory payload's descriptor is not a memfd";
+  if ((seals & kRequiredSeals) != kRequiredSeals) {
+    return "the shared-memory payload's memfd is not sealed against writing and resizing";
+  }
+  struct stat status{};
+  if (::fstat(fd, &status) != 0) return std::string("fstat of the shared-memory payload failed: ") + std::strerror(errno);
+  if (!S_ISREG(status.st_mode)) return "the shared-memory payload's descriptor is not a memfd";
+  if (static_cast<std::uint64_t>(status.st_size) != size) {
+    return "the shared-memory payload announces " + std::to_string(size) + " bytes, its memfd has " +
+           std::to_string(status.st_size);
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// The runner.
+// ---------------------------------------------------------------------------------------------
+
+struct Subscriber {
+  std::size_t node = 0;
+  std::size_t input = 0;
+};
+
+struct Outgoing {
+  std::vector<std::uint8_t> frame;
+  std::shared_ptr<const ipc::FileDescriptor> fd;  // sent with the frame when set
+};
+
+struct Connection {
+  std::uint64_t id = 0;
+  ipc::FileDescriptor socket;
+  std::optional<std::size_t> node;  // set once the Hello was accepted
+  std::deque<Outgoing> outbox;      // frames the socket could not take yet
+  bool want_write = false;          // EPOLLOUT registered
+  bool peer_gone = false;           // sending failed (the node hung up): read what is left, send nothing
+  bool closing = false;             // scheduled for closing: ignore everything from it
+};
+
+enum class Link {
+  waiting,    // not connected yet
+  connected,  // authenticated connection open
+  gone,       // disconnected, or ended without connecting: it will never receive anything
+};
+
+struct NodeState {
+  NodeState(const dataflow::Node& node_spec, std::vector<std::size_t> queue_sizes)
+      : spec(&node_spec), queue(std::move(queue_sizes)) {}
+
+  const dataflow::Node* spec;
+  std::string secret;
+  pid_t pid = -1;
+  bool running = false;  // started and not reaped yet
+
+  Link link = Link::waiting;
+  std::uint64_t connection = 0;
+  bool hello_ok_sent = false;
+  bool awaiting_event = false;  // a NextEvent is waiting for its answer
+  bool stop_pending = false;    // Stop goes out with the next answer
+  bool stream_ended = false;    // Stop or AllInputsClosed was delivered (or the node is gone)
+  bool killed_after_grace = false;
+  bool killed_on_interrupt = false;
+  bool warned_send_after_close = false;
+
+  EventQueue queue;
+  std::vector<std::uint64_t> dropped_per_input;
+  std::vector<bool> input_closed;
+  std::size_t open_data_inputs = 0;  // inputs from other nodes still open (timers never close)
+  bool has_timer_input = false;
+  std::vector<bool> output_closed;
+  std::vector<std::vector<Subscriber>> routes;  // per output: the inputs reading it
+
+  ipc::FileDescriptor stdout_pipe;
+  ipc::FileDescriptor stderr_pipe;
+  LineSplitter stdout_lines;
+  LineSplitter stderr_lines;
+
+  NodeReport report;
+};
+
+struct TimerGroup {
+  std::chrono::milliseconds period{};
+  ipc::FileDescriptor fd;
+  std::vector<Subscriber> subscribers;
+};
+
+class Runner {
+ public:
+  Runner(const dataflow::Dataflow& dataflow, const RunOptions& options)
+      : dataflow_(dataflow),
+        options_(options),
+        out_(options.out != nullptr ? options.out : &std::cout),
+        err_(options.err != nullptr ? options.err : &std::cerr) {}
+
+  Runner(const Runner&) = delete;
+  Runner& operator=(const Runner&) = delete;
+
+  // Error paths only: whatever is still running is killed and reaped, so no node outlives us.
+  ~Runner() {
+    for (NodeState& node : nodes_) {
+      if (!node.running) continue;
+      ::kill(-node.pid, SIGKILL);
+      ::kill(node.pid, SIGKILL);
+      int status = 0;
+      while (::waitpid(node.pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      node.running = false;
+    }
+  }
+
+  RunReport run() {
+    build_nodes();
+    set_up();
+    say("starting " + std::to_string(nodes_.size()) + (nodes_.size() == 1 ? " node" : " nodes") + " of " +
+        dataflow_.name + " (runtime directory " + runtime_->path().string() + ")");
+    for (NodeState& node : nodes_) spawn(node);
+    descriptor_limit_.emplace();  // after spawning: the nodes keep the limit they would have had
+    for (NodeState& node : nodes_) {
+      if (node.report.end == NodeEnd::failed_to_start) node_gone(node);
+    }
+    check_barrier();
+    if (options_.stop_after) arm_once(stop_after_timer_.get(), *options_.stop_after);
+    if (!released_) arm_once(start_warning_timer_.get(), kStartWarningDelay);
+    flush();
+
+    std::array<epoll_event, 64> events{};
+    while (running_count_ > 0) {
+      const int ready = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), -1);
+      if (ready < 0) {
+        if (errno == EINTR) continue;
+        throw_errno("epoll_wait");
+      }
+      for (int i = 0; i < ready; ++i) {
+        try {
+          dispatch(events[static_cast<std::size_t>(i)]);
+          process_pending_closes();
+        } catch (const std::exception& e) {
+          internal_error(e.what());
+        }
+      }
+      flush();
+    }
+    finish();
+    return std::move(report_);
+  }
+
+ private:
+  // ----- set-up --------------------------------------------------------------------------------
+
+  void build_nodes() {
+    nodes_.reserve(dataflow_.nodes.size());
+    for (const dataflow::Node& spec : dataflow_.nodes) {
+      std::vector<std::size_t> sizes;
+      for (const dataflow::Input& input : spec.inputs) sizes.push_back(input.queue_size);
+      NodeState& node = nodes_.emplace_back(spec, std::move(sizes));
+      node.report.id = spec.id;
+      node.input_closed.assign(spec.inputs.size(), false);
+      node.dropped_per_input.assign(spec.inputs.size(), 0);
+      node.output_closed.assign(spec.outputs.size(), false);
+      node.routes.resize(spec.outputs.size());
+      for (const dataflow::Input& input : spec.inputs) {
+        if (input.timer() != nullptr) {
+          node.has_timer_input = true;
+        } else {
+          ++node.open_data_inputs;
+        }
+      }
+    }
+    for (std::size_t n = 0; n < nodes_.size(); ++n) {
+      const dataflow::Node& spec = *nodes_[n].spec;
+      for (std::size_t i = 0; i < spec.inputs.size(); ++i) {
+        const dataflow::Input& input = spec.inputs[i];
+        if (const dataflow::Timer* timer = input.timer()) {
+          const auto period = timer->period();
+          auto group = std::find_if(timers_.begin(), timers_.end(), [&](const TimerGroup& g) { return g.period == period; });
+          if (group == timers_.end()) {
+            timers_.push_back(TimerGroup{period, {}, {}});
+            group = std::prev(timers_.end());
+          }
+          group->subscribers.push_back(Subscriber{n, i});
+        } else {
+          const dataflow::NodeOutput& upstream = *input.upstream();
+          const std::size_t u = node_index(upstream.node);
+          const dataflow::Node& upstream_spec = *nodes_[u].spec;
+          for (std::size_t o = 0; o < upstream_spec.outputs.size(); ++o) {
+            if (upstream_spec.outputs[o].id == upstream.output) nodes_[u].routes[o].push_back(Subscriber{n, i});
+          }
+        }
+      }
+    }
+  }
+
+  std::size_t node_index(std::string_view id) const {
+    for (std::size_t n = 0; n < nodes_.size(); ++n) {
+      if (nodes_[n].spec->id == id) return n;
+    }
+    throw std::logic_error("dcp run: unknown node '" + std::string(id) + "' in a validated dataflow");
+  }
+
+  NodeState* find_node(std::string_view id) {
+    for (NodeState& node : nodes_) {
+      if (node.spec->id == id) return &node;
+    }
+    return nullptr;
+  }
+
+  void set_up() {
+    runtime_.emplace(RuntimeDirectory::create());
+    epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
+    if (!epoll_) throw_errno("epoll_create1");
+
+    signal_fd_.reset(::signalfd(-1, &signals_.blocked(), SFD_NONBLOCK | SFD_CLOEXEC));
+    if (!signal_fd_) throw_errno("signalfd");
+    watch(signal_fd_.get(), token(Source::signals));
+
+    listener_ = ipc::listen_seqpacket(runtime_->socket_path());
+    watch(listener_.get(), token(Source::listener));
+
+    stop_after_timer_ = make_timerfd();
+    watch(stop_after_timer_.get(), token(Source::stop_after));
+    grace_timer_ = make_timerfd();
+    watch(grace_timer_.get(), token(Source::grace));
+    start_warning_timer_ = make_timerfd();
+    watch(start_warning_timer_.get(), token(Source::start_warning));
+    for (std::size_t t = 0; t < timers_.size(); ++t) {
+      timers_[t].fd = make_timerfd();
+      watch(timers_[t].fd.get(), token(Source::timer, t));
+    }
+  }
+
+  void spawn(NodeState& node) {
+    const dataflow::Node& spec = *node.spec;
+    try {
+      node.secret = make_secret();
+      SpawnRequest request;
+      request.executable = spec.executable;
+      request.arguments.push_back(spec.executable.string());
+      request.arguments.insert(request.arguments.end(), spec.argv.begin(), spec.argv.end());
+      std::vector<std::pair<std::string, std::string>> variables(spec.env.begin(), spec.env.end());
+      variables.emplace_back("DCP_RUNNER_SOCKET", runtime_->socket_path().string());
+      variables.emplace_back("DCP_NODE_ID", spec.id);
+      variables.emplace_back("DCP_NODE_SECRET", node.secret);
+      request.environment = merged_environment(variables);
+      request.working_directory = std::filesystem::absolute(dataflow_.base_dir);
+
+      SpawnedProcess process = spawn_process(request);
+      node.pid = process.pid;
+      node.report.pid = process.pid;
+      node.running = true;
+      ++running_count_;
+      node.stdout_pipe = std::move(process.stdout_pipe);
+      node.stderr_pipe = std::move(process.stderr_pipe);
+      const std::size_t index = static_cast<std::size_t>(&node - nodes_.data());
+      watch(node.stdout_pipe.get(), token(Source::node_stdout, index));
+      watch(node.stderr_pipe.get(), token(Source::node_stderr, index));
+    } catch (const std::system_error& e) {
+      node.report.end = NodeEnd::failed_to_start;
+      node.report.start_error = e.code().message();
+      say("node '" + spec.id + "' failed to start: " + e.what());
+    }
+  }
+
+  // ----- epoll plumbing --------------------------------------------------------------------------
+
+  void watch(int fd, std::uint64_t t, std::uint32_t events = EPOLLIN) {
+    epoll_event event{};
+    event.events = events;
+    event.data.u64 = t;
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) != 0) throw_errno("epoll_ctl(ADD)");
+  }
+
+  void rewatch(int fd, std::uint64_t t, std::uint32_t events) {
+    epoll_event event{};
+    event.events = events;
+    event.data.u64 = t;
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &event) != 0) throw_errno("epoll_ctl(MOD)");
+  }
+
+  void unwatch(int fd) noexcept { ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr); }
+
+  void dispatch(const epoll_event& event) {
+    const std::uint64_t value = value_of(event.data.u64);
+    switch (source_of(event.data.u64)) {
+      case Source::listener: on_listener(); break;
+      case Source::signals: on_signals(); break;
+      case Source::stop_after:
+        if (consume_timer(stop_after_timer_.get()) > 0) {
+          request_stop("--stop-after " + format_duration(*options_.stop_after) + " elapsed");
+        }
+        break;
+      case Source::grace:
+        if (consume_timer(grace_timer_.get()) > 0) on_grace_expired();
+        break;
+      case Source::start_warning:
+        if (consume_timer(start_warning_timer_.get()) > 0) on_start_warning();
+        break;
+      case Source::timer: on_timer(static_cast<std::size_t>(value)); break;
+      case Source::connection: on_connection(value, event.events); break;
+      case Source::node_stdout: read_pipe(nodes_.at(static_cast<std::size_t>(value)), false, false); break;
+      case Source::node_stderr: read_pipe(nodes_.at(static_cast<std::size_t>(value)), true, false); break;
+    }
+  }
+
+  // Expirations since the last read (0 when none, e.g. a stale wake-up).
+  static std::uint64_t consume_timer(int fd) {
+    std::uint64_t expirations = 0;
+    const ssize_t got = ::read(fd, &expirations, sizeof(expirations));
+    return got == static_cast<ssize_t>(sizeof(expirations)) ? expirations : 0;
+  }
+
+  // ----- messages ----------------------------------------------------------------------------------
+
+  void say(const std::string& text) { *err_ << "[dcp] " << text << '\n'; }
+
+  void flush() {
+    out_->flush();
+    err_->flush();
+  }
+
+  void internal_error(const std::string& what) {
+    say("internal error: " + what);
+    if (!stopping_) request_stop("internal error");
+  }
+
+  // ----- node output (stdout / stderr pipes) ---------------------------------------------------------
+
+  // Reads what the pipe holds and prints it line by line. `to_end`: keep going until the pipe is
+  // empty (used when the node has exited and at the very end), else stop after a fair share.
+  void read_pipe(NodeState& node, bool is_stderr, bool to_end) {
+    ipc::FileDescriptor& pipe = is_stderr ? node.stderr_pipe : node.stdout_pipe;
+    LineSplitter& lines = is_stderr ? node.stderr_lines : node.stdout_lines;
+    std::ostream& stream = is_stderr ? *err_ : *out_;
+    const std::string prefix = "[" + node.spec->id + (is_stderr ? "!] " : "] ");
+    const LineSplitter::Emit emit = [&](std::string_view line) { stream << prefix << line << '\n'; };
+    std::array<char, 64 * 1024> buffer{};
+    std::size_t total = 0;
+    // Even "to the end" is bounded: a node's child may still hold the pipe and keep writing.
+    const std::size_t limit = to_end ? kPipeBytesPerWakeup * 256 : kPipeBytesPerWakeup;
+    while (pipe && total < limit) {
+      const ssize_t got = ::read(pipe.get(), buffer.data(), buffer.size());
+      if (got > 0) {
+        lines.feed(std::string_view(buffer.data(), static_cast<std::size_t>(got)), emit);
+        total += static_cast<std::size_t>(got);
+        continue;
+      }
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      // End of file (every writer is gone) or an error: the stream is over.
+      lines.finish(emit);
+      unwatch(pipe.get());
+      pipe.reset();
+    }
+  }
+
+  // ----- connections -------------------------------------------------------------------------------
+
+  void on_listener() {
+    for (int i = 0; i < kFramesPerWakeup; ++i) {
+      const int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+        if (!warned_accept_) say(std::string("cannot accept a node connection: ") + std::strerror(errno));
+        warned_accept_ = true;
+        return;
+      }
+      const std::uint64_t id = next_connection_id_++;
+      Connection connection;
+      connection.id = id;
+      connection.socket.reset(fd);
+      watch(fd, token(Source::connection, id));
+      connections_.emplace(id, std::move(connection));
+    }
+  }
+
+  Connection* find_connection(std::uint64_t id) {
+    const auto it = connections_.find(id);
+    return it == connections_.end() ? nullptr : &it->second;
+  }
+
+  void on_connection(std::uint64_t id, std::uint32_t events) {
+    Connection* connection = find_connection(id);
+    if (connection == nullptr || connection->closing) return;  // closed earlier in this batch
+    try {
+      if ((events & EPOLLOUT) != 0) flush_outbox(*connection);
+      if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) read_frames(*connection, false);
+    } catch (const std::exception& e) {
+      fail_connection(*connection, std::string("the runner could not handle its message: ") + e.what());
+    }
+  }
+
+  // Reads and handles frames. `to_end`: until the socket is empty (the node has exited).
+  void read_frames(Connection& connection, bool to_end) {
+    for (int i = 0; (to_end || i < kFramesPerWakeup) && !connection.closing; ++i) {
+      ipc::IoStatus status = ipc::IoStatus::closed;
+      try {
+        status = ipc::receive_frame(connection.socket.get(), frame_);
+      } catch (const ipc::ProtocolError& e) {
+        fail_connection(connection, e.what());
+        return;
+      } catch (const std::system_error& e) {
+        fail_connection(connection, e.what());
+        return;
+      }
+      if (status == ipc::IoStatus::would_block) return;
+      if (status == ipc::IoStatus::closed) {
+        close_connection(connection);
+        return;
+      }
+      handle_frame(connection, frame_);
+    }
+  }
+
+  void handle_frame(Connection& connection, ipc::ReceivedFrame& frame) {
+    ipc::Message message;
+    try {
+      message = ipc::decode(frame.bytes);
+    } catch (const ipc::ProtocolError& e) {
+      fail_connection(connection, std::string("malformed frame: ") + e.what());
+      return;
+    }
+    if (!connection.node) {
+      authenticate(connection, message, frame.fd);
+    } else {
+      handle_message(connection, nodes_[*connection.node], message, std::move(frame.fd));
+    }
+  }
+
+  void authenticate(Connection& connection, const ipc::Message& message, const ipc::FileDescriptor& fd) {
+    const auto* hello = std::get_if<ipc::Hello>(&message);
+    if (hello == nullptr) {
+      return reject(connection, std::string("the first message must be Hello, not ") + message_name(message));
+    }
+    if (fd) return reject(connection, "a file descriptor came with the Hello message");
+    if (hello->protocol_version != ipc::kProtocolVersion) {
+      return reject(connection, "protocol version " + std::to_string(hello->protocol_version) +
+                                    " is not supported (this runner speaks version " +
+                                    std::to_string(ipc::kProtocolVersion) + ")");
+    }
+    NodeState* node = find_node(hello->node_id);
+    if (node == nullptr) return reject(connection, "unknown node id " + in_quotes(hello->node_id));
+    const std::string name = "node '" + node->spec->id + "'";
+    if (!secrets_equal(hello->secret, node->secret)) return reject(connection, "wrong secret for " + name);
+    if (node->link == Link::connected) return reject(connection, name + " is already connected");
+    if (node->link == Link::gone || !node->running) {
+      return reject(connection, name + " has already been connected or has ended (a node connects once)");
+    }
+    int peer = -1;
+    try {
+      peer = ipc::peer_pid(connection.socket.get());
+    } catch (const std::system_error&) {
+    }
+    // The node's own process, or one it started that stayed in its process group (a wrapper
+    // script running the real program, for instance).
+    const bool same_process = peer == node->pid;
+    const bool same_group = peer > 0 && ::getpgid(peer) == node->pid;
+    if (!same_process && !same_group) {
+      return reject(connection, "process " + std::to_string(peer) + " is not " + name + " (pid " +
+                                    std::to_string(node->pid) + ") nor in its process group");
+    }
+
+    const std::size_t index = static_cast<std::size_t>(node - nodes_.data());
+    connection.node = index;
+    node->link = Link::connected;
+    node->connection = connection.id;
+    if (released_) {
+      send_hello_ok(*node);
+    } else {
+      check_barrier();
+    }
+  }
+
+  void reject(Connection& connection, const std::string& reason) {
+    say("rejected a connection: " + printable(reason, 400));
+    send_error_and_close(connection, reason);
+  }
+
+  // A node broke the protocol: tell it why, disconnect it, remember it as failed.
+  void fail_connection(Connection& connection, const std::string& reason) {
+    if (connection.closing) return;
+    if (!connection.node) return reject(connection, reason);
+    NodeState& node = nodes_[*connection.node];
+    say("node '" + node.spec->id + "': protocol error: " + printable(reason, 400) + " (disconnected)");
+    if (node.report.protocol_error.empty()) node.report.protocol_error = printable(reason, 400);
+    send_error_and_close(connection, reason);
+  }
+
+  void send_error_and_close(Connection& connection, const std::string& reason) {
+    try {
+      const std::vector<std::uint8_t> frame = ipc::encode(ipc::Error{printable(reason, ipc::kMaxTextLength / 4)});
+      if (connection.outbox.empty()) ipc::send_frame(connection.socket.get(), frame);  // best effort
+    } catch (const std::exception&) {
+    }
+    close_connection(connection);
+  }
+
+  void handle_message(Connection& connection, NodeState& node, ipc::Message& message, ipc::FileDescriptor fd) {
+    if (auto* send = std::get_if<ipc::SendOutput>(&message)) return on_send_output(connection, node, *send, std::move(fd));
+    if (fd) {
+      return fail_connection(connection, std::string("a file descriptor came with a ") + message_name(message) + " message");
+    }
+    if (std::holds_alternative<ipc::NextEvent>(message)) {
+      if (node.awaiting_event) return fail_connection(connection, "NextEvent sent while the previous one is still unanswered");
+      node.awaiting_event = true;
+      deliver(node);
+      return;
+    }
+    if (auto* close = std::get_if<ipc::CloseOutputs>(&message)) {
+      std::vector<std::size_t> outputs;
+      for (const std::string& id : close->outputs) {
+        const auto index = output_index(node, id);
+        if (!index) return fail_connection(connection, undeclared_output(node, id));
+        outputs.push_back(*index);
+      }
+      for (const std::size_t o : outputs) close_output(node, o);
+      return;
+    }
+    if (std::holds_alternative<ipc::Hello>(message)) return fail_connection(connection, "a second Hello on a connected node");
+    fail_connection(connection, std::string("unexpected ") + message_name(message) +
+                                    " message (it goes from the runner to nodes, not back)");
+  }
+
+  static std::optional<std::size_t> output_index(const NodeState& node, std::string_view id) {
+    for (std::size_t o = 0; o < node.spec->outputs.size(); ++o) {
+      if (node.spec->outputs[o].id == id) return o;
+    }
+    return std::nullopt;
+  }
+
+  static std::string undeclared_output(const NodeState& node, std::string_view id) {
+    std::vector<std::string> declared;
+    for (const dataflow::Output& output : node.spec->outputs) declared.push_back(output.id);
+    return "output " + in_quotes(id) + " is not declared by node '" + node.spec->id + "' (" +
+           (declared.empty() ? std::string("it declares no outputs") : "declared: " + join_ids(declared)) + ")";
+  }
+
+  void on_send_output(Connection& connection, NodeState& node, ipc::SendOutput& send, ipc::FileDescriptor fd) {
+    const auto output = output_index(node, send.output_id);
+    if (!output) return fail_connection(connection, undeclared_output(node, send.output_id));
+    std::shared_ptr<const ipc::FileDescriptor> shared;
+    if (send.payload.location == ipc::PayloadLocation::shared_memory) {
+      if (!fd) return fail_connection(connection, "a shared-memory payload came without its file descriptor");
+      if (const std::string problem = check_shared_memory(fd.get(), send.payload.shared_size); !problem.empty()) {
+        return fail_connection(connection, problem);
+      }
+      shared = std::make_shared<const ipc::FileDescriptor>(std::move(fd));
+    } else if (fd) {
+      return fail_connection(connection, "a file descriptor came with an inline payload");
+    }
+    if (node.output_closed[*output]) {
+      if (!node.warned_send_after_close) {
+        say("node '" + node.spec->id + "' sent on output '" + node.spec->outputs[*output].id +
+            "' after closing it; such messages are dropped");
+        node.warned_send_after_close = true;
+      }
+      return;
+    }
+    ++node.report.outputs_sent;
+    for (const Subscriber& subscriber : node.routes[*output]) {
+      QueuedEvent event;
+      event.kind = ipc::EventKind::input;
+      event.input = subscriber.input;
+      event.metadata = send.metadata;
+      event.payload = send.payload;
+      event.shared_memory = shared;
+      enqueue_input(nodes_[subscriber.node], std::move(event));
+    }
+  }
+
+  // ----- event delivery --------------------------------------------------------------------------
+
+  // Whether `node` may still get new input events queued.
+  static bool accepting(const NodeState& node) {
+    return node.running && node.link != Link::gone && !node.stream_ended && !node.stop_pending;
+  }
+
+  void enqueue_input(NodeState& node, QueuedEvent event) {
+    if (!accepting(node) || node.input_closed[event.input]) return;
+    const std::size_t input = event.input;
+    if (node.queue.push_input(std::move(event))) count_drop(node, input);
+    deliver(node);
+  }
+
+  static void count_drop(NodeState& node, std::size_t input) {
+    ++node.report.inputs_dropped;
+    ++node.dropped_per_input[input];
+  }
+
+  // Answers the node's outstanding NextEvent, if there is one and something to answer with.
+  void deliver(NodeState& node) {
+    if (!node.awaiting_event || node.link != Link::connected || !node.hello_ok_sent) return;
+    Connection* connection = find_connection(node.connection);
+    if (connection == nullptr || connection->closing || connection->peer_gone) return;
+
+    ipc::Event event;
+    std::shared_ptr<const ipc::FileDescriptor> fd;
+    std::vector<std::uint8_t> frame;
+    if (node.stream_ended) {
+      event.kind = ipc::EventKind::end_of_stream;
+      frame = ipc::encode(event);
+    } else if (node.stop_pending) {
+      event.kind = ipc::EventKind::stop;
+      node.stop_pending = false;
+      node.stream_ended = true;
+      node.queue.clear();
+      frame = ipc::encode(event);
+    } else {
+      for (;;) {
+        std::optional<QueuedEvent> queued = node.queue.pop();
+        if (!queued) return;  // nothing yet: the NextEvent stays outstanding
+        event = ipc::Event{};
+        event.kind = queued->kind;
+        if (queued->kind == ipc::EventKind::input || queued->kind == ipc::EventKind::input_closed) {
+          event.id = node.spec->inputs[queued->input].id;
+        }
+        if (queued->kind == ipc::EventKind::input) {
+          event.metadata = std::move(queued->metadata);
+          event.payload = std::move(queued->payload);
+          fd = std::move(queued->shared_memory);
+        }
+        try {
+          frame = ipc::encode(event);
+        } catch (const ipc::ProtocolError& e) {
+          // Only possible when a message filled a frame and the input id is longer than the
+          // output id it was sent on: the frame for this node would be over the limit.
+          say("node '" + node.spec->id + "': cannot deliver a message on input '" + event.id + "': " + e.what() +
+              " (dropped)");
+          count_drop(node, queued->input);
+          fd.reset();
+          continue;
+        }
+        if (queued->kind == ipc::EventKind::all_inputs_closed) node.stream_ended = true;
+        if (queued->kind == ipc::EventKind::input) ++node.report.inputs_delivered;
+        break;
+      }
+    }
+    node.awaiting_event = false;
+    send(*connection, std::move(frame), std::move(fd));
+  }
+
+  // Sends a frame, or queues it until the socket can take it. When the node has hung up, frames
+  // are dropped but the connection stays open until everything it sent before has been read (a
+  // node's last outputs often follow a NextEvent whose answer it no longer waits for).
+  void send(Connection& connection, std::vector<std::uint8_t> frame, std::shared_ptr<const ipc::FileDescriptor> fd) {
+    if (connection.closing || connection.peer_gone) return;
+    if (connection.outbox.empty()) {
+      ipc::IoStatus status = ipc::IoStatus::closed;
+      try {
+        status = ipc::send_frame(connection.socket.get(), frame, fd ? fd->get() : -1);
+      } catch (const std::system_error& e) {
+        say("connection of " + connection_name(connection) + ": " + e.what());
+        close_connection(connection);
+        return;
+      }
+      if (status == ipc::IoStatus::ok) return;
+      if (status == ipc::IoStatus::closed) {
+        connection.peer_gone = true;
+        return;
+      }
+    }
+    connection.outbox.push_back(Outgoing{std::move(frame), std::move(fd)});
+    if (!connection.want_write) {
+      rewatch(connection.socket.get(), token(Source::connection, connection.id), EPOLLIN | EPOLLOUT);
+      connection.want_write = true;
+    }
+  }
+
+  void flush_outbox(Connection& connection) {
+    while (!connection.outbox.empty() && !connection.closing && !connection.peer_gone) {
+      Outgoing& next = connection.outbox.front();
+      ipc::IoStatus status = ipc::IoStatus::closed;
+      try {
+        status = ipc::send_frame(connection.socket.get(), next.frame, next.fd ? next.fd->get() : -1);
+      } catch (const std::system_error& e) {
+        say("connection of " + connection_name(connection) + ": " + e.what());
+        close_connection(connection);
+        return;
+      }
+      if (status == ipc::IoStatus::would_block) return;
+      if (status == ipc::IoStatus::closed) {
+        connection.peer_gone = true;
+        connection.outbox.clear();
+        break;
+      }
+      connection.outbox.pop_front();
+    }
+    if (connection.want_write && !connection.closing) {
+      rewatch(connection.socket.get(), token(Source::connection, connection.id), EPOLLIN);
+      connection.want_write = false;
+    }
+  }
+
+  std::string connection_name(const Connection& connection) const {
+    return connection.node ? "node '" + nodes_[*connection.node].spec->id + "'" : "an unauthenticated client";
+  }
+
+  void send_hello_ok(NodeState& node) {
+    Connection* connection = find_connection(node.connection);
+    if (connection == nullptr || connection->closing) return;
+    ipc::HelloOk hello_ok;
+    for (const dataflow::Input& input : node.spec->inputs) hello_ok.inputs.push_back(input.id);
+    for (const dataflow::Output& output : node.spec->outputs) hello_ok.outputs.push_back(output.id);
+    node.hello_ok_sent = true;
+    send(*connection, ipc::encode(hello_ok), nullptr);
+    deliver(node);
+  }
+
+  // ----- closing ---------------------------------------------------------------------------------
+
+  void close_connection(Connection& connection) {
+    if (connection.closing) return;
+    connection.closing = true;
+    pending_closes_.push_back(connection.id);
+  }
+
+  void process_pending_closes() {
+    while (!pending_closes_.empty()) {
+      const std::uint64_t id = pending_closes_.front();
+      pending_closes_.pop_front();
+      const auto it = connections_.find(id);
+      if (it == connections_.end()) continue;
+      const std::optional<std::size_t> node = it->second.node;
+      unwatch(it->second.socket.get());
+      connections_.erase(it);
+      if (node) node_gone(nodes_[*node]);
+    }
+  }
+
+  // The node will never receive anything again: it disconnected, exited, or never started. Its
+  // outputs close (downstream InputClosed).
+  void node_gone(NodeState& node) {
+    if (node.link == Link::gone && std::all_of(node.output_closed.begin(), node.output_closed.end(), [](bool c) { return c; })) {
+      return;
+    }
+    node.link = Link::gone;
+    node.connection = 0;
+    node.awaiting_event = false;
+    node.stop_pending = false;
+    node.stream_ended = true;
+    node.queue.clear();
+    for (std::size_t o = 0; o < node.output_closed.size(); ++o) close_output(node, o);
+    check_barrier();
+  }
+
+  void close_output(NodeState& node, std::size_t output) {
+    if (node.output_closed[output]) return;
+    node.output_closed[output] = true;
+    for (const Subscriber& subscriber : node.routes[output]) close_input(nodes_[subscriber.node], subscriber.input);
+  }
+
+  void close_input(NodeState& node, std::size_t input) {
+    if (node.input_closed[input]) return;
+    node.input_closed[input] = true;
+    --node.open_data_inputs;
+    if (!accepting(node)) return;
+    node.queue.push_input_closed(input);
+    // Timers never close, so a node reading one never gets AllInputsClosed (as in Dora).
+    if (node.open_data_inputs == 0 && !node.has_timer_input) node.queue.push_all_inputs_closed();
+    deliver(node);
+  }
+
+  // ----- start barrier -------------------------------------------------------------------------
+
+  // The dataflow starts (HelloOk to everyone, timers on) once no started node is still to connect.
+  void check_barrier() {
+    if (released_) return;
+    for (const NodeState& node : nodes_) {
+      if (node.running && node.link == Link::waiting) return;
+    }
+    release_barrier();
+  }
+
+  void release_barrier() {
+    if (released_) return;
+    released_ = true;
+    for (NodeState& node : nodes_) {
+      if (node.link == Link::connected && !node.hello_ok_sent) send_hello_ok(node);
+    }
+    for (TimerGroup& timer : timers_) arm_periodic(timer.fd.get(), timer.period);
+  }
+
+  void on_start_warning() {
+    if (released_) return;
+    std::vector<std::string> waiting;
+    for (const NodeState& node : nodes_) {
+      if (node.running && node.link == Link::waiting) waiting.push_back("'" + node.spec->id + "'");
+    }
+    say("still waiting for " + join_ids(waiting) +
+        " to connect; the dataflow starts once every node has connected (a node connects in dcp::init_node())");
+  }
+
+  // ----- timers ----------------------------------------------------------------------------------
+
+  void on_timer(std::size_t index) {
+    TimerGroup& timer = timers_.at(index);
+    // Ticks missed while the runner was busy are not replayed: one event per wake-up.
+    if (consume_timer(timer.fd.get()) == 0) return;
+    const std::int64_t now = now_ns();
+    for (const Subscriber& subscriber : timer.subscribers) {
+      QueuedEvent event;
+      event.kind = ipc::EventKind::input;
+      event.input = subscriber.input;
+      event.metadata.timestamp_ns = now;
+      enqueue_input(nodes_[subscriber.node], std::move(event));
+    }
+  }
+
+  // ----- stopping ----------------------------------------------------------------------------------
+
+  void request_stop(const std::string& reason) {
+    if (stopping_) return;
+    stopping_ = true;
+    report_.stop_reason = reason;
+    say(reason + ": sending Stop to every node; nodes still running in " + format_duration(options_.grace) +
+        " are killed (Ctrl-C again to kill them now)");
+    release_barrier();  // nodes still waiting for HelloOk get it, then Stop
+    for (NodeState& node : nodes_) {
+      if (!node.running || node.link == Link::gone || node.stream_ended) continue;
+      node.stop_pending = true;
+      node.queue.clear();
+      deliver(node);
+    }
+    arm_once(grace_timer_.get(), options_.grace);
+  }
+
+  void on_grace_expired() {
+    for (NodeState& node : nodes_) {
+      if (!node.running || node.killed_after_grace || node.killed_on_interrupt) continue;
+      say("node '" + node.spec->id + "' is still running after the " + format_duration(options_.grace) +
+          " grace period: killing it");
+      kill_node(node);
+      node.killed_after_grace = true;
+    }
+  }
+
+  void kill_all_now(const std::string& reason) {
+    say(reason + ": killing every node now");
+    for (NodeState& node : nodes_) {
+      if (!node.running || node.killed_after_grace || node.killed_on_interrupt) continue;
+      kill_node(node);
+      node.killed_on_interrupt = true;
+    }
+  }
+
+  static void kill_node(const NodeState& node) {
+    ::kill(-node.pid, SIGKILL);  // its process group: whatever it started too
+    ::kill(node.pid, SIGKILL);   // and itself, should it have left its group
+  }
+
+  // ----- signals and child processes ---------------------------------------------------------------
+
+  void on_signals() {
+    signalfd_siginfo info{};
+    for (;;) {
+      const ssize_t got = ::read(signal_fd_.get(), &info, sizeof(info));
+      if (got != static_cast<ssize_t>(sizeof(info))) break;
+      const int signal = static_cast<int>(info.ssi_signo);
+      if (signal == SIGCHLD) continue;
+      if (!stopping_) {
+        request_stop("interrupted by " + signal_name(signal));
+      } else {
+        kill_all_now(signal_name(signal) + " while stopping");
+      }
+    }
+    reap_children();
+  }
+
+  void reap_children() {
+    for (;;) {
+      int status = 0;
+      const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+      if (pid > 0) {
+        on_exit(pid, status);
+        continue;
+      }
+      if (pid < 0 && errno == EINTR) continue;
+      return;  // 0: children left but none has ended; -1/ECHILD: no children at all
+    }
+  }
+
+  void on_exit(pid_t pid, int status) {
+    NodeState* found = nullptr;
+    for (NodeState& node : nodes_) {
+      if (node.running && node.pid == pid) found = &node;
+    }
+    if (found == nullptr) return;  // not one of ours
+    NodeState& node = *found;
+    node.running = false;
+    --running_count_;
+
+    // What it sent and printed before it exited comes first.
+    if (node.link == Link::connected) {
+      if (Connection* connection = find_connection(node.connection); connection != nullptr && !connection->closing) {
+        read_frames(*connection, true);
+        close_connection(*connection);
+      }
+    }
+    read_pipe(node, false, true);
+    read_pipe(node, true, true);
+
+    NodeReport& report = node.report;
+    if (WIFEXITED(status)) {
+      report.end = NodeEnd::exited;
+      report.exit_code = WEXITSTATUS(status);
+      if (report.exit_code != 0) say("node '" + node.spec->id + "' failed: exit code " + std::to_string(report.exit_code));
+    } else if (WIFSIGNALED(status)) {
+      report.signal = WTERMSIG(status);
+      if (report.signal == SIGKILL && node.killed_after_grace) {
+        report.end = NodeEnd::killed_after_grace;
+      } else if (report.signal == SIGKILL && node.killed_on_interrupt) {
+        report.end = NodeEnd::killed_on_interrupt;
+      } else {
+        report.end = NodeEnd::signaled;
+        say("node '" + node.spec->id + "' failed: killed by signal " + signal_name(report.signal));
+      }
+    }
+    if (node.link != Link::connected) node_gone(node);  // else: when its connection closes
+  }
+
+  // ----- the end -------------------------------------------------------------------------------------
+
+  void finish() {
+    process_pending_closes();
+    // Output still buffered in the pipes (a node's own children may still hold them open: take
+    // what is there and stop listening).
+    for (NodeState& node : nodes_) {
+      for (const bool is_stderr : {false, true}) {
+        read_pipe(node, is_stderr, true);
+        ipc::FileDescriptor& pipe = is_stderr ? node.stderr_pipe : node.stdout_pipe;
+        LineSplitter& lines = is_stderr ? node.stderr_lines : node.stdout_lines;
+        if (pipe) {
+          std::ostream& stream = is_stderr ? *err_ : *out_;
+          const std::string prefix = "[" + node.spec->id + (is_stderr ? "!] " : "] ");
+          lines.finish([&](std::string_view line) { stream << prefix << line << '\n'; });
+          unwatch(pipe.get());
+          pipe.reset();
+        }
+      }
+    }
+    connections_.clear();
+    listener_.reset();
+    runtime_->remove();
+    flush();
+
+    report_.dataflow = dataflow_.name;
+    report_.grace = options_.grace;
+    for (NodeState& node : nodes_) {
+      for (std::size_t i = 0; i < node.dropped_per_input.size(); ++i) {
+        if (node.dropped_per_input[i] == 0) continue;
+        const dataflow::Input& input = node.spec->inputs[i];
+        node.report.drops.push_back(NodeReport::InputDrops{input.id, input.queue_size, node.dropped_per_input[i]});
+      }
+      report_.nodes.push_back(node.report);
+    }
+  }
+
+  // ----- state -------------------------------------------------------------------------------------
+
+  const dataflow::Dataflow& dataflow_;
+  const RunOptions& options_;
+  std::ostream* out_;
+  std::ostream* err_;
+
+  SignalSetup signals_;
+  std::optional<DescriptorLimit> descriptor_limit_;
+  std::optional<RuntimeDirectory> runtime_;
+  ipc::FileDescriptor epoll_;
+  ipc::FileDescriptor signal_fd_;
+  ipc::FileDescriptor listener_;
+  ipc::FileDescriptor stop_after_timer_;
+  ipc::FileDescriptor grace_timer_;
+  ipc::FileDescriptor start_warning_timer_;
+
+  std::vector<NodeState> nodes_;
+  std::vector<TimerGroup> timers_;
+  std::map<std::uint64_t, Connection> connections_;
+  std::deque<std::uint64_t> pending_closes_;
+  std::uint64_t next_connection_id_ = 1;
+  ipc::ReceivedFrame frame_;
+
+  std::size_t running_count_ = 0;
+  bool released_ = false;
+  bool stopping_ = false;
+  bool warned_accept_ = false;
+  RunReport report_;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Reports.
+// ---------------------------------------------------------------------------------------------
+
+bool NodeReport::failed() const noexcept {
+  if (!protocol_error.empty()) return true;
+  switch (end) {
+    case NodeEnd::exited: return exit_code != 0;
+    case NodeEnd::signaled:
+    case NodeEnd::killed_after_grace:
+    case NodeEnd::killed_on_interrupt:
+    case NodeEnd::failed_to_start: return true;
+  }
+  return true;
+}
+
+std::string NodeReport::describe_end(std::chrono::milliseconds grace) const {
+  std::string text;
+  switch (end) {
+    case NodeEnd::exited: text = "exit code " + std::to_string(exit_code); break;
+    case NodeEnd::signaled: text = "signal " + signal_name(signal); break;
+    case NodeEnd::killed_after_grace: text = "killed after the " + format_duration(grace) + " grace period"; break;
+    case NodeEnd::killed_on_interrupt: text = "killed (second interrupt)"; break;
+    case NodeEnd::failed_to_start: text = "failed to start: " + start_error; break;
+  }
+  if (!protocol_error.empty()) text += ", protocol error";
+  return text;
+}
+
+std::size_t RunReport::failed_count() const noexcept {
+  return static_cast<std::size_t>(std::count_if(nodes.begin(), nodes.end(), [](const NodeReport& n) { return n.failed(); }));
+}
+
+std::string format_summary(const RunReport& report) {
+  const std::size_t failed = report.failed_count();
+  std::string text = "[dcp] ";
+  if (failed == 0) {
+    text += "dataflow succeeded: " +
+            (report.nodes.size() == 1 ? std::string("the node") : "all " + std::to_string(report.nodes.size()) + " nodes") +
+            " exited with code 0";
+  } else {
+    text += "dataflow failed: " + std::to_string(failed) + " of " + std::to_string(report.nodes.size()) +
+            (report.nodes.size() == 1 ? " node" : " nodes") + " failed";
+  }
+  if (!report.stop_reason.empty()) text += " (stopped: " + report.stop_reason + ")";
+  text += '\n';
+
+  const std::vector<std::string> headers = {"node", "pid", "ended", "outputs sent", "inputs delivered", "inputs dropped"};
+  std::vector<std::vector<std::string>> rows;
+  for (const NodeReport& node : report.nodes) {
+    rows.push_back({node.id, node.pid > 0 ? std::to_string(node.pid) : "-", node.describe_end(report.grace),
+                    std::to_string(node.outputs_sent), std::to_string(node.inputs_delivered),
+                    std::to_string(node.inputs_dropped)});
+  }
+  std::vector<std::size_t> widths;
+  for (const std::string& header : headers) widths.push_back(header.size());
+  for (const auto& row : rows) {
+    for (std::size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
+  }
+  auto append_row = [&](const std::vector<std::string>& row) {
+    std::string line;
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      const std::size_t pad = widths[c] - row[c].size();
+      line += "  ";
+      if (c >= 3) line.append(pad, ' ');  // numbers: right-aligned
+      line += row[c];
+      if (c < 3 && c + 1 < row.size()) line.append(pad, ' ');
+    }
+    text += line + '\n';
+  };
+  append_row(headers);
+  for (const auto& row : rows) append_row(row);
+  for (const NodeReport& node : report.nodes) {
+    for (const NodeReport::InputDrops& drops : node.drops) {
+      text += "[dcp] input " + node.id + "/" + drops.input + " dropped " + std::to_string(drops.dropped) +
+              (drops.dropped == 1 ? " message" : " messages") + " (queue_size " + std::to_string(drops.queue_size) + ")\n";
+    }
+  }
+  return text;
+}
+
+RunReport run_dataflow(const dataflow::Dataflow& dataflow, const RunOptions& options) {
+  Runner runner(dataflow, options);
+  return runner.run();
+}
+
+}  // namespace dcp::runner

@@ -1,0 +1,168 @@
+// runner_bad_node — a node that breaks the protocol on purpose, talking to `dcp run` through the
+// raw ipc layer (no dcp::node), to check that the runner disconnects it with a clear Error and
+// keeps every other node going.
+//
+//   runner_bad_node <mode>
+//
+// Modes (each expects the runner's Error message to contain a phrase, then the connection to close):
+//   malformed     after the handshake, a frame with a wrong magic number      -> "magic"
+//   oversized     after the handshake, a datagram over the frame size limit   -> "larger than the limit"
+//   undeclared    SendOutput on an output the node does not declare           -> "not declared"
+//   unsealed_fd   SendOutput with a shared-memory payload in an unsealed memfd -> "not sealed"
+//   pipe_fd       SendOutput with a pipe as its shared-memory descriptor        -> "not a memfd"
+//   double_hello  a second Hello                                              -> "second Hello"
+//   wrong_secret  Hello with a wrong secret (rejected), then a proper connection that works
+//   foreign_pid   a forked child in another process group says Hello with the right secret
+//                 (rejected: "process group"), then the node itself connects properly
+// It prints "bad: ok <error text>" and exits 0 when the runner behaved as expected, else prints
+// "bad: FAILED ..." and exits 2.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "ipc/protocol.hpp"
+#include "ipc/socket.hpp"
+
+namespace {
+
+namespace ipc = dcp::ipc;
+
+std::string env(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : "";
+}
+
+void say(const std::string& line) {
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+}
+
+[[noreturn]] void failed(const std::string& why) {
+  say("bad: FAILED " + why);
+  std::exit(2);
+}
+
+ipc::FileDescriptor connect_and_hello(const std::string& secret) {
+  ipc::FileDescriptor socket = ipc::connect_seqpacket(env("DCP_RUNNER_SOCKET"));
+  ipc::Hello hello;
+  hello.node_id = env("DCP_NODE_ID");
+  hello.secret = secret;
+  if (ipc::send_frame(socket.get(), ipc::encode(hello)) != ipc::IoStatus::ok) failed("cannot send Hello");
+  return socket;
+}
+
+ipc::Message receive(int socket) {
+  ipc::ReceivedFrame frame;
+  const ipc::IoStatus status = ipc::receive_frame(socket, frame);
+  if (status != ipc::IoStatus::ok) failed("the connection closed where a message was expected");
+  return ipc::decode(frame.bytes);
+}
+
+// Expects an Error containing `phrase`, then the end of the connection.
+void expect_error(int socket, const std::string& phrase) {
+  const ipc::Message message = receive(socket);
+  const auto* error = std::get_if<ipc::Error>(&message);
+  if (error == nullptr) failed("expected an Error message");
+  if (error->message.find(phrase) == std::string::npos) failed("the Error does not mention '" + phrase + "': " + error->message);
+  ipc::ReceivedFrame frame;
+  if (ipc::receive_frame(socket, frame) != ipc::IoStatus::closed) failed("the connection stayed open after the Error");
+  say("bad: ok " + error->message);
+}
+
+ipc::FileDescriptor handshake() {
+  ipc::FileDescriptor socket = connect_and_hello(env("DCP_NODE_SECRET"));
+  const ipc::Message reply = receive(socket.get());
+  if (!std::holds_alternative<ipc::HelloOk>(reply)) failed("expected HelloOk");
+  return socket;
+}
+
+void send_shared(int socket, int fd, std::uint64_t size) {
+  ipc::SendOutput send;
+  send.output_id = "out";
+  send.payload.location = ipc::PayloadLocation::shared_memory;
+  send.payload.shared_size = size;
+  if (ipc::send_frame(socket, ipc::encode(send), fd) != ipc::IoStatus::ok) failed("cannot send");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) failed("no mode given");
+  const std::string mode = argv[1];
+  try {
+    if (mode == "malformed") {
+      auto socket = handshake();
+      std::vector<std::uint8_t> frame = ipc::encode(ipc::NextEvent{});
+      frame[0] ^= 0xff;  // wrong magic
+      ipc::send_frame(socket.get(), frame);
+      expect_error(socket.get(), "magic");
+    } else if (mode == "oversized") {
+      auto socket = handshake();
+      std::vector<std::uint8_t> frame(ipc::kMaxFrameSize + 1000, 0);
+      const std::vector<std::uint8_t> header = ipc::encode(ipc::NextEvent{});
+      std::copy(header.begin(), header.end(), frame.begin());
+      ipc::send_frame(socket.get(), frame);
+      expect_error(socket.get(), "larger than the limit");
+    } else if (mode == "undeclared") {
+      auto socket = handshake();
+      ipc::SendOutput send;
+      send.output_id = "nope";
+      send.payload.inline_data = {1, 2, 3};
+      ipc::send_frame(socket.get(), ipc::encode(send));
+      expect_error(socket.get(), "not declared");
+    } else if (mode == "unsealed_fd") {
+      auto socket = handshake();
+      ipc::FileDescriptor memfd(::memfd_create("unsealed", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+      if (!memfd || ::ftruncate(memfd.get(), 8192) != 0) failed("memfd_create");
+      send_shared(socket.get(), memfd.get(), 8192);
+      expect_error(socket.get(), "not sealed");
+    } else if (mode == "pipe_fd") {
+      auto socket = handshake();
+      int fds[2];
+      if (::pipe2(fds, O_CLOEXEC) != 0) failed("pipe2");
+      ipc::FileDescriptor read_end(fds[0]), write_end(fds[1]);
+      send_shared(socket.get(), read_end.get(), 8192);
+      expect_error(socket.get(), "not a memfd");
+    } else if (mode == "double_hello") {
+      auto socket = handshake();
+      ipc::Hello hello;
+      hello.node_id = env("DCP_NODE_ID");
+      hello.secret = env("DCP_NODE_SECRET");
+      ipc::send_frame(socket.get(), ipc::encode(hello));
+      expect_error(socket.get(), "second Hello");
+    } else if (mode == "wrong_secret") {
+      {
+        auto socket = connect_and_hello("00000000000000000000000000000000");
+        expect_error(socket.get(), "wrong secret");
+      }
+      auto socket = handshake();  // the real node still gets in afterwards
+      say("bad: connected after the rejection");
+    } else if (mode == "foreign_pid") {
+      const pid_t child = ::fork();
+      if (child < 0) failed("fork");
+      if (child == 0) {
+        ::setpgid(0, 0);  // leave the node's process group
+        auto socket = connect_and_hello(env("DCP_NODE_SECRET"));
+        expect_error(socket.get(), "process group");
+        std::_Exit(0);
+      }
+      int status = 0;
+      ::waitpid(child, &status, 0);
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed("the forked impostor was not rejected as expected");
+      auto socket = handshake();
+      say("bad: connected after the rejection");
+    } else {
+      failed("unknown mode " + mode);
+    }
+  } catch (const std::exception& e) {
+    failed(std::string("exception: ") + e.what());
+  }
+  return 0;
+}

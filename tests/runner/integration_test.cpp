@@ -1,0 +1,483 @@
+// Integration tests of `dcp run`: the built dcp binary (DCP_EXECUTABLE) runs the dataflows
+// generated into DCP_RUNNER_DATAFLOWS, whose nodes are runner_test_node and runner_bad_node.
+//
+// Each run gets its own XDG_RUNTIME_DIR, and every run is checked for the runner's cleanup
+// promises: the runtime directory is gone afterwards and every node process in the summary has
+// been reaped (no process with that pid is left, zombie or not). A run that hangs is killed after
+// kHangTimeout and fails the test.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kHangTimeout = 60s;
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string dataflow(const std::string& name) { return std::string(DCP_RUNNER_DATAFLOWS) + "/" + name + ".yml"; }
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// The value of `key=` in the line of `text` that starts with `prefix`, or -1.
+long value_in_line(const std::string& text, const std::string& prefix, const std::string& key) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(prefix, 0) != 0) continue;
+    const std::size_t at = line.find(" " + key + "=");
+    if (at == std::string::npos) return -1;
+    return std::strtol(line.c_str() + at + key.size() + 2, nullptr, 10);
+  }
+  return -1;
+}
+
+struct SummaryRow {
+  std::string pid;
+  std::string ended;
+  long sent = -1;
+  long delivered = -1;
+  long dropped = -1;
+};
+
+// Splits a table row at runs of two or more spaces (cells hold single spaces only).
+std::vector<std::string> split_columns(const std::string& row) {
+  std::vector<std::string> cells;
+  std::size_t start = 0;
+  while (start < row.size()) {
+    std::size_t gap = row.find("  ", start);
+    if (gap == std::string::npos) gap = row.size();
+    cells.push_back(row.substr(start, gap - start));
+    start = row.find_first_not_of(' ', gap);
+    if (start == std::string::npos) break;
+  }
+  return cells;
+}
+
+// Parses the table printed by format_summary (rows under the header that ends in "inputs dropped").
+std::map<std::string, SummaryRow> parse_summary(const std::string& err) {
+  std::map<std::string, SummaryRow> rows;
+  std::istringstream lines(err);
+  bool in_table = false;
+  for (std::string line; std::getline(lines, line);) {
+    if (!in_table) {
+      in_table = line.rfind("  node", 0) == 0 && contains(line, "inputs dropped");
+      continue;
+    }
+    if (line.rfind("  ", 0) != 0) break;
+    const std::vector<std::string> cells = split_columns(line.substr(2));
+    if (cells.size() != 6) break;
+    rows[cells[0]] = SummaryRow{cells[1], cells[2], std::stol(cells[3]), std::stol(cells[4]), std::stol(cells[5])};
+  }
+  return rows;
+}
+
+struct RunResult {
+  int exit_code = -1;  // 128 + signal when dcp itself died of a signal
+  std::string out;
+  std::string err;
+  std::chrono::milliseconds elapsed{};
+  std::map<std::string, SummaryRow> summary;
+
+  [[nodiscard]] std::string dump() const { return "--- stdout ---\n" + out + "--- stderr ---\n" + err; }
+};
+
+// One `dcp run` process with stdout and stderr captured in files and a private XDG_RUNTIME_DIR.
+class DcpRun {
+ public:
+  explicit DcpRun(const std::vector<std::string>& args) {
+    static int counter = 0;
+    dir_ = fs::temp_directory_path() /
+           ("dcp_runner_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "xdg");
+    fs::permissions(dir_ / "xdg", fs::perms::owner_all, fs::perm_options::replace);
+
+    std::vector<std::string> arguments = {DCP_EXECUTABLE, "run"};
+    arguments.insert(arguments.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& argument : arguments) argv.push_back(argument.data());
+    argv.push_back(nullptr);
+
+    std::vector<std::string> environment;
+    for (char** variable = environ; *variable != nullptr; ++variable) {
+      if (std::string(*variable).rfind("XDG_RUNTIME_DIR=", 0) != 0) environment.emplace_back(*variable);
+    }
+    environment.push_back("XDG_RUNTIME_DIR=" + (dir_ / "xdg").string());
+    std::vector<char*> envp;
+    for (std::string& variable : environment) envp.push_back(variable.data());
+    envp.push_back(nullptr);
+
+    const std::string out_path = (dir_ / "stdout").string();
+    const std::string err_path = (dir_ / "stderr").string();
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    started_ = Clock::now();
+    const int spawned = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    if (spawned != 0) {
+      ADD_FAILURE() << "cannot start " << argv[0];
+      pid_ = -1;
+    }
+  }
+
+  DcpRun(const DcpRun&) = delete;
+  DcpRun& operator=(const DcpRun&) = delete;
+
+  ~DcpRun() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+
+  /// Waits until dcp's stdout (or stderr) contains `text`; false after `timeout`.
+  bool wait_for(const std::string& text, bool in_stderr = false, std::chrono::milliseconds timeout = 30s) {
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      if (contains(read_file(dir_ / (in_stderr ? "stderr" : "stdout")), text)) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  }
+
+  void signal(int number) {
+    if (pid_ > 0) ::kill(pid_, number);
+  }
+
+  /// Waits for dcp to exit (killing it after kHangTimeout), then checks the cleanup promises.
+  RunResult finish() {
+    RunResult result;
+    if (pid_ <= 0) return result;
+    int status = 0;
+    const auto deadline = started_ + kHangTimeout;
+    for (;;) {
+      const pid_t done = ::waitpid(pid_, &status, WNOHANG);
+      if (done == pid_) break;
+      if (Clock::now() > deadline) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &status, 0);
+        ADD_FAILURE() << "dcp run did not finish within " << kHangTimeout.count() << " s: killed";
+        break;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+    pid_ = -1;
+    result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_);
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    result.out = read_file(dir_ / "stdout");
+    result.err = read_file(dir_ / "stderr");
+    result.summary = parse_summary(result.err);
+
+    // The runtime directory (and its socket) is gone.
+    EXPECT_TRUE(fs::is_empty(dir_ / "xdg")) << "runtime directory left behind\n" << result.dump();
+    // Every node that started has been reaped: no process (not even a zombie) has its pid.
+    for (const auto& [node, row] : result.summary) {
+      if (row.pid == "-") continue;
+      const pid_t pid = static_cast<pid_t>(std::stol(row.pid));
+      EXPECT_TRUE(::kill(pid, 0) != 0 && errno == ESRCH) << "node " << node << " (pid " << pid << ") is still there";
+    }
+    return result;
+  }
+
+ private:
+  fs::path dir_;
+  pid_t pid_ = -1;
+  Clock::time_point started_;
+};
+
+RunResult run_dcp(const std::vector<std::string>& args) {
+  DcpRun run(args);
+  return run.finish();
+}
+
+// Lines of `out` that start with `prefix`, in order.
+std::vector<std::string> lines_of(const std::string& out, const std::string& prefix) {
+  std::vector<std::string> lines;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(prefix, 0) == 0) lines.push_back(line.substr(prefix.size()));
+  }
+  return lines;
+}
+
+std::size_t index_of(const std::vector<std::string>& lines, const std::string& line) {
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (lines[i] == line) return i;
+  }
+  return lines.size();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+TEST(DcpRun, Routing_EveryMessageReachesEveryReaderInOrder_Exit0) {
+  const RunResult r = run_dcp({dataflow("routing")});
+  ASSERT_EQ(r.exit_code, 0) << r.dump();
+  EXPECT_TRUE(contains(r.out, "[sink] result received=50 order=ok")) << r.dump();
+  EXPECT_TRUE(contains(r.out, "[direct] result received=50 order=ok")) << r.dump();
+  EXPECT_TRUE(contains(r.out, "[forward] result forwarded=50")) << r.dump();
+  EXPECT_TRUE(contains(r.err, "[dcp] dataflow succeeded: all 4 nodes exited with code 0")) << r.dump();
+  ASSERT_EQ(r.summary.size(), 4u) << r.dump();
+  EXPECT_EQ(r.summary.at("source").sent, 50);
+  EXPECT_EQ(r.summary.at("forward").delivered, 50);
+  EXPECT_EQ(r.summary.at("forward").sent, 50);
+  EXPECT_EQ(r.summary.at("sink").delivered, 50);
+  EXPECT_EQ(r.summary.at("direct").delivered, 50);
+  for (const auto& [node, row] : r.summary) {
+    EXPECT_EQ(row.ended, "exit code 0") << node;
+    EXPECT_EQ(row.dropped, 0) << node;
+  }
+  // The sink saw its input close (the forward node ended), then AllInputsClosed, and nothing after.
+  const auto sink = lines_of(r.out, "[sink] ");
+  const std::size_t closed = index_of(sink, "input_closed in");
+  const std::size_t all_closed = index_of(sink, "all_inputs_closed");
+  ASSERT_LT(closed, sink.size()) << r.dump();
+  EXPECT_EQ(all_closed, closed + 1) << r.dump();
+  EXPECT_EQ(index_of(sink, "input in 49"), closed - 1) << r.dump();
+}
+
+TEST(DcpRun, Timers_TickRoughlyAtTheirRates_UntilStopAfter) {
+  const RunResult r = run_dcp({"--stop-after", "1s", dataflow("timers")});
+  ASSERT_EQ(r.exit_code, 0) << r.dump();
+  EXPECT_TRUE(contains(r.out, "[ticker] stop")) << r.dump();
+  const long fast = value_in_line(r.out, "[ticker] result", "fast");
+  const long slow = value_in_line(r.out, "[ticker] result", "slow");
+  // 20 ms and 100 ms periods over about 1 s (minus start-up): ~50 and ~10. Bounds are generous on
+  // purpose (sanitizers, loaded machines): this checks the rates, not the scheduler.
+  EXPECT_GE(fast, 15) << r.dump();
+  EXPECT_LE(fast, 60) << r.dump();
+  EXPECT_GE(slow, 3) << r.dump();
+  EXPECT_LE(slow, 12) << r.dump();
+  EXPECT_GT(fast, 2 * slow) << r.dump();
+  EXPECT_TRUE(contains(r.err, "(stopped: --stop-after 1s elapsed)")) << r.dump();
+}
+
+TEST(DcpRun, QueueSize_SlowConsumerLosesTheOldestMessages_AndTheSummaryCountsThem) {
+  const RunResult r = run_dcp({dataflow("slow_consumer")});
+  ASSERT_EQ(r.exit_code, 0) << r.dump();
+  const long received = value_in_line(r.out, "[slow] result", "received");
+  const SummaryRow& slow = r.summary.at("slow");
+  EXPECT_GT(slow.dropped, 0) << r.dump();
+  EXPECT_LT(received, 100) << r.dump();
+  // Every message was either delivered or dropped; the newest always survives drop-oldest.
+  EXPECT_EQ(slow.delivered, received) << r.dump();
+  EXPECT_EQ(slow.delivered + slow.dropped, 100) << r.dump();
+  EXPECT_EQ(value_in_line(r.out, "[slow] result", "last_in"), 99) << r.dump();
+  EXPECT_TRUE(contains(r.err, "[dcp] input slow/in dropped " + std::to_string(slow.dropped) + " messages (queue_size 5)\n"))
+      << r.dump();
+  EXPECT_TRUE(contains(r.out, "[slow] result received=" + std::to_string(received) + " order=ok")) << r.dump();
+}
+
+TEST(DcpRun, CloseOutputs_InputClosedAfterThatOutputsData_BeforeAllInputsClosed) {
+  const RunResult r = run_dcp({dataflow("closing")});
+  ASSERT_EQ(r.exit_code, 0) << r.dump();
+  const auto sink = lines_of(r.out, "[sink] ");
+  const std::vector<std::string> expected = {"ready",        "input a 0",    "input a 1",
+                                             "input a 2",    "input_closed a", "input b 0",
+                                             "input b 1",    "input b 2",    "input_closed b",
+                                             "all_inputs_closed"};
+  ASSERT_GE(sink.size(), expected.size()) << r.dump();
+  EXPECT_EQ(std::vector<std::string>(sink.begin(), sink.begin() + static_cast<long>(expected.size())), expected)
+      << r.dump();
+}
+
+TEST(DcpRun, StopIgnoringNode_IsKilledAfterTheGracePeriod_ExitNonZero) {
+  const RunResult r = run_dcp({"--stop-after", "300ms", "--grace", "500ms", dataflow("stop_grace")});
+  EXPECT_EQ(r.exit_code, 1) << r.dump();
+  EXPECT_TRUE(contains(r.out, "[stubborn] got stop, ignoring it")) << r.dump();
+  EXPECT_TRUE(contains(r.out, "[polite] stop")) << r.dump();
+  EXPECT_TRUE(contains(r.err, "[dcp] node 'stubborn' is still running after the 500ms grace period: killing it"))
+      << r.dump();
+  EXPECT_EQ(r.summary.at("stubborn").ended, "killed after the 500ms grace period") << r.dump();
+  EXPECT_EQ(r.summary.at("polite").ended, "exit code 0") << r.dump();
+  EXPECT_TRUE(contains(r.err, "[dcp] dataflow failed: 1 of 2 nodes failed")) << r.dump();
+  EXPECT_LT(r.elapsed, 20s);
+}
+
+TEST(DcpRun, NodeExitingWithCode3_IsReported_ItsReadersInputsClose_ExitNonZero) {
+  const RunResult r = run_dcp({dataflow("crash_exit3")});
+  EXPECT_EQ(r.exit_code, 1) << r.dump();
+  EXPECT_TRUE(contains(r.err, "[dcp] node 'crasher' failed: exit code 3")) << r.dump();
+  EXPECT_EQ(r.summary.at("crasher").ended, "exit code 3") << r.dump();
+  EXPECT_EQ(r.summary.at("source").ended, "exit code 0") << r.dump();
+  EXPECT_EQ(r.summary.at("sink").ended, "exit code 0") << r.dump();
+  const auto sink = lines_of(r.out, "[sink] ");
+  const std::size_t closed = index_of(sink, "input_closed in");
+  ASSERT_LT(closed, sink.size()) << r.dump();
+  EXPECT_EQ(sink.at(closed - 1), "input in 4") << r.dump();
+  EXPECT_EQ(sink.at(closed + 1), "all_inputs_closed") << r.dump();
+  EXPECT_TRUE(contains(r.out, "[sink] result received=5 order=ok")) << r.dump();
+  EXPECT_TRUE(contains(r.err, "[dcp] dataflow failed: 1 of 3 nodes failed")) << r.dump();
+}
+
+TEST(DcpRun, NodeKilledBySigsegv_IsReportedWithTheSignalName) {
+  const RunResult r = run_dcp({dataflow("crash_segv")});
+  EXPECT_EQ(r.exit_code, 1) << r.dump();
+  EXPECT_TRUE(contains(r.err, "[dcp] node 'crasher' failed: killed by signal SIGSEGV")) << r.dump();
+  EXPECT_EQ(r.summary.at("crasher").ended, "signal SIGSEGV") << r.dump();
+  EXPECT_TRUE(contains(r.out, "[sink] all_inputs_closed")) << r.dump();
+}
+
+TEST(DcpRun, BigPayloads_ArriveIntactThroughSharedMemoryFrom4KiB_AlsoWhenForwarded) {
+  const RunResult r = run_dcp({dataflow("big_payloads")});
+  ASSERT_EQ(r.exit_code, 0) << r.dump();
+  // 6 x 64 KiB + 3 x 4 MiB (forwarded) + 2 x 4096 B in shared memory; 2 x 4095 B inline.
+  EXPECT_TRUE(contains(r.out, "[sink] result received=13 order=ok")) << r.dump();
+  EXPECT_EQ(value_in_line(r.out, "[sink] result", "big_ok"), 13) << r.dump();
+  EXPECT_EQ(value_in_line(r.out, "[sink] result", "big_bad"), 0) << r.dump();
+  EXPECT_EQ(value_in_line(r.out, "[sink] result", "shm"), 11) << r.dump();
+}
+
+TEST(DcpRun, MisbehavingNodes_AreDisconnectedWithAClearError_OthersComplete) {
+  const RunResult r = run_dcp({dataflow("misbehaving")});
+  EXPECT_EQ(r.exit_code, 1) << r.dump();  // protocol errors count as failures
+  // The healthy pair is untouched.
+  EXPECT_TRUE(contains(r.out, "[sink] result received=20 order=ok")) << r.dump();
+  EXPECT_EQ(r.summary.at("sink").ended, "exit code 0") << r.dump();
+  EXPECT_EQ(r.summary.at("source").ended, "exit code 0") << r.dump();
+  // Every bad node saw the Error it expected (and its connection closed).
+  for (const char* node : {"malformed", "oversized", "undeclared", "unsealed", "pipe", "double_hello",
+                           "wrong_secret", "foreign_pid"}) {
+    EXPECT_TRUE(contains(r.out, std::string("[") + node + "] bad: ok ")) << node << "\n" << r.dump();
+    EXPECT_FALSE(contains(r.out, std::string("[") + node + "] bad: FAILED")) << node << "\n" << r.dump();
+  }
+  // Protocol errors: named, per node, and the node counts as failed.
+  EXPECT_TRUE(contains(r.err, "[dcp] node 'malformed': protocol error: malformed frame: header.magic")) << r.dump();
+  EXPECT_TRUE(contains(r.err, "[dcp] node 'oversized': protocol error: frame larger than the limit")) << r.dump();
+  EXPECT_TRUE(contains(r.err, "[dcp] node 'undeclared': protocol error: output 'nope' is not declared by node "
+                              "'undeclared' (declared: out)"))
+      << r.dump();
+  EXPECT_TRUE(contains(r.err, "[dcp] node 'unsealed': protocol error: the shared-memory payload's memfd is not sealed"))
+      << r.dump();
+  EXPECT_TRUE(contains(r.err, "[dcp] node 'pipe': protocol error: the shared-memory payload's descriptor is not a memfd"))
+      << r.dump();
+  EXPECT_TRUE(contains(r.err, "[dcp] node 'double_hello': protocol error: a second Hello")) << r.dump();
+  for (const char* node : {"malformed", "oversized", "undeclared", "unsealed", "pipe", "double_hello"}) {
+    EXPECT_EQ(r.summary.at(node).ended, "exit code 0, protocol error") << node << "\n" << r.dump();
+  }
+  // Rejected connection attempts are reported but do not spoil the real node's connection.
+  EXPECT_TRUE(contains(r.err, "[dcp] rejected a connection: wrong secret for node 'wrong_secret'")) << r.dump();
+  EXPECT_TRUE(contains(r.err, "[dcp] rejected a connection: process ")) << r.dump();
+  EXPECT_TRUE(contains(r.out, "[wrong_secret] bad: connected after the rejection")) << r.dump();
+  EXPECT_TRUE(contains(r.out, "[foreign_pid] bad: connected after the rejection")) << r.dump();
+  EXPECT_EQ(r.summary.at("wrong_secret").ended, "exit code 0") << r.dump();
+  EXPECT_EQ(r.summary.at("foreign_pid").ended, "exit code 0") << r.dump();
+  // The reader of a disconnected node's output sees it close.
+  EXPECT_TRUE(contains(r.out, "[watcher] input_closed bad")) << r.dump();
+  EXPECT_TRUE(contains(r.out, "[watcher] all_inputs_closed")) << r.dump();
+  EXPECT_TRUE(contains(r.err, "[dcp] dataflow failed: 6 of 11 nodes failed")) << r.dump();
+}
+
+TEST(DcpRun, UnstartableNode_IsReportedAsFailed_TheOthersRun) {
+  const RunResult r = run_dcp({dataflow("unstartable")});
+  EXPECT_EQ(r.exit_code, 1) << r.dump();
+  EXPECT_TRUE(contains(r.err, "[dcp] node 'broken' failed to start: cannot execute ")) << r.dump();
+  EXPECT_EQ(r.summary.at("broken").ended, "failed to start: No such file or directory") << r.dump();
+  EXPECT_EQ(r.summary.at("broken").pid, "-") << r.dump();
+  EXPECT_TRUE(contains(r.out, "[sink] result received=10 order=ok")) << r.dump();
+  EXPECT_TRUE(contains(r.out, "[sink] input_closed other")) << r.dump();
+  EXPECT_TRUE(contains(r.out, "[sink] all_inputs_closed")) << r.dump();
+}
+
+TEST(DcpRun, NodeEnvironment_FolderArgsEnvPrivateRuntimeDirAndOutputPrefixes) {
+  const RunResult r = run_dcp({dataflow("inspect")});
+  ASSERT_EQ(r.exit_code, 0) << r.dump();
+  EXPECT_TRUE(contains(r.out, "[inspect] cwd=" + fs::canonical(DCP_RUNNER_DATAFLOWS).string() + "\n")) << r.dump();
+  // Lines of different nodes may interleave: look at the inspect node's own lines.
+  const auto inspect = lines_of(r.out, "[inspect] ");
+  const std::size_t first_arg = index_of(inspect, "arg=--name");
+  ASSERT_LT(first_arg + 2, inspect.size()) << r.dump();
+  EXPECT_EQ(inspect[first_arg + 1], "arg=front camera") << r.dump();
+  EXPECT_EQ(inspect[first_arg + 2], "arg=a b") << r.dump();
+  EXPECT_TRUE(contains(r.out, "[inspect] env RUNNER_TEST_VALUE=hello world\n")) << r.dump();
+  EXPECT_TRUE(contains(r.out, "[inspect] env DCP_NODE_ID=inspect\n")) << r.dump();
+  EXPECT_TRUE(contains(r.out, "[inspect] runtime_dir_mode=700\n")) << r.dump();
+  EXPECT_TRUE(contains(r.out, "[inspect] stdin=eof\n")) << r.dump();
+  EXPECT_TRUE(contains(r.out, "[inspect] own_process_group=yes\n")) << r.dump();
+  EXPECT_TRUE(contains(r.err, "[inspect!] to stderr\n")) << r.dump();
+  // A last line without a newline is still shown when the node ends.
+  EXPECT_TRUE(contains(r.out, "[inspect] partial line without newline\n")) << r.dump();
+}
+
+TEST(DcpRun, WrapperScript_ItsChildInTheNodesProcessGroupIsAccepted) {
+  const RunResult r = run_dcp({dataflow("wrapper")});
+  ASSERT_EQ(r.exit_code, 0) << r.dump();
+  EXPECT_TRUE(contains(r.out, "[sink] result received=5 order=ok")) << r.dump();
+}
+
+TEST(DcpRun, CtrlC_EveryNodeGetsStop_AndTheRunEndsCleanly) {
+  DcpRun run({dataflow("ctrl_c")});
+  ASSERT_TRUE(run.wait_for("[ticker] input tick"));  // the dataflow has started
+  ASSERT_TRUE(run.wait_for("[waiter] ready"));
+  run.signal(SIGINT);
+  const RunResult r = run.finish();
+  EXPECT_EQ(r.exit_code, 0) << r.dump();
+  EXPECT_TRUE(contains(r.out, "[ticker] stop")) << r.dump();
+  EXPECT_TRUE(contains(r.out, "[waiter] stop")) << r.dump();
+  EXPECT_TRUE(contains(r.err, "[dcp] interrupted by SIGINT: sending Stop to every node")) << r.dump();
+  EXPECT_TRUE(contains(r.err, "(stopped: interrupted by SIGINT)")) << r.dump();
+  EXPECT_EQ(r.summary.at("ticker").ended, "exit code 0") << r.dump();
+  EXPECT_EQ(r.summary.at("waiter").ended, "exit code 0") << r.dump();
+  EXPECT_GT(r.summary.at("ticker").delivered, 0) << r.dump();
+}
+
+TEST(DcpRun, StopBeforeNodesConnect_TheyGetStopWhenTheyConnect) {
+  const RunResult r = run_dcp({"--stop-after", "0s", dataflow("ctrl_c")});
+  EXPECT_EQ(r.exit_code, 0) << r.dump();
+  EXPECT_TRUE(contains(r.out, "[ticker] stop")) << r.dump();
+  EXPECT_TRUE(contains(r.out, "[waiter] stop")) << r.dump();
+  EXPECT_TRUE(contains(r.err, "(stopped: --stop-after 0s elapsed)")) << r.dump();
+}
+
+TEST(DcpRun, SigtermThenSecondSignal_KillsAtOnceWithoutWaitingForTheGracePeriod) {
+  DcpRun run({"--grace", "30s", dataflow("stubborn")});
+  ASSERT_TRUE(run.wait_for("[stubborn] ready"));
+  run.signal(SIGTERM);
+  ASSERT_TRUE(run.wait_for("[stubborn] got stop, ignoring it"));
+  run.signal(SIGINT);
+  const RunResult r = run.finish();
+  EXPECT_EQ(r.exit_code, 1) << r.dump();
+  EXPECT_LT(r.elapsed, 20s) << r.dump();
+  EXPECT_TRUE(contains(r.err, "[dcp] SIGINT while stopping: killing every node now")) << r.dump();
+  EXPECT_EQ(r.summary.at("stubborn").ended, "killed (second interrupt)") << r.dump();
+}
+
+TEST(DcpRun, UsageErrors_MalformedDurationExit2_InvalidDataflowExit1) {
+  const RunResult bad_duration = run_dcp({"--grace", "5", dataflow("routing")});
+  EXPECT_EQ(bad_duration.exit_code, 2);
+  EXPECT_TRUE(contains(bad_duration.err, "invalid duration '5': the unit is missing")) << bad_duration.dump();
+  const RunResult missing = run_dcp({dataflow("no_such_dataflow")});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_TRUE(contains(missing.err, "dcp run: ")) << missing.dump();
+}
+
+}  // namespace

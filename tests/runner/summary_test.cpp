@@ -1,0 +1,76 @@
+// Tests of the run report and the summary table of `dcp run` (src/runner/runner.hpp).
+#include "runner/runner.hpp"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <string>
+
+namespace {
+
+using dcp::runner::NodeEnd;
+using dcp::runner::NodeReport;
+using dcp::runner::RunReport;
+using namespace std::chrono_literals;
+
+NodeReport node(const std::string& id, NodeEnd end, int code = 0) {
+  NodeReport report;
+  report.id = id;
+  report.pid = 100;
+  report.end = end;
+  report.exit_code = end == NodeEnd::exited ? code : 0;
+  report.signal = end == NodeEnd::exited ? 0 : code;
+  return report;
+}
+
+TEST(NodeReport, DescribeEnd_NamesHowTheNodeEnded) {
+  EXPECT_EQ(node("a", NodeEnd::exited, 0).describe_end(5s), "exit code 0");
+  EXPECT_EQ(node("a", NodeEnd::exited, 3).describe_end(5s), "exit code 3");
+  EXPECT_EQ(node("a", NodeEnd::signaled, SIGSEGV).describe_end(5s), "signal SIGSEGV");
+  EXPECT_EQ(node("a", NodeEnd::killed_after_grace, SIGKILL).describe_end(500ms), "killed after the 500ms grace period");
+  EXPECT_EQ(node("a", NodeEnd::killed_on_interrupt, SIGKILL).describe_end(5s), "killed (second interrupt)");
+  NodeReport unstarted = node("a", NodeEnd::failed_to_start);
+  unstarted.start_error = "No such file or directory";
+  EXPECT_EQ(unstarted.describe_end(5s), "failed to start: No such file or directory");
+  NodeReport rude = node("a", NodeEnd::exited, 0);
+  rude.protocol_error = "malformed frame";
+  EXPECT_EQ(rude.describe_end(5s), "exit code 0, protocol error");
+}
+
+TEST(NodeReport, Failed_AnythingButExitCode0WithoutProtocolError) {
+  EXPECT_FALSE(node("a", NodeEnd::exited, 0).failed());
+  EXPECT_TRUE(node("a", NodeEnd::exited, 1).failed());
+  EXPECT_TRUE(node("a", NodeEnd::signaled, SIGTERM).failed());
+  EXPECT_TRUE(node("a", NodeEnd::killed_after_grace, SIGKILL).failed());
+  EXPECT_TRUE(node("a", NodeEnd::killed_on_interrupt, SIGKILL).failed());
+  EXPECT_TRUE(node("a", NodeEnd::failed_to_start).failed());
+  NodeReport rude = node("a", NodeEnd::exited, 0);
+  rude.protocol_error = "x";
+  EXPECT_TRUE(rude.failed());
+}
+
+TEST(FormatSummary, VerdictLineThenAlignedTable) {
+  RunReport report;
+  report.nodes.push_back(node("camera", NodeEnd::exited, 0));
+  report.nodes.push_back(node("planner", NodeEnd::exited, 3));
+  report.nodes[0].outputs_sent = 812;
+  report.nodes[1].inputs_delivered = 310;
+  report.nodes[1].inputs_dropped = 12;
+  report.nodes[1].pid = -1;
+  report.nodes[1].drops.push_back(NodeReport::InputDrops{"map", 1, 12});
+  report.stop_reason = "interrupted by SIGINT";
+  EXPECT_EQ(dcp::runner::format_summary(report),
+            "[dcp] dataflow failed: 1 of 2 nodes failed (stopped: interrupted by SIGINT)\n"
+            "  node     pid  ended        outputs sent  inputs delivered  inputs dropped\n"
+            "  camera   100  exit code 0           812                 0               0\n"
+            "  planner  -    exit code 3             0               310              12\n"
+            "[dcp] input planner/map dropped 12 messages (queue_size 1)\n");
+  EXPECT_FALSE(report.success());
+  report.nodes.pop_back();
+  report.stop_reason.clear();
+  EXPECT_TRUE(report.success());
+  const std::string verdict = "[dcp] dataflow succeeded: the node exited with code 0\n";
+  EXPECT_EQ(dcp::runner::format_summary(report).substr(0, verdict.size()), verdict);
+}
+
+}  // namespace
