@@ -72,7 +72,67 @@ class Receiver;
 
 namespace detail {
 struct HandleAccess;
-}
+
+enum class HandleSide { sender, receiver };
+
+/// One counted reference to a channel from one side. Copies count; the last handle of a side to go
+/// closes the channel (sender side) or closes it and destroys what is queued (receiver side).
+/// Sender<T> and Receiver<T> each hold one and keep the default copy and move operations.
+template <class T, HandleSide Side>
+class ChannelHandle {
+ public:
+  explicit ChannelHandle(std::shared_ptr<ChannelState<T>> state) noexcept : state_(std::move(state)) {}
+  ChannelHandle(const ChannelHandle& other) noexcept : state_(other.state_) {
+    if (state_) count().fetch_add(1, std::memory_order_relaxed);
+  }
+  ChannelHandle(ChannelHandle&& other) noexcept = default;
+  ChannelHandle& operator=(const ChannelHandle& other) noexcept {
+    if (this != &other) *this = ChannelHandle(other);
+    return *this;
+  }
+  ChannelHandle& operator=(ChannelHandle&& other) noexcept {
+    if (this != &other) {
+      release();
+      state_ = std::move(other.state_);
+    }
+    return *this;
+  }
+  ~ChannelHandle() { release(); }
+
+  /// The channel; throws std::logic_error naming `operation` on a moved-from handle.
+  ChannelState<T>& state(const char* operation) const {
+    if (!state_) {
+      throw std::logic_error(std::string(Side == HandleSide::sender ? "dcp::Sender::" : "dcp::Receiver::") +
+                             operation + ": used after move");
+    }
+    return *state_;
+  }
+  [[nodiscard]] bool valid() const noexcept { return state_ != nullptr; }
+  [[nodiscard]] const std::shared_ptr<ChannelState<T>>& shared() const noexcept { return state_; }
+
+ private:
+  std::atomic<std::size_t>& count() const noexcept {
+    if constexpr (Side == HandleSide::sender) {
+      return state_->sender_handles;
+    } else {
+      return state_->receiver_handles;
+    }
+  }
+
+  void release() noexcept {
+    if (state_ && count().fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      if constexpr (Side == HandleSide::sender) {
+        state_->close();
+      } else {
+        state_->discard_all();
+      }
+    }
+    state_.reset();
+  }
+
+  std::shared_ptr<ChannelState<T>> state_;
+};
+}  // namespace detail
 
 /// Largest capacity accepted by dcp::bounded().
 inline constexpr std::size_t kMaxCapacity = detail::ArrayQueue<int>::kMaxCapacity;
@@ -80,23 +140,6 @@ inline constexpr std::size_t kMaxCapacity = detail::ArrayQueue<int>::kMaxCapacit
 template <class T>
 class Sender {
  public:
-  Sender(const Sender& other) noexcept : state_(other.state_) {
-    if (state_) state_->sender_handles.fetch_add(1, std::memory_order_relaxed);
-  }
-  Sender(Sender&& other) noexcept = default;
-  Sender& operator=(const Sender& other) noexcept {
-    if (this != &other) *this = Sender(other);
-    return *this;
-  }
-  Sender& operator=(Sender&& other) noexcept {
-    if (this != &other) {
-      release();
-      state_ = std::move(other.state_);
-    }
-    return *this;
-  }
-  ~Sender() { release(); }
-
   /// Blocks while a bounded Overflow::block channel is full.
   SendResult<T> send(T&& value) { return finish(state("send").send_until(value, detail::kNoDeadline), value); }
   SendResult<T> send(const T& value) { return send(T(value)); }
@@ -137,50 +180,25 @@ class Sender {
   /// Values discarded so far by the overflow policy.
   [[nodiscard]] std::uint64_t dropped() const { return state("dropped").dropped(); }
   /// False after this handle was moved from.
-  [[nodiscard]] bool valid() const noexcept { return state_ != nullptr; }
+  [[nodiscard]] bool valid() const noexcept { return handle_.valid(); }
 
  private:
   friend struct detail::HandleAccess;
-  explicit Sender(std::shared_ptr<detail::ChannelState<T>> state) noexcept : state_(std::move(state)) {}
+  explicit Sender(std::shared_ptr<detail::ChannelState<T>> state) noexcept : handle_(std::move(state)) {}
 
   static SendResult<T> finish(SendStatus status, T& value) {
     if (status == SendStatus::sent || status == SendStatus::dropped) return SendResult<T>(status);
     return SendResult<T>(status, std::move(value));
   }
 
-  detail::ChannelState<T>& state(const char* operation) const {
-    if (!state_) throw std::logic_error(std::string("dcp::Sender::") + operation + ": used after move");
-    return *state_;
-  }
+  detail::ChannelState<T>& state(const char* operation) const { return handle_.state(operation); }
 
-  void release() noexcept {
-    if (state_ && state_->sender_handles.fetch_sub(1, std::memory_order_acq_rel) == 1) state_->close();
-    state_.reset();
-  }
-
-  std::shared_ptr<detail::ChannelState<T>> state_;
+  detail::ChannelHandle<T, detail::HandleSide::sender> handle_;
 };
 
 template <class T>
 class Receiver {
  public:
-  Receiver(const Receiver& other) noexcept : state_(other.state_) {
-    if (state_) state_->receiver_handles.fetch_add(1, std::memory_order_relaxed);
-  }
-  Receiver(Receiver&& other) noexcept = default;
-  Receiver& operator=(const Receiver& other) noexcept {
-    if (this != &other) *this = Receiver(other);
-    return *this;
-  }
-  Receiver& operator=(Receiver&& other) noexcept {
-    if (this != &other) {
-      release();
-      state_ = std::move(other.state_);
-    }
-    return *this;
-  }
-  ~Receiver() { release(); }
-
   /// Blocks until a value arrives or the channel is closed and drained.
   RecvResult<T> recv() { return receive(state("recv"), detail::kNoDeadline); }
 
@@ -212,7 +230,7 @@ class Receiver {
   [[nodiscard]] std::optional<std::size_t> capacity() const { return state("capacity").capacity(); }
   [[nodiscard]] Overflow policy() const { return state("policy").policy(); }
   [[nodiscard]] std::uint64_t dropped() const { return state("dropped").dropped(); }
-  [[nodiscard]] bool valid() const noexcept { return state_ != nullptr; }
+  [[nodiscard]] bool valid() const noexcept { return handle_.valid(); }
 
   /// Input iterator for range-for: each step is a blocking recv(); the loop ends on closed.
   class Iterator {
@@ -253,7 +271,7 @@ class Receiver {
 
  private:
   friend struct detail::HandleAccess;
-  explicit Receiver(std::shared_ptr<detail::ChannelState<T>> state) noexcept : state_(std::move(state)) {}
+  explicit Receiver(std::shared_ptr<detail::ChannelState<T>> state) noexcept : handle_(std::move(state)) {}
 
   static RecvResult<T> receive(detail::ChannelState<T>& s, detail::SteadyTime deadline) {
     RecvResult<T> result;
@@ -262,17 +280,9 @@ class Receiver {
     return result;
   }
 
-  detail::ChannelState<T>& state(const char* operation) const {
-    if (!state_) throw std::logic_error(std::string("dcp::Receiver::") + operation + ": used after move");
-    return *state_;
-  }
+  detail::ChannelState<T>& state(const char* operation) const { return handle_.state(operation); }
 
-  void release() noexcept {
-    if (state_ && state_->receiver_handles.fetch_sub(1, std::memory_order_acq_rel) == 1) state_->discard_all();
-    state_.reset();
-  }
-
-  std::shared_ptr<detail::ChannelState<T>> state_;
+  detail::ChannelHandle<T, detail::HandleSide::receiver> handle_;
 };
 
 namespace detail {
@@ -284,7 +294,7 @@ struct HandleAccess {
   template <class T>
   static std::shared_ptr<ChannelBase> base(const Receiver<T>& receiver, const char* operation) {
     receiver.state(operation);  // throws on a moved-from receiver
-    return receiver.state_;
+    return receiver.handle_.shared();
   }
 };
 }  // namespace detail
