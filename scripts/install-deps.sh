@@ -12,6 +12,7 @@ packages=(
     libgtest-dev libgmock-dev libbenchmark-dev
     libconcurrentqueue-dev libboost-dev libtbb-dev
     libfmt-dev libyaml-cpp-dev libcli11-dev
+    nlohmann-json3-dev  # the robot example's monitor parses the JSON status; status tests check it
     python3 python3-matplotlib
     cargo rustc librust-crossbeam-channel-dev
     valgrind
