@@ -96,9 +96,9 @@ class EmergencyStop {
     /// the node's outputs.
     std::string halt_output = "safety_state";
     /// Inputs whose InputClosed triggers the stop (a crashed or finished safety-relevant upstream).
-    std::vector<std::string> critical_inputs;
+    std::vector<std::string> critical_inputs{};
     /// Inputs that must arrive within a deadline (input id, deadline > 0).
-    std::vector<std::pair<std::string, std::chrono::nanoseconds>> watchdog;
+    std::vector<std::pair<std::string, std::chrono::nanoseconds>> watchdog{};
   };
 
   using TriggerCallback = std::function<void(std::uint64_t epoch, std::string_view reason)>;
