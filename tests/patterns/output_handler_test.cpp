@@ -1,0 +1,753 @@
+// Tests for dcp/output_handler.hpp, through dcp::testing::NodeHarness.
+//
+// A backlog is built honestly, without a test-only hook: an output whose metadata exceeds the limits
+// makes OutputSender::send throw on the handler thread, which then calls Options::on_error — and
+// HandlerStall's on_error keeps the handler thread there until the test releases it. While it is
+// held, nothing is sent, so whatever the test queues meanwhile is a real backlog.
+#include "dcp/output_handler.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <future>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dcp/detail/thread_name.hpp"
+#include "dcp/status.hpp"
+#include "dcp/testing/node_harness.hpp"
+
+#ifndef DCP_STRESS_DIVISOR
+#define DCP_STRESS_DIVISOR 1
+#endif
+
+namespace {
+
+using namespace std::chrono_literals;
+using dcp::Metadata;
+using dcp::OutputHandler;
+using dcp::OutputShutdown;
+using dcp::OutputStatus;
+using dcp::testing::CapturedOutput;
+using dcp::testing::NodeHarness;
+
+constexpr auto kHang = 10s;  // only to catch hangs
+
+dcp::testing::NodeHarness make_harness() { return NodeHarness("n", {"tick"}, {"cmd", "halt", "status"}); }
+
+/// prefix + number (built with append: g++ 12 -O3 warns falsely about "literal" + std::string).
+std::string label(const char* prefix, std::size_t number) {
+  std::string text(prefix);
+  text += std::to_string(number);
+  return text;
+}
+
+/// Metadata beyond the limits: OutputSender::send throws std::invalid_argument for it.
+Metadata invalid_metadata() {
+  Metadata metadata;
+  for (std::size_t i = 0; i <= dcp::kMaxParameters; ++i) {
+    metadata.parameters.emplace(label("p", i), static_cast<std::int64_t>(i));
+  }
+  return metadata;
+}
+
+Metadata with_int(const char* key, std::int64_t value) {
+  Metadata metadata;
+  metadata.parameters.emplace(key, value);
+  return metadata;
+}
+
+std::vector<std::string> texts(const std::vector<CapturedOutput>& outputs) {
+  std::vector<std::string> result;
+  for (const auto& o : outputs) result.emplace_back(o.text());
+  return result;
+}
+
+/// Holds the handler thread inside on_error (see the file comment). Declare it before the handler.
+class HandlerStall {
+ public:
+  /// For Options::on_error: the first failure stalls; every failure is recorded.
+  std::function<void(std::string_view, std::exception_ptr)> on_error() {
+    return [this](std::string_view id, std::exception_ptr error) {
+      {
+        std::lock_guard lock(mutex_);
+        failed_ids_.emplace_back(id);
+      }
+      error = nullptr;  // released here, on the handler thread
+      if (!stalled_.exchange(true)) {
+        entered_.set_value();
+        (void)released_.wait_for(kHang);
+      }
+    };
+  }
+
+  /// Sends an output that fails, and returns once the handler thread is held in on_error.
+  void hold(OutputHandler& out) {
+    ASSERT_EQ(out.send("status", "stall", invalid_metadata()), OutputStatus::queued);
+    ASSERT_EQ(entered_future_.wait_for(kHang), std::future_status::ready) << "the handler never called on_error";
+  }
+
+  void release() {
+    if (!released_once_.exchange(true)) release_.set_value();
+  }
+
+  std::vector<std::string> failed_ids() {
+    std::lock_guard lock(mutex_);
+    return failed_ids_;
+  }
+
+  ~HandlerStall() { release(); }
+
+ private:
+  std::promise<void> entered_;
+  std::future<void> entered_future_ = entered_.get_future();
+  std::promise<void> release_;
+  std::shared_future<void> released_ = release_.get_future().share();
+  std::atomic<bool> stalled_{false};
+  std::atomic<bool> released_once_{false};
+  std::mutex mutex_;
+  std::vector<std::string> failed_ids_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Delivery and ordering
+// ---------------------------------------------------------------------------------------------
+
+TEST(OutputHandler, SingleOutput_IsSentWithItsIdBytesAndMetadata) {
+  NodeHarness h = make_harness();
+  OutputHandler out(h.node().outputs);
+  Metadata metadata = with_int("frame", 42);
+  metadata.timestamp_ns = 12345;
+  EXPECT_EQ(out.send("cmd", dcp::Payload::from_string("go"), metadata), OutputStatus::queued);
+  const auto sent = h.next_output(kHang);
+  ASSERT_TRUE(sent);
+  EXPECT_EQ(sent->id, "cmd");
+  EXPECT_EQ(sent->text(), "go");
+  EXPECT_EQ(sent->metadata, metadata);  // passed on untouched, given timestamp kept
+  EXPECT_EQ(out.outputs(), (std::vector<std::string>{"cmd", "halt", "status"}));
+}
+
+TEST(OutputHandler, ZeroTimestamp_IsFilledInWhenSentNotWhenQueued) {
+  NodeHarness h = make_harness();
+  HandlerStall stall;
+  OutputHandler out(h.node().outputs, {.on_error = stall.on_error()});
+  stall.hold(out);
+  ASSERT_EQ(out.send("cmd", "late"), OutputStatus::queued);
+  const auto queued_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  stall.release();
+  const auto sent = h.next_output(kHang);
+  ASSERT_TRUE(sent);
+  EXPECT_GE(sent->metadata.timestamp_ns, queued_ns);  // stamped by the OutputSender at send time
+}
+
+TEST(OutputHandler, ManyProducers_EveryOutputArrivesExactlyOnceInPerProducerOrder) {
+  constexpr int kProducers = 4;
+  const int per_producer = 20000 / DCP_STRESS_DIVISOR;
+  NodeHarness h = make_harness();
+  OutputHandler out(h.node().outputs, {.capacity = 64, .overflow = dcp::Overflow::block});
+  {
+    std::vector<std::jthread> producers;
+    for (int p = 0; p < kProducers; ++p) {
+      producers.emplace_back([&out, p, per_producer] {
+        for (int i = 0; i < per_producer; ++i) {
+          Metadata m;
+          m.parameters.emplace("producer", static_cast<std::int64_t>(p));
+          m.parameters.emplace("seq", static_cast<std::int64_t>(i));
+          ASSERT_EQ(out.send("cmd", "x", std::move(m)), OutputStatus::queued);
+        }
+      });
+    }
+  }
+  ASSERT_TRUE(out.flush_for(kHang));
+  const auto outputs = h.outputs();
+  ASSERT_EQ(outputs.size(), static_cast<std::size_t>(kProducers * per_producer));
+  std::vector<std::int64_t> next(kProducers, 0);
+  for (const auto& o : outputs) {
+    const auto p = *o.metadata.get_int("producer");
+    ASSERT_EQ(*o.metadata.get_int("seq"), next[static_cast<std::size_t>(p)]) << "producer " << p;
+    ++next[static_cast<std::size_t>(p)];
+  }
+  const auto stats = out.stats();
+  EXPECT_EQ(stats.sent, outputs.size());
+  EXPECT_EQ(stats.dropped, 0u);
+  EXPECT_EQ(stats.queued, 0u);
+}
+
+TEST(OutputHandler, PriorityOutput_OvertakesQueuedOutputs) {
+  NodeHarness h = make_harness();
+  HandlerStall stall;
+  OutputHandler out(h.node().outputs, {.on_error = stall.on_error()});
+  stall.hold(out);  // the handler thread is busy: what follows is a backlog
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(out.send("cmd", label("n", i)), OutputStatus::queued);
+  ASSERT_EQ(out.stats().queued, 10u);
+  ASSERT_EQ(out.send_priority("halt", "halt"), OutputStatus::queued);
+  stall.release();
+  ASSERT_TRUE(out.flush_for(kHang));
+  EXPECT_EQ(texts(h.outputs()),
+            (std::vector<std::string>{"halt", "n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9"}));
+  const auto stats = out.stats();
+  EXPECT_EQ(stats.sent, 11u);
+  EXPECT_EQ(stats.priority_sent, 1u);
+  EXPECT_EQ(stats.failed, 1u);
+  EXPECT_EQ(stall.failed_ids(), (std::vector<std::string>{"status"}));
+}
+
+TEST(OutputHandler, PriorityLane_FullDropsItsOldest) {
+  NodeHarness h = make_harness();
+  HandlerStall stall;
+  OutputHandler out(h.node().outputs, {.priority_capacity = 2, .on_error = stall.on_error()});
+  stall.hold(out);
+  EXPECT_EQ(out.send_priority("halt", "p0"), OutputStatus::queued);
+  EXPECT_EQ(out.send_priority("halt", "p1"), OutputStatus::queued);
+  EXPECT_EQ(out.send_priority("halt", dcp::Payload::from_string("p2")), OutputStatus::queued_dropped_oldest);
+  stall.release();
+  ASSERT_TRUE(out.flush_for(kHang));
+  EXPECT_EQ(texts(h.outputs()), (std::vector<std::string>{"p1", "p2"}));
+  EXPECT_EQ(out.stats().dropped, 1u);
+  EXPECT_EQ(out.stats().priority_sent, 2u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Overflow policies
+// ---------------------------------------------------------------------------------------------
+
+TEST(OutputHandler, DropOldest_AtCapacity_DropsTheOldestAndCountsIt) {
+  NodeHarness h = make_harness();
+  HandlerStall stall;
+  dcp::StatusBoard board("n");
+  OutputHandler out(h.node().outputs, {.capacity = 4, .status = &board, .on_error = stall.on_error()});
+  stall.hold(out);
+  for (int i = 0; i < 10; ++i) {
+    const OutputStatus expected = i < 4 ? OutputStatus::queued : OutputStatus::queued_dropped_oldest;
+    EXPECT_EQ(out.send("cmd", label("m", i)), expected) << i;
+  }
+  EXPECT_EQ(out.stats().queued, 4u);
+  EXPECT_EQ(out.stats().dropped, 6u);
+  stall.release();
+  ASSERT_TRUE(out.flush_for(kHang));
+  EXPECT_EQ(texts(h.outputs()), (std::vector<std::string>{"m6", "m7", "m8", "m9"}));
+  EXPECT_EQ(board.counter("output.cmd.dropped").value(), 6u);
+  EXPECT_EQ(board.counter("output.cmd.sent").value(), 4u);
+}
+
+TEST(OutputHandler, DropNewest_AtCapacity_DropsTheNewOutputAndCountsIt) {
+  NodeHarness h = make_harness();
+  HandlerStall stall;
+  OutputHandler out(h.node().outputs,
+                    {.capacity = 4, .overflow = dcp::Overflow::drop_newest, .on_error = stall.on_error()});
+  stall.hold(out);
+  for (int i = 0; i < 10; ++i) {
+    const OutputStatus expected = i < 4 ? OutputStatus::queued : OutputStatus::dropped;
+    EXPECT_EQ(out.send("cmd", label("m", i)), expected) << i;
+  }
+  stall.release();
+  ASSERT_TRUE(out.flush_for(kHang));
+  EXPECT_EQ(texts(h.outputs()), (std::vector<std::string>{"m0", "m1", "m2", "m3"}));
+  EXPECT_EQ(out.stats().dropped, 6u);
+  EXPECT_EQ(out.stats().sent, 4u);
+}
+
+TEST(OutputHandler, Block_FullLane_SendWaitsForRoom) {
+  NodeHarness h = make_harness();
+  HandlerStall stall;
+  OutputHandler out(h.node().outputs,
+                    {.capacity = 2, .overflow = dcp::Overflow::block, .on_error = stall.on_error()});
+  stall.hold(out);
+  ASSERT_EQ(out.send("cmd", "a"), OutputStatus::queued);
+  ASSERT_EQ(out.send("cmd", "b"), OutputStatus::queued);
+  auto third = std::async(std::launch::async, [&out] { return out.send("cmd", "c"); });
+  // It cannot complete while the lane is full and the handler is held (a check that cannot fail
+  // spuriously: it only could miss a bug).
+  EXPECT_EQ(third.wait_for(20ms), std::future_status::timeout);
+  stall.release();
+  ASSERT_EQ(third.wait_for(kHang), std::future_status::ready);
+  EXPECT_EQ(third.get(), OutputStatus::queued);
+  ASSERT_TRUE(out.flush_for(kHang));
+  EXPECT_EQ(texts(h.outputs()), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(out.stats().dropped, 0u);
+}
+
+TEST(OutputHandler, Block_ShutdownWakesABlockedProducerWithClosed) {
+  NodeHarness h = make_harness();
+  HandlerStall stall;
+  OutputHandler out(h.node().outputs,
+                    {.capacity = 1, .overflow = dcp::Overflow::block, .on_error = stall.on_error()});
+  stall.hold(out);
+  ASSERT_EQ(out.send("cmd", "queued"), OutputStatus::queued);
+  auto blocked = std::async(std::launch::async, [&out] { return out.send("cmd", "blocked"); });
+  EXPECT_EQ(blocked.wait_for(20ms), std::future_status::timeout);
+  auto shutdown = std::async(std::launch::async, [&out] { return out.shutdown(OutputShutdown::discard); });
+  ASSERT_EQ(blocked.wait_for(kHang), std::future_status::ready) << "shutdown did not wake the blocked producer";
+  EXPECT_EQ(blocked.get(), OutputStatus::closed);
+  stall.release();  // the join needs the handler thread back
+  ASSERT_EQ(shutdown.wait_for(kHang), std::future_status::ready);
+  const auto stats = shutdown.get();
+  EXPECT_EQ(stats.discarded, 1u);
+  EXPECT_EQ(stats.sent, 0u);
+  EXPECT_TRUE(h.outputs().empty());
+}
+
+TEST(OutputHandler, SendOnHandlerThread_FullBlockingLane_DropsInsteadOfDeadlocking) {
+  NodeHarness h = make_harness();
+  OutputHandler* handler = nullptr;
+  std::vector<OutputStatus> from_handler;
+  OutputHandler out(h.node().outputs, {.capacity = 1,
+                                       .overflow = dcp::Overflow::block,
+                                       .on_error = [&](std::string_view, std::exception_ptr) {
+                                         from_handler.push_back(handler->send("cmd", "x"));
+                                         from_handler.push_back(handler->send("cmd", "y"));  // lane full
+                                       }});
+  handler = &out;
+  ASSERT_EQ(out.send("status", "fails", invalid_metadata()), OutputStatus::queued);
+  ASSERT_TRUE(out.flush_for(kHang));
+  ASSERT_TRUE(out.flush_for(kHang));  // "x" was queued by the handler thread during the first flush
+  EXPECT_EQ(from_handler, (std::vector<OutputStatus>{OutputStatus::queued, OutputStatus::dropped}));
+  EXPECT_EQ(texts(h.outputs()), (std::vector<std::string>{"x"}));
+  EXPECT_EQ(out.stats().dropped, 1u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Epoch gate
+// ---------------------------------------------------------------------------------------------
+
+TEST(OutputHandler, Gate_BeforeSetEpoch_TaggedOutputsPass) {
+  NodeHarness h = make_harness();
+  OutputHandler out(h.node().outputs);
+  out.send("cmd", "e5", {}, 5);
+  out.send("cmd", "e7", {}, 7);
+  ASSERT_TRUE(out.flush_for(kHang));
+  EXPECT_EQ(texts(h.outputs()), (std::vector<std::string>{"e5", "e7"}));
+  EXPECT_EQ(out.stats().stale, 0u);
+}
+
+TEST(OutputHandler, Gate_OutputsOfOtherEpochsAreDroppedAndCountedStale_UntaggedPass) {
+  NodeHarness h = make_harness();
+  dcp::StatusBoard board("n");
+  OutputHandler out(h.node().outputs, {.status = &board});
+  out.set_epoch(3, false);
+  out.send("cmd", "e2", {}, 2);
+  out.send("cmd", "e3", {}, 3);
+  out.send("cmd", "e4", {}, 4);
+  out.send("cmd", "untagged");
+  ASSERT_TRUE(out.flush_for(kHang));
+  EXPECT_EQ(texts(h.outputs()), (std::vector<std::string>{"e3", "untagged"}));
+  EXPECT_EQ(out.stats().stale, 2u);
+  EXPECT_EQ(board.counter("output.cmd.stale").value(), 2u);
+  EXPECT_EQ(board.counter("output.cmd.sent").value(), 2u);
+}
+
+TEST(OutputHandler, Gate_Latched_DropsEveryTaggedOutput_PriorityAndUntaggedPass) {
+  NodeHarness h = make_harness();
+  OutputHandler out(h.node().outputs);
+  out.set_epoch(3, true);
+  out.send("cmd", "e3", {}, 3);
+  out.send("cmd", "e2", {}, 2);
+  out.send("cmd", "e4", {}, 4);
+  out.send("status", "untagged");
+  out.send_priority("halt", "halt");
+  ASSERT_TRUE(out.flush_for(kHang));
+  const auto sent = texts(h.outputs());
+  EXPECT_EQ(std::multiset<std::string>(sent.begin(), sent.end()), (std::multiset<std::string>{"untagged", "halt"}));
+  EXPECT_EQ(out.stats().stale, 3u);
+}
+
+TEST(OutputHandler, Gate_ResetToANewEpoch_PassesOnlyTheNewEpoch) {
+  NodeHarness h = make_harness();
+  OutputHandler out(h.node().outputs);
+  out.set_epoch(3, true);
+  out.set_epoch(4, false);
+  out.send("cmd", "e3", {}, 3);
+  out.send("cmd", "e4", {}, 4);
+  out.send("cmd", "e5", {}, 5);
+  ASSERT_TRUE(out.flush_for(kHang));
+  EXPECT_EQ(texts(h.outputs()), (std::vector<std::string>{"e4"}));
+  EXPECT_EQ(out.stats().stale, 2u);
+}
+
+TEST(OutputHandler, Gate_IsCheckedWhenSent_NotWhenQueued) {
+  NodeHarness h = make_harness();
+  HandlerStall stall;
+  OutputHandler out(h.node().outputs, {.on_error = stall.on_error()});
+  out.set_epoch(1, false);
+  stall.hold(out);
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(out.send("cmd", "old", {}, 1), OutputStatus::queued);
+  out.set_epoch(2, true);  // e-stop while they wait
+  out.send_priority("halt", "halt");
+  stall.release();
+  ASSERT_TRUE(out.flush_for(kHang));
+  EXPECT_EQ(texts(h.outputs()), (std::vector<std::string>{"halt"}));
+  EXPECT_EQ(out.stats().stale, 5u);
+}
+
+TEST(OutputHandler, Gate_EpochAboveMax_LatchesInsteadOfWrapping) {
+  NodeHarness h = make_harness();
+  OutputHandler out(h.node().outputs);
+  out.set_epoch(dcp::kMaxEpoch + 5, false);
+  out.send("cmd", "max", {}, dcp::kMaxEpoch);
+  out.send("cmd", "wrapped", {}, 4);  // (kMaxEpoch + 5) mod 2^62
+  ASSERT_TRUE(out.flush_for(kHang));
+  EXPECT_TRUE(h.outputs().empty());
+  EXPECT_EQ(out.stats().stale, 2u);
+}
+
+// The e-stop invariant: set_epoch(E + 1, true) then send_priority(halt) — no output tagged <= E
+// (here: no tagged output at all, E + 1 being latched) is sent after the halt.
+TEST(OutputHandler, Gate_NoOutputOfAnOldEpochIsSentAfterTheHalt) {
+  const int iterations = 300 / DCP_STRESS_DIVISOR + 5;
+  constexpr int kProducers = 3;
+  constexpr int kPerProducer = 200;
+  int iterations_with_outputs_before_halt = 0;
+  for (int iteration = 0; iteration < iterations; ++iteration) {
+    NodeHarness h = make_harness();
+    OutputHandler out(h.node().outputs, {.capacity = 64});
+    std::atomic<std::uint64_t> epoch{1};  // what the producers tag with (like the router's stamp)
+    out.set_epoch(1, false);
+    std::atomic<int> started{0};
+    {
+      std::vector<std::jthread> producers;
+      for (int p = 0; p < kProducers; ++p) {
+        producers.emplace_back([&] {
+          started.fetch_add(1);
+          for (int i = 0; i < kPerProducer; ++i) {
+            const std::uint64_t tag = epoch.load();
+            out.send("cmd", std::to_string(tag), {}, tag);
+          }
+        });
+      }
+      std::jthread estop([&] {
+        while (started.load() < kProducers) std::this_thread::yield();
+        for (int i = 0; i < iteration % 50; ++i) std::this_thread::yield();  // vary the moment
+        epoch.store(2);
+        out.set_epoch(2, true);
+        out.send_priority("halt", "halt");
+      });
+    }
+    out.shutdown(OutputShutdown::drain);
+    const auto outputs = h.outputs();
+    bool halted = false;
+    std::size_t before_halt = 0;
+    for (const auto& o : outputs) {
+      if (o.id == "halt") {
+        ASSERT_FALSE(halted) << "one halt";
+        halted = true;
+      } else if (halted) {
+        FAIL() << "iteration " << iteration << ": output tagged " << o.text() << " was sent after the halt";
+      } else {
+        ++before_halt;
+        ASSERT_EQ(o.text(), "1");  // epoch 2 was latched from the start
+      }
+    }
+    ASSERT_TRUE(halted);
+    if (before_halt > 0) ++iterations_with_outputs_before_halt;
+    const auto stats = out.stats();
+    ASSERT_EQ(stats.sent - stats.priority_sent + stats.stale + stats.dropped,
+              static_cast<std::uint64_t>(kProducers * kPerProducer));
+  }
+  EXPECT_GT(iterations_with_outputs_before_halt, 0);  // the race was really exercised
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+TEST(OutputHandler, UndeclaredOutput_ThrowsNodeErrorNamingItAndTheDeclaredOutputs) {
+  NodeHarness h = make_harness();
+  OutputHandler out(h.node().outputs);
+  try {
+    out.send("nope", "x");
+    FAIL() << "no exception";
+  } catch (const dcp::NodeError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("'nope'"), std::string::npos) << message;
+    EXPECT_NE(message.find("cmd, halt, status"), std::string::npos) << message;
+  }
+  EXPECT_THROW(out.send_priority("nope", "x"), dcp::NodeError);
+  EXPECT_THROW(out.send("", dcp::Payload()), dcp::NodeError);
+  EXPECT_EQ(out.stats().queued, 0u);
+}
+
+TEST(OutputHandler, SenderFailure_IsCountedReportedAndTheHandlerGoesOn) {
+  NodeHarness h = make_harness();
+  dcp::StatusBoard board("n");
+  std::mutex mutex;
+  std::vector<std::string> failed_ids;
+  std::string message;
+  std::string thread_name;
+  OutputHandler out(h.node().outputs, {.name = "out-thread",
+                                       .status = &board,
+                                       .on_error = [&](std::string_view id, std::exception_ptr error) {
+                                         std::lock_guard lock(mutex);
+                                         failed_ids.emplace_back(id);
+                                         thread_name = dcp::detail::current_thread_name();
+                                         try {
+                                           std::rethrow_exception(error);
+                                         } catch (const std::invalid_argument& e) {
+                                           message = e.what();
+                                         }
+                                       }});
+  out.send("cmd", "bad", invalid_metadata());
+  out.send("cmd", "good");
+  ASSERT_TRUE(out.flush_for(kHang));
+  EXPECT_EQ(texts(h.outputs()), (std::vector<std::string>{"good"}));
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(failed_ids, (std::vector<std::string>{"cmd"}));
+  EXPECT_FALSE(message.empty());
+  EXPECT_EQ(thread_name, "out-thread");
+  EXPECT_EQ(out.stats().failed, 1u);
+  EXPECT_EQ(out.stats().sent, 1u);
+  EXPECT_EQ(board.counter("output.cmd.failed").value(), 1u);
+}
+
+TEST(OutputHandler, OnErrorThrowing_IsSwallowedAndCounted) {
+  NodeHarness h = make_harness();
+  OutputHandler out(h.node().outputs,
+                    {.on_error = [](std::string_view, std::exception_ptr) { throw std::runtime_error("oops"); }});
+  out.send("cmd", "bad", invalid_metadata());
+  out.send("cmd", "bad", invalid_metadata());
+  out.send("cmd", "good");
+  ASSERT_TRUE(out.flush_for(kHang));
+  EXPECT_EQ(texts(h.outputs()), (std::vector<std::string>{"good"}));
+  EXPECT_EQ(out.stats().failed, 2u);
+  EXPECT_EQ(out.stats().on_error_failures, 2u);
+}
+
+TEST(OutputHandler, ShutdownAndFlushOnTheHandlerThread_ThrowLogicError) {
+  NodeHarness h = make_harness();
+  OutputHandler* handler = nullptr;
+  int logic_errors = 0;
+  OutputHandler out(h.node().outputs, {.on_error = [&](std::string_view, std::exception_ptr) {
+                                         try {
+                                           handler->flush_for(1s);
+                                         } catch (const std::logic_error&) {
+                                           ++logic_errors;
+                                         }
+                                         try {
+                                           handler->shutdown(OutputShutdown::drain);
+                                         } catch (const std::logic_error&) {
+                                           ++logic_errors;
+                                         }
+                                       }});
+  handler = &out;
+  out.send("cmd", "bad", invalid_metadata());
+  ASSERT_TRUE(out.flush_for(kHang));
+  EXPECT_EQ(logic_errors, 2);
+}
+
+TEST(OutputHandler, BadOptions_ThrowInvalidArgumentNamingTheField) {
+  const auto message_of = [](OutputHandler::Options options) -> std::string {
+    NodeHarness h = make_harness();
+    try {
+      OutputHandler out(h.node().outputs, std::move(options));
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "no exception";
+  };
+  EXPECT_NE(message_of({.capacity = 0}).find("Options::capacity"), std::string::npos);
+  EXPECT_NE(message_of({.capacity = dcp::kMaxCapacity + 1}).find("Options::capacity"), std::string::npos);
+  EXPECT_NE(message_of({.priority_capacity = 0}).find("Options::priority_capacity"), std::string::npos);
+  EXPECT_NE(message_of({.overflow = static_cast<dcp::Overflow>(42)}).find("Options::overflow"), std::string::npos);
+  EXPECT_THROW(OutputHandler(dcp::OutputSender{}), std::invalid_argument);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shutdown
+// ---------------------------------------------------------------------------------------------
+
+TEST(OutputHandler, ShutdownDrain_SendsEverythingQueuedPriorityFirst) {
+  NodeHarness h = make_harness();
+  HandlerStall stall;
+  OutputHandler out(h.node().outputs, {.on_error = stall.on_error()});
+  stall.hold(out);
+  for (int i = 0; i < 5; ++i) out.send("cmd", label("n", i));
+  out.send_priority("halt", "p0");
+  out.send_priority("halt", "p1");
+  auto shutdown = std::async(std::launch::async, [&out] { return out.shutdown(OutputShutdown::drain); });
+  stall.release();
+  ASSERT_EQ(shutdown.wait_for(kHang), std::future_status::ready);
+  const auto stats = shutdown.get();
+  EXPECT_EQ(stats.sent, 7u);
+  EXPECT_EQ(stats.discarded, 0u);
+  EXPECT_EQ(stats.queued, 0u);
+  EXPECT_EQ(texts(h.outputs()), (std::vector<std::string>{"p0", "p1", "n0", "n1", "n2", "n3", "n4"}));
+}
+
+TEST(OutputHandler, ShutdownDiscard_DropsWhatIsQueuedAndCountsIt) {
+  NodeHarness h = make_harness();
+  HandlerStall stall;
+  OutputHandler out(h.node().outputs, {.on_error = stall.on_error()});
+  stall.hold(out);
+  for (int i = 0; i < 5; ++i) out.send("cmd", label("n", i));
+  out.send_priority("halt", "p0");
+  auto shutdown = std::async(std::launch::async, [&out] { return out.shutdown(OutputShutdown::discard); });
+  // Release the handler only once the lanes are closed (so the discard is decided): probe with
+  // sends until one reports closed. Probes that got in before are discarded too.
+  std::uint64_t probes = 0;
+  while (out.send("cmd", "probe") != OutputStatus::closed) {
+    ++probes;
+    std::this_thread::yield();
+  }
+  stall.release();
+  ASSERT_EQ(shutdown.wait_for(kHang), std::future_status::ready);
+  const auto stats = shutdown.get();
+  EXPECT_EQ(stats.sent, 0u);
+  EXPECT_EQ(stats.discarded + stats.dropped, 6u + probes);
+  EXPECT_EQ(stats.failed, 1u);
+  EXPECT_TRUE(h.outputs().empty());
+}
+
+TEST(OutputHandler, Shutdown_IsIdempotentAndMayRunConcurrently_ThenSendsReportClosed) {
+  NodeHarness h = make_harness();
+  OutputHandler out(h.node().outputs);
+  for (int i = 0; i < 100; ++i) out.send("cmd", std::to_string(i));
+  std::vector<std::future<dcp::OutputStats>> calls;
+  for (int i = 0; i < 4; ++i) {
+    calls.push_back(std::async(std::launch::async, [&out, i] {
+      return out.shutdown(i % 2 == 0 ? OutputShutdown::drain : OutputShutdown::discard);
+    }));
+  }
+  for (auto& call : calls) ASSERT_EQ(call.wait_for(kHang), std::future_status::ready);
+  std::vector<dcp::OutputStats> results;
+  for (auto& call : calls) results.push_back(call.get());
+  const auto stats = out.shutdown(OutputShutdown::drain);  // again: nothing changes
+  EXPECT_EQ(stats.sent + stats.discarded, 100u);
+  EXPECT_EQ(h.outputs().size(), stats.sent);
+  for (const auto& r : results) {
+    EXPECT_EQ(r.sent, stats.sent);  // every call returns after the join
+    EXPECT_EQ(r.discarded, stats.discarded);
+  }
+  EXPECT_EQ(out.send("cmd", "late"), OutputStatus::closed);
+  EXPECT_EQ(out.send("cmd", dcp::Payload::from_string("late"), {}, 3), OutputStatus::closed);
+  EXPECT_EQ(out.send_priority("halt", "late"), OutputStatus::closed);
+  EXPECT_TRUE(out.flush_for(0s));
+  EXPECT_EQ(h.outputs().size(), stats.sent);
+}
+
+TEST(OutputHandler, Destructor_DrainsWhatIsQueued) {
+  NodeHarness h = make_harness();
+  {
+    OutputHandler out(h.node().outputs, {.overflow = dcp::Overflow::block});
+    for (int i = 0; i < 50; ++i) out.send("cmd", std::to_string(i));
+  }
+  EXPECT_EQ(h.outputs().size(), 50u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// flush_for
+// ---------------------------------------------------------------------------------------------
+
+TEST(OutputHandler, FlushFor_TimesOutWhileTheHandlerIsHeld_ThenWaitsForEverythingQueuedBefore) {
+  NodeHarness h = make_harness();
+  HandlerStall stall;
+  OutputHandler out(h.node().outputs, {.on_error = stall.on_error()});
+  EXPECT_TRUE(out.flush_for(0s));  // nothing queued
+  stall.hold(out);
+  out.send("cmd", "a");
+  out.send_priority("halt", "b");
+  out.send("cmd", "c");
+  EXPECT_FALSE(out.flush_for(10ms));
+  stall.release();
+  ASSERT_TRUE(out.flush_for(kHang));
+  EXPECT_EQ(h.outputs().size(), 3u);  // all three sent by the time flush_for returned
+  EXPECT_THROW(out.flush_for(-1ns), std::invalid_argument);
+}
+
+TEST(OutputHandler, FlushFor_DoesNotWaitForOutputsQueuedDuringTheCall) {
+  NodeHarness h = make_harness();
+  OutputHandler out(h.node().outputs, {.capacity = 8, .overflow = dcp::Overflow::block});
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> queued{0};
+  std::jthread producer([&] {
+    while (!stop.load()) {
+      if (out.send("cmd", "x") == OutputStatus::queued) queued.fetch_add(1);
+    }
+  });
+  for (int i = 0; i < 50; ++i) {
+    const auto before = queued.load();
+    ASSERT_TRUE(out.flush_for(kHang)) << "flush " << i << " waited for later outputs";
+    EXPECT_GE(out.stats().sent, before);
+  }
+  stop.store(true);
+}
+
+TEST(OutputHandler, FlushFor_WithDropNewestRejectionsRacing_StillReturns) {
+  NodeHarness h = make_harness();
+  OutputHandler out(h.node().outputs, {.capacity = 2, .overflow = dcp::Overflow::drop_newest});
+  std::atomic<bool> stop{false};
+  std::vector<std::jthread> producers;
+  for (int p = 0; p < 3; ++p) {
+    producers.emplace_back([&] {
+      while (!stop.load()) out.send("cmd", "x");
+    });
+  }
+  for (int i = 0; i < 200 / DCP_STRESS_DIVISOR + 10; ++i) ASSERT_TRUE(out.flush_for(kHang));
+  stop.store(true);
+  producers.clear();
+  ASSERT_TRUE(out.flush_for(kHang));
+  const auto stats = out.stats();
+  EXPECT_EQ(stats.queued, 0u);
+  EXPECT_EQ(h.outputs().size(), stats.sent);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Status
+// ---------------------------------------------------------------------------------------------
+
+TEST(OutputHandler, StatusCounters_MatchStats) {
+  NodeHarness h = make_harness();
+  HandlerStall stall;
+  dcp::StatusBoard board("n");
+  OutputHandler out(h.node().outputs, {.capacity = 3,
+                                       .overflow = dcp::Overflow::drop_newest,
+                                       .status = &board,
+                                       .on_error = stall.on_error()});
+  out.set_epoch(7, false);
+  stall.hold(out);  // one failure on "status"
+  EXPECT_EQ(board.gauge("output.queue").value(), 0);
+  out.send("cmd", "a", {}, 7);
+  out.send("cmd", "stale", {}, 6);
+  out.send("cmd", "b");
+  EXPECT_EQ(board.gauge("output.queue").value(), 3);
+  EXPECT_EQ(out.send("cmd", "dropped"), OutputStatus::dropped);
+  EXPECT_EQ(board.gauge("output.queue").value(), 3);
+  out.send_priority("halt", "h");
+  stall.release();
+  ASSERT_TRUE(out.flush_for(kHang));
+  out.send("cmd", "bad", invalid_metadata());
+  ASSERT_TRUE(out.flush_for(kHang));
+
+  const auto stats = out.stats();
+  EXPECT_EQ(stats.sent, 3u);
+  EXPECT_EQ(stats.stale, 1u);
+  EXPECT_EQ(stats.dropped, 1u);
+  EXPECT_EQ(stats.failed, 2u);
+  const auto snapshot = board.snapshot();
+  std::uint64_t sent = 0, stale = 0, dropped = 0, failed = 0;
+  for (const std::string& id : out.outputs()) {
+    sent += snapshot.counters.at("output." + id + ".sent");
+    stale += snapshot.counters.at("output." + id + ".stale");
+    dropped += snapshot.counters.at("output." + id + ".dropped");
+    failed += snapshot.counters.at("output." + id + ".failed");
+    EXPECT_EQ(snapshot.latencies.at("output." + id + ".latency").count, snapshot.counters.at("output." + id + ".sent"));
+  }
+  EXPECT_EQ(sent, stats.sent);
+  EXPECT_EQ(stale, stats.stale);
+  EXPECT_EQ(dropped, stats.dropped);
+  EXPECT_EQ(failed, stats.failed);
+  EXPECT_EQ(snapshot.counters.at("output.cmd.sent"), 2u);
+  EXPECT_EQ(snapshot.counters.at("output.halt.sent"), 1u);
+  EXPECT_EQ(snapshot.counters.at("output.status.failed"), 1u);
+  EXPECT_EQ(snapshot.gauges.at("output.queue"), 0);
+}
+
+}  // namespace
