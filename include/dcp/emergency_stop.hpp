@@ -38,6 +38,13 @@
 //      older epoch that it finds later);
 //   5. after the mutex is released: the on_trigger callbacks.
 // None of these steps waits for a worker, so the halt's latency does not depend on the backlog.
+// What can fail (allocations: the halt's text and metadata, the copy of the callbacks) is done before
+// step 1: if it throws, nothing changed and trigger() may be retried. A protected router that cannot
+// make its fresh stop source in step 4 (std::bad_alloc) is skipped: the stop still latches, sends the
+// halt, counts the trigger and runs the callbacks, then rethrows; that router's running handlers are
+// then not told to stop, and its queued inputs are discarded later by their stale epoch.
+// Step 4 runs std::stop_callbacks registered on the handlers' tokens on the triggering thread, while
+// the stop's mutex is held: they must not call this EmergencyStop's trigger(), reset() or stats().
 // Triggering again while latched changes nothing but the count of repeated triggers (and returns
 // false). reset(reason) unlatches, starts epoch E+2 and sends "reset" (`latched` = false, `epoch`)
 // on the priority lane; results of inputs that arrived while latched stay stale.
@@ -51,17 +58,23 @@
 //
 // Thread safety: trigger(), reset(), latched(), epoch(), is_current(), stats() may be called from any
 // thread concurrently (handlers on the pool, the watchdog thread, the event loop). protect() and
-// on_trigger() are set-up calls: on the event-loop thread before events are dispatched.
+// on_trigger() are set-up calls: on the event-loop thread before events are dispatched. The
+// destructor must not run concurrently with any of them, nor with the protected routers' dispatch().
 // Blocking: trigger()/reset() take a mutex held only for the non-blocking steps above (the priority
 // lane drops its oldest entry rather than wait). Nothing else blocks. The destructor stops the
 // watchdog thread.
 // Lifetime: the OutputHandler and every protected EventRouter must outlive the EmergencyStop (or at
-// least its last trigger()/reset()); destroy the stop before them.
+// least its last trigger()/reset()); destroy the stop before them. The hooks protect() installed stay
+// in a router that outlives the stop and are safe there: its pooled drainers (still draining during
+// the router's shutdown) and later dispatch() calls see the last epoch, feed a stopped watchdog, and
+// a critical input closing no longer triggers anything.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -74,6 +87,7 @@
 #include "dcp/event_router.hpp"
 #include "dcp/metadata.hpp"
 #include "dcp/output_handler.hpp"
+#include "dcp/payload.hpp"
 #include "dcp/watchdog.hpp"
 
 namespace dcp {
@@ -104,7 +118,8 @@ class EmergencyStop {
   using TriggerCallback = std::function<void(std::uint64_t epoch, std::string_view reason)>;
 
   /// The stop starts unlatched at epoch 1 and opens the output gate for it. Throws
-  /// std::invalid_argument when halt_output is not an output of the node or a watchdog entry is bad.
+  /// std::invalid_argument when halt_output is not an output of the node or a watchdog entry is bad
+  /// (empty input id, deadline <= 0, an input listed twice, more than kMaxWatchedInputs entries).
   EmergencyStop(OutputHandler& outputs, Options options)
       : outputs_(outputs), options_(std::move(options)) {
     bool declared = false;
@@ -113,8 +128,9 @@ class EmergencyStop {
       throw std::invalid_argument("dcp::EmergencyStop: Options::halt_output '" + options_.halt_output +
                                   "' is not an output of the node");
     }
+    check_watchdog_entries(options_.watchdog);
     if (!options_.watchdog.empty()) {
-      watchdog_ = std::make_unique<Watchdog>(
+      watchdog_ = std::make_shared<Watchdog>(
           [this](std::string_view input, std::chrono::nanoseconds silent) {
             trigger("watchdog: no '" + std::string(input) + "' for " +
                     std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(silent).count()) + " ms");
@@ -127,8 +143,10 @@ class EmergencyStop {
   EmergencyStop(const EmergencyStop&) = delete;
   EmergencyStop& operator=(const EmergencyStop&) = delete;
 
-  /// Stops the watchdog (no trigger from it runs after the destructor returns).
+  /// Stops the watchdog (no trigger from it runs after the destructor returns) and detaches the
+  /// hooks left in the protected routers (see "Lifetime").
   ~EmergencyStop() {
+    link_->stop.store(nullptr, std::memory_order_seq_cst);
     if (watchdog_) watchdog_->stop();
   }
 
@@ -137,14 +155,17 @@ class EmergencyStop {
   /// InputClosed on a critical input triggers. The watchdog deadlines start counting now.
   /// Set-up time only (before the router dispatches its first event).
   void protect(EventRouter& router) {
-    router.set_epoch_source([this] { return epoch(); });
+    // The hooks hold the shared link and watchdog, not `this`: the router may outlive the stop.
+    router.set_epoch_source([link = link_] { return link->state.load(std::memory_order_acquire) >> 1; });
     if (watchdog_) {
-      router.add_input_observer([wd = watchdog_.get()](const InputEvent& input) { wd->feed(input.id); });
+      router.add_input_observer([wd = watchdog_](const InputEvent& input) { wd->feed(input.id); });
     }
-    router.add_input_closed_observer([this](std::string_view input) {
-      for (const std::string& critical : options_.critical_inputs) {
+    router.add_input_closed_observer([link = link_](std::string_view input) {
+      EmergencyStop* stop = link->stop.load(std::memory_order_seq_cst);
+      if (stop == nullptr) return;  // the stop was destroyed
+      for (const std::string& critical : stop->options_.critical_inputs) {
         if (critical == input) {
-          trigger("input closed: " + std::string(input));
+          stop->trigger("input closed: " + std::string(input));
           return;
         }
       }
@@ -170,6 +191,7 @@ class EmergencyStop {
   bool trigger(std::string_view reason) {
     std::uint64_t epoch_now = 0;
     std::vector<TriggerCallback> callbacks;
+    std::exception_ptr router_failure;
     {
       std::lock_guard lock(mutex_);
       const std::uint64_t state = state_.load(std::memory_order_relaxed);
@@ -178,16 +200,26 @@ class EmergencyStop {
         return false;
       }
       epoch_now = (state >> 1) + 1;
-      state_.store((epoch_now << 1) | kLatchedBit, std::memory_order_seq_cst);
-      outputs_.set_epoch(epoch_now, true);
+      // Everything that allocates, before anything changes (see the header comment).
       Metadata metadata;
       metadata.parameters["latched"] = true;
       metadata.parameters["epoch"] = static_cast<std::int64_t>(epoch_now);
-      outputs_.send_priority(options_.halt_output, "halt: " + std::string(reason), std::move(metadata));
-      for (EventRouter* router : routers_) discarded_ += router->discard_queued_and_cancel();
-      ++triggers_;
-      last_reason_ = std::string(reason);
+      Payload halt = Payload::from_string("halt: " + std::string(reason));
+      std::string reason_copy(reason);
       callbacks = callbacks_;
+
+      state_.store((epoch_now << 1) | kLatchedBit, std::memory_order_seq_cst);
+      outputs_.set_epoch(epoch_now, true);
+      outputs_.send_priority(options_.halt_output, std::move(halt), std::move(metadata));
+      for (EventRouter* router : routers_) {
+        try {
+          discarded_ += router->discard_queued_and_cancel();
+        } catch (...) {  // its fresh stop source could not be made: the other steps still happen
+          if (!router_failure) router_failure = std::current_exception();
+        }
+      }
+      ++triggers_;
+      last_reason_ = std::move(reason_copy);
     }
     for (const TriggerCallback& callback : callbacks) {
       try {
@@ -196,6 +228,7 @@ class EmergencyStop {
         // A failing observer must not undo or block the stop; the stop itself already happened.
       }
     }
+    if (router_failure) std::rethrow_exception(router_failure);
     return true;
   }
 
@@ -206,13 +239,15 @@ class EmergencyStop {
     const std::uint64_t state = state_.load(std::memory_order_relaxed);
     if (!(state & kLatchedBit)) return false;
     const std::uint64_t epoch_now = (state >> 1) + 1;
-    state_.store(epoch_now << 1, std::memory_order_seq_cst);
-    outputs_.set_epoch(epoch_now, false);
+    // Everything that allocates, before anything changes: a failure leaves the stop latched.
     Metadata metadata;
     metadata.parameters["latched"] = false;
     metadata.parameters["epoch"] = static_cast<std::int64_t>(epoch_now);
     metadata.parameters["reason"] = std::string(reason);
-    outputs_.send_priority(options_.halt_output, "reset", std::move(metadata));
+    Payload notice = Payload::from_string("reset");
+    state_.store(epoch_now << 1, std::memory_order_seq_cst);
+    outputs_.set_epoch(epoch_now, false);
+    outputs_.send_priority(options_.halt_output, std::move(notice), std::move(metadata));
     ++resets_;
     return true;
   }
@@ -239,10 +274,37 @@ class EmergencyStop {
  private:
   static constexpr std::uint64_t kLatchedBit = 1;
 
+  /// What the hooks in the protected routers hold: shared, so that they outlive the stop.
+  struct Link {
+    // epoch << 1 | latched, so readers see the pair consistently.
+    std::atomic<std::uint64_t> state{std::uint64_t{1} << 1};
+    std::atomic<EmergencyStop*> stop{nullptr};  // null once the stop is destroyed
+  };
+
+  static void check_watchdog_entries(const std::vector<std::pair<std::string, std::chrono::nanoseconds>>& entries) {
+    if (entries.size() > kMaxWatchedInputs) {
+      throw std::invalid_argument("dcp::EmergencyStop: Options::watchdog has " + std::to_string(entries.size()) +
+                                  " entries; at most " + std::to_string(kMaxWatchedInputs) + " (kMaxWatchedInputs)");
+    }
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      const auto& [input, deadline] = entries[i];
+      if (input.empty()) throw std::invalid_argument("dcp::EmergencyStop: Options::watchdog has an empty input id");
+      if (deadline <= std::chrono::nanoseconds::zero()) {
+        throw std::invalid_argument("dcp::EmergencyStop: Options::watchdog: the deadline of input '" + input +
+                                    "' must be > 0 (got " + std::to_string(deadline.count()) + " ns)");
+      }
+      for (std::size_t j = 0; j < i; ++j) {
+        if (entries[j].first == input) {
+          throw std::invalid_argument("dcp::EmergencyStop: Options::watchdog lists input '" + input + "' twice");
+        }
+      }
+    }
+  }
+
   OutputHandler& outputs_;
   const Options options_;
-  // epoch << 1 | latched, so readers see the pair consistently.
-  std::atomic<std::uint64_t> state_{std::uint64_t{1} << 1};
+  const std::shared_ptr<Link> link_ = make_link(this);
+  std::atomic<std::uint64_t>& state_ = link_->state;
   mutable std::mutex mutex_;
   std::vector<EventRouter*> routers_;
   std::vector<TriggerCallback> callbacks_;
@@ -252,7 +314,13 @@ class EmergencyStop {
   std::uint64_t discarded_ = 0;
   std::string last_reason_;
   bool watching_ = false;
-  std::unique_ptr<Watchdog> watchdog_;
+  std::shared_ptr<Watchdog> watchdog_;  // shared with the routers' input observers
+
+  static std::shared_ptr<Link> make_link(EmergencyStop* stop) {
+    auto link = std::make_shared<Link>();
+    link->stop.store(stop, std::memory_order_relaxed);
+    return link;
+  }
 };
 
 }  // namespace dcp

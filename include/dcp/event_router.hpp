@@ -82,7 +82,8 @@
 // Counting (InputStats): every input event of a registered id is `received`; it ends up exactly once
 // as handled (returned), failed (threw), dropped (overflow policy, or dispatched after shutdown()) or
 // discarded (discard_queued_and_cancel(), stale epoch, pool lost the task); in between it is `queued`
-// or `running`. Once idle: received == handled + failed + dropped + discarded.
+// or `running`. Once idle: received == handled + failed + dropped + discarded. (If growing an input's
+// queue fails, dispatch() counts the event dropped and lets the std::bad_alloc propagate.)
 //
 // Thread safety.
 //   - Set-up (on_input, on_stop, ..., set_epoch_source, add_*_observer): on the event-loop thread,
@@ -449,7 +450,9 @@ class EventRouter {
   /// Drops every waiting event of every input (counted discarded) and requests stop on the token of
   /// every running handler; later handlers get a fresh token. Returns how many events were dropped.
   /// Never waits for handlers.
+  /// Throws std::bad_alloc, before anything changed, when the fresh stop source cannot be made.
   std::size_t discard_queued_and_cancel() {
+    std::stop_source fresh;  // allocates: first, so that a failure changes nothing
     std::size_t discarded = 0;
     std::vector<Pending> doomed;  // destroyed outside the inputs' locks
     {
@@ -457,13 +460,7 @@ class EventRouter {
       for (auto& [id, input] : inputs_) {
         if (input->limit == 0) continue;
         std::lock_guard lock(input->mutex);
-        const std::size_t before = doomed.size();
-        input->queue.drain_into(doomed);
-        const std::size_t n = doomed.size() - before;
-        if (n == 0) continue;
-        discarded += n;
-        input->count_discarded(n);
-        input->publish_queue_size();
+        discarded += discard_waiting_locked(*input, doomed);
       }
     }
     // After every queue was emptied: a handler whose event left its queue before that holds a token
@@ -471,7 +468,7 @@ class EventRouter {
     std::stop_source old(std::nostopstate);
     {
       std::lock_guard lock(stop_mutex_);
-      old = std::exchange(stop_source_, std::stop_source());
+      old = std::exchange(stop_source_, std::move(fresh));
     }
     old.request_stop();
     return discarded;
@@ -699,7 +696,12 @@ class EventRouter {
         input.count_dropped();
         outcome = DispatchOutcome::queued_dropped_oldest;
       }
-      input.queue.push(std::move(pending));
+      try {
+        input.queue.push(std::move(pending));  // may grow the ring (only when not full)
+      } catch (...) {  // std::bad_alloc: this event is dropped (counted), and the caller told
+        input.count_dropped();
+        throw;
+      }
       input.publish_queue_size();
       if (input.drainers < input.limit) {
         ++input.drainers;
@@ -722,11 +724,9 @@ class EventRouter {
       std::vector<Pending> doomed;
       {
         std::unique_lock lock(input.mutex);
-        if (pool_stop.stop_requested() && !input.queue.empty()) {
+        if (pool_stop.stop_requested()) {
           // The pool is cancelling: what is waiting here will not run.
-          input.queue.drain_into(doomed);
-          input.count_discarded(doomed.size());
-          input.publish_queue_size();
+          (void)discard_waiting_locked(input, doomed);
         }
         if (input.queue.empty()) {  // checked and retired under one lock: no stranded event
           --input.drainers;
@@ -763,6 +763,22 @@ class EventRouter {
     }
   }
 
+  /// Under input.mutex: moves every waiting event of `input` into `doomed` (to be destroyed outside
+  /// the lock) and counts them discarded. Never throws: without memory for the list, the events are
+  /// destroyed here, one by one.
+  static std::size_t discard_waiting_locked(Input& input, std::vector<Pending>& doomed) noexcept {
+    const std::size_t n = input.queue.size();
+    if (n == 0) return 0;
+    try {
+      input.queue.drain_into(doomed);  // reserves first: throws before moving anything
+    } catch (...) {
+      while (!input.queue.empty()) (void)input.queue.pop();
+    }
+    input.count_discarded(n);
+    input.publish_queue_size();
+    return n;
+  }
+
   /// A drainer task destroyed without running: retire its slot; if it was the input's last one,
   /// nobody will take the waiting events: discard them.
   void drainer_lost(Input& input) noexcept {
@@ -770,18 +786,7 @@ class EventRouter {
     {
       std::lock_guard lock(input.mutex);
       --input.drainers;
-      if (input.drainers == 0 && !input.queue.empty()) {
-        try {
-          input.queue.drain_into(doomed);
-        } catch (...) {  // out of memory for the list: destroy them one by one instead
-          while (!input.queue.empty()) {
-            (void)input.queue.pop();
-            input.count_discarded();
-          }
-        }
-        input.count_discarded(doomed.size());
-        input.publish_queue_size();
-      }
+      if (input.drainers == 0) (void)discard_waiting_locked(input, doomed);
     }
     doomed.clear();
     release_busy();

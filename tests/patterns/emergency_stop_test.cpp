@@ -8,6 +8,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <new>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -20,6 +23,21 @@
 #include "dcp/output_handler.hpp"
 #include "dcp/testing/node_harness.hpp"
 #include "dcp/worker_pool.hpp"
+
+// Allocation-failure injection for this test binary: when armed on a thread, the n-th allocation
+// (0-based) on that thread throws std::bad_alloc. Other threads are never affected.
+namespace {
+thread_local long allocations_until_failure = -1;  // -1: disarmed
+}  // namespace
+
+void* operator new(std::size_t size) {
+  if (allocations_until_failure >= 0 && allocations_until_failure-- == 0) throw std::bad_alloc();
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+// Not inlined: g++ -O2 would otherwise flag free() of an operator-new pointer (it is ours: malloc).
+[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -285,6 +303,112 @@ TEST(EmergencyStop, NoStaleCommandLeavesAfterTheHalt_UnderConcurrentProducers) {
     }
     EXPECT_TRUE(halted);
     EXPECT_EQ(after_halt, 0);
+  }
+}
+
+// The documented destruction order (the stop before the routers it protects): a router that still
+// has queued work drains it afterwards, and its hooks must not reach into the destroyed stop.
+TEST(EmergencyStop, StopDestroyedBeforeItsRouter_RouterDrainsWithoutTouchingTheStop) {
+  Fixture f;
+  dcp::WorkerPool pool({.threads = 1});
+  dcp::EventRouter router(pool);
+  auto estop = std::make_unique<dcp::EmergencyStop>(
+      f.outputs, dcp::EmergencyStop::Options{.critical_inputs = {"imu"}, .watchdog = {{"imu", 1h}}});
+  std::promise<void> started;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> runs{0};
+  std::vector<std::uint64_t> epochs;  // written by the (serial) handler only
+  router.on_input("work", [&](const dcp::InputEvent&, const dcp::InputContext& context) {
+    epochs.push_back(context.epoch);
+    if (runs.fetch_add(1) == 0) {
+      started.set_value();
+      (void)released.wait_for(kHang);
+    }
+  }, {.execution = dcp::Execution::serial, .queue_capacity = 16});
+  estop->protect(router);
+
+  router.dispatch(input("work"));
+  ASSERT_EQ(started.get_future().wait_for(kHang), std::future_status::ready);
+  for (int i = 0; i < 3; ++i) router.dispatch(input("work"));
+  estop.reset();  // the stop goes first, as its header asks
+  release.set_value();
+  router.shutdown(dcp::ShutdownMode::drain);  // the drainer checks the epoch of each queued input
+  EXPECT_EQ(runs.load(), 4);
+  EXPECT_EQ(epochs, (std::vector<std::uint64_t>{1, 1, 1, 1}));
+  // The loop hooks too: stamping, feeding the (stopped) watchdog, a critical input closing.
+  router.dispatch(input("imu"));
+  router.dispatch(dcp::InputClosedEvent{"imu"});
+  EXPECT_EQ(router.control_failures(), 0u);
+}
+
+TEST(EmergencyStop, BadWatchdogEntry_ThrowsFromTheConstructor) {
+  Fixture f;
+  EXPECT_THROW((dcp::EmergencyStop(f.outputs, {.watchdog = {{"imu", 0ms}}})), std::invalid_argument);
+  EXPECT_THROW((dcp::EmergencyStop(f.outputs, {.watchdog = {{"", 10ms}}})), std::invalid_argument);
+  EXPECT_THROW((dcp::EmergencyStop(f.outputs, {.watchdog = {{"imu", 10ms}, {"imu", 20ms}}})), std::invalid_argument);
+}
+
+// An allocation failure inside trigger() must not leave a stop that is latched but never sent its
+// halt (a retry would then return false and the halt would never leave): either nothing changed and
+// a retry triggers, or the halt was queued and the trigger counted.
+TEST(EmergencyStop, TriggerAllocationFailure_NeverLatchesWithoutTheHalt) {
+  const std::string reason = "operator pressed the red button on the panel";  // beyond SSO
+  for (long failing = 0;; ++failing) {
+    Fixture f;
+    dcp::WorkerPool pool({.threads = 1});
+    dcp::EventRouter router(pool);
+    dcp::EmergencyStop estop(f.outputs, {});
+    std::atomic<int> callbacks{0};
+    estop.on_trigger([&](std::uint64_t, std::string_view) { callbacks.fetch_add(1); });
+    std::promise<void> started;
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::atomic<int> runs{0};
+    router.on_input("work", [&](const dcp::InputEvent&, const dcp::InputContext&) {
+      if (runs.fetch_add(1) == 0) {
+        started.set_value();
+        (void)released.wait_for(kHang);
+      }
+    }, {.execution = dcp::Execution::serial, .queue_capacity = 16});
+    estop.protect(router);
+    router.dispatch(input("work"));
+    ASSERT_EQ(started.get_future().wait_for(kHang), std::future_status::ready);
+    for (int i = 0; i < 3; ++i) router.dispatch(input("work"));
+
+    bool threw = false;
+    allocations_until_failure = failing;
+    try {
+      (void)estop.trigger(reason);
+    } catch (const std::bad_alloc&) {
+      threw = true;
+    }
+    const bool injected = allocations_until_failure < 0;
+    allocations_until_failure = -1;
+    if (threw) {
+      if (estop.latched()) {
+        EXPECT_EQ(estop.stats().triggers, 1u) << "allocation " << failing;
+      } else {
+        EXPECT_EQ(estop.epoch(), 1u) << "allocation " << failing;
+        EXPECT_TRUE(estop.trigger(reason)) << "allocation " << failing;  // the retry does it all
+      }
+    }
+    // Either way the halt is out and the queued work never runs.
+    ASSERT_TRUE(f.outputs.flush_for(kHang));
+    int halts = 0;
+    while (std::optional<CapturedOutput> out = f.harness.next_output(0ms)) {
+      if (out->id == "safety_state" && out->text() == "halt: " + reason) ++halts;
+    }
+    EXPECT_EQ(halts, 1) << "allocation " << failing;
+    EXPECT_EQ(estop.stats().triggers, 1u) << "allocation " << failing;
+    EXPECT_EQ(callbacks.load(), 1) << "allocation " << failing;
+    release.set_value();
+    ASSERT_TRUE(router.wait_idle_for(kHang));
+    EXPECT_EQ(runs.load(), 1) << "allocation " << failing;
+    const dcp::InputStats stats = router.stats("work");
+    EXPECT_EQ(stats.received, stats.handled + stats.failed + stats.dropped + stats.discarded);
+    if (!injected) break;  // trigger() ran through without reaching the n-th allocation
+    ASSERT_LT(failing, 1000);
   }
 }
 

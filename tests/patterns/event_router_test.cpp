@@ -11,10 +11,12 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -24,6 +26,21 @@
 #include "dcp/status.hpp"
 #include "dcp/testing/node_harness.hpp"
 #include "dcp/worker_pool.hpp"
+
+// Allocation-failure injection for this test binary: when armed on a thread, the n-th allocation
+// (0-based) on that thread throws std::bad_alloc. Other threads are never affected.
+namespace {
+thread_local long allocations_until_failure = -1;  // -1: disarmed
+}  // namespace
+
+void* operator new(std::size_t size) {
+  if (allocations_until_failure >= 0 && allocations_until_failure-- == 0) throw std::bad_alloc();
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+// Not inlined: g++ -O2 would otherwise flag free() of an operator-new pointer (it is ours: malloc).
+[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -1095,6 +1112,68 @@ TEST(EventRouter, Stress_DiscardRacingDispatch_AccountingIsExact) {
     ASSERT_EQ(handled, static_cast<std::uint64_t>(ran.load()));
     ASSERT_LE(discarded_by_calls, discarded);  // the rest were stale when a drainer picked them
   }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Allocation failures keep the counting exact and the router able to go idle
+// ------------------------------------------------------------------------------------------------
+
+// received == handled + failed + dropped + discarded, even when an allocation inside dispatch()
+// (growing the input's queue, posting the drainer) fails.
+TEST(EventRouter, DispatchAllocationFailure_EventIsStillCountedExactlyOnce) {
+  for (long failing = 0;; ++failing) {
+    dcp::WorkerPool pool({.threads = 1});
+    dcp::EventRouter router(pool);
+    std::atomic<int> handled{0};
+    router.on_input("work", [&](const dcp::InputEvent&, const dcp::InputContext&) { handled.fetch_add(1); },
+                    {.queue_capacity = 8});
+    dcp::InputEvent event = input("work");
+    allocations_until_failure = failing;
+    bool threw = false;
+    try {
+      (void)router.dispatch(std::move(event));
+    } catch (const std::bad_alloc&) {
+      threw = true;
+    }
+    const bool injected = allocations_until_failure < 0;
+    allocations_until_failure = -1;
+    ASSERT_TRUE(router.wait_idle_for(kHang)) << "allocation " << failing;
+    const dcp::InputStats stats = router.stats("work");
+    EXPECT_EQ(stats.received, 1u) << "allocation " << failing;
+    EXPECT_EQ(stats.handled + stats.failed + stats.dropped + stats.discarded, 1u)
+        << "allocation " << failing << (threw ? " (dispatch threw)" : "");
+    EXPECT_EQ(stats.queued, 0u);
+    if (!injected) break;
+    ASSERT_LT(failing, 1000);
+  }
+}
+
+// A drainer that finds the pool cancelling discards the waiting events; an allocation failure there
+// must not strand its slot (the router would never be idle again and its destructor would hang).
+TEST(EventRouter, DrainerDiscardingOnPoolCancel_AllocationFailure_StillRetires) {
+  dcp::WorkerPool pool({.threads = 1});
+  auto router = std::make_unique<dcp::EventRouter>(pool);
+  Gate started;
+  std::atomic<bool> armed{false};
+  router->on_input("work", [&](const dcp::InputEvent&, const dcp::InputContext&) {
+    allocations_until_failure = -1;
+    if (armed.exchange(true)) return;
+    started.open();
+    const auto deadline = std::chrono::steady_clock::now() + kHang;
+    while (!pool.is_shut_down() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    allocations_until_failure = 0;  // the drainer's next allocation on this worker fails
+  }, {.queue_capacity = 8});
+  router->dispatch(input("work"));
+  ASSERT_TRUE(started.wait());
+  for (int i = 0; i < 3; ++i) router->dispatch(input("work"));
+  pool.shutdown(dcp::ShutdownMode::cancel);  // requests the pool's stop before is_shut_down() reports it
+  const bool idle = router->wait_idle_for(kHang);
+  const dcp::InputStats stats = router->stats("work");
+  if (!idle) (void)router.release();  // its destructor would hang: leak it to report the failure
+  ASSERT_TRUE(idle) << "the drainer's slot was never retired";
+  EXPECT_EQ(stats.handled, 1u);
+  EXPECT_EQ(stats.discarded, 3u);
+  EXPECT_EQ(stats.received, stats.handled + stats.failed + stats.dropped + stats.discarded);
 }
 
 }  // namespace
