@@ -265,6 +265,16 @@ class GrowingRing {
     return value;
   }
 
+  /// Takes every value at once (the storage changes hands; nothing is moved one by one): this ring
+  /// is empty afterwards, with the same capacity.
+  GrowingRing take_all() noexcept {
+    GrowingRing taken(capacity_);
+    taken.slots_.swap(slots_);
+    taken.head_ = std::exchange(head_, 0);
+    taken.size_ = std::exchange(size_, 0);
+    return taken;
+  }
+
   /// Moves every value out (oldest first) into `out`; the ring is empty afterwards.
   void drain_into(std::vector<T>& out) {
     out.reserve(out.size() + size_);
@@ -454,13 +464,22 @@ class EventRouter {
   std::size_t discard_queued_and_cancel() {
     std::stop_source fresh;  // allocates: first, so that a failure changes nothing
     std::size_t discarded = 0;
-    std::vector<Pending> doomed;  // destroyed outside the inputs' locks
+    // Each input's waiting events change hands at once (O(1) per input, whatever the backlog); they
+    // are destroyed on the pool, not on the caller's thread — typically the event loop inside an
+    // e-stop, which must stay quick so that the halt is not held up by freeing a backlog.
+    std::vector<detail::GrowingRing<Pending>> doomed;
     {
       std::lock_guard registry(registry_mutex_);
+      doomed.reserve(inputs_.size());  // allocates before anything changes
       for (auto& [id, input] : inputs_) {
         if (input->limit == 0) continue;
         std::lock_guard lock(input->mutex);
-        discarded += discard_waiting_locked(*input, doomed);
+        const std::size_t n = input->queue.size();
+        if (n == 0) continue;
+        doomed.push_back(input->queue.take_all());  // no allocation: reserved above
+        input->count_discarded(n);
+        input->publish_queue_size();
+        discarded += n;
       }
     }
     // After every queue was emptied: a handler whose event left its queue before that holds a token
@@ -471,6 +490,7 @@ class EventRouter {
       old = std::exchange(stop_source_, std::move(fresh));
     }
     old.request_stop();
+    if (!doomed.empty()) destroy_elsewhere(std::move(doomed));
     return discarded;
   }
 
@@ -777,6 +797,16 @@ class EventRouter {
     input.count_discarded(n);
     input.publish_queue_size();
     return n;
+  }
+
+  /// Destroys discarded events on the pool; here when the pool does not take the task (shut down,
+  /// or out of memory).
+  void destroy_elsewhere(std::vector<detail::GrowingRing<Pending>>&& doomed) noexcept {
+    try {
+      (void)pool_.post([rings = std::move(doomed)]() mutable { rings.clear(); });
+    } catch (...) {
+      // `doomed` (or the task holding it) is destroyed on this thread: correct, only slower.
+    }
   }
 
   /// A drainer task destroyed without running: retire its slot; if it was the input's last one,
