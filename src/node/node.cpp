@@ -10,6 +10,10 @@
 #include "node/backend.hpp"
 #include "node/runner_backend.hpp"
 
+#if defined(DCP_WITH_DORA)
+#include "dora/dora_backend.hpp"  // built with a Dora build (src/dora/CMakeLists.txt, DCP_DORA_DIR)
+#endif
+
 namespace dcp {
 
 namespace {
@@ -201,11 +205,23 @@ OutputSender detail::NodeAccess::make_outputs(std::string node_id, std::vector<s
 Node init_node() {
   const char* socket = std::getenv("DCP_RUNNER_SOCKET");
   if (socket == nullptr || *socket == '\0') {
+    // Dora's daemon gives every node it starts its configuration in DORA_NODE_CONFIG (docs/dora.md).
+    const char* dora_config = std::getenv("DORA_NODE_CONFIG");
+    if (dora_config != nullptr && *dora_config != '\0') {
+#if defined(DCP_WITH_DORA)
+      return detail::connect_dora_backend(dora_config);
+#else
+      throw NodeError(
+          "dcp: this node was started by Dora (DORA_NODE_CONFIG is set), but this build of dcp has no Dora "
+          "backend. Configure dcp with -DDCP_DORA_DIR=<a build of Dora's C++ node API> and rebuild the node "
+          "(see docs/dora.md).");
+#endif
+    }
     throw NodeError(
         "dcp: this program is a dataflow node and must be started by a runner, but DCP_RUNNER_SOCKET is not "
-        "set. Declare it in a dataflow file and run the dataflow with `dcp run dataflow.yml` (running under "
-        "Dora itself needs the Dora backend, which is not available yet). For unit tests without processes, "
-        "use dcp::testing::NodeHarness (<dcp/testing/node_harness.hpp>).");
+        "set. Declare it in a dataflow file and run the dataflow with `dcp run dataflow.yml` (or with "
+        "`dora run`, when dcp is built with its Dora backend: see docs/dora.md). For unit tests without "
+        "processes, use dcp::testing::NodeHarness (<dcp/testing/node_harness.hpp>).");
   }
   const char* node_id = std::getenv("DCP_NODE_ID");
   if (node_id == nullptr || *node_id == '\0') {
