@@ -14,8 +14,9 @@
 //   }
 //
 // Backends. init_node() picks one from the environment: DCP_RUNNER_SOCKET set means the node was
-// started by `dcp run` (the local runner; DCP_NODE_ID and DCP_NODE_SECRET come with it). Dora's own
-// C++ API is a later backend. Unit tests use dcp::testing::NodeHarness
+// started by `dcp run` (the local runner; DCP_NODE_ID and DCP_NODE_SECRET come with it);
+// DORA_NODE_CONFIG set means Dora started it, and dcp runs on Dora's C++ node API when it was built
+// with -DDCP_DORA_DIR (docs/dora.md). Unit tests use dcp::testing::NodeHarness
 // (<dcp/testing/node_harness.hpp>): scripted events in, captured outputs out, no processes.
 //
 // Events and the end of the stream. next() returns an EventResult: an Event, or a status saying why
@@ -77,7 +78,7 @@ struct InputEvent {
 
 /// The input will receive nothing more (its source closed the output or exited).
 struct InputClosedEvent {
-  std::string id;
+  std::string id;  ///< may be empty under Dora, whose C++ API does not say which input closed (docs/dora.md)
 };
 
 /// Every input of the node is closed: the stream ends after this event.
@@ -332,7 +333,9 @@ struct Node {
 };
 
 /// Connects the node to whatever started it, chosen from the environment:
-///   DCP_RUNNER_SOCKET set -> the local runner (`dcp run`), with DCP_NODE_ID and DCP_NODE_SECRET.
+///   DCP_RUNNER_SOCKET set -> the local runner (`dcp run`), with DCP_NODE_ID and DCP_NODE_SECRET;
+///   otherwise DORA_NODE_CONFIG set -> Dora's C++ node API (only in a build with -DDCP_DORA_DIR;
+///   without it, a NodeError says so).
 /// Otherwise throws NodeError explaining how to run the node. Also throws NodeError when the runner
 /// cannot be reached, refuses the node (the runner's reason is in the message) or does not answer the
 /// handshake within 60 s. Blocks for the handshake only.
