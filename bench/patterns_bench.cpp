@@ -19,10 +19,14 @@
 //      parallel   router (Execution::parallel, on the pool) + OutputHandler
 //    Reported as ns per event (wall time from the first dispatch to the last output sent / E).
 //
+// --realtime P gives the output thread of BOTH designs SCHED_FIFO priority P (needs CAP_SYS_NICE):
+// on a saturated machine the halt then preempts the busy workers instead of waiting for a slice.
+//
 // Output: a human-readable table on stdout, and one JSON object per line with --json. Any failed
 // check (a lost output, a missing halt, a stale command after the halt) prints "CHECK FAILED" and
 // exits with status 1. Threads are not pinned; every repetition runs both designs once.
 #include <dcp/channel.hpp>
+#include <dcp/detail/thread_priority.hpp>
 #include <dcp/emergency_stop.hpp>
 #include <dcp/event_router.hpp>
 #include <dcp/output_handler.hpp>
@@ -110,6 +114,7 @@ struct Config {
   std::vector<int> backlogs{0, 1000, 10000};
   int events = 20000;
   bool json = false;
+  int realtime = 0;  // SCHED_FIFO priority of the output thread in both designs (0 = normal)
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -121,7 +126,9 @@ struct Config {
 double estop_once_dcp(const Config& config, int backlog) {
   dcp::testing::NodeHarness harness("bench", {"work", "estop"}, {"command", "safety_state"});
   dcp::Node node = harness.node();
-  dcp::OutputHandler outputs(std::move(node.outputs), {.capacity = static_cast<std::size_t>(backlog) + 64});
+  dcp::OutputHandler outputs(std::move(node.outputs), {.capacity = static_cast<std::size_t>(backlog) + 64,
+                                                       .realtime_priority = config.realtime});
+  if (config.realtime > 0 && !outputs.realtime()) fail("--realtime: SCHED_FIFO was refused (needs CAP_SYS_NICE)");
   dcp::WorkerPool pool({.threads = static_cast<std::size_t>(config.threads)});
   {
     dcp::EventRouter router(pool);
@@ -164,7 +171,10 @@ double estop_once_fifo(const Config& config, int backlog) {
     std::string text;
   };
   auto [out_tx, out_rx] = dcp::unbounded<Out>();
-  std::thread output_thread([rx = std::move(out_rx), sender = std::move(node.outputs)]() mutable {
+  std::thread output_thread([rx = std::move(out_rx), sender = std::move(node.outputs), &config]() mutable {
+    if (config.realtime > 0 && !dcp::detail::set_current_thread_realtime(config.realtime)) {
+      fail("--realtime: SCHED_FIFO was refused (needs CAP_SYS_NICE)");
+    }
     for (Out& out : rx) sender.send(out.id, out.text);
   });
   {
@@ -191,8 +201,9 @@ double estop_once_fifo(const Config& config, int backlog) {
 
 void run_estop(const Config& config) {
   std::printf("\nE-stop latency: e-stop input handed to the node -> halt output sent (microseconds)\n");
-  std::printf("%d workers busy, each queued work item spins %lld us; %d rounds per row\n", config.threads,
-              static_cast<long long>(config.work.count()), config.rounds);
+  std::printf("%d workers busy, each queued work item spins %lld us; %d rounds per row; output thread %s\n",
+              config.threads, static_cast<long long>(config.work.count()), config.rounds,
+              config.realtime > 0 ? ("SCHED_FIFO " + std::to_string(config.realtime)).c_str() : "normal");
   std::printf("%-8s %-6s %12s %12s %12s\n", "queued", "design", "median_us", "p99_us", "max_us");
   for (int backlog : config.backlogs) {
     std::vector<double> dcp_samples;
@@ -323,11 +334,13 @@ int main(int argc, char** argv) {
       config.json = true;
     } else if (arg == "--rounds" && i + 1 < argc) {
       config.rounds = std::max(1, std::atoi(argv[++i]));
+    } else if (arg == "--realtime" && i + 1 < argc) {
+      config.realtime = std::clamp(std::atoi(argv[++i]), 0, 99);
     } else if (arg == "--work-us" && i + 1 < argc) {
       config.work = std::chrono::microseconds(std::max(0, std::atoi(argv[++i])));
     } else {
       std::fprintf(stderr,
-                   "usage: dcp_patterns_bench [--quick] [--json] [--rounds N] [--work-us U]\n"
+                   "usage: dcp_patterns_bench [--quick] [--json] [--rounds N] [--work-us U] [--realtime P]\n"
                    "  e-stop latency with 0/1000/10000 queued work items (dcp vs plain FIFO), then the\n"
                    "  per-event cost of router + pool + output handler against an inline handler.\n");
       return 2;

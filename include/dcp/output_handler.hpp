@@ -104,6 +104,7 @@
 #include "dcp/detail/deadline.hpp"
 #include "dcp/detail/queue_status.hpp"
 #include "dcp/detail/thread_name.hpp"
+#include "dcp/detail/thread_priority.hpp"
 #include "dcp/metadata.hpp"
 #include "dcp/node.hpp"
 #include "dcp/overflow.hpp"
@@ -416,6 +417,11 @@ class OutputHandler {
     StatusBoard* status = nullptr;
     /// Called on the handler thread when OutputSender::send throws; then the handler goes on.
     std::function<void(std::string_view output_id, std::exception_ptr error)> on_error = nullptr;
+    /// 0: the handler thread keeps the default scheduling. 1..99: it asks for SCHED_FIFO at this
+    /// priority, so that a halt on the priority lane preempts busy workers instead of waiting for a
+    /// time slice on a saturated machine. Needs CAP_SYS_NICE or an RLIMIT_RTPRIO of at least this
+    /// value; when refused (or not on Linux) the thread runs normally: realtime() says which.
+    int realtime_priority = 0;
   };
 
   /// Takes over `sender` and starts the handler thread. Throws std::invalid_argument for a bad
@@ -543,6 +549,13 @@ class OutputHandler {
   /// The node's declared output ids (copied from the OutputSender).
   [[nodiscard]] const std::vector<std::string>& outputs() const noexcept { return outputs_; }
 
+  /// True when the handler thread runs with the SCHED_FIFO priority of Options::realtime_priority
+  /// (waits until the thread has started and tried).
+  [[nodiscard]] bool realtime() const noexcept {
+    realtime_known_.wait(false, std::memory_order_acquire);
+    return realtime_.load(std::memory_order_acquire);
+  }
+
  private:
   static constexpr std::uint64_t kGateSet = 1;      // set_epoch() was called
   static constexpr std::uint64_t kGateLatched = 2;  // ... with latched = true; bits 2..63: current
@@ -562,6 +575,10 @@ class OutputHandler {
       throw std::invalid_argument("dcp::OutputHandler: Options::overflow = " +
                                   std::to_string(static_cast<int>(options.overflow)) +
                                   " is not an Overflow (block, drop_oldest, drop_newest)");
+    }
+    if (options.realtime_priority < 0 || options.realtime_priority > 99) {
+      throw std::invalid_argument("dcp::OutputHandler: Options::realtime_priority = " +
+                                  std::to_string(options.realtime_priority) + " is out of range 0..99");
     }
     if (!sender.valid()) {
       throw std::invalid_argument(
@@ -654,6 +671,11 @@ class OutputHandler {
   void run() noexcept {
     detail::current_output_handler = this;
     detail::set_current_thread_name(options_.name);
+    if (options_.realtime_priority > 0) {
+      realtime_.store(detail::set_current_thread_realtime(options_.realtime_priority), std::memory_order_release);
+    }
+    realtime_known_.store(true, std::memory_order_release);
+    realtime_known_.notify_all();
     Receiver<detail::QueuedOutput>& normal = normal_.second;
     Receiver<detail::QueuedOutput>& priority = priority_.second;
     for (;;) {
@@ -734,6 +756,8 @@ class OutputHandler {
   std::pair<Sender<detail::QueuedOutput>, Receiver<detail::QueuedOutput>> normal_;
   std::pair<Sender<detail::QueuedOutput>, Receiver<detail::QueuedOutput>> priority_;
   std::mutex join_mutex_;
+  std::atomic<bool> realtime_{false};
+  std::atomic<bool> realtime_known_{false};
   std::thread thread_;
 };
 
