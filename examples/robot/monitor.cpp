@@ -34,25 +34,16 @@
 #include <vector>
 
 #include "invariants.hpp"
+#include "node_util.hpp"
 #include "options.hpp"
 #include "robot_messages.hpp"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using nlohmann::json;
-
-void say(const std::string& line) {
-  std::fputs(line.c_str(), stdout);
-  std::fputc('\n', stdout);
-  std::fflush(stdout);
-}
-
-void complain(const std::string& line) {
-  std::fputs(line.c_str(), stderr);
-  std::fputc('\n', stderr);
-  std::fflush(stderr);
-}
+using robot::Clock;
+using robot::say;
+using robot::warn;
 
 std::string format(const char* pattern, double value) {
   char buffer[64];
@@ -108,7 +99,7 @@ class Monitor {
     else if (input.id == "status") on_status(input);
     else if (input.id == "map") on_map(input);
     else if (input.id == "estop") on_estop(input);
-    else if (unknown_inputs_reported_.insert(input.id).second) complain("ignoring unknown input '" + input.id + "'");
+    else if (unknown_inputs_reported_.insert(input.id).second) warn("ignoring unknown input '" + input.id + "'");
   }
 
   void on_input_closed(const std::string& id) {
@@ -121,10 +112,10 @@ class Monitor {
     const robot::InvariantReport report = checker_.check(run_time);
     print_summary(report, run_time);
     if (stopped) {
-      complain("FAILED: stopped before the dataflow ended (Ctrl-C or --stop-after): the run was cut short");
+      warn("FAILED: stopped before the dataflow ended (Ctrl-C or --stop-after): the run was cut short");
     }
     if (runner_errors > 0) {
-      complain("FAILED: the runner reported " + std::to_string(runner_errors) + " error(s) (see above)");
+      warn("FAILED: the runner reported " + std::to_string(runner_errors) + " error(s) (see above)");
     }
     if (report.passed()) {
       say("all invariants hold" + std::string(stopped ? " (on a run that was cut short)" : ""));
@@ -140,7 +131,17 @@ class Monitor {
   void malformed(const std::string& input, const std::string& error) {
     ++malformed_[input];
     checker_.observe_malformed(input, error);
-    complain("malformed message on " + input + ": " + error);
+    warn("malformed message on " + input + ": " + error);
+  }
+
+  /// The payload parsed as JSON; nothing (the message counted malformed) when it is not JSON.
+  std::optional<json> parse_json(const dcp::InputEvent& input) {
+    try {
+      return json::parse(input.data.as_string());
+    } catch (const json::exception& error) {
+      malformed(input.id, std::string("not JSON: ") + error.what());
+      return std::nullopt;
+    }
   }
 
   template <class T>
@@ -214,12 +215,9 @@ class Monitor {
   }
 
   void on_map(const dcp::InputEvent& input) {
-    json map;
-    try {
-      map = json::parse(input.data.as_string());
-    } catch (const json::exception& error) {
-      return malformed(input.id, std::string("not JSON: ") + error.what());
-    }
+    std::optional<json> parsed = parse_json(input);
+    if (!parsed) return;
+    json& map = *parsed;
     if (!map.is_object() || !map.contains("fraction") || !map["fraction"].is_number()) {
       return malformed(input.id, "expected {\"fraction\": <0..1>, \"cells\": <int>, \"message\": <text>}");
     }
@@ -245,12 +243,9 @@ class Monitor {
   // non-zero, queue depths as the deepest one. Latencies: p99 of each non-input/output latency, and the
   // worst p99 over the inputs and over the outputs.
   void on_status(const dcp::InputEvent& input) {
-    json status;
-    try {
-      status = json::parse(input.data.as_string());
-    } catch (const json::exception& error) {
-      return malformed(input.id, std::string("not JSON: ") + error.what());
-    }
+    std::optional<json> parsed = parse_json(input);
+    if (!parsed) return;
+    json& status = *parsed;
     if (!status.is_object() || !status.contains("uptime_ms") || !status["uptime_ms"].is_number()) {
       return malformed(input.id, "expected a status object with \"uptime_ms\", \"counters\", \"gauges\", \"latencies\"");
     }
@@ -411,16 +406,16 @@ class Monitor {
   }
 
   void print_violations(const robot::InvariantReport& report) const {
-    complain("FAILED: " + std::to_string(report.violations.size()) + " invariant violation(s)");
+    warn("FAILED: " + std::to_string(report.violations.size()) + " invariant violation(s)");
     std::map<int, std::size_t> shown;
     for (const robot::Violation& violation : report.violations) {
       if (++shown[violation.invariant] > settings_.max_shown) continue;
-      complain("VIOLATION [" + std::to_string(violation.invariant) + " " + rule_name(violation.invariant) +
+      warn("VIOLATION [" + std::to_string(violation.invariant) + " " + rule_name(violation.invariant) +
                "] " + violation.message);
     }
     for (const auto& [invariant, count] : shown) {
       if (count > settings_.max_shown) {
-        complain("  ... and " + std::to_string(count - settings_.max_shown) + " more of rule " +
+        warn("  ... and " + std::to_string(count - settings_.max_shown) + " more of rule " +
                  std::to_string(invariant));
       }
     }
@@ -475,7 +470,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  try {
+  return robot::run_node("monitor", [&] {
     dcp::Node node = dcp::init_node();
     Monitor monitor(settings);
     bool stopped = false;
@@ -489,12 +484,9 @@ int main(int argc, char** argv) {
         stopped = true;
       } else if (const auto* error = std::get_if<dcp::ErrorEvent>(&event)) {
         ++runner_errors;
-        complain("error from the runner: " + error->message);
+        warn("error from the runner: " + error->message);
       }
     }
     return monitor.finish(stopped, runner_errors);
-  } catch (const std::exception& error) {
-    std::fprintf(stderr, "monitor: %s\n", error.what());
-    return 1;
-  }
+  });
 }

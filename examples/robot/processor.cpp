@@ -54,6 +54,7 @@
 #include <variant>
 #include <vector>
 
+#include "node_util.hpp"
 #include "options.hpp"
 #include "robot_messages.hpp"
 
@@ -61,27 +62,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-void say(const std::string& line) {
-  std::fputs(line.c_str(), stdout);
-  std::fputc('\n', stdout);
-  std::fflush(stdout);
-}
-
-void warn(const std::string& line) {
-  std::fputs(line.c_str(), stderr);
-  std::fputc('\n', stderr);
-  std::fflush(stderr);
-}
-
-std::string describe(const std::exception_ptr& error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "unknown exception";
-  }
-}
+using robot::describe;
+using robot::say;
+using robot::warn;
 
 struct Settings {
   std::size_t sectors = 4;
@@ -263,35 +246,27 @@ int run(const Settings& settings) {
                                    warn("processor: handler for '" + std::string(input) + "' failed: " + describe(error));
                                  }});
   dcp::Counter& bad_messages = status.counter("messages.malformed");
+  const auto report_malformed = [&bad_messages](std::string_view input, const std::string& error) {
+    bad_messages.add();
+    warn("processor: " + std::string(input) + ": " + error);
+  };
 
   router.on_input("imu", [&](const dcp::InputEvent& input, const dcp::InputContext&) {
     const auto sample = robot::decode_imu_sample(input.data.bytes());
-    if (!sample) {
-      bad_messages.add();
-      warn("processor: imu: " + sample.error());
-      return;
-    }
+    if (!sample) return report_malformed("imu", sample.error());
     world.integrate_imu(*sample);
   }, {.execution = dcp::Execution::serial, .queue_capacity = 64});
 
   router.on_input("camera", [&](const dcp::InputEvent& input, const dcp::InputContext&) {
     const auto frame = robot::decode_camera_frame(input.data.bytes());
-    if (!frame) {
-      bad_messages.add();
-      warn("processor: camera: " + frame.error());
-      return;
-    }
+    if (!frame) return report_malformed("camera", frame.error());
     world.set_camera(robot::camera_features(*frame));
   }, {.execution = dcp::Execution::parallel, .queue_capacity = 2, .overflow = dcp::Overflow::drop_oldest});
 
   const std::size_t sectors = settings.sectors;
   router.on_input("lidar", [&, sectors](const dcp::InputEvent& input, const dcp::InputContext& context) {
     auto decoded = robot::decode_lidar_scan(input.data.bytes());
-    if (!decoded) {
-      bad_messages.add();
-      warn("processor: lidar: " + decoded.error());
-      return;
-    }
+    if (!decoded) return report_malformed("lidar", decoded.error());
     auto scan = std::make_shared<const robot::LidarScan>(std::move(*decoded));
     world.set_latest_scan(scan);
     const std::int64_t frame = scan->seq;
@@ -405,10 +380,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", error.what());
     return 2;
   }
-  try {
-    return run(settings);
-  } catch (const std::exception& error) {
-    std::fprintf(stderr, "processor: %s\n", error.what());
-    return 1;
-  }
+  return robot::run_node("processor", [&] { return run(settings); });
 }

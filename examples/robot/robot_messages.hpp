@@ -197,6 +197,26 @@ inline std::string size_error(const char* kind, std::size_t expected, std::size_
          std::to_string(actual);
 }
 
+/// Checks the tag and that `bytes` holds at least the `header_size`-byte header of a message whose
+/// size depends on its header; returns "" when both hold, else the error.
+inline std::string check_header(std::span<const std::uint8_t> bytes, std::uint32_t expected_tag, const char* kind,
+                                std::size_t header_size) {
+  if (auto error = check_tag(bytes, expected_tag, kind); !error.empty()) return error;
+  if (bytes.size() < header_size) {
+    return std::string(kind) + ": payload of " + std::to_string(bytes.size()) + " bytes is shorter than the " +
+           std::to_string(header_size) + "-byte header";
+  }
+  return {};
+}
+
+/// For encode_into: throws std::invalid_argument unless the buffer has exactly `needed` bytes.
+inline void require_buffer_size(const char* kind, std::size_t needed, std::size_t buffer_size) {
+  if (buffer_size != needed) {
+    throw std::invalid_argument("robot::encode_into: " + std::string(kind) + " needs " + std::to_string(needed) +
+                                " bytes, buffer has " + std::to_string(buffer_size));
+  }
+}
+
 }  // namespace detail
 
 // ---------------------------------------------------------------------------------------------
@@ -298,11 +318,7 @@ inline std::size_t encoded_size(const LidarScan& scan) {
 
 /// Writes the scan into `out`, which must be exactly encoded_size(scan) bytes (for send_with).
 inline void encode_into(const LidarScan& scan, std::span<std::uint8_t> out) {
-  const std::size_t size = encoded_size(scan);
-  if (out.size() != size) {
-    throw std::invalid_argument("robot::encode_into: lidar scan needs " + std::to_string(size) + " bytes, buffer has " +
-                                std::to_string(out.size()));
-  }
+  detail::require_buffer_size("lidar scan", encoded_size(scan), out.size());
   detail::ByteWriter writer(out);
   writer.put(kLidarTag);
   writer.put(scan.seq);
@@ -322,11 +338,8 @@ inline std::vector<std::uint8_t> encode(const LidarScan& scan) {
 
 inline Decoded<LidarScan> decode_lidar_scan(std::span<const std::uint8_t> bytes) {
   constexpr const char* kind = "lidar scan";
-  if (auto error = detail::check_tag(bytes, kLidarTag, kind); !error.empty()) return Decoded<LidarScan>::failure(error);
-  if (bytes.size() < kLidarHeaderSize) {
-    return Decoded<LidarScan>::failure("lidar scan: payload of " + std::to_string(bytes.size()) +
-                                       " bytes is shorter than the " + std::to_string(kLidarHeaderSize) +
-                                       "-byte header");
+  if (auto error = detail::check_header(bytes, kLidarTag, kind, kLidarHeaderSize); !error.empty()) {
+    return Decoded<LidarScan>::failure(std::move(error));
   }
   detail::ByteReader reader(bytes);
   (void)reader.get<std::uint32_t>();
@@ -381,11 +394,7 @@ inline std::size_t encoded_size(const CameraFrame& frame) {
 
 /// Writes the frame into `out`, which must be exactly encoded_size(frame) bytes (for send_with).
 inline void encode_into(const CameraFrame& frame, std::span<std::uint8_t> out) {
-  const std::size_t size = encoded_size(frame);
-  if (out.size() != size) {
-    throw std::invalid_argument("robot::encode_into: camera frame needs " + std::to_string(size) +
-                                " bytes, buffer has " + std::to_string(out.size()));
-  }
+  detail::require_buffer_size("camera frame", encoded_size(frame), out.size());
   detail::ByteWriter writer(out);
   writer.put(kCameraTag);
   writer.put(frame.seq);
@@ -402,13 +411,8 @@ inline std::vector<std::uint8_t> encode(const CameraFrame& frame) {
 
 inline Decoded<CameraFrame> decode_camera_frame(std::span<const std::uint8_t> bytes) {
   constexpr const char* kind = "camera frame";
-  if (auto error = detail::check_tag(bytes, kCameraTag, kind); !error.empty()) {
-    return Decoded<CameraFrame>::failure(error);
-  }
-  if (bytes.size() < kCameraHeaderSize) {
-    return Decoded<CameraFrame>::failure("camera frame: payload of " + std::to_string(bytes.size()) +
-                                         " bytes is shorter than the " + std::to_string(kCameraHeaderSize) +
-                                         "-byte header");
+  if (auto error = detail::check_header(bytes, kCameraTag, kind, kCameraHeaderSize); !error.empty()) {
+    return Decoded<CameraFrame>::failure(std::move(error));
   }
   detail::ByteReader reader(bytes);
   (void)reader.get<std::uint32_t>();

@@ -18,18 +18,15 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
+#include "node_util.hpp"
 #include "options.hpp"
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 struct Action {
   std::chrono::nanoseconds at{};
@@ -60,12 +57,6 @@ std::vector<Action> parse_script(std::string_view script) {
                              action_text(item.substr(colon + 1), "dcp_robot_safety: --script")});
   }
   return actions;
-}
-
-void say(const std::string& line) {
-  std::fputs(line.c_str(), stdout);
-  std::fputc('\n', stdout);
-  std::fflush(stdout);
 }
 
 }  // namespace
@@ -107,48 +98,30 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  try {
+  return robot::run_node("safety", [&] {
     dcp::Node node = dcp::init_node();
-    std::optional<Clock::time_point> start;
     std::size_t next = 0;
     std::int64_t seq = 0;
-    bool stopped = false;
-    for (dcp::Event& event : node.events) {
-      if (std::holds_alternative<dcp::StopEvent>(event)) {
-        stopped = true;
-        break;
-      }
-      if (const auto* error = std::get_if<dcp::ErrorEvent>(&event)) {
-        std::fprintf(stderr, "safety: error from the runner: %s\n", error->message.c_str());
-        continue;
-      }
-      const auto* input = std::get_if<dcp::InputEvent>(&event);
-      if (input == nullptr || input->id != "tick") continue;
-      const Clock::time_point now = Clock::now();
-      if (!start) {
-        start = now;
+    const bool stopped = robot::for_each_tick(node.events, "safety", [&](const robot::Tick& tick) {
+      if (tick.first) {
         std::string plan;
         for (const Action& action : actions) plan += " " + action.text + "@" + robot::format_duration(action.at);
-        say("script" + (plan.empty() ? std::string(" (empty)") : plan) + ", running for " +
-            robot::format_duration(duration));
+        robot::say("script" + (plan.empty() ? std::string(" (empty)") : plan) + ", running for " +
+                   robot::format_duration(duration));
       }
-      const auto elapsed = now - *start;
+      const std::chrono::nanoseconds elapsed = tick.elapsed();
       while (next < actions.size() && actions[next].at <= elapsed) {
         dcp::Metadata metadata;
         metadata.parameters["seq"] = seq++;
         node.outputs.send("estop", actions[next].text, std::move(metadata));
-        say("sent " + actions[next].text + " at " +
-            robot::format_duration(std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed)) + " (scheduled " +
-            robot::format_duration(actions[next].at) + ")");
+        robot::say("sent " + actions[next].text + " at " + robot::format_duration(elapsed) + " (scheduled " +
+                   robot::format_duration(actions[next].at) + ")");
         ++next;
       }
-      if (elapsed >= duration) break;
-    }
-    say(std::string() + (stopped ? "stopped" : "done") + ", sent " + std::to_string(next) + " of " +
-        std::to_string(actions.size()) + " actions");
+      return elapsed < duration;
+    });
+    robot::say(std::string() + (stopped ? "stopped" : "done") + ", sent " + std::to_string(next) + " of " +
+               std::to_string(actions.size()) + " actions");
     return 0;
-  } catch (const std::exception& error) {
-    std::fprintf(stderr, "safety: %s\n", error.what());
-    return 1;
-  }
+  });
 }

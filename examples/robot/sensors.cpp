@@ -23,17 +23,16 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
-#include <optional>
 #include <span>
 #include <string>
-#include <variant>
 
+#include "node_util.hpp"
 #include "options.hpp"
 #include "robot_messages.hpp"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using robot::Clock;
 
 /// One output's schedule: message k is due at start + k x period (integer nanoseconds, no drift).
 struct Schedule {
@@ -47,12 +46,6 @@ struct Schedule {
     return start + std::chrono::nanoseconds(next_slot * 1'000'000'000 / rate_hz);
   }
 };
-
-void say(const std::string& line) {
-  std::fputs(line.c_str(), stdout);
-  std::fputc('\n', stdout);
-  std::fflush(stdout);
-}
 
 }  // namespace
 
@@ -88,14 +81,13 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  try {
+  return robot::run_node("sensors", [&] {
     dcp::Node node = dcp::init_node();
-    std::optional<Clock::time_point> start;
     const std::int64_t imu_period_ns = 1'000'000'000 / imu.rate_hz;
 
-    const auto send_due = [&](Schedule& schedule, Clock::time_point now, auto&& send_one) {
+    const auto send_due = [&](Schedule& schedule, const robot::Tick& tick, auto&& send_one) {
       std::int64_t burst = 0;
-      while (schedule.due(*start) <= now && burst < max_burst) {
+      while (schedule.due(tick.start) <= tick.now && burst < max_burst) {
         dcp::Metadata metadata;
         metadata.parameters["seq"] = schedule.sent;
         send_one(schedule.sent, std::move(metadata));
@@ -103,63 +95,47 @@ int main(int argc, char** argv) {
         ++schedule.next_slot;
         ++burst;
       }
-      while (schedule.due(*start) <= now) {  // still behind: skip the stale slots
+      while (schedule.due(tick.start) <= tick.now) {  // still behind: skip the stale slots
         ++schedule.next_slot;
         ++schedule.skipped;
       }
     };
 
-    bool stopped = false;
-    for (dcp::Event& event : node.events) {
-      if (std::holds_alternative<dcp::StopEvent>(event)) {
-        stopped = true;
-        break;
+    const bool stopped = robot::for_each_tick(node.events, "sensors", [&](const robot::Tick& tick) {
+      if (tick.first) {
+        robot::say("publishing imu " + std::to_string(imu.rate_hz) + " Hz, lidar " +
+                   std::to_string(lidar.rate_hz) + " Hz (" + std::to_string(lidar_points) + " points), camera " +
+                   std::to_string(camera.rate_hz) + " Hz (" + std::to_string(camera_width) + "x" +
+                   std::to_string(camera_height) + ") for " + robot::format_duration(duration));
       }
-      if (const auto* error = std::get_if<dcp::ErrorEvent>(&event)) {
-        std::fprintf(stderr, "sensors: error from the runner: %s\n", error->message.c_str());
-        continue;
-      }
-      const auto* input = std::get_if<dcp::InputEvent>(&event);
-      if (input == nullptr || input->id != "tick") continue;
+      if (tick.elapsed() >= duration) return false;
 
-      const Clock::time_point now = Clock::now();
-      if (!start) {
-        start = now;
-        say("publishing imu " + std::to_string(imu.rate_hz) + " Hz, lidar " +
-            std::to_string(lidar.rate_hz) + " Hz (" + std::to_string(lidar_points) + " points), camera " +
-            std::to_string(camera.rate_hz) + " Hz (" + std::to_string(camera_width) + "x" +
-            std::to_string(camera_height) + ") for " + robot::format_duration(duration));
-      }
-      if (now - *start >= duration) break;
-
-      send_due(imu, now, [&](std::int64_t seq, dcp::Metadata metadata) {
+      send_due(imu, tick, [&](std::int64_t seq, dcp::Metadata metadata) {
         const auto bytes = robot::encode(robot::make_imu_sample(seq, imu_period_ns));
         node.outputs.send("imu", std::span<const std::uint8_t>(bytes), std::move(metadata));
       });
-      send_due(lidar, now, [&](std::int64_t seq, dcp::Metadata metadata) {
+      send_due(lidar, tick, [&](std::int64_t seq, dcp::Metadata metadata) {
         const robot::LidarScan scan = robot::make_lidar_scan(seq, static_cast<std::size_t>(lidar_points));
         node.outputs.send_with("lidar", robot::encoded_size(scan),
                                [&](std::span<std::uint8_t> bytes) { robot::encode_into(scan, bytes); },
                                std::move(metadata));
       });
-      send_due(camera, now, [&](std::int64_t seq, dcp::Metadata metadata) {
+      send_due(camera, tick, [&](std::int64_t seq, dcp::Metadata metadata) {
         const robot::CameraFrame frame = robot::make_camera_frame(seq, static_cast<std::uint32_t>(camera_width),
                                                                   static_cast<std::uint32_t>(camera_height));
         node.outputs.send_with("camera", robot::encoded_size(frame),
                                [&](std::span<std::uint8_t> bytes) { robot::encode_into(frame, bytes); },
                                std::move(metadata));
       });
-    }
+      return true;
+    });
 
     std::string summary = std::string() + (stopped ? "stopped" : "done") + ", sent";
     for (const Schedule* schedule : {&imu, &lidar, &camera}) {
       summary += " " + schedule->output + "=" + std::to_string(schedule->sent);
       if (schedule->skipped > 0) summary += " (" + std::to_string(schedule->skipped) + " skipped)";
     }
-    say(summary);
+    robot::say(summary);
     return 0;
-  } catch (const std::exception& error) {
-    std::fprintf(stderr, "sensors: %s\n", error.what());
-    return 1;
-  }
+  });
 }

@@ -24,20 +24,7 @@
 #include "dcp/testing/node_harness.hpp"
 #include "dcp/worker_pool.hpp"
 
-// Allocation-failure injection for this test binary: when armed on a thread, the n-th allocation
-// (0-based) on that thread throws std::bad_alloc. Other threads are never affected.
-namespace {
-thread_local long allocations_until_failure = -1;  // -1: disarmed
-}  // namespace
-
-void* operator new(std::size_t size) {
-  if (allocations_until_failure >= 0 && allocations_until_failure-- == 0) throw std::bad_alloc();
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-// Not inlined: g++ -O2 would otherwise flag free() of an operator-new pointer (it is ours: malloc).
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#include "../support/failing_allocation.hpp"  // this binary's operator new fails on demand
 
 namespace {
 
@@ -376,15 +363,7 @@ TEST(EmergencyStop, TriggerAllocationFailure_NeverLatchesWithoutTheHalt) {
     ASSERT_EQ(started.get_future().wait_for(kHang), std::future_status::ready);
     for (int i = 0; i < 3; ++i) router.dispatch(input("work"));
 
-    bool threw = false;
-    allocations_until_failure = failing;
-    try {
-      (void)estop.trigger(reason);
-    } catch (const std::bad_alloc&) {
-      threw = true;
-    }
-    const bool injected = allocations_until_failure < 0;
-    allocations_until_failure = -1;
+    const auto [threw, injected] = dcp::test::with_failing_allocation(failing, [&] { (void)estop.trigger(reason); });
     if (threw) {
       if (estop.latched()) {
         EXPECT_EQ(estop.stats().triggers, 1u) << "allocation " << failing;

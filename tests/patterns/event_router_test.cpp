@@ -27,22 +27,11 @@
 #include "dcp/testing/node_harness.hpp"
 #include "dcp/worker_pool.hpp"
 
-// Allocation-failure injection for this test binary: when armed on a thread, the n-th allocation
-// (0-based) on that thread throws std::bad_alloc. Other threads are never affected.
-namespace {
-thread_local long allocations_until_failure = -1;  // -1: disarmed
-}  // namespace
-
-void* operator new(std::size_t size) {
-  if (allocations_until_failure >= 0 && allocations_until_failure-- == 0) throw std::bad_alloc();
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-// Not inlined: g++ -O2 would otherwise flag free() of an operator-new pointer (it is ours: malloc).
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#include "../support/failing_allocation.hpp"  // this binary's operator new fails on demand
 
 namespace {
+
+using dcp::test::allocations_until_failure;
 
 using namespace std::chrono_literals;
 
@@ -1128,15 +1117,8 @@ TEST(EventRouter, DispatchAllocationFailure_EventIsStillCountedExactlyOnce) {
     router.on_input("work", [&](const dcp::InputEvent&, const dcp::InputContext&) { handled.fetch_add(1); },
                     {.queue_capacity = 8});
     dcp::InputEvent event = input("work");
-    allocations_until_failure = failing;
-    bool threw = false;
-    try {
-      (void)router.dispatch(std::move(event));
-    } catch (const std::bad_alloc&) {
-      threw = true;
-    }
-    const bool injected = allocations_until_failure < 0;
-    allocations_until_failure = -1;
+    const auto [threw, injected] =
+        dcp::test::with_failing_allocation(failing, [&] { (void)router.dispatch(std::move(event)); });
     ASSERT_TRUE(router.wait_idle_for(kHang)) << "allocation " << failing;
     const dcp::InputStats stats = router.stats("work");
     EXPECT_EQ(stats.received, 1u) << "allocation " << failing;

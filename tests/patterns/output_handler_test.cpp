@@ -117,6 +117,26 @@ class HandlerStall {
   std::vector<std::string> failed_ids_;
 };
 
+/// The set-up of most backlog tests: a harness, an OutputHandler with `options` whose on_error is
+/// the stall's, and the handler thread already held in it, so whatever is sent next queues up.
+/// Bind the parts by name: `HeldHandler held({.capacity = 2}); auto& [h, stall, out] = held;`
+struct HeldHandler {
+  NodeHarness h = make_harness();
+  HandlerStall stall;  // declared before the handler, which it must outlive
+  OutputHandler out;
+
+  explicit HeldHandler(OutputHandler::Options options = {})
+      : out(h.node().outputs, with_on_error(std::move(options), stall.on_error())) {
+    stall.hold(out);
+  }
+
+  static OutputHandler::Options with_on_error(OutputHandler::Options options,
+                                              std::function<void(std::string_view, std::exception_ptr)> on_error) {
+    options.on_error = std::move(on_error);
+    return options;
+  }
+};
+
 // ---------------------------------------------------------------------------------------------
 // Delivery and ordering
 // ---------------------------------------------------------------------------------------------
@@ -136,10 +156,8 @@ TEST(OutputHandler, SingleOutput_IsSentWithItsIdBytesAndMetadata) {
 }
 
 TEST(OutputHandler, ZeroTimestamp_IsFilledInWhenSentNotWhenQueued) {
-  NodeHarness h = make_harness();
-  HandlerStall stall;
-  OutputHandler out(h.node().outputs, {.on_error = stall.on_error()});
-  stall.hold(out);
+  HeldHandler held;
+  auto& [h, stall, out] = held;
   ASSERT_EQ(out.send("cmd", "late"), OutputStatus::queued);
   const auto queued_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                              std::chrono::system_clock::now().time_since_epoch())
@@ -184,10 +202,8 @@ TEST(OutputHandler, ManyProducers_EveryOutputArrivesExactlyOnceInPerProducerOrde
 }
 
 TEST(OutputHandler, PriorityOutput_OvertakesQueuedOutputs) {
-  NodeHarness h = make_harness();
-  HandlerStall stall;
-  OutputHandler out(h.node().outputs, {.on_error = stall.on_error()});
-  stall.hold(out);  // the handler thread is busy: what follows is a backlog
+  HeldHandler held;  // the handler thread is busy: what follows is a backlog
+  auto& [h, stall, out] = held;
   for (int i = 0; i < 10; ++i) ASSERT_EQ(out.send("cmd", label("n", i)), OutputStatus::queued);
   ASSERT_EQ(out.stats().queued, 10u);
   ASSERT_EQ(out.send_priority("halt", "halt"), OutputStatus::queued);
@@ -203,10 +219,8 @@ TEST(OutputHandler, PriorityOutput_OvertakesQueuedOutputs) {
 }
 
 TEST(OutputHandler, PriorityLane_FullDropsItsOldest) {
-  NodeHarness h = make_harness();
-  HandlerStall stall;
-  OutputHandler out(h.node().outputs, {.priority_capacity = 2, .on_error = stall.on_error()});
-  stall.hold(out);
+  HeldHandler held({.priority_capacity = 2});
+  auto& [h, stall, out] = held;
   EXPECT_EQ(out.send_priority("halt", "p0"), OutputStatus::queued);
   EXPECT_EQ(out.send_priority("halt", "p1"), OutputStatus::queued);
   EXPECT_EQ(out.send_priority("halt", dcp::Payload::from_string("p2")), OutputStatus::queued_dropped_oldest);
@@ -222,11 +236,9 @@ TEST(OutputHandler, PriorityLane_FullDropsItsOldest) {
 // ---------------------------------------------------------------------------------------------
 
 TEST(OutputHandler, DropOldest_AtCapacity_DropsTheOldestAndCountsIt) {
-  NodeHarness h = make_harness();
-  HandlerStall stall;
   dcp::StatusBoard board("n");
-  OutputHandler out(h.node().outputs, {.capacity = 4, .status = &board, .on_error = stall.on_error()});
-  stall.hold(out);
+  HeldHandler held({.capacity = 4, .status = &board});
+  auto& [h, stall, out] = held;
   for (int i = 0; i < 10; ++i) {
     const OutputStatus expected = i < 4 ? OutputStatus::queued : OutputStatus::queued_dropped_oldest;
     EXPECT_EQ(out.send("cmd", label("m", i)), expected) << i;
@@ -241,11 +253,8 @@ TEST(OutputHandler, DropOldest_AtCapacity_DropsTheOldestAndCountsIt) {
 }
 
 TEST(OutputHandler, DropNewest_AtCapacity_DropsTheNewOutputAndCountsIt) {
-  NodeHarness h = make_harness();
-  HandlerStall stall;
-  OutputHandler out(h.node().outputs,
-                    {.capacity = 4, .overflow = dcp::Overflow::drop_newest, .on_error = stall.on_error()});
-  stall.hold(out);
+  HeldHandler held({.capacity = 4, .overflow = dcp::Overflow::drop_newest});
+  auto& [h, stall, out] = held;
   for (int i = 0; i < 10; ++i) {
     const OutputStatus expected = i < 4 ? OutputStatus::queued : OutputStatus::dropped;
     EXPECT_EQ(out.send("cmd", label("m", i)), expected) << i;
@@ -258,11 +267,8 @@ TEST(OutputHandler, DropNewest_AtCapacity_DropsTheNewOutputAndCountsIt) {
 }
 
 TEST(OutputHandler, Block_FullLane_SendWaitsForRoom) {
-  NodeHarness h = make_harness();
-  HandlerStall stall;
-  OutputHandler out(h.node().outputs,
-                    {.capacity = 2, .overflow = dcp::Overflow::block, .on_error = stall.on_error()});
-  stall.hold(out);
+  HeldHandler held({.capacity = 2, .overflow = dcp::Overflow::block});
+  auto& [h, stall, out] = held;
   ASSERT_EQ(out.send("cmd", "a"), OutputStatus::queued);
   ASSERT_EQ(out.send("cmd", "b"), OutputStatus::queued);
   auto third = std::async(std::launch::async, [&out] { return out.send("cmd", "c"); });
@@ -278,11 +284,8 @@ TEST(OutputHandler, Block_FullLane_SendWaitsForRoom) {
 }
 
 TEST(OutputHandler, Block_ShutdownWakesABlockedProducerWithClosed) {
-  NodeHarness h = make_harness();
-  HandlerStall stall;
-  OutputHandler out(h.node().outputs,
-                    {.capacity = 1, .overflow = dcp::Overflow::block, .on_error = stall.on_error()});
-  stall.hold(out);
+  HeldHandler held({.capacity = 1, .overflow = dcp::Overflow::block});
+  auto& [h, stall, out] = held;
   ASSERT_EQ(out.send("cmd", "queued"), OutputStatus::queued);
   auto blocked = std::async(std::launch::async, [&out] { return out.send("cmd", "blocked"); });
   EXPECT_EQ(blocked.wait_for(20ms), std::future_status::timeout);
@@ -565,10 +568,8 @@ TEST(OutputHandler, BadOptions_ThrowInvalidArgumentNamingTheField) {
 // ---------------------------------------------------------------------------------------------
 
 TEST(OutputHandler, ShutdownDrain_SendsEverythingQueuedPriorityFirst) {
-  NodeHarness h = make_harness();
-  HandlerStall stall;
-  OutputHandler out(h.node().outputs, {.on_error = stall.on_error()});
-  stall.hold(out);
+  HeldHandler held;
+  auto& [h, stall, out] = held;
   for (int i = 0; i < 5; ++i) out.send("cmd", label("n", i));
   out.send_priority("halt", "p0");
   out.send_priority("halt", "p1");
@@ -583,10 +584,8 @@ TEST(OutputHandler, ShutdownDrain_SendsEverythingQueuedPriorityFirst) {
 }
 
 TEST(OutputHandler, ShutdownDiscard_DropsWhatIsQueuedAndCountsIt) {
-  NodeHarness h = make_harness();
-  HandlerStall stall;
-  OutputHandler out(h.node().outputs, {.on_error = stall.on_error()});
-  stall.hold(out);
+  HeldHandler held;
+  auto& [h, stall, out] = held;
   for (int i = 0; i < 5; ++i) out.send("cmd", label("n", i));
   out.send_priority("halt", "p0");
   auto shutdown = std::async(std::launch::async, [&out] { return out.shutdown(OutputShutdown::discard); });
