@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "dcp/detail/thread_name.hpp"
+#include "dcp/detail/thread_priority.hpp"
 #include "dcp/status.hpp"
 #include "dcp/testing/node_harness.hpp"
 
@@ -561,6 +562,29 @@ TEST(OutputHandler, BadOptions_ThrowInvalidArgumentNamingTheField) {
   EXPECT_NE(message_of({.priority_capacity = 0}).find("Options::priority_capacity"), std::string::npos);
   EXPECT_NE(message_of({.overflow = static_cast<dcp::Overflow>(42)}).find("Options::overflow"), std::string::npos);
   EXPECT_THROW(OutputHandler(dcp::OutputSender{}), std::invalid_argument);
+  EXPECT_NE(message_of({.realtime_priority = -1}).find("Options::realtime_priority"), std::string::npos);
+  EXPECT_NE(message_of({.realtime_priority = 100}).find("Options::realtime_priority"), std::string::npos);
+}
+
+TEST(OutputHandler, RealtimePriority_GrantedExactlyWhenThisProcessMayUseSchedFifo_AndSendingWorksEitherWay) {
+  // What the kernel grants a fresh thread of this process decides the expected answer: root or
+  // CAP_SYS_NICE -> SCHED_FIFO, otherwise normal scheduling (and no error).
+  bool allowed = false;
+  std::thread probe([&] { allowed = dcp::detail::set_current_thread_realtime(10); });
+  probe.join();
+
+  NodeHarness h = make_harness();
+  OutputHandler out(h.node().outputs, {.realtime_priority = 10});
+  EXPECT_EQ(out.realtime(), allowed);
+  OutputHandler::Options normal;
+  NodeHarness h2 = make_harness();
+  OutputHandler plain(h2.node().outputs, normal);
+  EXPECT_FALSE(plain.realtime());
+
+  out.send_priority("halt", "stop");
+  const std::optional<CapturedOutput> sent = h.next_output(kHang);
+  ASSERT_TRUE(sent.has_value());
+  EXPECT_EQ(sent->text(), "stop");
 }
 
 // ---------------------------------------------------------------------------------------------
