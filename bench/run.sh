@@ -15,7 +15,7 @@ cd "$repo"
 
 echo "== building C++ benchmarks (cmake preset 'bench')" >&2
 cmake --preset bench >/dev/null
-cmake --build --preset bench --target dcp_compare dcp_channel_bench
+cmake --build --preset bench --target dcp_compare dcp_channel_bench dcp_patterns_bench
 
 echo "== building Rust peers (cargo, offline)" >&2
 (cd bench/rust && CARGO_TARGET_DIR="$repo/bench/rust/target" cargo build --release --offline --quiet)
