@@ -9,7 +9,8 @@
 //     estop and tick inline on the loop (they must not wait behind sensor work).
 //   - Scatter/gather (Aggregator): each lidar scan is cut into --sectors sectors, one pool task per
 //     sector; the aggregator emits one fused frame when every sector is in, or a partial one
-//     flagged "deadline" after --fusion-deadline. Each complete fused frame yields one command.
+//     flagged "deadline" after --fusion-deadline. Each complete fused frame whose scan epoch is
+//     still current (no e-stop since) yields one command.
 //   - OutputHandler: one thread owns the node's output sender; every other thread sends through it.
 //   - EmergencyStop: "trigger" on estop latches it, sends the halt through the priority lane,
 //     cancels the running sector work and discards the queued; commands carry the epoch of the scan
