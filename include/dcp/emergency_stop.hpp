@@ -63,6 +63,8 @@
 // Blocking: trigger()/reset() take a mutex held only for the non-blocking steps above (the priority
 // lane drops its oldest entry rather than wait). Nothing else blocks. The destructor stops the
 // watchdog thread.
+// One stop per OutputHandler: the stop owns the handler's epoch gate (set_epoch), so a second stop on
+// the same handler would overwrite the first one's gate.
 // Lifetime: the OutputHandler and every protected EventRouter must outlive the EmergencyStop (or at
 // least its last trigger()/reset()); destroy the stop before them. The hooks protect() installed stay
 // in a router that outlives the stop and are safe there: its pooled drainers (still draining during
