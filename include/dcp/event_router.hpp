@@ -130,6 +130,7 @@
 #include <vector>
 
 #include "dcp/channel.hpp"
+#include "dcp/detail/deadline.hpp"
 #include "dcp/detail/exception_message.hpp"
 #include "dcp/node.hpp"
 #include "dcp/overflow.hpp"
@@ -496,10 +497,16 @@ class EventRouter {
 
   /// True when, within `timeout`, no handler of this router is queued or running. (From one of the
   /// router's own handlers it can only time out: that handler is running.)
+  /// A negative timeout throws std::invalid_argument; a huge one (nanoseconds::max()) waits forever.
   bool wait_idle_for(std::chrono::nanoseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    const detail::SteadyTime deadline = detail::deadline_after(timeout, "dcp::EventRouter::wait_idle_for");
+    const auto idle = [this] { return busy_.load(std::memory_order_seq_cst) == 0; };
     std::unique_lock lock(idle_mutex_);
-    return idle_.wait_until(lock, deadline, [this] { return busy_.load(std::memory_order_seq_cst) == 0; });
+    if (deadline == detail::kNoDeadline) {
+      idle_.wait(lock, idle);
+      return true;
+    }
+    return idle_.wait_until(lock, deadline, idle);
   }
 
   /// See "Shutdown" in the header comment. Idempotent; callable from any thread.

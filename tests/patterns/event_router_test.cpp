@@ -879,6 +879,31 @@ TEST(EventRouter, WaitIdleFor_FalseWhileAHandlerRuns) {
   EXPECT_TRUE(router.wait_idle_for(kHang));
 }
 
+TEST(EventRouter, WaitIdleFor_HugeTimeoutWaitsForTheHandler_NegativeThrows) {
+  dcp::WorkerPool pool({.threads = 1});
+  dcp::EventRouter router(pool);
+  Gate started;
+  Gate release;
+  router.on_input("work", [&](const dcp::InputEvent&, const dcp::InputContext&) {
+    started.open();
+    release.wait();
+  });
+  EXPECT_THROW((void)router.wait_idle_for(-1ns), std::invalid_argument);
+  router.dispatch(input("work"));
+  ASSERT_TRUE(started.wait());
+  // nanoseconds::max() must mean "forever", not overflow into the past and return false at once.
+  std::atomic<int> result{-1};
+  Gate calling;
+  std::thread waiter([&] {
+    calling.open();
+    result = router.wait_idle_for(std::chrono::nanoseconds::max()) ? 1 : 0;
+  });
+  ASSERT_TRUE(calling.wait());
+  release.open();
+  waiter.join();
+  EXPECT_EQ(result.load(), 1);
+}
+
 // ------------------------------------------------------------------------------------------------
 // Set-up rules and configuration errors
 // ------------------------------------------------------------------------------------------------
