@@ -8,7 +8,7 @@
 // Each benchmark runs for a bounded channel (argument = capacity) and an unbounded one
 // (argument 0). Items/s is messages received per second.
 
-#include <dcp/channel.hpp>
+#include <dcp/core/channel.hpp>
 
 #include <benchmark/benchmark.h>
 

@@ -21,8 +21,8 @@
 // "CHECK FAILED" to stderr and exits with status 1. Threads are not pinned (the reference machine
 // has 2 shared cores); every repetition runs every contender once, so drift hits all of them.
 
-#include <dcp/channel.hpp>
-#include <dcp/worker_pool.hpp>
+#include <dcp/core/channel.hpp>
+#include <dcp/core/worker_pool.hpp>
 
 #include <concurrentqueue/blockingconcurrentqueue.h>
 

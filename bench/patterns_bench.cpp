@@ -25,13 +25,13 @@
 // Output: a human-readable table on stdout, and one JSON object per line with --json. Any failed
 // check (a lost output, a missing halt, a stale command after the halt) prints "CHECK FAILED" and
 // exits with status 1. Threads are not pinned; every repetition runs both designs once.
-#include <dcp/channel.hpp>
-#include <dcp/detail/thread_priority.hpp>
-#include <dcp/emergency_stop.hpp>
-#include <dcp/event_router.hpp>
-#include <dcp/output_handler.hpp>
-#include <dcp/testing/node_harness.hpp>
-#include <dcp/worker_pool.hpp>
+#include <dcp/core/channel.hpp>
+#include <dcp/core/detail/thread_priority.hpp>
+#include <dcp/patterns/emergency_stop.hpp>
+#include <dcp/patterns/event_router.hpp>
+#include <dcp/patterns/output_handler.hpp>
+#include <dcp/node/node_harness.hpp>
+#include <dcp/core/worker_pool.hpp>
 
 #include <algorithm>
 #include <atomic>

@@ -42,7 +42,7 @@ fi
 
 # The robot dataflow: the `dcp` command line and the four nodes (dcp_robot_nodes).
 cmake --build --preset release --target dcp dcp_robot_nodes
-dcp=build/release/apps/dcp/dcp
+dcp=build/release/tools/cli/dcp
 if [[ ! -x ${dcp} ]]; then
     echo "demo.sh: ${dcp} was not built" >&2
     exit 1

@@ -3,7 +3,7 @@
 # (defaults: 30 seconds, all). Each target gets the given number of seconds.
 #
 #   loader  the dataflow YAML loader (tests/fuzz/dataflow_loader_fuzzer.cpp); seeds:
-#           tests/dataflow/fixtures and tests/fuzz/regressions
+#           tests/tools/dataflow/fixtures and tests/fuzz/regressions
 #   frame   the runner <-> node frame decoder (tests/fuzz/frame_decoder_fuzzer.cpp); seeds:
 #           tests/fuzz/frame_corpus
 #
@@ -39,7 +39,7 @@ cmake -S . -B "${build}" -G Ninja \
     -DDCP_SANITIZER=address \
     -DDCP_BUILD_FUZZERS=ON \
     -DDCP_BUILD_TESTS=OFF \
-    -DDCP_BUILD_TOOLS=OFF \
+    -DDCP_BUILD_TOOLS=ON \
     -DDCP_BUILD_EXAMPLES=OFF \
     -DDCP_INSTALL=OFF
 cmake --build "${build}" --target dataflow_loader_fuzzer frame_decoder_fuzzer
@@ -57,7 +57,7 @@ for target in "${targets[@]}"; do
     options=()
     if [[ ${target} == loader ]]; then
         binary=${build}/tests/fuzz/dataflow_loader_fuzzer
-        seeds=(tests/dataflow/fixtures/valid/*.yml tests/dataflow/fixtures/invalid/*.yml tests/fuzz/regressions/*)
+        seeds=(tests/tools/dataflow/fixtures/valid/*.yml tests/tools/dataflow/fixtures/invalid/*.yml tests/fuzz/regressions/*)
         options=(-max_len=16384 -dict=tests/fuzz/dataflow.dict)
     else
         binary=${build}/tests/fuzz/frame_decoder_fuzzer

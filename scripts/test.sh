@@ -36,7 +36,7 @@ for preset in "${presets[@]}"; do
     else
         cmake --preset "${preset}"
         cmake --build --preset "${preset}"
-        ctest --preset "${preset}"
+        ctest --preset "${preset}" --parallel "$(nproc)"
     fi
     echo "== dcp: preset '${preset}' passed in $((SECONDS - preset_started)) s"
 done

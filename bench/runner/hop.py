@@ -62,8 +62,8 @@ RUN_TIMEOUT_S = 600
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build", type=Path, default=DEFAULT_BUILD,
-                        help="CMake build folder with apps/dcp/dcp and bench/runner/* (default: %(default)s)")
-    parser.add_argument("--dcp", type=Path, help="the dcp binary (default: BUILD/apps/dcp/dcp)")
+                        help="CMake build folder with tools/cli/dcp and bench/runner/* (default: %(default)s)")
+    parser.add_argument("--dcp", type=Path, help="the dcp binary (default: BUILD/tools/cli/dcp)")
     parser.add_argument("--bin-dir", type=Path, help="folder of hop_source, hop_sink, socket_floor "
                                                       "(default: BUILD/bench/runner)")
     parser.add_argument("--work-dir", type=Path, help="dataflow files and node outputs (default: BUILD/runner_hop)")
@@ -79,7 +79,7 @@ def parse_args():
         args.reps = 1 if args.quick else 3
     if args.reps < 1:
         parser.error("--reps must be at least 1")
-    args.dcp = args.dcp or args.build / "apps/dcp/dcp"
+    args.dcp = args.dcp or args.build / "tools/cli/dcp"
     args.bin_dir = args.bin_dir or args.build / "bench/runner"
     args.work_dir = args.work_dir or args.build / "runner_hop"
     if args.sizes:

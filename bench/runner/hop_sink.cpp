@@ -20,7 +20,7 @@
 //
 // Exits at AllInputsClosed (or Stop) after writing one JSON line to `out`: status 0 if all `count`
 // messages arrived intact and in order, 1 otherwise (and a line on stderr saying what was wrong).
-#include <dcp/node.hpp>
+#include <dcp/node/node.hpp>
 
 #include <cstdint>
 #include <cstdio>

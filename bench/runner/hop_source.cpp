@@ -17,7 +17,7 @@
 //
 // Writes one JSON line to `out` and exits 0, or exits 1 if the run breaks off (the stream ends, Stop,
 // or an ack out of order). The first `warmup` round trips are not recorded.
-#include <dcp/node.hpp>
+#include <dcp/node/node.hpp>
 
 #include <algorithm>
 #include <cstdint>

@@ -7,9 +7,9 @@
 // event stream; the pool drains, the results channel closes, and the output thread ends by itself.
 //
 // Usage: dcp_core_demo [frames] [workers]     (defaults: 200 frames, 2 workers)
-#include <dcp/channel.hpp>
-#include <dcp/select.hpp>
-#include <dcp/worker_pool.hpp>
+#include <dcp/core/channel.hpp>
+#include <dcp/core/select.hpp>
+#include <dcp/core/worker_pool.hpp>
 
 #include <algorithm>
 #include <chrono>

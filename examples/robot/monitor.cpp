@@ -13,7 +13,7 @@
 // does an error reported by the runner.
 //
 //   dcp_robot_monitor [--status-period 500ms] [--max-reaction 1s] [--allow-no-estop] [--quiet]
-#include <dcp/node.hpp>
+#include <dcp/node/node.hpp>
 
 #include <nlohmann/json.hpp>
 

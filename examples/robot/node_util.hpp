@@ -25,7 +25,7 @@
 // StopEvent; it returns false when on_tick returned false or the event stream ended.
 #pragma once
 
-#include <dcp/node.hpp>
+#include <dcp/node/node.hpp>
 
 #include <chrono>
 #include <cstdio>

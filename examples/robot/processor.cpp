@@ -27,14 +27,14 @@
 //
 //   dcp_robot_processor [--sectors 4] [--workers 2] [--fusion-deadline 60ms] [--watchdog imu:200ms]
 //                       [--map-interval 500ms]
-#include <dcp/aggregator.hpp>
-#include <dcp/background_job.hpp>
-#include <dcp/emergency_stop.hpp>
-#include <dcp/event_router.hpp>
-#include <dcp/node.hpp>
-#include <dcp/output_handler.hpp>
-#include <dcp/status.hpp>
-#include <dcp/worker_pool.hpp>
+#include <dcp/patterns/aggregator.hpp>
+#include <dcp/patterns/background_job.hpp>
+#include <dcp/patterns/emergency_stop.hpp>
+#include <dcp/patterns/event_router.hpp>
+#include <dcp/node/node.hpp>
+#include <dcp/patterns/output_handler.hpp>
+#include <dcp/patterns/status.hpp>
+#include <dcp/core/worker_pool.hpp>
 
 #include <nlohmann/json.hpp>
 

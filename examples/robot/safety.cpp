@@ -11,7 +11,7 @@
 // (`tick: dora/timer/millis/10`), so an action is sent on the first tick at or after its time.
 // The node runs for --duration after its first tick, then exits 0 (its output closes); Stop ends
 // it early. Actions scheduled at or after --duration are an error.
-#include <dcp/node.hpp>
+#include <dcp/node/node.hpp>
 
 #include <algorithm>
 #include <chrono>

@@ -17,7 +17,7 @@
 //
 //   dcp_robot_sensors [--duration 10s] [--imu-rate 100] [--lidar-rate 10] [--camera-rate 30]
 //                     [--lidar-points 4096] [--camera-width 160] [--camera-height 120] [--max-burst 10]
-#include <dcp/node.hpp>
+#include <dcp/node/node.hpp>
 
 #include <chrono>
 #include <cstdint>

@@ -4,10 +4,10 @@
 //
 // This executable replaces the global operator new (malloc-based) so that a test can make one
 // chosen allocation of the calling thread fail with std::bad_alloc. Disarmed, it is plain malloc.
-#include "dcp/channel.hpp"
-#include "dcp/detail/deadline.hpp"
-#include "dcp/detail/parker.hpp"
-#include "dcp/select.hpp"
+#include "dcp/core/channel.hpp"
+#include "dcp/core/detail/deadline.hpp"
+#include "dcp/core/detail/parker.hpp"
+#include "dcp/core/select.hpp"
 
 #include <gtest/gtest.h>
 

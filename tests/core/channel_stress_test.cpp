@@ -1,7 +1,7 @@
 // Stress tests of dcp channels: many producers and consumers, millions of messages, random closes.
 // Every message is accounted for exactly once (a per-value "seen" counter plus per-producer order
 // checks). Sizes are divided by DCP_STRESS_DIVISOR under the sanitizers.
-#include "dcp/channel.hpp"
+#include "dcp/core/channel.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
-// Unit tests of dcp/channel.hpp: close semantics, timeouts, overflow policies, move-only and large
+// Unit tests of dcp/core/channel.hpp: close semantics, timeouts, overflow policies, move-only and large
 // values. Every rule is checked for both flavors (bounded and unbounded) where it applies.
-#include "dcp/channel.hpp"
+#include "dcp/core/channel.hpp"
 
 #include <gtest/gtest.h>
 

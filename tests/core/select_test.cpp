@@ -1,5 +1,5 @@
-// Unit tests of dcp/select.hpp: readiness, closed-as-ready, timeouts, wake-ups, fairness.
-#include "dcp/select.hpp"
+// Unit tests of dcp/core/select.hpp: readiness, closed-as-ready, timeouts, wake-ups, fairness.
+#include "dcp/core/select.hpp"
 
 #include <gtest/gtest.h>
 

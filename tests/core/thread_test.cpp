@@ -1,8 +1,8 @@
-// Tests of dcp::ScopedThread and dcp::ThreadGroup (include/dcp/thread.hpp).
+// Tests of dcp::ScopedThread and dcp::ThreadGroup (include/dcp/core/thread.hpp).
 //
 // Synchronisation: promises, latches and stop tokens; nothing sleeps to "let threads run". Timed waits
 // only detect hangs (kHang, asserted ready).
-#include "dcp/thread.hpp"
+#include "dcp/core/thread.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "dcp/detail/thread_name.hpp"
+#include "dcp/core/detail/thread_name.hpp"
 
 namespace {
 

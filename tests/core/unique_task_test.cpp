@@ -1,6 +1,6 @@
-// Tests of dcp::detail::UniqueTask (include/dcp/detail/unique_task.hpp), the move-only type-erased
+// Tests of dcp::detail::UniqueTask (include/dcp/core/detail/unique_task.hpp), the move-only type-erased
 // callable the WorkerPool queues.
-#include "dcp/detail/unique_task.hpp"
+#include "dcp/core/detail/unique_task.hpp"
 
 #include <gtest/gtest.h>
 

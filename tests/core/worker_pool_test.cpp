@@ -1,10 +1,10 @@
-// Tests of dcp::WorkerPool and dcp::TaskHandle (include/dcp/worker_pool.hpp).
+// Tests of dcp::WorkerPool and dcp::TaskHandle (include/dcp/core/worker_pool.hpp).
 //
 // Synchronisation: tasks are held with Gates (a shared_future opened by the test) and observed with
 // std::latch; nothing sleeps to "let threads run". Timed waits appear only as hang detectors
 // (kHang, asserted true), and as negative checks that a blocked call is still blocked (a correct pool
 // never makes those fail, however long they wait).
-#include "dcp/worker_pool.hpp"
+#include "dcp/core/worker_pool.hpp"
 
 #include <gtest/gtest.h>
 
@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-#include "dcp/detail/thread_name.hpp"
+#include "dcp/core/detail/thread_name.hpp"
 
 #ifndef DCP_STRESS_DIVISOR
 #define DCP_STRESS_DIVISOR 1

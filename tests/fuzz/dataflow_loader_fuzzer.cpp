@@ -11,9 +11,9 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "dcp/dataflow/describe.hpp"
-#include "dcp/dataflow/loader.hpp"
-#include "dcp/dataflow/mermaid.hpp"
+#include "dataflow/describe.hpp"
+#include "dataflow/loader.hpp"
+#include "dataflow/mermaid.hpp"
 
 namespace {
 

@@ -1,5 +1,5 @@
-// Unit tests of the node API (dcp/node.hpp) through the in-process backend
-// (dcp/testing/node_harness.hpp): event order and statuses, the end of the stream, captured outputs
+// Unit tests of the node API (dcp/node/node.hpp) through the in-process backend
+// (dcp/node/node_harness.hpp): event order and statuses, the end of the stream, captured outputs
 // and their metadata, output-id errors, closing outputs, and the output sender on its own thread.
 #include <gtest/gtest.h>
 
@@ -14,9 +14,9 @@
 #include <thread>
 #include <vector>
 
-#include "dcp/channel.hpp"
-#include "dcp/node.hpp"
-#include "dcp/testing/node_harness.hpp"
+#include "dcp/core/channel.hpp"
+#include "dcp/node/node.hpp"
+#include "dcp/node/node_harness.hpp"
 
 namespace {
 

@@ -1,6 +1,6 @@
-// Unit tests of dcp/payload.hpp: copies share the bytes, factories own what they hold, the bytes
+// Unit tests of dcp/node/payload.hpp: copies share the bytes, factories own what they hold, the bytes
 // outlive their source.
-#include "dcp/payload.hpp"
+#include "dcp/node/payload.hpp"
 
 #include <gtest/gtest.h>
 

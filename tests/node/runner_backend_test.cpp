@@ -22,8 +22,8 @@
 #include <variant>
 #include <vector>
 
-#include "dcp/node.hpp"
-#include "dcp/thread.hpp"
+#include "dcp/node/node.hpp"
+#include "dcp/core/thread.hpp"
 #include "ipc/protocol.hpp"
 #include "ipc/shared_memory.hpp"
 #include "ipc/socket.hpp"

@@ -1,6 +1,6 @@
-// Tests for dcp/aggregator.hpp: scatter/gather with a deadline, eviction, late/duplicate parts,
+// Tests for dcp/patterns/aggregator.hpp: scatter/gather with a deadline, eviction, late/duplicate parts,
 // flush/close, and the exactly-once emission invariant.
-#include "dcp/aggregator.hpp"
+#include "dcp/patterns/aggregator.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,11 +1,11 @@
-// Tests of dcp::BackgroundJob and dcp::JobContext (include/dcp/background_job.hpp).
+// Tests of dcp::BackgroundJob and dcp::JobContext (include/dcp/patterns/background_job.hpp).
 //
 // Synchronisation: wait_for()/stop_for() (which return only after on_finished returned, so whatever
 // the callbacks recorded on the job thread is visible afterwards), latches, promises and a dcp channel
 // for progress observed while the job still runs. Timeouts (kHang) only catch hangs. Throttling is
 // asserted on counts: with an interval of an hour exactly the first and the last report are delivered
 // whatever the machine's speed.
-#include "dcp/background_job.hpp"
+#include "dcp/patterns/background_job.hpp"
 
 #include <gtest/gtest.h>
 
@@ -23,9 +23,9 @@
 #include <utility>
 #include <vector>
 
-#include "dcp/channel.hpp"
-#include "dcp/detail/exception_message.hpp"
-#include "dcp/detail/thread_name.hpp"
+#include "dcp/core/channel.hpp"
+#include "dcp/core/error_report.hpp"
+#include "dcp/core/detail/thread_name.hpp"
 
 namespace {
 
@@ -57,7 +57,7 @@ struct Record {
                 [this](JobState state, std::exception_ptr error_ptr) {
                   ++finished_calls;
                   finished_state = state;
-                  if (error_ptr) error = dcp::detail::exception_message(error_ptr);  // on the job thread
+                  if (error_ptr) error = dcp::describe_exception(error_ptr);  // on the job thread
                   events.push_back(std::string("finished ") + dcp::to_string(state));
                 }};
   }

@@ -1,6 +1,6 @@
 // Tests of dcp::EmergencyStop: latching, epochs, the priority halt, discarding queued work,
 // cancelling running handlers, the watchdog and critical-input triggers — through the test harness.
-#include "dcp/emergency_stop.hpp"
+#include "dcp/patterns/emergency_stop.hpp"
 
 #include <gtest/gtest.h>
 
@@ -19,10 +19,10 @@
 #include <thread>
 #include <vector>
 
-#include "dcp/event_router.hpp"
-#include "dcp/output_handler.hpp"
-#include "dcp/testing/node_harness.hpp"
-#include "dcp/worker_pool.hpp"
+#include "dcp/patterns/event_router.hpp"
+#include "dcp/patterns/output_handler.hpp"
+#include "dcp/node/node_harness.hpp"
+#include "dcp/core/worker_pool.hpp"
 
 #include "../support/failing_allocation.hpp"  // this binary's operator new fails on demand
 

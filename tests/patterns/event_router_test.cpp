@@ -1,7 +1,7 @@
 // Tests of dcp::EventRouter: execution modes (on_loop, serial, parallel), per-input queues and their
 // overflow policies, failures, control events, run() through the test harness, epochs and
 // cancellation, observers, shutdown, set-up rules, status metrics, and the drainer retire/enqueue race.
-#include "dcp/event_router.hpp"
+#include "dcp/patterns/event_router.hpp"
 
 #include <gtest/gtest.h>
 
@@ -23,9 +23,9 @@
 #include <thread>
 #include <vector>
 
-#include "dcp/status.hpp"
-#include "dcp/testing/node_harness.hpp"
-#include "dcp/worker_pool.hpp"
+#include "dcp/patterns/status.hpp"
+#include "dcp/node/node_harness.hpp"
+#include "dcp/core/worker_pool.hpp"
 
 #include "../support/failing_allocation.hpp"  // this binary's operator new fails on demand
 

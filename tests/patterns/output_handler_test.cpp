@@ -1,10 +1,10 @@
-// Tests for dcp/output_handler.hpp, through dcp::testing::NodeHarness.
+// Tests for dcp/patterns/output_handler.hpp, through dcp::testing::NodeHarness.
 //
 // A backlog is built honestly, without a test-only hook: an output whose metadata exceeds the limits
 // makes OutputSender::send throw on the handler thread, which then calls Options::on_error — and
 // HandlerStall's on_error keeps the handler thread there until the test releases it. While it is
 // held, nothing is sent, so whatever the test queues meanwhile is a real backlog.
-#include "dcp/output_handler.hpp"
+#include "dcp/patterns/output_handler.hpp"
 
 #include <gtest/gtest.h>
 
@@ -21,10 +21,10 @@
 #include <thread>
 #include <vector>
 
-#include "dcp/detail/thread_name.hpp"
-#include "dcp/detail/thread_priority.hpp"
-#include "dcp/status.hpp"
-#include "dcp/testing/node_harness.hpp"
+#include "dcp/core/detail/thread_name.hpp"
+#include "dcp/core/detail/thread_priority.hpp"
+#include "dcp/patterns/status.hpp"
+#include "dcp/node/node_harness.hpp"
 
 #ifndef DCP_STRESS_DIVISOR
 #define DCP_STRESS_DIVISOR 1

@@ -1,5 +1,5 @@
-// Tests for dcp/status.hpp: counters, gauges, latency histograms, the board and its JSON.
-#include "dcp/status.hpp"
+// Tests for dcp/patterns/status.hpp: counters, gauges, latency histograms, the board and its JSON.
+#include "dcp/patterns/status.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// Tests of dcp::Watchdog (include/dcp/watchdog.hpp).
+// Tests of dcp::Watchdog (include/dcp/patterns/watchdog.hpp).
 //
 // Synchronisation: every firing is sent over a dcp channel and the test receives it (kHang only
 // catches hangs). "It did not fire (again)" is checked against a sentinel input watched with a much
@@ -6,7 +6,7 @@
 // so when the sentinel fires, the input under test has provably been silent for many of its own
 // deadlines. The one test that must feed "regularly" states what it can assert honestly: no firing
 // unless a gap between two feeds really exceeded the deadline.
-#include "dcp/watchdog.hpp"
+#include "dcp/patterns/watchdog.hpp"
 
 #include <gtest/gtest.h>
 
@@ -24,8 +24,8 @@
 #include <utility>
 #include <vector>
 
-#include "dcp/channel.hpp"
-#include "dcp/detail/thread_name.hpp"
+#include "dcp/core/channel.hpp"
+#include "dcp/core/detail/thread_name.hpp"
 
 namespace {
 

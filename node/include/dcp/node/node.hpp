@@ -1,0 +1,349 @@
+// dcp/node/node.hpp — the node API: one event stream in, one output sender out, as in Dora.
+//
+// What it is for: a Dora node is a process that pulls events (inputs, input-closed, stop, errors)
+// from one stream and sends outputs. dcp mirrors Dora's C++ node API with two separately owned
+// objects, so the event loop and the thread that sends outputs can be different threads:
+//
+//   dcp::Node node = dcp::init_node();                  // throws dcp::NodeError outside a runner
+//   std::jthread output_thread([out = std::move(node.outputs)]() mutable {
+//     out.send("status", "ready");                      // the output thread owns the sender
+//   });
+//   for (dcp::Event& event : node.events) {             // ends once the stream is over
+//     if (auto* input = std::get_if<dcp::InputEvent>(&event)) handle(input->id, input->data);
+//     else if (std::holds_alternative<dcp::StopEvent>(event)) break;
+//   }
+//
+// Backends. init_node() picks one from the environment: DCP_RUNNER_SOCKET set means the node was
+// started by `dcp run` (the local runner; DCP_NODE_ID and DCP_NODE_SECRET come with it);
+// DORA_NODE_CONFIG set means Dora started it, and dcp runs on Dora's C++ node API when it was built
+// with -DDCP_DORA_DIR (docs/dora.md). Unit tests use dcp::testing::NodeHarness
+// (<dcp/node/node_harness.hpp>): scripted events in, captured outputs out, no processes.
+//
+// Events and the end of the stream. next() returns an EventResult: an Event, or a status saying why
+// there is none: `timeout` (next_for / next_until), `empty` (try_next: nothing ready right now) or
+// `ended`. The stream ends after Stop or AllInputsClosed was delivered, or when the connection to the
+// runner is lost — then one ErrorEvent ("connection to the dcp runner lost: ...") comes first, unless
+// Stop or AllInputsClosed was already delivered. Once ended, every call returns `ended` at once.
+// ErrorEvent otherwise reports a problem the runner wants the node to know about; the stream goes on.
+//
+// Thread safety.
+//   - EventStream: move-only, used by one thread at a time (the event loop).
+//   - OutputSender: move-only; may be moved to another thread and used there, one thread at a time,
+//     while the event loop runs on its own thread.
+//   - Node, EventResult, the event structs: plain values.
+// What blocks: next() until an event comes or the stream ends; next_for / next_until at most until
+// the deadline; try_next never waits for the runner. send() may block while the runner's socket
+// buffer is full (backpressure); it never waits for an answer.
+//
+// Errors. OutputSender throws NodeError for an undeclared output id (the message names it and lists
+// the declared outputs), an output already closed, or a lost connection to the runner; and
+// std::invalid_argument for metadata or a payload beyond the limits (dcp::kMaxParameters,
+// dcp::kMaxParameterKeyLength, dcp::kMaxPayloadSize). A negative timeout throws std::invalid_argument.
+// Any operation on a moved-from EventStream or OutputSender throws std::logic_error.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <initializer_list>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "dcp/core/detail/deadline.hpp"
+#include "dcp/node/metadata.hpp"
+#include "dcp/node/payload.hpp"
+
+namespace dcp {
+
+// ---------------------------------------------------------------------------------------------
+// Events.
+// ---------------------------------------------------------------------------------------------
+
+/// A message arrived on one of the node's inputs.
+struct InputEvent {
+  std::string id;     ///< the input id, as declared under `inputs:` in the dataflow
+  Payload data;       ///< the bytes (zero copy for large messages from the local runner)
+  Metadata metadata;  ///< the sender's timestamp and parameters
+};
+
+/// The input will receive nothing more (its source closed the output or exited).
+struct InputClosedEvent {
+  std::string id;  ///< may be empty under Dora, whose C++ API does not say which input closed (docs/dora.md)
+};
+
+/// Every input of the node is closed: the stream ends after this event.
+struct AllInputsClosedEvent {};
+
+/// The dataflow is stopping (Ctrl-C on `dcp run`, `dora stop`): the stream ends after this event.
+struct StopEvent {};
+
+/// Something went wrong outside the node (the runner reports it, or the connection was lost).
+struct ErrorEvent {
+  std::string message;
+};
+
+using Event = std::variant<InputEvent, InputClosedEvent, AllInputsClosedEvent, StopEvent, ErrorEvent>;
+
+enum class EventStatus {
+  event,    ///< an event was received
+  timeout,  ///< next_for / next_until: the deadline passed first
+  empty,    ///< try_next: nothing was ready
+  ended,    ///< the stream is over: no event will ever come again
+};
+
+constexpr const char* to_string(EventStatus status) noexcept {
+  switch (status) {
+    case EventStatus::event: return "event";
+    case EventStatus::timeout: return "timeout";
+    case EventStatus::empty: return "empty";
+    case EventStatus::ended: return "ended";
+  }
+  return "unknown";
+}
+
+/// The outcome of one receive: an Event, or the status that says why there is none.
+class EventResult {
+ public:
+  /// An event (status() == EventStatus::event).
+  EventResult(Event event) : status_(EventStatus::event), event_(std::move(event)) {}  // NOLINT: implicit
+  /// No event: `status` must not be EventStatus::event (std::logic_error otherwise).
+  explicit EventResult(EventStatus status) : status_(status) {
+    if (status == EventStatus::event) throw std::logic_error("dcp::EventResult: status 'event' needs an event");
+  }
+
+  [[nodiscard]] EventStatus status() const noexcept { return status_; }
+  [[nodiscard]] bool ok() const noexcept { return status_ == EventStatus::event; }
+  explicit operator bool() const noexcept { return ok(); }
+  [[nodiscard]] bool is_timeout() const noexcept { return status_ == EventStatus::timeout; }
+  [[nodiscard]] bool is_empty() const noexcept { return status_ == EventStatus::empty; }
+  [[nodiscard]] bool is_ended() const noexcept { return status_ == EventStatus::ended; }
+
+  /// The event; throws std::logic_error naming the status when there is none.
+  Event& event() {
+    check();
+    return *event_;
+  }
+  const Event& event() const {
+    check();
+    return *event_;
+  }
+  Event* operator->() { return &event(); }
+  const Event* operator->() const { return &event(); }
+  Event& operator*() { return event(); }
+  const Event& operator*() const { return event(); }
+
+ private:
+  void check() const {
+    if (!event_) {
+      throw std::logic_error(std::string("dcp::EventResult::event: no event (status: ") + to_string(status_) + ")");
+    }
+  }
+  EventStatus status_;
+  std::optional<Event> event_;
+};
+
+/// A failure of the node layer: misuse of an output, no runner to talk to, a lost connection.
+struct NodeError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+class EventSource;
+class OutputSink;
+struct NodeAccess;
+
+/// A non-owning reference to the fill callback of OutputSender::send_with.
+struct FillRef {
+  void (*call)(void* context, std::span<std::uint8_t> bytes);
+  void* context;
+  void operator()(std::span<std::uint8_t> bytes) const { call(context, bytes); }
+};
+}  // namespace detail
+
+// ---------------------------------------------------------------------------------------------
+// EventStream: the receiving half.
+// ---------------------------------------------------------------------------------------------
+
+class EventStream {
+ public:
+  /// An empty stream (every operation throws std::logic_error); Node objects come from init_node().
+  EventStream() noexcept;
+  EventStream(EventStream&& other) noexcept;
+  EventStream& operator=(EventStream&& other) noexcept;
+  EventStream(const EventStream&) = delete;
+  EventStream& operator=(const EventStream&) = delete;
+  ~EventStream();
+
+  /// Blocks until the next event, or reports `ended`.
+  EventResult next();
+
+  /// Waits at most `timeout`: an event, `timeout`, or `ended`.
+  template <class Rep, class Period>
+  EventResult next_for(std::chrono::duration<Rep, Period> timeout) {
+    return receive(detail::deadline_after(timeout, "dcp::EventStream::next_for"), "next_for");
+  }
+
+  /// Waits at most until `deadline`: an event, `timeout`, or `ended`.
+  template <class Clock, class Duration>
+  EventResult next_until(std::chrono::time_point<Clock, Duration> deadline) {
+    return receive(detail::to_steady(deadline), "next_until");
+  }
+
+  /// Never waits: an event that is ready, `empty`, or `ended`. (With the local runner an event is
+  /// asked for at the first call and is ready for a later one once the runner has answered.)
+  EventResult try_next();
+
+  /// The node's input ids, as declared in the dataflow.
+  [[nodiscard]] const std::vector<std::string>& inputs() const;
+  /// False for a default-constructed or moved-from stream.
+  [[nodiscard]] bool valid() const noexcept { return source_ != nullptr; }
+
+  /// Input iterator for range-for: each step is a blocking next(); the loop ends at `ended`.
+  class Iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = Event;
+    using difference_type = std::ptrdiff_t;
+    using reference = Event&;
+    using pointer = Event*;
+
+    Iterator() = default;
+    explicit Iterator(EventStream* stream) : stream_(stream) { advance(); }
+    Event& operator*() const noexcept { return *current_; }
+    Event* operator->() const noexcept { return &*current_; }
+    Iterator& operator++() {
+      advance();
+      return *this;
+    }
+    void operator++(int) { advance(); }
+    friend bool operator==(const Iterator& it, std::default_sentinel_t) noexcept { return it.stream_ == nullptr; }
+
+   private:
+    void advance() {
+      EventResult result = stream_->next();
+      if (result.ok()) {
+        current_ = std::move(result.event());
+      } else {
+        current_.reset();
+        stream_ = nullptr;
+      }
+    }
+    EventStream* stream_ = nullptr;
+    mutable std::optional<Event> current_;
+  };
+
+  Iterator begin() { return Iterator(this); }
+  std::default_sentinel_t end() const noexcept { return {}; }
+
+ private:
+  friend struct detail::NodeAccess;
+  EventStream(std::vector<std::string> inputs, std::unique_ptr<detail::EventSource> source) noexcept;
+  EventResult receive(detail::SteadyTime deadline, const char* operation);
+  detail::EventSource& source(const char* operation) const;
+
+  std::vector<std::string> inputs_;
+  std::unique_ptr<detail::EventSource> source_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// OutputSender: the sending half.
+// ---------------------------------------------------------------------------------------------
+
+class OutputSender {
+ public:
+  /// An empty sender (every operation throws std::logic_error); Node objects come from init_node().
+  OutputSender() noexcept;
+  OutputSender(OutputSender&& other) noexcept;
+  OutputSender& operator=(OutputSender&& other) noexcept;
+  OutputSender(const OutputSender&) = delete;
+  OutputSender& operator=(const OutputSender&) = delete;
+  ~OutputSender();
+
+  /// Sends `data` on `output_id`. A zero metadata.timestamp_ns is set to now (system clock, ns since
+  /// the UNIX epoch). Large payloads (>= 4 KiB with the local runner) go through shared memory.
+  void send(std::string_view output_id, std::span<const std::uint8_t> data, Metadata metadata = {});
+  /// Sends the characters of `text` (no terminating NUL).
+  void send(std::string_view output_id, std::string_view text, Metadata metadata = {});
+  /// Sends a payload, e.g. forwards an input; a shared-memory payload is passed on without a copy.
+  void send(std::string_view output_id, const Payload& payload, Metadata metadata = {});
+
+  /// Zero copy for large payloads: `fill` (callable as void(std::span<std::uint8_t>)) writes the
+  /// `size` bytes straight into the buffer that is sent — shared memory when size >= 4 KiB with the
+  /// local runner. If `fill` throws, nothing is sent and the exception propagates.
+  template <class Fill>
+  void send_with(std::string_view output_id, std::size_t size, Fill&& fill, Metadata metadata = {}) {
+    static_assert(std::is_invocable_v<Fill&, std::span<std::uint8_t>>,
+                  "dcp::OutputSender::send_with: fill must be callable as fill(std::span<std::uint8_t>)");
+    using FillType = std::remove_reference_t<Fill>;
+    const detail::FillRef ref{
+        [](void* context, std::span<std::uint8_t> bytes) { (*static_cast<FillType*>(context))(bytes); },
+        const_cast<void*>(static_cast<const void*>(std::addressof(fill)))};
+    send_with_impl(output_id, size, ref, std::move(metadata));
+  }
+
+  /// Closes outputs early: their subscribers get InputClosed. Closing a closed output again does
+  /// nothing; an undeclared id throws NodeError and closes nothing.
+  void close_outputs(std::span<const std::string> output_ids);
+  void close_outputs(std::initializer_list<std::string_view> output_ids);
+
+  /// The node's output ids, as declared in the dataflow.
+  [[nodiscard]] const std::vector<std::string>& outputs() const;
+  /// The id of the node this sender belongs to.
+  [[nodiscard]] const std::string& node_id() const;
+  /// True when `output_id` was closed by close_outputs.
+  [[nodiscard]] bool is_closed(std::string_view output_id) const;
+  /// False for a default-constructed or moved-from sender.
+  [[nodiscard]] bool valid() const noexcept { return sink_ != nullptr; }
+
+ private:
+  friend struct detail::NodeAccess;
+  OutputSender(std::string node_id, std::vector<std::string> outputs,
+               std::unique_ptr<detail::OutputSink> sink) noexcept;
+  detail::OutputSink& sink(const char* operation) const;
+  /// Checks the id (declared, not closed) and the metadata limits; sets the timestamp.
+  detail::OutputSink& prepare(std::string_view output_id, std::size_t size, Metadata& metadata, const char* operation);
+  void send_with_impl(std::string_view output_id, std::size_t size, detail::FillRef fill, Metadata metadata);
+  void close_ids(const std::vector<std::string_view>& output_ids);
+
+  std::string node_id_;
+  std::vector<std::string> outputs_;
+  std::vector<bool> closed_;  // parallel to outputs_
+  std::unique_ptr<detail::OutputSink> sink_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Node and the backends.
+// ---------------------------------------------------------------------------------------------
+
+/// A running node: its id, its event stream and its output sender, separately owned.
+struct Node {
+  std::string id;
+  EventStream events;
+  OutputSender outputs;
+};
+
+/// Connects the node to whatever started it, chosen from the environment:
+///   DCP_RUNNER_SOCKET set -> the local runner (`dcp run`), with DCP_NODE_ID and DCP_NODE_SECRET;
+///   otherwise DORA_NODE_CONFIG set -> Dora's C++ node API (only in a build with -DDCP_DORA_DIR;
+///   without it, a NodeError says so).
+/// Otherwise throws NodeError explaining how to run the node. Also throws NodeError when the runner
+/// cannot be reached, refuses the node (the runner's reason is in the message) or does not answer the
+/// handshake within 60 s. Blocks for the handshake only.
+Node init_node();
+
+/// What init_node() does when DCP_RUNNER_SOCKET is set, with the values given explicitly: connects
+/// to the runner's socket at `socket_path`, says hello, and returns the node the runner knows.
+/// Throws NodeError as init_node() does.
+Node connect_to_runner(const std::filesystem::path& socket_path, std::string_view node_id, std::string_view secret);
+
+}  // namespace dcp

@@ -1,0 +1,112 @@
+// dcp/node/node_harness.hpp — unit-test node logic without processes: scripted events in,
+// captured outputs out.
+//
+// What it is for: the node code under test takes a dcp::Node (or its EventStream and OutputSender)
+// exactly as it would from dcp::init_node(); the test scripts the events and checks what was sent.
+//
+//   dcp::testing::NodeHarness harness("filter", {"scan"}, {"obstacles"});
+//   std::jthread node_thread([node = harness.node()]() mutable { run_filter(node); });
+//   harness.push_input("scan", scan_bytes);
+//   auto out = harness.next_output(1s);                 // blocks until the node sends one
+//   ASSERT_TRUE(out && out->id == "obstacles");
+//   harness.push_stop();                                 // the node's stream ends after Stop
+//
+// The node's side behaves like the local runner's: sending an undeclared or closed output throws
+// dcp::NodeError, metadata limits are checked and a zero timestamp is filled in, the stream reports
+// `ended` after Stop or AllInputsClosed is consumed. Scripted events are delivered exactly as pushed
+// (no timestamps are added to input metadata, no AllInputsClosed is synthesized).
+//
+// Thread safety: every NodeHarness member may be called from any thread, concurrently with the node
+// using its EventStream and OutputSender on other threads. The harness and the Node may be destroyed
+// in any order; destroying the harness ends the script (like end()).
+// Blocking: next_output waits at most its timeout; everything else returns at once.
+// Errors: push_input / push_input_closed for an undeclared input -> std::invalid_argument; push_input
+// on an input already closed, and any push after end(), push_stop() or push_all_inputs_closed() ->
+// std::logic_error; node() a second time -> std::logic_error.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dcp/node/metadata.hpp"
+#include "dcp/node/node.hpp"
+#include "dcp/node/payload.hpp"
+
+namespace dcp::detail {
+struct HarnessScript;
+struct HarnessStore;
+}  // namespace dcp::detail
+
+namespace dcp::testing {
+
+/// One output the node sent, in sending order.
+struct CapturedOutput {
+  std::string id;
+  std::vector<std::uint8_t> data;
+  Metadata metadata;  ///< timestamp_ns filled in by the sender when it was 0
+
+  /// The bytes seen as characters (valid while this object lives).
+  [[nodiscard]] std::string_view text() const noexcept {
+    return data.empty() ? std::string_view()
+                        : std::string_view(reinterpret_cast<const char*>(data.data()), data.size());
+  }
+};
+
+class NodeHarness {
+ public:
+  /// A node `node_id` with the given input and output ids.
+  NodeHarness(std::string node_id, std::vector<std::string> inputs, std::vector<std::string> outputs);
+  NodeHarness(NodeHarness&&) noexcept = default;
+  NodeHarness& operator=(NodeHarness&&) noexcept = default;
+  NodeHarness(const NodeHarness&) = delete;
+  NodeHarness& operator=(const NodeHarness&) = delete;
+  /// Ends the script (see end()).
+  ~NodeHarness();
+
+  /// The Node under test. Once: a second call throws std::logic_error.
+  Node node();
+
+  // Scripting events (delivered in this order).
+  void push_input(std::string_view id, std::span<const std::uint8_t> data, Metadata metadata = {});
+  void push_input(std::string_view id, std::string_view text, Metadata metadata = {});
+  void push_input(std::string_view id, Payload data, Metadata metadata = {});
+  void push_input_closed(std::string_view id);
+  /// The stream ends once the node has received this event.
+  void push_all_inputs_closed();
+  /// The stream ends once the node has received this event.
+  void push_stop();
+  void push_error(std::string message);
+  /// No more events: the stream reports `ended` once the scripted events are consumed.
+  void end();
+
+  // Inspecting outputs.
+  /// Everything sent so far, in order (a snapshot).
+  [[nodiscard]] std::vector<CapturedOutput> outputs() const;
+  /// The next output not yet returned by next_output, waiting up to `timeout` for the node to send
+  /// it; std::nullopt on timeout.
+  std::optional<CapturedOutput> next_output(std::chrono::milliseconds timeout);
+  /// Ids passed to close_outputs (each once), in order.
+  [[nodiscard]] std::vector<std::string> closed_outputs() const;
+
+  [[nodiscard]] const std::string& node_id() const noexcept { return node_id_; }
+  [[nodiscard]] const std::vector<std::string>& inputs() const noexcept { return inputs_; }
+  [[nodiscard]] const std::vector<std::string>& declared_outputs() const noexcept { return outputs_; }
+
+ private:
+  void push(Event event, bool final, const char* operation);
+  void check_open_input(std::string_view id, const char* operation);
+
+  std::string node_id_;
+  std::vector<std::string> inputs_;
+  std::vector<std::string> outputs_;
+  std::shared_ptr<detail::HarnessScript> script_;
+  std::shared_ptr<detail::HarnessStore> store_;
+};
+
+}  // namespace dcp::testing

@@ -1,0 +1,323 @@
+// The Dora backend (see dora_backend.hpp): dcp's EventSource and OutputSink on Dora's C++ node API.
+//
+// Written against the functions of dora-node-api.h (the cxx bridge of dora-node-api-cxx). Dora's
+// generated types live in the global namespace (::DoraNode, ::Events, ::OutputSender, ::DoraEvent,
+// ::Metadata, ...); dcp's own Metadata is dcp::Metadata. Optional parts of the API, detected by
+// src/dora/CMakeLists.txt from the header:
+//   DCP_DORA_HAS_METADATA     event_as_input_with_metadata, send_output_with_metadata, new_metadata
+//   DCP_DORA_HAS_NODE_FAILED  event_as_node_failed
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "dora-node-api.h"
+#include "dora/dora_backend.hpp"
+#include "backend.hpp"
+
+#ifndef DCP_DORA_HAS_METADATA
+#define DCP_DORA_HAS_METADATA 0
+#endif
+#ifndef DCP_DORA_HAS_NODE_FAILED
+#define DCP_DORA_HAS_NODE_FAILED 0
+#endif
+
+namespace dcp::detail {
+
+std::int64_t dora_timestamp_to_ns(std::uint64_t ntp64) noexcept {
+  constexpr std::uint64_t kNanosPerSecond = 1'000'000'000;
+  const std::uint64_t seconds = ntp64 >> 32;
+  const std::uint64_t fraction = ntp64 & 0xFFFF'FFFFu;
+  // fraction * 1e9 < 2^32 * 2^30 fits in 64 bits; seconds * 1e9 < 2^32 * 2^30 fits in int64.
+  return static_cast<std::int64_t>(seconds * kNanosPerSecond + ((fraction * kNanosPerSecond) >> 32));
+}
+
+namespace {
+
+std::string to_std(const rust::String& text) { return std::string(text.data(), text.size()); }
+
+rust::String to_rust(std::string_view text) { return rust::String(text.data(), text.size()); }
+
+std::string comma_separated(const std::vector<std::string>& items) {
+  std::string text;
+  for (const std::string& item : items) {
+    if (!text.empty()) text += ", ";
+    text += item;
+  }
+  return text.empty() ? "none" : text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metadata
+// ---------------------------------------------------------------------------------------------
+
+#if DCP_DORA_HAS_METADATA
+/// Dora's metadata of a received input as dcp::Metadata. Throws rust::Error if Dora refuses a
+/// lookup (it cannot: every key comes from list_keys with its own type).
+Metadata from_dora(const ::Metadata& dora) {
+  Metadata metadata;
+  metadata.timestamp_ns = dora_timestamp_to_ns(dora.timestamp());
+  const rust::Vec<rust::String> keys = dora.list_keys();
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    std::string key = to_std(keys[i]);
+    const rust::Str k(key.data(), key.size());
+    Parameter value;
+    switch (dora.type(k)) {
+      case MetadataValueType::Bool: value = dora.get_bool(k); break;
+      case MetadataValueType::Integer: value = std::int64_t{dora.get_int(k)}; break;
+      case MetadataValueType::Float: value = double{dora.get_float(k)}; break;
+      case MetadataValueType::String: value = to_std(dora.get_str(k)); break;
+      case MetadataValueType::ListInt: {
+        const rust::Vec<std::int64_t> list = dora.get_list_int(k);
+        value = std::vector<std::int64_t>(list.data(), list.data() + list.size());
+        break;
+      }
+      case MetadataValueType::ListFloat: {
+        const rust::Vec<double> list = dora.get_list_float(k);
+        value = std::vector<double>(list.data(), list.data() + list.size());
+        break;
+      }
+      case MetadataValueType::ListString: {
+        const rust::Vec<rust::String> list = dora.get_list_string(k);
+        std::vector<std::string> strings;
+        strings.reserve(list.size());
+        for (std::size_t j = 0; j < list.size(); ++j) strings.push_back(to_std(list[j]));
+        value = std::move(strings);
+        break;
+      }
+      case MetadataValueType::Timestamp: value = std::int64_t{dora.get_timestamp(k)}; break;
+      default: continue;  // a type newer than this adapter: left out rather than guessed
+    }
+    metadata.parameters.emplace(std::move(key), std::move(value));
+  }
+  return metadata;
+}
+
+/// dcp::Metadata's parameters as Dora metadata for send_output_with_metadata. The timestamp is not
+/// carried (Dora stamps the message itself). Throws std::invalid_argument for a string that is not
+/// UTF-8 and NodeError when Dora refuses a parameter, both naming the output and the key.
+rust::Box<::Metadata> to_dora(std::string_view output_id, const Metadata& metadata) {
+  rust::Box<::Metadata> dora = new_metadata();
+  for (const auto& [key, value] : metadata.parameters) {
+    const std::string where = "output '" + std::string(output_id) + "': metadata parameter '" + key + "'";
+    try {
+      const rust::Str k(key.data(), key.size());
+      std::visit(
+          [&](const auto& v) {
+            using T = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<T, bool>) {
+              dora->set_bool(k, v);
+            } else if constexpr (std::is_same_v<T, std::int64_t>) {
+              dora->set_int(k, v);
+            } else if constexpr (std::is_same_v<T, double>) {
+              dora->set_float(k, v);
+            } else if constexpr (std::is_same_v<T, std::string>) {
+              dora->set_string(k, to_rust(v));
+            } else if constexpr (std::is_same_v<T, std::vector<std::int64_t>>) {
+              rust::Vec<std::int64_t> list;
+              list.reserve(v.size());
+              for (const std::int64_t item : v) list.push_back(item);
+              dora->set_list_int(k, std::move(list));
+            } else if constexpr (std::is_same_v<T, std::vector<double>>) {
+              rust::Vec<double> list;
+              list.reserve(v.size());
+              for (const double item : v) list.push_back(item);
+              dora->set_list_float(k, std::move(list));
+            } else {
+              static_assert(std::is_same_v<T, std::vector<std::string>>, "a dcp::Parameter type is not mapped");
+              rust::Vec<rust::String> list;
+              list.reserve(v.size());
+              for (const std::string& item : v) list.push_back(to_rust(item));
+              dora->set_list_string(k, std::move(list));
+            }
+          },
+          value);
+    } catch (const rust::Error& error) {
+      throw NodeError("dcp: " + where + ": Dora refused it: " + error.what());
+    } catch (const std::invalid_argument& error) {  // rust::Str / rust::String: not UTF-8
+      throw std::invalid_argument(where + ": " + error.what() + " (Dora's keys and strings must be UTF-8)");
+    }
+  }
+  return dora;
+}
+#endif
+
+// ---------------------------------------------------------------------------------------------
+// Events
+// ---------------------------------------------------------------------------------------------
+
+Payload adopt(rust::Vec<std::uint8_t> data) {
+  if (data.empty()) return Payload();
+  auto owner = std::make_shared<rust::Vec<std::uint8_t>>(std::move(data));  // the buffer does not move
+  const std::span<const std::uint8_t> bytes(owner->data(), owner->size());
+  return PayloadAccess::adopt(std::move(owner), bytes);
+}
+
+class DoraEventSource final : public EventSource {
+ public:
+  DoraEventSource(rust::Box<::Events> events, std::vector<std::string> inputs) noexcept
+      : events_(std::move(events)), inputs_(std::move(inputs)) {}
+
+  EventResult next(SteadyTime deadline) override {
+    for (;;) {
+      if (ended_) return EventResult(EventStatus::ended);
+      rust::Box<::DoraEvent> event = receive(deadline);
+      switch (event_type(event)) {
+        case DoraEventType::Input: return EventResult(input_event(std::move(event)));
+        case DoraEventType::InputClosed: return EventResult(InputClosedEvent{closed_input_id()});
+        case DoraEventType::AllInputsClosed: return last(AllInputsClosedEvent{});
+        case DoraEventType::Stop: return last(StopEvent{});
+        case DoraEventType::Error:
+          return EventResult(ErrorEvent{"Dora reported an error event (its C++ node API does not give the message)"});
+        case DoraEventType::NodeFailed: return EventResult(node_failed(std::move(event)));
+        case DoraEventType::Timeout:
+        case DoraEventType::Empty: return EventResult(EventStatus::timeout);
+        case DoraEventType::Unknown:
+        case DoraEventType::Reload: break;  // skipped (see dora_backend.hpp)
+        default: break;                     // a type newer than this adapter: skipped like Unknown
+      }
+    }
+  }
+
+ private:
+  rust::Box<::DoraEvent> receive(SteadyTime deadline) {
+    if (deadline == kNoDeadline) return next_event(events_);
+    if (deadline == kPollOnly) return try_next_event(events_);
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= left.zero()) return try_next_event(events_);
+    // Rounded up: Dora must not give up before the deadline.
+    const auto milliseconds = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+    return next_event_timeout(events_, static_cast<std::uint64_t>(milliseconds));
+  }
+
+  Event input_event(rust::Box<::DoraEvent> event) {
+    try {
+#if DCP_DORA_HAS_METADATA
+      ::DoraInputWithMetadata input = event_as_input_with_metadata(std::move(event));
+      Metadata metadata = from_dora(*input.metadata);
+#else
+      ::DoraInput input = event_as_input(std::move(event));
+      Metadata metadata;  // timestamp_ns 0: unknown
+#endif
+      return InputEvent{to_std(input.id), adopt(std::move(input.data)), std::move(metadata)};
+    } catch (const rust::Error& error) {
+      return ErrorEvent{std::string("Dora could not hand an input over as bytes (dcp inputs are byte arrays): ") +
+                        error.what()};
+    }
+  }
+
+  /// The final event: the stream has ended after it.
+  EventResult last(Event event) {
+    ended_ = true;
+    return EventResult(std::move(event));
+  }
+
+  /// The C++ API does not tell which input closed; with a single input there is no doubt.
+  std::string closed_input_id() const { return inputs_.size() == 1 ? inputs_.front() : std::string(); }
+
+  static Event node_failed([[maybe_unused]] rust::Box<::DoraEvent> event) {
+#if DCP_DORA_HAS_NODE_FAILED
+    try {
+      const ::DoraNodeFailed failure = event_as_node_failed(std::move(event));
+      std::vector<std::string> affected;
+      for (std::size_t i = 0; i < failure.affected_input_ids.size(); ++i) {
+        affected.push_back(to_std(failure.affected_input_ids[i]));
+      }
+      return ErrorEvent{"upstream node '" + to_std(failure.source_node_id) + "' failed: " + to_std(failure.error) +
+                        " (inputs that stop receiving data: " + comma_separated(affected) + ")"};
+    } catch (const rust::Error& error) {
+      return ErrorEvent{std::string("an upstream node failed (Dora could not say which: ") + error.what() + ")"};
+    }
+#else
+    return ErrorEvent{"an upstream node failed (this Dora build's C++ node API does not say which)"};
+#endif
+  }
+
+  rust::Box<::Events> events_;
+  std::vector<std::string> inputs_;
+  bool ended_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Outputs
+// ---------------------------------------------------------------------------------------------
+
+class DoraOutputSink final : public OutputSink {
+ public:
+  DoraOutputSink(rust::Box<::OutputSender> sender, std::string node_id) noexcept
+      : sender_(std::move(sender)), node_id_(std::move(node_id)) {}
+
+  void send(std::string_view output_id, std::span<const std::uint8_t> data, Metadata&& metadata) override {
+    const rust::Slice<const std::uint8_t> bytes(data.data(), data.size());
+    if (metadata.parameters.empty()) {
+      check(::send_output(sender_, to_rust(output_id), bytes), "send on output", output_id);
+      return;
+    }
+#if DCP_DORA_HAS_METADATA
+    rust::Box<::Metadata> parameters = to_dora(output_id, metadata);  // may throw: nothing sent yet
+    check(::send_output_with_metadata(sender_, to_rust(output_id), bytes, std::move(parameters)), "send on output",
+          output_id);
+#else
+    throw NodeError("dcp: output '" + std::string(output_id) + "' of node '" + node_id_ +
+                    "': metadata parameters cannot be sent: this Dora build's C++ node API has no "
+                    "send_output_with_metadata (build dcp against a newer Dora, see docs/dora.md)");
+#endif
+  }
+
+  void send_with(std::string_view output_id, std::size_t size, FillRef fill, Metadata&& metadata) override {
+    const auto buffer = std::make_unique_for_overwrite<std::uint8_t[]>(size);
+    const std::span<std::uint8_t> bytes(buffer.get(), size);
+    fill(bytes);
+    send(output_id, bytes, std::move(metadata));
+  }
+
+  void close_outputs(const std::vector<std::string>& output_ids) override {
+    rust::Vec<rust::String> ids;
+    ids.reserve(output_ids.size());
+    for (const std::string& id : output_ids) ids.push_back(to_rust(id));
+    check(::close_outputs(sender_, std::move(ids)), "close output(s)", comma_separated(output_ids));
+  }
+
+ private:
+  void check(const ::DoraResult& result, std::string_view what, std::string_view ids) const {
+    if (result.error.empty()) return;
+    throw NodeError("dcp: Dora refused to " + std::string(what) + " '" + std::string(ids) + "' of node '" + node_id_ +
+                    "': " + to_std(result.error));
+  }
+
+  rust::Box<::OutputSender> sender_;
+  std::string node_id_;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Connecting
+// ---------------------------------------------------------------------------------------------
+
+Node connect_dora_backend(std::string_view node_config_yaml) {
+  DoraNodeConfig config = parse_dora_node_config(node_config_yaml);
+  ::DoraNode dora = [&] {
+    try {
+      return init_dora_node();
+    } catch (const rust::Error& error) {
+      throw NodeError("dcp: node '" + config.node_id + "': Dora's init_dora_node() failed: " + error.what());
+    }
+  }();
+  Node node;
+  node.id = config.node_id;
+  auto source = std::make_unique<DoraEventSource>(std::move(dora.events), config.inputs);
+  auto sink = std::make_unique<DoraOutputSink>(std::move(dora.send_output), config.node_id);
+  node.events = NodeAccess::make_events(std::move(config.inputs), std::move(source));
+  node.outputs = NodeAccess::make_outputs(config.node_id, std::move(config.outputs), std::move(sink));
+  return node;
+}
+
+}  // namespace dcp::detail

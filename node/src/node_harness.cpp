@@ -1,0 +1,216 @@
+// The in-process test backend (see dcp/node/node_harness.hpp): a dcp::unbounded channel of
+// scripted events feeds the EventStream; the OutputSender appends to a store guarded by a mutex, with
+// a condition variable for next_output.
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+#include "dcp/core/channel.hpp"
+#include "dcp/node/node_harness.hpp"
+#include "backend.hpp"
+
+namespace dcp {
+namespace detail {
+
+static_assert(std::is_nothrow_move_constructible_v<Event> && std::is_nothrow_destructible_v<Event>,
+              "dcp channels need nothrow-movable values");
+
+/// The event side: the test thread pushes, the node's event loop receives.
+struct HarnessScript {
+  std::mutex mutex;
+  Sender<Event> sender;
+  std::optional<Receiver<Event>> receiver;  // handed to the node's EventStream by node()
+  std::vector<bool> closed_inputs;          // parallel to NodeHarness::inputs_
+  bool ended = false;                       // end(), push_stop() or push_all_inputs_closed() happened
+
+  HarnessScript(std::pair<Sender<Event>, Receiver<Event>> channel, std::size_t inputs)
+      : sender(std::move(channel.first)), receiver(std::move(channel.second)), closed_inputs(inputs, false) {}
+};
+
+/// The output side: the node's output sender appends, the test thread inspects.
+struct HarnessStore {
+  mutable std::mutex mutex;
+  std::condition_variable sent;
+  std::vector<testing::CapturedOutput> outputs;
+  std::size_t next_unread = 0;  // next_output's cursor
+  std::vector<std::string> closed;
+
+  void add(testing::CapturedOutput output) {
+    {
+      std::lock_guard lock(mutex);
+      outputs.push_back(std::move(output));
+    }
+    sent.notify_all();
+  }
+};
+
+}  // namespace detail
+
+namespace testing {
+namespace {
+
+class HarnessEventSource final : public detail::EventSource {
+ public:
+  explicit HarnessEventSource(Receiver<Event> receiver) : receiver_(std::move(receiver)) {}
+
+  EventResult next(detail::SteadyTime deadline) override {
+    if (ended_) return EventResult(EventStatus::ended);
+    RecvResult<Event> received = deadline == detail::kPollOnly     ? receiver_.try_recv()
+                                 : deadline == detail::kNoDeadline ? receiver_.recv()
+                                                                   : receiver_.recv_until(deadline);
+    if (received.is_closed()) {
+      ended_ = true;
+      return EventResult(EventStatus::ended);
+    }
+    if (!received.ok()) return EventResult(EventStatus::timeout);
+    Event event = std::move(received).value();
+    if (std::holds_alternative<StopEvent>(event) || std::holds_alternative<AllInputsClosedEvent>(event)) {
+      ended_ = true;  // like the runner: end of stream after the final event
+    }
+    return EventResult(std::move(event));
+  }
+
+ private:
+  Receiver<Event> receiver_;
+  bool ended_ = false;
+};
+
+class HarnessOutputSink final : public detail::OutputSink {
+ public:
+  explicit HarnessOutputSink(std::shared_ptr<detail::HarnessStore> store) : store_(std::move(store)) {}
+
+  void send(std::string_view output_id, std::span<const std::uint8_t> data, Metadata&& metadata) override {
+    store_->add(CapturedOutput{std::string(output_id), {data.begin(), data.end()}, std::move(metadata)});
+  }
+
+  void send_with(std::string_view output_id, std::size_t size, detail::FillRef fill, Metadata&& metadata) override {
+    std::vector<std::uint8_t> data(size);
+    fill(data);
+    store_->add(CapturedOutput{std::string(output_id), std::move(data), std::move(metadata)});
+  }
+
+  void close_outputs(const std::vector<std::string>& output_ids) override {
+    std::lock_guard lock(store_->mutex);
+    store_->closed.insert(store_->closed.end(), output_ids.begin(), output_ids.end());
+  }
+
+ private:
+  std::shared_ptr<detail::HarnessStore> store_;
+};
+
+}  // namespace
+
+NodeHarness::NodeHarness(std::string node_id, std::vector<std::string> inputs, std::vector<std::string> outputs)
+    : node_id_(std::move(node_id)),
+      inputs_(std::move(inputs)),
+      outputs_(std::move(outputs)),
+      script_(std::make_shared<detail::HarnessScript>(unbounded<Event>(), inputs_.size())),
+      store_(std::make_shared<detail::HarnessStore>()) {}
+
+NodeHarness::~NodeHarness() {
+  if (script_) end();
+}
+
+Node NodeHarness::node() {
+  std::optional<Receiver<Event>> receiver;
+  {
+    std::lock_guard lock(script_->mutex);
+    if (!script_->receiver) throw std::logic_error("dcp::testing::NodeHarness::node: the node was already taken");
+    receiver = std::move(script_->receiver);
+    script_->receiver.reset();
+  }
+  return Node{node_id_,
+              detail::NodeAccess::make_events(inputs_, std::make_unique<HarnessEventSource>(std::move(*receiver))),
+              detail::NodeAccess::make_outputs(node_id_, outputs_, std::make_unique<HarnessOutputSink>(store_))};
+}
+
+void NodeHarness::check_open_input(std::string_view id, const char* operation) {
+  const auto it = std::find(inputs_.begin(), inputs_.end(), id);
+  if (it == inputs_.end()) {
+    std::string declared;
+    for (const auto& input : inputs_) declared += (declared.empty() ? "" : ", ") + input;
+    throw std::invalid_argument(std::string("dcp::testing::NodeHarness::") + operation + ": input '" + std::string(id) +
+                                "' is not declared by node '" + node_id_ +
+                                "' (declared inputs: " + (declared.empty() ? "none" : declared) + ")");
+  }
+}
+
+void NodeHarness::push(Event event, bool final, const char* operation) {
+  std::lock_guard lock(script_->mutex);
+  if (script_->ended) {
+    throw std::logic_error(std::string("dcp::testing::NodeHarness::") + operation +
+                           ": the script has ended (end(), push_stop() or push_all_inputs_closed() came before)");
+  }
+  if (const auto* input = std::get_if<InputEvent>(&event)) {
+    const auto index = static_cast<std::size_t>(std::find(inputs_.begin(), inputs_.end(), input->id) - inputs_.begin());
+    if (script_->closed_inputs[index]) {
+      throw std::logic_error(std::string("dcp::testing::NodeHarness::") + operation + ": input '" + input->id +
+                             "' was closed by push_input_closed");
+    }
+  } else if (const auto* closed = std::get_if<InputClosedEvent>(&event)) {
+    const auto index =
+        static_cast<std::size_t>(std::find(inputs_.begin(), inputs_.end(), closed->id) - inputs_.begin());
+    script_->closed_inputs[index] = true;
+  }
+  // The receiver lives until the node's EventStream goes; a send to a gone stream is simply dropped.
+  (void)script_->sender.send(std::move(event));
+  if (final) {
+    script_->sender.close();
+    script_->ended = true;
+  }
+}
+
+void NodeHarness::push_input(std::string_view id, std::span<const std::uint8_t> data, Metadata metadata) {
+  push_input(id, Payload::copy_of(data), std::move(metadata));
+}
+
+void NodeHarness::push_input(std::string_view id, std::string_view text, Metadata metadata) {
+  push_input(id, Payload::from_string(text), std::move(metadata));
+}
+
+void NodeHarness::push_input(std::string_view id, Payload data, Metadata metadata) {
+  check_open_input(id, "push_input");
+  push(InputEvent{std::string(id), std::move(data), std::move(metadata)}, false, "push_input");
+}
+
+void NodeHarness::push_input_closed(std::string_view id) {
+  check_open_input(id, "push_input_closed");
+  push(InputClosedEvent{std::string(id)}, false, "push_input_closed");
+}
+
+void NodeHarness::push_all_inputs_closed() { push(AllInputsClosedEvent{}, true, "push_all_inputs_closed"); }
+
+void NodeHarness::push_stop() { push(StopEvent{}, true, "push_stop"); }
+
+void NodeHarness::push_error(std::string message) { push(ErrorEvent{std::move(message)}, false, "push_error"); }
+
+void NodeHarness::end() {
+  std::lock_guard lock(script_->mutex);
+  if (script_->ended) return;
+  script_->sender.close();
+  script_->ended = true;
+}
+
+std::vector<CapturedOutput> NodeHarness::outputs() const {
+  std::lock_guard lock(store_->mutex);
+  return store_->outputs;
+}
+
+std::optional<CapturedOutput> NodeHarness::next_output(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(store_->mutex);
+  const bool arrived =
+      store_->sent.wait_for(lock, timeout, [&] { return store_->next_unread < store_->outputs.size(); });
+  if (!arrived) return std::nullopt;
+  return store_->outputs[store_->next_unread++];
+}
+
+std::vector<std::string> NodeHarness::closed_outputs() const {
+  std::lock_guard lock(store_->mutex);
+  return store_->closed;
+}
+
+}  // namespace testing
+}  // namespace dcp

@@ -1,0 +1,90 @@
+#include "dataflow/dataflow.hpp"
+
+#include <fmt/format.h>
+
+#include <limits>
+#include <set>
+
+namespace dcp::dataflow {
+
+bool is_valid_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > kMaxIdLength) return false;
+  for (const char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::chrono::milliseconds Timer::period() const noexcept {
+  using Rep = std::chrono::milliseconds::rep;
+  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<Rep>::max());
+  const std::uint64_t per_unit = unit == Unit::secs ? 1000 : 1;
+  if (value > kMax / per_unit) return std::chrono::milliseconds::max();
+  return std::chrono::milliseconds(static_cast<Rep>(value * per_unit));
+}
+
+double Timer::rate_hz() const noexcept {
+  const auto ms = period().count();
+  return ms > 0 ? 1000.0 / static_cast<double>(ms) : 0.0;
+}
+
+std::string Timer::spec() const {
+  return fmt::format("dora/timer/{}/{}", unit == Unit::secs ? "secs" : "millis", value);
+}
+
+std::string NodeOutput::spec() const { return node + "/" + output; }
+
+std::string Input::source_spec() const {
+  if (const Timer* t = timer()) return t->spec();
+  return std::get<NodeOutput>(source).spec();
+}
+
+const Input* Node::find_input(std::string_view input_id) const noexcept {
+  for (const Input& input : inputs) {
+    if (input.id == input_id) return &input;
+  }
+  return nullptr;
+}
+
+const Output* Node::find_output(std::string_view output_id) const noexcept {
+  for (const Output& output : outputs) {
+    if (output.id == output_id) return &output;
+  }
+  return nullptr;
+}
+
+const Node* Dataflow::find_node(std::string_view node_id) const noexcept {
+  for (const Node& node : nodes) {
+    if (node.id == node_id) return &node;
+  }
+  return nullptr;
+}
+
+Routes Dataflow::routes() const {
+  Routes routes;
+  for (const Node& node : nodes) {
+    for (const Output& output : node.outputs) routes[NodeOutput{node.id, output.id}];
+  }
+  for (const Node& node : nodes) {
+    for (const Input& input : node.inputs) {
+      if (const NodeOutput* upstream = input.upstream()) {
+        routes[*upstream].push_back(Subscriber{node.id, input.id});
+      }
+    }
+  }
+  return routes;
+}
+
+std::vector<Timer> Dataflow::timers() const {
+  std::set<Timer> timers;
+  for (const Node& node : nodes) {
+    for (const Input& input : node.inputs) {
+      if (const Timer* timer = input.timer()) timers.insert(*timer);
+    }
+  }
+  return {timers.begin(), timers.end()};
+}
+
+}  // namespace dcp::dataflow

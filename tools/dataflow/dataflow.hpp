@@ -1,0 +1,170 @@
+// dataflow/dataflow.hpp — the validated model of a Dora dataflow, as dcp's local runner sees
+// it.
+//
+// What it is for: the loader (dataflow/loader.hpp) turns a dataflow YAML file into a Dataflow;
+// `dcp check` explains it (describe.hpp), `dcp graph` draws it (mermaid.hpp) and the runner starts
+// its nodes and routes their outputs. A Dataflow that came out of the loader is consistent: node
+// ids are unique, every input names a declared output of an existing node or a valid timer, queue
+// sizes and counts are within the limits below, and (unless the check was skipped) every executable
+// exists.
+//
+//   nodes:
+//     - id: sensors                       Node{id="sensors", path="bin/sensors", ...}
+//       path: bin/sensors                 executable = <yaml folder>/bin/sensors, made absolute
+//       args: --rate "100 Hz"             argv = {"--rate", "100 Hz"}
+//       env: { RATE: 100 }                env = {"RATE": "100"}
+//       inputs:
+//         tick: dora/timer/millis/10      Input{id="tick", source=Timer{millis, 10}, queue 10}
+//         estop:
+//           source: safety/estop          Input{id="estop", source=NodeOutput{"safety", "estop"},
+//           queue_size: 1                       queue_size=1}
+//       outputs: [imu]                    Output{id="imu"}
+//
+// The subset of Dora's format that dcp supports is exactly these node fields (plus `name` and
+// `description`, kept as documentation); other Dora features are rejected by name, see loader.hpp.
+//
+// Thread safety: plain values. Concurrent reads of one Dataflow are safe; writes need the usual
+// external synchronisation. Nothing here blocks.
+#pragma once
+
+#include <chrono>
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "dataflow/error.hpp"
+
+namespace dcp::dataflow {
+
+// ---------------------------------------------------------------------------------------------
+// Defaults and limits. The limits keep a hostile or broken file from making dcp allocate without
+// bound; real dataflows are far below them. Each is checked by the loader with its own message.
+// ---------------------------------------------------------------------------------------------
+
+/// Queue size of an input that does not set `queue_size` — Dora's default (the daemon uses
+/// `queue_size.unwrap_or(10)`). When an input's queue is full, the oldest message is dropped.
+inline constexpr std::size_t kDefaultQueueSize = 10;
+/// Largest accepted `queue_size`. Dora has no limit; dcp's runner allocates per-input buffers.
+inline constexpr std::size_t kMaxQueueSize = 100'000;
+/// At most this many nodes in one dataflow.
+inline constexpr std::size_t kMaxNodes = 1024;
+/// At most this many inputs per node.
+inline constexpr std::size_t kMaxInputsPerNode = 256;
+/// At most this many outputs per node.
+inline constexpr std::size_t kMaxOutputsPerNode = 256;
+/// Largest dataflow file accepted, in bytes (4 MiB).
+inline constexpr std::size_t kMaxFileSize = std::size_t{4} * 1024 * 1024;
+/// Longest node, input or output id, in bytes.
+inline constexpr std::size_t kMaxIdLength = 256;
+/// Most text (ids, paths, args, env) the model may hold, in bytes, after YAML aliases are expanded.
+/// A 4 MiB file can name one large anchor a thousand times; this bounds what that costs.
+inline constexpr std::size_t kMaxExpandedText = std::size_t{16} * 1024 * 1024;
+
+/// True if `id` is a valid node, input or output id: 1..kMaxIdLength characters from
+/// [A-Za-z0-9_-]. (Dora only forbids '/'; dcp keeps ids plain so they are safe everywhere.)
+[[nodiscard]] bool is_valid_id(std::string_view id) noexcept;
+
+// ---------------------------------------------------------------------------------------------
+// Inputs.
+// ---------------------------------------------------------------------------------------------
+
+/// A timer input provided by Dora: `dora/timer/millis/N` or `dora/timer/secs/N`, N >= 1.
+struct Timer {
+  enum class Unit { millis, secs };
+
+  Unit unit = Unit::millis;
+  std::uint64_t value = 0;  ///< N, as written (>= 1)
+
+  /// The period (value milliseconds or value seconds). The loader guarantees it fits.
+  [[nodiscard]] std::chrono::milliseconds period() const noexcept;
+  /// Ticks per second, e.g. 100.0 for millis/10, 0.5 for secs/2.
+  [[nodiscard]] double rate_hz() const noexcept;
+  /// The canonical source text, e.g. "dora/timer/millis/10" (without leading zeros).
+  [[nodiscard]] std::string spec() const;
+
+  friend auto operator<=>(const Timer&, const Timer&) = default;
+};
+
+/// An output of another node, written `node/output` in the YAML.
+struct NodeOutput {
+  std::string node;
+  std::string output;
+
+  /// "node/output".
+  [[nodiscard]] std::string spec() const;
+
+  friend auto operator<=>(const NodeOutput&, const NodeOutput&) = default;
+};
+
+struct Input {
+  std::string id;  ///< the input id the node sees in its events
+  std::variant<NodeOutput, Timer> source;
+  std::size_t queue_size = kDefaultQueueSize;  ///< 1..kMaxQueueSize
+  bool queue_size_is_default = true;           ///< no `queue_size` in the file
+  SourceLocation location;                     ///< of the input's key in the file
+
+  [[nodiscard]] const Timer* timer() const noexcept { return std::get_if<Timer>(&source); }
+  [[nodiscard]] const NodeOutput* upstream() const noexcept {
+    return std::get_if<NodeOutput>(&source);
+  }
+  /// The source as written in canonical form: "node/output" or "dora/timer/millis/10".
+  [[nodiscard]] std::string source_spec() const;
+};
+
+struct Output {
+  std::string id;
+  SourceLocation location;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Nodes and the dataflow.
+// ---------------------------------------------------------------------------------------------
+
+struct Node {
+  std::string id;
+  std::string name;                        ///< optional human-readable name ("" if absent)
+  std::string description;                 ///< optional description ("" if absent)
+  std::string path;                        ///< as written in the file
+  std::filesystem::path executable;        ///< path resolved against the file's folder, absolute
+  std::string args;                        ///< as written ("" if absent)
+  std::vector<std::string> argv;           ///< args split like a shell would (see args.hpp)
+  std::map<std::string, std::string> env;  ///< extra environment variables
+  std::vector<Input> inputs;               ///< in file order
+  std::vector<Output> outputs;             ///< in file order
+  SourceLocation location;                 ///< of the node's map in the file
+
+  [[nodiscard]] const Input* find_input(std::string_view input_id) const noexcept;
+  [[nodiscard]] const Output* find_output(std::string_view output_id) const noexcept;
+};
+
+/// One reader of an output: input `input` of node `node`.
+struct Subscriber {
+  std::string node;
+  std::string input;
+
+  friend auto operator<=>(const Subscriber&, const Subscriber&) = default;
+};
+
+/// For every declared output ("node/output"), the inputs that read it, in node then input order.
+/// Outputs nobody reads map to an empty vector.
+using Routes = std::map<NodeOutput, std::vector<Subscriber>>;
+
+struct Dataflow {
+  std::string name;                ///< display name of the file (the path as given to the loader)
+  std::filesystem::path base_dir;  ///< folder that relative node paths are resolved against
+  std::vector<Node> nodes;         ///< in file order
+
+  [[nodiscard]] const Node* find_node(std::string_view node_id) const noexcept;
+  /// Who reads what; O(total inputs · log). Build it once and keep it.
+  [[nodiscard]] Routes routes() const;
+  /// The distinct timers used by any input, ordered by unit then value.
+  [[nodiscard]] std::vector<Timer> timers() const;
+};
+
+}  // namespace dcp::dataflow

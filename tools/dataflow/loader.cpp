@@ -1,0 +1,836 @@
+// The dataflow loader: YAML text -> validated Dataflow, or the first problem as a DataflowError.
+//
+// Structure: Parser walks the YAML document once, in file order (pass 1: shape, ids, fields), then
+// resolves every `node/output` reference against the complete node list (pass 2), then checks the
+// executables (pass 3), so that a file with both a typo and unbuilt nodes reports the typo first.
+//
+// Robustness rules, kept by every function here (the fuzzer in tests/fuzz checks them):
+//   - never recurse into the document: yaml-cpp aliases can build cycles (`&a [*a]`); the walk only
+//     descends the fixed shape top level -> nodes -> node -> inputs/outputs/env -> input;
+//   - check a collection's size before iterating it, and charge every string taken from the
+//     document to a budget (kMaxExpandedText), so aliases cannot multiply work or memory;
+//   - never use yaml-cpp's operator[] (on non-const nodes it inserts) or as<T>() (it throws
+//     exceptions of its own); read Type() and Scalar() and decide here.
+#include "dataflow/loader.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "dataflow/args.hpp"
+#include "text.hpp"
+
+namespace dcp::dataflow {
+namespace {
+
+namespace fs = std::filesystem;
+using detail::quote;
+
+constexpr std::string_view kNodeFields = "id, name, description, path, args, env, inputs, outputs";
+
+// Dora node fields outside dcp's subset (old and new Dora versions). Named in the error rather than
+// reported as unknown, so that the user knows the file is fine for Dora itself.
+// clang-format off
+constexpr std::array<std::string_view, 35> kUnsupportedNodeFields = {
+    // other kinds of nodes and sources
+    "operators", "operator", "custom", "ros2", "module", "params", "hub", "path_sha256",
+    // building and fetching
+    "build", "git", "branch", "tag", "rev",
+    // distribution
+    "deploy", "_unstable_deploy", "cpu_affinity", "shared_memory_pool_size",
+    // supervision
+    "restart_policy", "max_restarts", "restart_delay", "max_restart_delay", "restart_window",
+    "health_check_timeout", "finish_grace_secs", "startup_timeout",
+    // logging
+    "send_stdout_as", "send_logs_as", "min_log_level", "max_log_size", "max_rotated_files",
+    // typing
+    "output_types", "input_types", "output_framing", "output_metadata", "pattern"};
+
+// Dora top-level keys other than `nodes`.
+constexpr std::array<std::string_view, 10> kUnsupportedTopLevelFields = {
+    "communication", "_unstable_deploy", "_unstable_debug", "deploy", "debug", "env",
+    "health_check_interval", "strict_types", "exit_when_nodes_finish", "type_rules"};
+// clang-format on
+
+template <std::size_t N>
+bool contains(const std::array<std::string_view, N>& list, std::string_view value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+std::string unsupported(std::string_view what) {
+  return fmt::format("{} is not supported by the dcp local runner (use Dora for it)", what);
+}
+
+const char* kind_name(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+      return "nothing (null)";
+    case YAML::NodeType::Scalar:
+      return "a string";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return "nothing";
+}
+
+SourceLocation location_of(const YAML::Mark& mark) {
+  if (mark.is_null() || mark.line < 0 || mark.column < 0) return {};
+  // yaml-cpp's marks are 0-based; ints cannot overflow for a 4 MiB file.
+  return SourceLocation{mark.line + 1, mark.column + 1};
+}
+
+// A key is shown as `.key` in field paths when it is plain, as `["key"]` otherwise.
+bool is_plain_key(std::string_view key) { return key.size() <= 64 && is_valid_id(key); }
+
+std::string member(const std::string& parent, std::string_view key) {
+  if (is_plain_key(key)) return parent.empty() ? std::string(key) : parent + "." + std::string(key);
+  return parent + "[" + detail::quote_double(key, 32) + "]";
+}
+
+std::string element(const std::string& parent, std::size_t index) {
+  return fmt::format("{}[{}]", parent, index);
+}
+
+// "a, b, c" or "a, b, ... and 12 more".
+std::string list_names(const std::vector<std::string>& names) {
+  constexpr std::size_t kShown = 10;
+  std::string out;
+  for (std::size_t i = 0; i < names.size() && i < kShown; ++i) {
+    if (i > 0) out += ", ";
+    out += names[i];
+  }
+  if (names.size() > kShown) out += fmt::format(", ... and {} more", names.size() - kShown);
+  return out;
+}
+
+// Why `id` is not a valid id, or nullopt if it is.
+std::optional<std::string> id_problem(std::string_view id) {
+  if (id.empty()) return "it is empty";
+  if (id.size() > kMaxIdLength) {
+    return fmt::format("it is {} characters long (the limit is {})", id.size(), kMaxIdLength);
+  }
+  constexpr std::string_view kAllowed = "(ids use only letters, digits, '_' and '-')";
+  for (const char c : id) {
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      return fmt::format("non-ASCII characters are not allowed {}", kAllowed);
+    }
+    const std::string one(1, c);
+    if (!is_valid_id(one)) {
+      return fmt::format("character {} is not allowed {}", quote(one), kAllowed);
+    }
+  }
+  return std::nullopt;
+}
+
+// Parses the decimal digits of `text` (nothing else: no sign, no spaces). nullopt if `text` is
+// empty, has another character, or exceeds `max`.
+std::optional<std::uint64_t> parse_decimal(std::string_view text, std::uint64_t max) {
+  if (text.empty()) return std::nullopt;
+  std::uint64_t value = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    const auto digit = static_cast<std::uint64_t>(c - '0');
+    if (value > (max - digit) / 10) return std::nullopt;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+bool has_nul(std::string_view text) { return text.find('\0') != std::string_view::npos; }
+
+// An input whose `node/output` source is resolved in pass 2.
+struct PendingReference {
+  std::size_t node_index = 0;
+  std::size_t input_index = 0;
+  SourceLocation location;  // of the source text
+  std::string field;        // e.g. nodes[2].inputs.estop or nodes[2].inputs.estop.source
+};
+
+// Per node, what pass 1 remembers beyond the model.
+struct NodeMarks {
+  SourceLocation id;
+  SourceLocation path;
+  std::string field;  // nodes[i]
+};
+
+// Records where each YAML document starts; nothing else. Used to count documents before building
+// one, because yaml-cpp 0.7 never finishes YAML::LoadAll on a stray ',' at document level: it
+// reports an empty document there without consuming the ',', forever (and keeps allocating).
+class DocumentStarts final : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> marks;
+
+  void OnDocumentStart(const YAML::Mark& mark) override { marks.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+class Parser {
+ public:
+  Parser(std::string display_name, fs::path base_dir, LoadOptions options)
+      : name_(std::move(display_name)), base_dir_(std::move(base_dir)), options_(options) {}
+
+  Dataflow parse(std::string_view text) {
+    if (text.size() > kMaxFileSize) {
+      fail({}, "",
+           fmt::format("the dataflow is too large: {} bytes (the limit is {} bytes, 4 MiB)",
+                       text.size(), kMaxFileSize));
+    }
+    check_single_document(text);
+    YAML::Node root;
+    try {
+      root = YAML::Load(std::string(text));
+    } catch (const YAML::DeepRecursion& e) {
+      // yaml-cpp's own message for this one is "bad file".
+      fail(location_of(e.mark), "", "YAML syntax error: the document nests too deeply");
+    } catch (const YAML::Exception& e) {
+      fail(location_of(e.mark), "", "YAML syntax error: " + e.msg);
+    }
+    Dataflow dataflow;
+    dataflow.name = name_;
+    dataflow.base_dir = base_dir_;
+    try {
+      parse_top_level(root, dataflow);
+      resolve_references(dataflow);
+      if (options_.check_executables) check_executables(dataflow);
+    } catch (const YAML::Exception& e) {
+      // Not expected (the walk only reads types and scalars), but never let one escape.
+      fail(location_of(e.mark), "", "YAML error: " + e.msg);
+    }
+    return dataflow;
+  }
+
+ private:
+  [[noreturn]] void fail(SourceLocation location, std::string field, std::string reason) const {
+    throw DataflowError(name_, location, std::move(field), std::move(reason));
+  }
+
+  // Fails unless `text` holds at most one YAML document. Reads at most three documents, so it
+  // ends even where yaml-cpp would report empty documents at the same place forever.
+  void check_single_document(std::string_view text) const {
+    DocumentStarts starts;
+    try {
+      std::istringstream stream{std::string(text)};
+      YAML::Parser parser(stream);
+      while (starts.marks.size() < 3 && parser.HandleNextDocument(starts)) {
+      }
+    } catch (const YAML::DeepRecursion& e) {
+      fail(location_of(e.mark), "", "YAML syntax error: the document nests too deeply");
+    } catch (const YAML::Exception& e) {
+      fail(location_of(e.mark), "", "YAML syntax error: " + e.msg);
+    }
+    const std::vector<YAML::Mark>& marks = starts.marks;
+    for (std::size_t i = 1; i < marks.size(); ++i) {
+      if (marks[i].pos == marks[i - 1].pos) {  // no progress: a token the parser cannot place
+        const auto pos = static_cast<std::size_t>(marks[i].pos);
+        std::string reason = "YAML syntax error: unexpected content";
+        if (pos < text.size()) {
+          reason = "YAML syntax error: unexpected " + quote(text.substr(pos, 1));
+          if (text[pos] == ',') reason += " (',' separates items only inside [...] or {...})";
+        }
+        fail(location_of(marks[i]), "", reason);
+      }
+    }
+    if (marks.size() > 1) {
+      fail(location_of(marks[1]), "",
+           "the file holds more than one YAML document; a dataflow is a single document");
+    }
+  }
+
+  // Where to point for a value: the value itself, or for an empty value (an implicit null, which
+  // yaml-cpp places wherever the next token starts) the key it belongs to.
+  static SourceLocation value_location(const YAML::Node& key, const YAML::Node& value) {
+    if (value.IsNull()) return location_of(key.Mark());
+    return location_of(value.Mark());
+  }
+
+  void charge(std::size_t bytes, SourceLocation location, const std::string& field) {
+    expanded_ += bytes + 1;  // +1: even an empty string costs a step
+    if (expanded_ > kMaxExpandedText) {
+      fail(location, field,
+           fmt::format("the dataflow expands to more than {} bytes of text (YAML aliases used too "
+                       "many times?)",
+                       kMaxExpandedText));
+    }
+  }
+
+  // The text of scalar `value`, charged to the budget. Fails if it is not a scalar.
+  std::string scalar(const YAML::Node& value, SourceLocation location, const std::string& field,
+                     std::string_view what) {
+    if (!value.IsScalar()) {
+      fail(location, field, fmt::format("{} must be a string, got {}", what, kind_name(value)));
+    }
+    const std::string& text = value.Scalar();
+    charge(text.size(), location, field);
+    return text;
+  }
+
+  // The text of a map key; keys must be scalars.
+  std::string key_text(const YAML::Node& key, const std::string& parent) {
+    const SourceLocation location = location_of(key.Mark());
+    if (!key.IsScalar()) {
+      fail(location, parent, fmt::format("keys must be strings, got {}", kind_name(key)));
+    }
+    const std::string& text = key.Scalar();
+    charge(text.size(), location, parent);
+    return text;
+  }
+
+  // Fails if `key` was already seen in this map (yaml-cpp keeps duplicate keys).
+  void check_duplicate_key(std::map<std::string, SourceLocation>& seen, const std::string& key,
+                           SourceLocation location, const std::string& field,
+                           std::string_view what) {
+    const auto [it, inserted] = seen.emplace(key, location);
+    if (!inserted) {
+      fail(location, field,
+           fmt::format("duplicate {} {} (first at line {})", what, quote(key), it->second.line));
+    }
+  }
+
+  std::string valid_id(const YAML::Node& value, SourceLocation location, const std::string& field,
+                       std::string_view what) {
+    if (value.IsNull()) fail(location, field, fmt::format("{} is empty", what));
+    std::string id = scalar(value, location, field, what);
+    if (auto problem = id_problem(id)) {
+      fail(location, field, fmt::format("invalid {} {}: {}", what, quote(id), *problem));
+    }
+    return id;
+  }
+
+  // ----- top level --------------------------------------------------------------------------
+
+  void parse_top_level(const YAML::Node& root, Dataflow& dataflow) {
+    if (root.IsNull()) fail({}, "", "the file is empty: a dataflow is a map with a 'nodes' list");
+    if (!root.IsMap()) {
+      fail(location_of(root.Mark()), "",
+           fmt::format("a dataflow is a map with a 'nodes' list, got {}", kind_name(root)));
+    }
+    std::optional<YAML::Node> nodes_key;
+    std::optional<YAML::Node> nodes;
+    std::map<std::string, SourceLocation> seen;
+    for (auto it = root.begin(); it != root.end(); ++it) {
+      const YAML::Node key_node = it->first;
+      const std::string key = key_text(key_node, "");
+      const SourceLocation location = location_of(key_node.Mark());
+      const std::string field = member("", key);
+      check_duplicate_key(seen, key, location, field, "field");
+      if (key == "nodes") {
+        nodes_key = key_node;
+        nodes = YAML::Node(it->second);
+      } else if (contains(kUnsupportedTopLevelFields, key)) {
+        fail(location, field, unsupported(quote(key)));
+      } else {
+        fail(location, field,
+             fmt::format("unknown top-level field {} (a dataflow has only 'nodes')", quote(key)));
+      }
+    }
+    if (!nodes)
+      fail(location_of(root.Mark()), "", "missing 'nodes': a dataflow needs a list of nodes");
+    parse_nodes(*nodes_key, *nodes, dataflow);
+  }
+
+  void parse_nodes(const YAML::Node& key, const YAML::Node& nodes, Dataflow& dataflow) {
+    const SourceLocation location = value_location(key, nodes);
+    if (nodes.IsNull()) fail(location, "nodes", "the list of nodes is empty");
+    if (!nodes.IsSequence()) {
+      fail(location, "nodes", fmt::format("nodes must be a list, got {}", kind_name(nodes)));
+    }
+    if (nodes.size() == 0) fail(location, "nodes", "the list of nodes is empty");
+    if (nodes.size() > kMaxNodes) {
+      fail(location, "nodes",
+           fmt::format("too many nodes: {} (the limit is {})", nodes.size(), kMaxNodes));
+    }
+    std::map<std::string, std::size_t> index_of_id;
+    for (auto it = nodes.begin(); it != nodes.end(); ++it) {
+      const std::size_t index = dataflow.nodes.size();
+      const YAML::Node value = *it;
+      charge(0, location_of(value.Mark()), element("nodes", index));
+      Node& node = dataflow.nodes.emplace_back();
+      NodeMarks& marks = marks_.emplace_back();
+      marks.field = element("nodes", index);
+      parse_node(value, index, node, marks);
+      const auto [existing, inserted] = index_of_id.emplace(node.id, index);
+      if (!inserted) {
+        fail(marks.id, member(marks.field, "id"),
+             fmt::format("duplicate node id {} (first defined at line {}, nodes[{}])",
+                         quote(node.id), marks_[existing->second].id.line, existing->second));
+      }
+    }
+  }
+
+  // ----- one node ---------------------------------------------------------------------------
+
+  void parse_node(const YAML::Node& value, std::size_t index, Node& node, NodeMarks& marks) {
+    const std::string& field = marks.field;
+    node.location = location_of(value.Mark());
+    if (!value.IsMap()) {
+      fail(node.location, field,
+           fmt::format("a node must be a map with 'id' and 'path', got {}", kind_name(value)));
+    }
+    std::map<std::string, SourceLocation> seen;
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      const YAML::Node key = it->first;
+      const YAML::Node item = it->second;
+      const std::string name = key_text(key, field);
+      const SourceLocation key_location = location_of(key.Mark());
+      const SourceLocation item_location = value_location(key, item);
+      const std::string item_field = member(field, name);
+      check_duplicate_key(seen, name, key_location, item_field, "field");
+
+      if (name == "id") {
+        node.id = valid_id(item, item_location, item_field, "node id");
+        if (node.id == "dora") {
+          fail(item_location, item_field,
+               "node id 'dora' is reserved (inputs 'dora/...' name Dora's built-in timers)");
+        }
+        marks.id = item_location;
+      } else if (name == "name" || name == "description") {
+        std::string text =
+            item.IsNull() ? std::string() : scalar(item, item_location, item_field, name);
+        (name == "name" ? node.name : node.description) = std::move(text);
+      } else if (name == "path") {
+        parse_path(item, item_location, item_field, node);
+        marks.path = item_location;
+      } else if (name == "args") {
+        parse_args(item, item_location, item_field, node);
+      } else if (name == "env") {
+        parse_env(item, item_location, item_field, node);
+      } else if (name == "inputs") {
+        parse_inputs(item, item_location, item_field, index, node);
+      } else if (name == "outputs") {
+        parse_outputs(item, item_location, item_field, node);
+      } else if (contains(kUnsupportedNodeFields, name)) {
+        fail(key_location, item_field, unsupported(quote(name)));
+      } else {
+        fail(key_location, item_field,
+             fmt::format("unknown field {} (a node has: {})", quote(name), kNodeFields));
+      }
+    }
+    if (!seen.contains("id")) fail(node.location, field, "the node has no 'id'");
+    if (!seen.contains("path")) {
+      fail(node.location, field,
+           fmt::format("node {} has no 'path' (the executable to run)", quote(node.id)));
+    }
+  }
+
+  void parse_path(const YAML::Node& item, SourceLocation location, const std::string& field,
+                  Node& node) {
+    if (item.IsNull()) fail(location, field, "path is empty");
+    node.path = scalar(item, location, field, "path");
+    if (node.path.empty()) fail(location, field, "path is empty");
+    if (has_nul(node.path)) fail(location, field, "path contains a NUL character");
+    if (node.path == "dynamic")
+      fail(location, field, unsupported("a dynamic node (path: dynamic)"));
+    if (node.path == "shell") fail(location, field, unsupported("a shell node (path: shell)"));
+    if (node.path.find("://") != std::string::npos) {
+      fail(location, field, unsupported("a URL as path"));
+    }
+    node.executable = (base_dir_ / fs::path(node.path)).lexically_normal();
+  }
+
+  void parse_args(const YAML::Node& item, SourceLocation location, const std::string& field,
+                  Node& node) {
+    if (item.IsNull()) return;
+    if (!item.IsScalar()) {
+      fail(location, field,
+           fmt::format("args must be a string (split into words like a shell does), got {}",
+                       kind_name(item)));
+    }
+    node.args = scalar(item, location, field, "args");
+    if (has_nul(node.args)) fail(location, field, "args contains a NUL character");
+    try {
+      node.argv = split_args(node.args);
+    } catch (const std::invalid_argument& e) {
+      fail(location, field, e.what());
+    }
+    for (const std::string& word : node.argv) charge(word.size(), location, field);
+  }
+
+  void parse_env(const YAML::Node& item, SourceLocation location, const std::string& field,
+                 Node& node) {
+    if (item.IsNull()) return;
+    if (!item.IsMap()) {
+      fail(location, field,
+           fmt::format("env must be a map of variable names to values, got {}", kind_name(item)));
+    }
+    std::map<std::string, SourceLocation> seen;
+    for (auto it = item.begin(); it != item.end(); ++it) {
+      const YAML::Node key = it->first;
+      const YAML::Node value = it->second;
+      const std::string name = key_text(key, field);
+      const SourceLocation key_location = location_of(key.Mark());
+      const std::string entry_field = member(field, name);
+      check_duplicate_key(seen, name, key_location, entry_field, "environment variable");
+      if (name.empty() || name.find('=') != std::string::npos || has_nul(name)) {
+        fail(key_location, entry_field,
+             fmt::format("invalid environment variable name {} (it must be non-empty, without '=')",
+                         quote(name)));
+      }
+      const SourceLocation value_at = value_location(key, value);
+      if (value.IsNull()) {
+        fail(value_at, entry_field,
+             fmt::format("environment variable {} has no value (write \"\" for an empty one)",
+                         quote(name)));
+      }
+      if (!value.IsScalar()) {
+        fail(value_at, entry_field,
+             fmt::format("the value of environment variable {} must be a string, number or "
+                         "boolean, got {}",
+                         quote(name), kind_name(value)));
+      }
+      std::string text = scalar(value, value_at, entry_field, "env value");
+      if (has_nul(text)) fail(value_at, entry_field, "the value contains a NUL character");
+      node.env.emplace(name, std::move(text));
+    }
+  }
+
+  void parse_outputs(const YAML::Node& item, SourceLocation location, const std::string& field,
+                     Node& node) {
+    if (item.IsNull()) return;
+    if (!item.IsSequence()) {
+      fail(location, field, fmt::format("outputs must be a list of ids, got {}", kind_name(item)));
+    }
+    if (item.size() > kMaxOutputsPerNode) {
+      fail(location, field,
+           fmt::format("too many outputs: {} (the limit is {} per node)", item.size(),
+                       kMaxOutputsPerNode));
+    }
+    std::map<std::string, SourceLocation> seen;
+    for (auto it = item.begin(); it != item.end(); ++it) {
+      const YAML::Node output = *it;
+      const std::string output_field = element(field, node.outputs.size());
+      const SourceLocation output_location = location_of(output.Mark());
+      std::string id = valid_id(output, output_location, output_field, "output id");
+      const auto [previous, inserted] = seen.emplace(id, output_location);
+      if (!inserted) {
+        fail(output_location, output_field,
+             fmt::format("duplicate output {} (first declared at line {})", quote(id),
+                         previous->second.line));
+      }
+      node.outputs.push_back(Output{std::move(id), output_location});
+    }
+  }
+
+  // ----- inputs -----------------------------------------------------------------------------
+
+  void parse_inputs(const YAML::Node& item, SourceLocation location, const std::string& field,
+                    std::size_t node_index, Node& node) {
+    if (item.IsNull()) return;
+    if (!item.IsMap()) {
+      fail(location, field,
+           fmt::format("inputs must be a map of input ids to sources, got {}", kind_name(item)));
+    }
+    if (item.size() > kMaxInputsPerNode) {
+      fail(location, field,
+           fmt::format("too many inputs: {} (the limit is {} per node)", item.size(),
+                       kMaxInputsPerNode));
+    }
+    std::map<std::string, SourceLocation> seen;
+    for (auto it = item.begin(); it != item.end(); ++it) {
+      const YAML::Node key = it->first;
+      const YAML::Node value = it->second;
+      const SourceLocation key_location = location_of(key.Mark());
+      const std::string id_text = key_text(key, field);
+      const std::string input_field = member(field, id_text);
+      check_duplicate_key(seen, id_text, key_location, input_field, "input");
+      if (auto problem = id_problem(id_text)) {
+        fail(key_location, input_field,
+             fmt::format("invalid input id {}: {}", quote(id_text), *problem));
+      }
+      Input input;
+      input.id = id_text;
+      input.location = key_location;
+      PendingReference reference = parse_input_value(key, value, input_field, input);
+      if (input.upstream() != nullptr) {
+        reference.node_index = node_index;
+        reference.input_index = node.inputs.size();
+        pending_.push_back(std::move(reference));
+      }
+      node.inputs.push_back(std::move(input));
+    }
+  }
+
+  // Fills input.source and queue size; returns where the source was written (for pass 2).
+  PendingReference parse_input_value(const YAML::Node& key, const YAML::Node& value,
+                                     const std::string& field, Input& input) {
+    const SourceLocation location = value_location(key, value);
+    if (value.IsScalar()) {
+      parse_source(scalar(value, location, field, "input source"), location, field, input);
+      return PendingReference{0, 0, location, field};
+    }
+    if (!value.IsMap()) {
+      fail(location, field,
+           fmt::format("input {} must be '<node>/<output>', a timer, or a map with 'source' and "
+                       "'queue_size', got {}",
+                       quote(input.id), kind_name(value)));
+    }
+    std::map<std::string, SourceLocation> seen;
+    std::optional<PendingReference> source;
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      const YAML::Node key = it->first;
+      const YAML::Node item = it->second;
+      const std::string name = key_text(key, field);
+      const SourceLocation key_location = location_of(key.Mark());
+      const SourceLocation item_location = value_location(key, item);
+      const std::string item_field = member(field, name);
+      check_duplicate_key(seen, name, key_location, item_field, "field");
+      if (name == "source") {
+        if (item.IsNull()) fail(item_location, item_field, "source is empty");
+        parse_source(scalar(item, item_location, item_field, "source"), item_location, item_field,
+                     input);
+        source = PendingReference{0, 0, item_location, item_field};
+      } else if (name == "queue_size") {
+        parse_queue_size(item, item_location, item_field, input);
+      } else {
+        fail(key_location, item_field,
+             fmt::format("unknown field {} in an input (it has 'source' and 'queue_size')",
+                         quote(name)));
+      }
+    }
+    if (!source) fail(location, field, fmt::format("input {} has no 'source'", quote(input.id)));
+    return *source;
+  }
+
+  void parse_queue_size(const YAML::Node& value, SourceLocation location, const std::string& field,
+                        Input& input) {
+    const std::string text =
+        value.IsScalar() ? scalar(value, location, field, "queue_size") : std::string();
+    const auto size = value.IsScalar() ? parse_decimal(text, kMaxQueueSize) : std::nullopt;
+    if (!size || *size == 0) {
+      fail(location, field,
+           fmt::format("queue_size must be a positive integer (1 to {}), got {}", kMaxQueueSize,
+                       value.IsScalar() ? quote(text) : kind_name(value)));
+    }
+    input.queue_size = static_cast<std::size_t>(*size);
+    input.queue_size_is_default = false;
+  }
+
+  // `node/output`, `dora/timer/millis/N` or `dora/timer/secs/N`.
+  void parse_source(const std::string& text, SourceLocation location, const std::string& field,
+                    Input& input) {
+    const std::size_t slash = text.find('/');
+    if (slash == std::string::npos) {
+      fail(location, field,
+           fmt::format("malformed input source {}: expected '<node>/<output>' or a timer "
+                       "'dora/timer/millis/<N>'",
+                       quote(text)));
+    }
+    const std::string_view node_id = std::string_view(text).substr(0, slash);
+    const std::string_view rest = std::string_view(text).substr(slash + 1);
+    if (node_id == "dora") {
+      input.source = parse_timer(text, rest, location, field);
+      return;
+    }
+    if (node_id.empty() || rest.empty()) {
+      fail(location, field,
+           fmt::format(
+               "malformed input source {}: the {} part is empty (expected '<node>/<output>')",
+               quote(text), node_id.empty() ? "node" : "output"));
+    }
+    if (rest.find('/') != std::string_view::npos) {
+      fail(location, field,
+           fmt::format("malformed input source {}: expected '<node>/<output>' with one '/' (Dora "
+                       "operator outputs '<node>/<operator>/<output>' are not supported by dcp)",
+                       quote(text)));
+    }
+    if (auto problem = id_problem(node_id)) {
+      fail(location, field,
+           fmt::format("malformed input source {}: invalid node id {}: {}", quote(text),
+                       quote(node_id), *problem));
+    }
+    if (auto problem = id_problem(rest)) {
+      fail(location, field,
+           fmt::format("malformed input source {}: invalid output id {}: {}", quote(text),
+                       quote(rest), *problem));
+    }
+    input.source = NodeOutput{std::string(node_id), std::string(rest)};
+  }
+
+  Timer parse_timer(const std::string& text, std::string_view rest, SourceLocation location,
+                    const std::string& field) {
+    const std::string_view kTimer = "timer/";
+    if (rest.substr(0, kTimer.size()) != kTimer) {
+      const std::string_view kind = rest.substr(0, rest.find('/'));
+      fail(location, field,
+           fmt::format("unknown Dora input {}: dcp supports the timers dora/timer/millis/<N> and "
+                       "dora/timer/secs/<N> (dora/{} is not one of them)",
+                       quote(text), detail::escape(kind.substr(0, detail::kMaxQuoted))));
+    }
+    const std::string_view spec = rest.substr(kTimer.size());  // "<unit>/<N>"
+    const std::size_t slash = spec.find('/');
+    const std::string_view unit = spec.substr(0, slash);
+    const std::string_view digits =
+        slash == std::string_view::npos ? std::string_view() : spec.substr(slash + 1);
+    const auto malformed = [&] {
+      fail(location, field,
+           fmt::format("malformed timer {}: expected dora/timer/millis/<N> or dora/timer/secs/<N> "
+                       "with <N> a positive integer",
+                       quote(text)));
+    };
+    Timer timer;
+    std::uint64_t max = 0;
+    if (unit == "millis") {
+      timer.unit = Timer::Unit::millis;
+      max = static_cast<std::uint64_t>(std::numeric_limits<std::chrono::milliseconds::rep>::max());
+    } else if (unit == "secs") {
+      timer.unit = Timer::Unit::secs;
+      max = static_cast<std::uint64_t>(std::numeric_limits<std::chrono::milliseconds::rep>::max()) /
+            1000;
+    } else {
+      malformed();
+    }
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string_view::npos) {
+      malformed();
+    }
+    const auto value = parse_decimal(digits, max);
+    if (!value) fail(location, field, fmt::format("timer {}: the period is too long", quote(text)));
+    if (*value == 0) malformed();
+    timer.value = *value;
+    return timer;
+  }
+
+  // ----- pass 2: references -----------------------------------------------------------------
+
+  void resolve_references(const Dataflow& dataflow) {
+    std::map<std::string_view, const Node*> by_id;
+    std::vector<std::string> all_ids;
+    for (const Node& node : dataflow.nodes) {
+      by_id.emplace(node.id, &node);
+      all_ids.push_back(node.id);
+    }
+    for (const PendingReference& pending : pending_) {
+      const Input& input = dataflow.nodes[pending.node_index].inputs[pending.input_index];
+      const NodeOutput& upstream = *input.upstream();
+      const auto found = by_id.find(upstream.node);
+      if (found == by_id.end()) {
+        fail(pending.location, pending.field,
+             fmt::format("unknown node {} (known nodes: {})", quote(upstream.node),
+                         list_names(all_ids)));
+      }
+      const Node& source = *found->second;
+      if (source.find_output(upstream.output) == nullptr) {
+        std::vector<std::string> outputs;
+        for (const Output& output : source.outputs) outputs.push_back(output.id);
+        fail(pending.location, pending.field,
+             outputs.empty()
+                 ? fmt::format("node {} has no output {} (it declares no outputs)",
+                               quote(source.id), quote(upstream.output))
+                 : fmt::format("node {} has no output {} (its outputs: {})", quote(source.id),
+                               quote(upstream.output), list_names(outputs)));
+      }
+    }
+  }
+
+  // ----- pass 3: executables ----------------------------------------------------------------
+
+  void check_executables(const Dataflow& dataflow) const {
+    for (std::size_t i = 0; i < dataflow.nodes.size(); ++i) {
+      const Node& node = dataflow.nodes[i];
+      const SourceLocation location = marks_[i].path;
+      const std::string field = member(marks_[i].field, "path");
+      const std::string shown = quote(node.executable.string());
+      std::error_code error;
+      const fs::file_status status = fs::status(node.executable, error);
+      if (status.type() == fs::file_type::not_found) {
+        fail(location, field,
+             fmt::format("executable {} not found (looked for {}; relative paths start at the "
+                         "dataflow file's folder)",
+                         quote(node.path), shown));
+      }
+      if (error) {
+        fail(location, field, fmt::format("cannot access {}: {}", shown, error.message()));
+      }
+      if (status.type() == fs::file_type::directory) {
+        fail(location, field, fmt::format("{} is a directory, not an executable", shown));
+      }
+      if (status.type() != fs::file_type::regular) {
+        fail(location, field, fmt::format("{} is not a regular file", shown));
+      }
+      if (::access(node.executable.c_str(), X_OK) != 0) {
+        const int code = errno;
+        fail(location, field,
+             code == EACCES
+                 ? fmt::format("{} is not executable (no execute permission: chmod +x it)", shown)
+                 : fmt::format("{} is not executable: {}", shown, std::strerror(code)));
+      }
+    }
+  }
+
+  std::string name_;
+  fs::path base_dir_;
+  LoadOptions options_;
+  std::size_t expanded_ = 0;
+  std::vector<NodeMarks> marks_;
+  std::vector<PendingReference> pending_;
+};
+
+}  // namespace
+
+Dataflow parse_dataflow(std::string_view text, std::string_view display_name,
+                        const std::filesystem::path& base_dir, const LoadOptions& options) {
+  std::error_code error;
+  fs::path base = fs::absolute(base_dir.empty() ? fs::path(".") : base_dir, error);
+  if (error) base = base_dir;
+  return Parser(std::string(display_name), base.lexically_normal(), options).parse(text);
+}
+
+Dataflow load_dataflow(const std::filesystem::path& file, const LoadOptions& options) {
+  const std::string name = file.string();
+  const auto fail = [&](const std::string& reason) { throw DataflowError(name, {}, "", reason); };
+  std::error_code error;
+  if (fs::is_directory(file, error)) fail("cannot read the file: it is a directory");
+
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> stream(std::fopen(file.c_str(), "rb"),
+                                                               &std::fclose);
+  if (!stream) fail(fmt::format("cannot read the file: {}", std::strerror(errno)));
+  std::string text;
+  std::array<char, 64 * 1024> buffer{};
+  while (text.size() <= kMaxFileSize) {
+    const std::size_t got = std::fread(buffer.data(), 1, buffer.size(), stream.get());
+    text.append(buffer.data(), got);
+    if (got < buffer.size()) break;
+  }
+  if (std::ferror(stream.get()) != 0) fail("cannot read the file: read error");
+  if (text.size() > kMaxFileSize) {
+    const auto size = fs::file_size(file, error);
+    fail(error ? fmt::format("the file is too large: more than {} bytes (the limit is 4 MiB)",
+                             kMaxFileSize)
+               : fmt::format("the file is too large: {} bytes (the limit is {} bytes, 4 MiB)", size,
+                             kMaxFileSize));
+  }
+  fs::path base_dir = file.parent_path();
+  if (base_dir.empty()) base_dir = ".";
+  return parse_dataflow(text, name, base_dir, options);
+}
+
+}  // namespace dcp::dataflow

@@ -1,0 +1,134 @@
+// src/runner/runner.hpp — the local runner behind `dcp run`: starts every node of a dataflow as a
+// child process and routes messages between them, the way Dora's daemon does on one machine.
+//
+// What it is for:
+//
+//   const auto flow = dcp::dataflow::load_dataflow("robot.yml");
+//   dcp::runner::RunOptions options;
+//   options.stop_after = std::chrono::seconds(10);        // like pressing Ctrl-C after 10 s
+//   const dcp::runner::RunReport report = dcp::runner::run_dataflow(flow, options);
+//   std::cerr << dcp::runner::format_summary(report);
+//   return report.success() ? 0 : 1;
+//
+// run_dataflow() returns when every node process has ended (and has been reaped: no zombies).
+// What happens in between (docs/runner.md has the full story and every difference from Dora):
+//   - Start. A private runtime directory (mode 0700) gets the listening socket `runner.sock`. Each
+//     node is started in the dataflow file's folder, in its own process group, with the inherited
+//     environment plus its `env` plus DCP_RUNNER_SOCKET, DCP_NODE_ID and DCP_NODE_SECRET (a fresh
+//     128-bit secret), stdin from /dev/null. Its stdout and stderr lines are printed prefixed with
+//     `[<id>] ` (to `out`) and `[<id>!] ` (to `err`). A node that cannot be started is reported and
+//     counts as failed; the others run.
+//   - Connect. A node connects and says Hello with its id and secret; the runner also checks the
+//     peer's pid (SO_PEERCRED) is the node's process or in its process group. The answer (HelloOk)
+//     is held back until every node has connected or ended, then the timers start — as Dora starts a
+//     dataflow once all its nodes are ready, so no early message is lost.
+//   - Route. Each output goes to every input that reads it; each input has its own queue of
+//     `queue_size` (default 10) and drops its oldest message when full. Payloads of 4 KiB and more
+//     arrive as sealed memfds, checked and forwarded to every reader without a copy.
+//   - Close. When a node closes an output, disconnects or exits, the inputs reading it get
+//     InputClosed; a node with inputs, none of them timers, gets AllInputsClosed once all are closed.
+//   - Stop. On SIGINT, SIGTERM or SIGHUP (or when `stop_after` elapses) every node gets Stop; nodes
+//     still running after `grace` are killed (SIGKILL to the process group). A second signal kills
+//     at once.
+//   - Misbehaviour. A malformed or oversized frame, an undeclared output, a bad shared-memory
+//     descriptor or any other protocol violation gets the node an Error message and a disconnect
+//     (its outputs close); the node counts as failed. Nothing a node does can crash the runner.
+//
+// Thread safety: run_dataflow runs everything on the calling thread (one epoll loop). It changes
+// process-wide state for its duration: it blocks SIGINT, SIGTERM, SIGHUP and SIGCHLD (to read them
+// from a signalfd), ignores SIGPIPE, reaps every child of the process (waitpid(-1)), and, once the
+// nodes are started, raises its soft RLIMIT_NOFILE to the hard limit (queued shared-memory messages
+// hold descriptors). Run one at a time per process, from a program that starts no other children
+// meanwhile.
+// Blocking: until the dataflow has ended.
+// Errors: throws std::system_error when the runner itself cannot be set up (runtime directory,
+// socket, epoll); any node already started is then killed and reaped before the exception leaves.
+// Problems with nodes are never exceptions: they are in the report.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dataflow/dataflow.hpp"
+
+namespace dcp::runner {
+
+/// Dora stops nodes after a grace period too; dcp's default (see docs/runner.md).
+inline constexpr std::chrono::milliseconds kDefaultGrace{5000};
+
+struct RunOptions {
+  /// Stop the dataflow (as Ctrl-C would) after this long; nullopt = run until the nodes end.
+  std::optional<std::chrono::milliseconds> stop_after;
+  /// After Stop, how long nodes have to exit before they are killed.
+  std::chrono::milliseconds grace = kDefaultGrace;
+  /// Where node stdout lines go; nullptr = std::cout.
+  std::ostream* out = nullptr;
+  /// Where node stderr lines and the runner's own `[dcp] ...` messages go; nullptr = std::cerr.
+  std::ostream* err = nullptr;
+};
+
+/// How a node ended.
+enum class NodeEnd {
+  exited,               ///< exit code in NodeReport::exit_code
+  signaled,             ///< killed by a signal it did not get from the runner (NodeReport::signal)
+  killed_after_grace,   ///< still running when the grace period after Stop ran out
+  killed_on_interrupt,  ///< killed because of a second Ctrl-C / SIGTERM
+  failed_to_start,      ///< its executable could not be started (NodeReport::start_error)
+};
+
+struct NodeReport {
+  std::string id;
+  int pid = -1;  ///< -1 when it never started
+  NodeEnd end = NodeEnd::exited;
+  int exit_code = 0;           ///< NodeEnd::exited
+  int signal = 0;              ///< NodeEnd::signaled and the killed_* ends
+  std::string start_error;     ///< NodeEnd::failed_to_start
+  std::string protocol_error;  ///< non-empty: disconnected for breaking the protocol (a failure)
+  std::uint64_t outputs_sent = 0;      ///< messages it sent that the runner accepted
+  std::uint64_t inputs_delivered = 0;  ///< input events it received (timer ticks included)
+  std::uint64_t inputs_dropped = 0;    ///< input messages dropped because an input queue was full
+
+  /// The inputs that dropped messages, in the node's input order (inputs that dropped none are
+  /// left out). The `dropped` values add up to inputs_dropped.
+  struct InputDrops {
+    std::string input;
+    std::size_t queue_size = 0;
+    std::uint64_t dropped = 0;
+  };
+  std::vector<InputDrops> drops;
+
+  /// A non-zero exit, a signal, a kill, a failed start or a protocol error.
+  [[nodiscard]] bool failed() const noexcept;
+  /// "exit code 0", "exit code 3", "signal SIGSEGV", "killed after the 5s grace period",
+  /// "killed (second interrupt)", "failed to start: ...", each + ", protocol error" when there was one.
+  [[nodiscard]] std::string describe_end(std::chrono::milliseconds grace) const;
+};
+
+struct RunReport {
+  std::string dataflow;            ///< Dataflow::name
+  std::vector<NodeReport> nodes;   ///< in the dataflow's order
+  std::chrono::milliseconds grace = kDefaultGrace;
+  std::string stop_reason;         ///< why Stop was sent ("" when the nodes ended by themselves)
+
+  [[nodiscard]] std::size_t failed_count() const noexcept;
+  /// True when no node failed.
+  [[nodiscard]] bool success() const noexcept { return failed_count() == 0; }
+};
+
+/// Runs `dataflow` to the end. See the header comment.
+[[nodiscard]] RunReport run_dataflow(const dataflow::Dataflow& dataflow, const RunOptions& options = {});
+
+/// The table printed at the end of `dcp run`, then one line per input that dropped messages:
+///   [dcp] dataflow failed: 1 of 3 nodes failed
+///     node    pid    ended          outputs sent  inputs delivered  inputs dropped
+///     source  4242   exit code 0              10                 0               0
+///     ...
+///   [dcp] input slow/in dropped 93 messages (queue_size 5)
+[[nodiscard]] std::string format_summary(const RunReport& report);
+
+}  // namespace dcp::runner
