@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -81,6 +82,29 @@ inline void report_error(std::string_view source, std::string_view message) noex
 /// How many errors report_error() has counted in this process so far.
 inline std::uint64_t reported_errors() noexcept {
   return detail::reported_error_count.load(std::memory_order_relaxed);
+}
+
+/// The `on_error` of a component's Options: when set, the component calls it instead of
+/// report_error() (the node handles its errors itself). Same arguments as an ErrorReporter.
+using ErrorCallback = std::function<void(std::string_view source, std::string_view message)>;
+
+/// Calls `on_error` when it is set, else report_error(source, message). A callback that throws is
+/// itself reported (with what it threw), so the error still does not vanish.
+inline void deliver_error(const ErrorCallback& on_error, std::string_view source, std::string_view message) noexcept {
+  if (!on_error) {
+    report_error(source, message);
+    return;
+  }
+  try {
+    on_error(source, message);
+  } catch (...) {
+    report_error(source, message);
+    try {
+      report_error(source, "its on_error callback threw: " + describe_current_exception());
+    } catch (...) {  // the message could not be allocated
+      report_error(source, "its on_error callback threw");
+    }
+  }
 }
 
 }  // namespace dcp
