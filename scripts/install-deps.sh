@@ -16,6 +16,7 @@ packages=(
     python3 python3-matplotlib
     cargo rustc librust-crossbeam-channel-dev
     valgrind
+    pkgconf  # the pkg-config consumer test (tests/consumer)
 )
 
 have_cargo=0
