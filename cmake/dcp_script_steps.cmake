@@ -1,30 +1,43 @@
-# Helpers for dcp's cmake -P test scripts that configure, build and run other projects
-# (tests/consumer/run_consumer_test.cmake, tests/node/dora/layout/run_layout_test.cmake).
+# Helpers for the test scripts that configure and build other CMake projects (cmake -P):
+# tests/consumer/run_consumer_test.cmake and tests/node/dora/layout/run_layout_test.cmake.
 #
-#   dcp_require_variables(<script> <var>...)   fail unless every variable is set and non-empty
-#   dcp_run_step(<description> [OUTPUT <var>] <command>...)
-#                                              run a command, echoing it; fail the test with its
-#                                              output when it exits non-zero; OUTPUT keeps the output
-#   dcp_configure_args(<var>)                  -G, build type, make program and compiler of the
-#                                              calling build, for configuring another project
-# BUILD_TYPE defaults to Release.
+#   include("${DCP_SOURCE_DIR}/cmake/dcp_script_steps.cmake")
+#   dcp_require_variables(<script name> <variable>...)   FATAL_ERROR naming the first one unset
+#   dcp_run_step(<description> <command>... [OUTPUT <var>] [ENV <name=value>...])
+#       runs the command (echoed, with its duration); fails with its output when it exits non-zero;
+#       leaves stdout+stderr in <var>. ENV runs it through `cmake -E env`.
+#   dcp_configure_arguments(<var>)
+#       -G, CMAKE_BUILD_TYPE (BUILD_TYPE, default Release) and, when set, CMAKE_MAKE_PROGRAM,
+#       CMAKE_CXX_COMPILER and CMAKE_CXX_COMPILER_LAUNCHER (ccache) for a project configured
+#       from the script.
 include_guard(GLOBAL)
 
-function(dcp_require_variables script)
-    foreach(_var IN LISTS ARGN)
-        if(NOT DEFINED ${_var} OR "${${_var}}" STREQUAL "")
-            message(FATAL_ERROR "${script}: ${_var} is not set")
+macro(dcp_require_variables script)
+    foreach(_dcp_var ${ARGN})
+        if(NOT DEFINED ${_dcp_var} OR "${${_dcp_var}}" STREQUAL "")
+            message(FATAL_ERROR "${script}: ${_dcp_var} is not set")
         endif()
     endforeach()
-endfunction()
+    if(NOT DEFINED BUILD_TYPE OR BUILD_TYPE STREQUAL "")
+        set(BUILD_TYPE Release)
+    endif()
+endmacro()
 
 function(dcp_run_step description)
-    cmake_parse_arguments(PARSE_ARGV 1 _step "" "OUTPUT" "")
-    message(STATUS "${description}: ${_step_UNPARSED_ARGUMENTS}")
-    execute_process(COMMAND ${_step_UNPARSED_ARGUMENTS}
+    cmake_parse_arguments(PARSE_ARGV 1 _step "" "OUTPUT" "ENV")
+    set(_command ${_step_UNPARSED_ARGUMENTS})
+    if(_step_ENV)
+        set(_command "${CMAKE_COMMAND}" -E env ${_step_ENV} ${_command})
+    endif()
+    string(TIMESTAMP _started "%s")
+    execute_process(COMMAND ${_command}
         RESULT_VARIABLE _result
         OUTPUT_VARIABLE _output
         ERROR_VARIABLE _output)
+    string(TIMESTAMP _ended "%s")
+    math(EXPR _seconds "${_ended} - ${_started}")
+    list(JOIN _command " " _shown)
+    message(STATUS "${description} (${_seconds} s): ${_shown}")
     if(NOT _result EQUAL 0)
         message(FATAL_ERROR "${description} failed (${_result}):\n${_output}")
     endif()
@@ -33,17 +46,12 @@ function(dcp_run_step description)
     endif()
 endfunction()
 
-if(NOT DEFINED BUILD_TYPE OR BUILD_TYPE STREQUAL "")
-    set(BUILD_TYPE Release)
-endif()
-
-function(dcp_configure_args out)
+function(dcp_configure_arguments out)
     set(_args -G "${CMAKE_GENERATOR}" "-DCMAKE_BUILD_TYPE=${BUILD_TYPE}")
-    if(CMAKE_MAKE_PROGRAM)
-        list(APPEND _args "-DCMAKE_MAKE_PROGRAM=${CMAKE_MAKE_PROGRAM}")
-    endif()
-    if(CMAKE_CXX_COMPILER)
-        list(APPEND _args "-DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER}")
-    endif()
-    set(${out} "${_args}" PARENT_SCOPE)
+    foreach(_var IN ITEMS CMAKE_MAKE_PROGRAM CMAKE_CXX_COMPILER CMAKE_CXX_COMPILER_LAUNCHER)
+        if(${_var})
+            list(APPEND _args "-D${_var}=${${_var}}")
+        endif()
+    endforeach()
+    set(${out} ${_args} PARENT_SCOPE)
 endfunction()

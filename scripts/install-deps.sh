@@ -8,6 +8,7 @@ set -euo pipefail
 
 packages=(
     build-essential cmake ninja-build g++ clang
+    pkgconf  # pkg-config, for the consumer_pkg_config test (tests/consumer)
     libclang-rt-dev  # libFuzzer (clang -fsanitize=fuzzer), for scripts/fuzz.sh
     libgtest-dev libgmock-dev libbenchmark-dev
     libconcurrentqueue-dev libboost-dev libtbb-dev
@@ -16,7 +17,6 @@ packages=(
     python3 python3-matplotlib
     cargo rustc librust-crossbeam-channel-dev
     valgrind
-    pkgconf  # the pkg-config consumer test (tests/consumer)
 )
 
 have_cargo=0

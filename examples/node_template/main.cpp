@@ -1,20 +1,19 @@
-// The template node's process: `dcp run dataflow.yml` (or `dora run dataflow.yml`) starts it.
-#include <dcp/node/node.hpp>
-
+// main.cpp — the template node's process: started by `dcp run dataflow.yml` (or by Dora, when dcp
+// was built with its Dora backend). The logic is in my_node.cpp.
 #include <cstdio>
 #include <exception>
 
-#include "squares.hpp"
+#include <dcp/core/error_report.hpp>
+#include <dcp/node/node.hpp>
+
+#include "my_node.hpp"
 
 int main() {
   try {
-    dcp::Node node = dcp::init_node();  // the backend comes from the environment the runner sets
-    const squares::Summary summary = squares::run(node);
-    std::printf("squares: %llu ticks, sent %llu results\n", static_cast<unsigned long long>(summary.ticks),
-                static_cast<unsigned long long>(summary.results));
+    my_node::run_my_node(dcp::init_node());  // throws dcp::NodeError when not started by a runner
     return 0;
-  } catch (const std::exception& error) {
-    std::fprintf(stderr, "squares: %s\n", error.what());
+  } catch (...) {
+    std::fprintf(stderr, "my_node: %s\n", dcp::describe_exception(std::current_exception()).c_str());
     return 1;
   }
 }

@@ -24,7 +24,7 @@ set(_dora "${WORK_DIR}/dora")
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${_dora}/target/cxxbridge/dora-node-api-cxx" "${_dora}/target/cxxbridge/rust")
 
-dcp_configure_args(_configure_args)
+dcp_configure_arguments(_configure_args)
 
 # 1. The "Dora build".
 file(COPY_FILE "${_fake_dora}/dora-node-api.h" "${_dora}/target/cxxbridge/dora-node-api-cxx/dora-node-api.h")
