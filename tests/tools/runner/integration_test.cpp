@@ -4,7 +4,7 @@
 // Each run gets its own XDG_RUNTIME_DIR, and every run is checked for the runner's cleanup
 // promises: the runtime directory is gone afterwards and every node process in the summary has
 // been reaped (no process with that pid is left, zombie or not). A run that hangs is killed after
-// kHangTimeout and fails the test.
+// kRunHangTimeout and fails the test.
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -26,13 +26,17 @@
 
 extern char** environ;
 
+#include "support/hang_timeout.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-constexpr auto kHangTimeout = 60s;
+using dcp::test::kHangTimeout;
+// A whole `dcp run`, which may wait out a 30 s stop grace period itself, gets twice as long.
+constexpr auto kRunHangTimeout = 2 * kHangTimeout;
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -161,7 +165,7 @@ class DcpRun {
   }
 
   /// Waits until dcp's stdout (or stderr) contains `text`; false after `timeout`.
-  bool wait_for(const std::string& text, bool in_stderr = false, std::chrono::milliseconds timeout = 30s) {
+  bool wait_for(const std::string& text, bool in_stderr = false, std::chrono::milliseconds timeout = kHangTimeout) {
     const auto deadline = Clock::now() + timeout;
     while (Clock::now() < deadline) {
       if (contains(read_file(dir_ / (in_stderr ? "stderr" : "stdout")), text)) return true;
@@ -174,19 +178,19 @@ class DcpRun {
     if (pid_ > 0) ::kill(pid_, number);
   }
 
-  /// Waits for dcp to exit (killing it after kHangTimeout), then checks the cleanup promises.
+  /// Waits for dcp to exit (killing it after kRunHangTimeout), then checks the cleanup promises.
   RunResult finish() {
     RunResult result;
     if (pid_ <= 0) return result;
     int status = 0;
-    const auto deadline = started_ + kHangTimeout;
+    const auto deadline = started_ + kRunHangTimeout;
     for (;;) {
       const pid_t done = ::waitpid(pid_, &status, WNOHANG);
       if (done == pid_) break;
       if (Clock::now() > deadline) {
         ::kill(pid_, SIGKILL);
         ::waitpid(pid_, &status, 0);
-        ADD_FAILURE() << "dcp run did not finish within " << kHangTimeout.count() << " s: killed";
+        ADD_FAILURE() << "dcp run did not finish within " << kRunHangTimeout.count() << " s: killed";
         break;
       }
       std::this_thread::sleep_for(5ms);
