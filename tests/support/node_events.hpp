@@ -1,6 +1,6 @@
 // tests/support/node_events.hpp — checking what a node sees, shared by the tests of every node
 // backend (harness, local runner client, Dora): the event inside an EventResult, the message of
-// an exception, the NodeError of a call, and a fixture that gives each test a clean environment.
+// an exception, the exception of a given type a call throws (NodeError most often), and a fixture that gives each test a clean environment.
 //
 //   auto result = node.events.next();
 //   EXPECT_EQ(dcp::test::event_as<dcp::InputEvent>(result).id, "tick");
@@ -46,20 +46,24 @@ inline std::string message_of(const std::function<void()>& action) {
   return "(no exception)";
 }
 
-/// The what() of the dcp::NodeError `action` throws; a test failure (and "") when it throws nothing
-/// or something else.
-inline std::string node_error_of(const std::function<void()>& action) {
+/// The what() of the E that `action` throws; a test failure (and "") when it throws nothing or
+/// something else.
+template <class E>
+std::string error_of(const std::function<void()>& action) {
   try {
     action();
-  } catch (const dcp::NodeError& e) {
+  } catch (const E& e) {
     return e.what();
   } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected dcp::NodeError, got another exception: " << e.what();
+    ADD_FAILURE() << "expected another exception type, got: " << e.what();
     return {};
   }
-  ADD_FAILURE() << "expected dcp::NodeError, nothing was thrown";
+  ADD_FAILURE() << "expected an exception, nothing was thrown";
   return {};
 }
+
+/// The what() of the dcp::NodeError `action` throws (see error_of).
+inline std::string node_error_of(const std::function<void()>& action) { return error_of<dcp::NodeError>(action); }
 
 /// Each test starts and ends with none of the variables init_node() reads (a node started by
 /// neither the dcp runner nor Dora), so what one test sets never reaches the next.
