@@ -28,6 +28,7 @@
 #include "ipc/shared_memory.hpp"
 #include "ipc/socket.hpp"
 #include "support/node_events.hpp"
+#include "support/temp_dir.hpp"
 
 namespace {
 
@@ -37,6 +38,7 @@ namespace ipc = dcp::ipc;
 using dcp::test::event_as;
 using dcp::test::message_of;
 using dcp::test::node_error_of;
+using dcp::test::TempDir;
 
 constexpr std::size_t kMiB = 1024 * 1024;
 
@@ -48,25 +50,6 @@ constexpr std::size_t kMiB = 1024 * 1024;
 void require(bool condition, const std::string& what) {
   if (!condition) throw std::runtime_error("fake runner: " + what);
 }
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "dcp-node-test-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::system_error(errno, std::generic_category(), "mkdtemp");
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 struct Received {
   ipc::Message message;

@@ -26,7 +26,9 @@
 
 extern char** environ;
 
+#include "support/file_contents.hpp"
 #include "support/hang_timeout.hpp"
+#include "support/temp_dir.hpp"
 
 namespace {
 
@@ -35,13 +37,9 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 using dcp::test::kHangTimeout;
+using dcp::test::read_file;
 // A whole `dcp run`, which may wait out a 30 s stop grace period itself, gets twice as long.
 constexpr auto kRunHangTimeout = 2 * kHangTimeout;
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 std::string dataflow(const std::string& name) { return std::string(DCP_RUNNER_DATAFLOWS) + "/" + name + ".yml"; }
 
@@ -113,10 +111,6 @@ struct RunResult {
 class DcpRun {
  public:
   explicit DcpRun(const std::vector<std::string>& args) {
-    static int counter = 0;
-    dir_ = fs::temp_directory_path() /
-           ("dcp_runner_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(dir_);
     fs::create_directories(dir_ / "xdg");
     fs::permissions(dir_ / "xdg", fs::perms::owner_all, fs::perm_options::replace);
 
@@ -160,9 +154,7 @@ class DcpRun {
       int status = 0;
       ::waitpid(pid_, &status, 0);
     }
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
+  }  // dir_ (its TempDir) goes after the process
 
   /// Waits until dcp's stdout (or stderr) contains `text`; false after `timeout`.
   bool wait_for(const std::string& text, bool in_stderr = false, std::chrono::milliseconds timeout = kHangTimeout) {
@@ -214,7 +206,8 @@ class DcpRun {
   }
 
  private:
-  fs::path dir_;
+  dcp::test::TempDir temp_{"dcp_runner_test"};
+  const fs::path dir_ = temp_.path();
   pid_t pid_ = -1;
   Clock::time_point started_;
 };
