@@ -11,43 +11,20 @@
 # Either way the consumer binary is run and must exit 0.
 cmake_minimum_required(VERSION 3.25)
 
-foreach(_var MODE DCP_SOURCE_DIR DCP_BINARY_DIR WORK_DIR CMAKE_GENERATOR)
-    if(NOT DEFINED ${_var} OR "${${_var}}" STREQUAL "")
-        message(FATAL_ERROR "run_install_test.cmake: ${_var} is not set")
-    endif()
-endforeach()
-if(NOT DEFINED BUILD_TYPE OR BUILD_TYPE STREQUAL "")
-    set(BUILD_TYPE Release)
+if(NOT DEFINED DCP_SOURCE_DIR OR DCP_SOURCE_DIR STREQUAL "")
+    message(FATAL_ERROR "run_install_test.cmake: DCP_SOURCE_DIR is not set")
 endif()
-
-# Runs a command, echoing it; fails the test with its output if it exits non-zero.
-function(run_step description)
-    message(STATUS "${description}: ${ARGN}")
-    execute_process(COMMAND ${ARGN}
-        RESULT_VARIABLE _result
-        OUTPUT_VARIABLE _output
-        ERROR_VARIABLE _output)
-    if(NOT _result EQUAL 0)
-        message(FATAL_ERROR "${description} failed (${_result}):\n${_output}")
-    endif()
-endfunction()
+include("${DCP_SOURCE_DIR}/tests/support/project_build.cmake")
+dcp_test_require(run_install_test.cmake MODE DCP_BINARY_DIR WORK_DIR CMAKE_GENERATOR)
 
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
 
-set(_configure_args
-    -G "${CMAKE_GENERATOR}"
-    -DCMAKE_BUILD_TYPE=${BUILD_TYPE})
-if(CMAKE_MAKE_PROGRAM)
-    list(APPEND _configure_args "-DCMAKE_MAKE_PROGRAM=${CMAKE_MAKE_PROGRAM}")
-endif()
-if(CMAKE_CXX_COMPILER)
-    list(APPEND _configure_args "-DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER}")
-endif()
+dcp_test_configure_args(_configure_args)
 
 if(MODE STREQUAL "install")
     set(_prefix "${WORK_DIR}/prefix")
-    run_step("install dcp"
+    dcp_test_run_step("install dcp"
         "${CMAKE_COMMAND}" --install "${DCP_BINARY_DIR}" --prefix "${_prefix}" --config "${BUILD_TYPE}")
     if(NOT EXISTS "${_prefix}/include/dcp/core/channel.hpp")
         message(FATAL_ERROR "install did not put include/dcp/core/channel.hpp under ${_prefix}")
@@ -67,9 +44,9 @@ else()
 endif()
 
 set(_build_dir "${WORK_DIR}/build")
-run_step("configure consumer"
+dcp_test_run_step("configure consumer"
     "${CMAKE_COMMAND}" -S "${_consumer_source}" -B "${_build_dir}" ${_configure_args})
-run_step("build consumer"
+dcp_test_run_step("build consumer"
     "${CMAKE_COMMAND}" --build "${_build_dir}" --config "${BUILD_TYPE}")
 
 file(GLOB_RECURSE _binaries LIST_DIRECTORIES false
@@ -78,5 +55,5 @@ if(NOT _binaries)
     message(FATAL_ERROR "consumer binary not found under ${_build_dir}")
 endif()
 list(GET _binaries 0 _binary)
-run_step("run consumer" "${_binary}")
+dcp_test_run_step("run consumer" "${_binary}")
 message(STATUS "${MODE} consumer: OK")

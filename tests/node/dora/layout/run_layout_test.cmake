@@ -16,44 +16,18 @@
 #    and one without next_event_timeout / try_next_event (configure fails: "too old").
 cmake_minimum_required(VERSION 3.25)
 
-foreach(_var DCP_SOURCE_DIR WORK_DIR CMAKE_GENERATOR)
-    if(NOT DEFINED ${_var} OR "${${_var}}" STREQUAL "")
-        message(FATAL_ERROR "run_layout_test.cmake: ${_var} is not set")
-    endif()
-endforeach()
-if(NOT DEFINED BUILD_TYPE OR BUILD_TYPE STREQUAL "")
-    set(BUILD_TYPE Release)
+if(NOT DEFINED DCP_SOURCE_DIR OR DCP_SOURCE_DIR STREQUAL "")
+    message(FATAL_ERROR "run_layout_test.cmake: DCP_SOURCE_DIR is not set")
 endif()
-
-# Runs a command, echoing it; fails the test with its output if it exits non-zero. The output is
-# left in the variable named by OUTPUT.
-function(run_step description)
-    cmake_parse_arguments(PARSE_ARGV 1 _step "" "OUTPUT" "")
-    message(STATUS "${description}: ${_step_UNPARSED_ARGUMENTS}")
-    execute_process(COMMAND ${_step_UNPARSED_ARGUMENTS}
-        RESULT_VARIABLE _result
-        OUTPUT_VARIABLE _output
-        ERROR_VARIABLE _output)
-    if(NOT _result EQUAL 0)
-        message(FATAL_ERROR "${description} failed (${_result}):\n${_output}")
-    endif()
-    if(_step_OUTPUT)
-        set(${_step_OUTPUT} "${_output}" PARENT_SCOPE)
-    endif()
-endfunction()
+include("${DCP_SOURCE_DIR}/tests/support/project_build.cmake")
+dcp_test_require(run_layout_test.cmake WORK_DIR CMAKE_GENERATOR)
 
 set(_fake_dora "${DCP_SOURCE_DIR}/tests/node/dora/fake_dora")
 set(_dora "${WORK_DIR}/dora")
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${_dora}/target/cxxbridge/dora-node-api-cxx" "${_dora}/target/cxxbridge/rust")
 
-set(_configure_args -G "${CMAKE_GENERATOR}" -DCMAKE_BUILD_TYPE=${BUILD_TYPE})
-if(CMAKE_MAKE_PROGRAM)
-    list(APPEND _configure_args "-DCMAKE_MAKE_PROGRAM=${CMAKE_MAKE_PROGRAM}")
-endif()
-if(CMAKE_CXX_COMPILER)
-    list(APPEND _configure_args "-DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER}")
-endif()
+dcp_test_configure_args(_configure_args)
 
 # 1. The "Dora build".
 file(COPY_FILE "${_fake_dora}/dora-node-api.h" "${_dora}/target/cxxbridge/dora-node-api-cxx/dora-node-api.h")
@@ -61,17 +35,17 @@ file(COPY_FILE "${_fake_dora}/rust/cxx.h" "${_dora}/target/cxxbridge/rust/cxx.h"
 file(WRITE "${_dora}/target/cxxbridge/dora-node-api-cxx/dora-node-api.cc"
     "// Stand-in for the C++ half of Dora's cxx bridge (the fake library has everything).\n"
     "#include \"dora-node-api.h\"\n")
-run_step("configure the fake Dora library"
+dcp_test_run_step("configure the fake Dora library"
     "${CMAKE_COMMAND}" -S "${CMAKE_CURRENT_LIST_DIR}/fake_dora_library" -B "${WORK_DIR}/fake_dora_library"
     ${_configure_args} "-DFAKE_DORA_DIR=${_fake_dora}" "-DOUTPUT_DIR=${_dora}/target/release")
-run_step("build the fake Dora library" "${CMAKE_COMMAND}" --build "${WORK_DIR}/fake_dora_library")
+dcp_test_run_step("build the fake Dora library" "${CMAKE_COMMAND}" --build "${WORK_DIR}/fake_dora_library")
 if(NOT EXISTS "${_dora}/target/release/libdora_node_api_cxx.a")
     message(FATAL_ERROR "the fake Dora library is not at ${_dora}/target/release/libdora_node_api_cxx.a")
 endif()
 
 # 2. A node project with dcp built against it.
 set(_build "${WORK_DIR}/consumer")
-run_step("configure the consumer"
+dcp_test_run_step("configure the consumer"
     "${CMAKE_COMMAND}" -S "${CMAKE_CURRENT_LIST_DIR}/consumer" -B "${_build}" ${_configure_args}
     "-DDCP_SOURCE_DIR=${DCP_SOURCE_DIR}" "-DFAKE_DORA_DIR=${_fake_dora}" "-DDCP_DORA_DIR=${_dora}"
     OUTPUT _configure_output)
@@ -81,8 +55,8 @@ foreach(_expected "dcp: Dora backend: ON" "dora-node-api.cc" "metadata 1, node-f
         message(FATAL_ERROR "the configure output lacks '${_expected}':\n${_configure_output}")
     endif()
 endforeach()
-run_step("build the probe" "${CMAKE_COMMAND}" --build "${_build}" --target probe)
-run_step("run the probe" "${_build}/probe" OUTPUT _probe_output)
+dcp_test_run_step("build the probe" "${CMAKE_COMMAND}" --build "${_build}" --target probe)
+dcp_test_run_step("run the probe" "${_build}/probe" OUTPUT _probe_output)
 message(STATUS "${_probe_output}")
 
 # 3. Feature detection on other API versions (configure only).
