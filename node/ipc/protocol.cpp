@@ -20,6 +20,9 @@ enum class ParameterTag : std::uint8_t {
   integer_list = 4,
   float_list = 5,
   string_list = 6,
+  // Added later; tags are never renumbered, so a decoder that predates one reports "unknown type
+  // tag" instead of misreading the value.
+  unsigned_integer = 7,
 };
 
 [[noreturn]] void fail(std::string_view message) { throw ProtocolError(std::string(message)); }
@@ -107,6 +110,10 @@ class Writer {
   void parameter(std::int64_t v) {
     number<std::uint8_t>(static_cast<std::uint8_t>(ParameterTag::integer));
     number<std::int64_t>(v);
+  }
+  void parameter(std::uint64_t v) {
+    number<std::uint8_t>(static_cast<std::uint8_t>(ParameterTag::unsigned_integer));
+    number<std::uint64_t>(v);
   }
   void parameter(double v) {
     number<std::uint8_t>(static_cast<std::uint8_t>(ParameterTag::floating));
@@ -203,6 +210,9 @@ class Reader {
           break;
         }
         case ParameterTag::integer: value = number<std::int64_t>("metadata integer parameter"); break;
+        case ParameterTag::unsigned_integer:
+          value = number<std::uint64_t>("metadata unsigned integer parameter");
+          break;
         case ParameterTag::floating: value = number<double>("metadata float parameter"); break;
         case ParameterTag::string: value = text(kMaxTextLength, "metadata string parameter"); break;
         case ParameterTag::integer_list: {

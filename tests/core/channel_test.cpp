@@ -12,7 +12,8 @@
 #include <thread>
 #include <vector>
 
-#include "../support/counted.hpp"
+#include "support/counted.hpp"
+#include "support/hang_timeout.hpp"
 
 namespace {
 
@@ -22,8 +23,7 @@ using dcp::SendStatus;
 using dcp::test::Counted;
 using dcp::test::CountedStats;
 
-// A timeout that only catches hangs: an operation expected to complete never gets near it.
-constexpr auto kHang = 30s;
+using dcp::test::kHangTimeout;
 
 struct BoundedFlavor {
   template <class T>
@@ -78,7 +78,7 @@ TYPED_TEST(ChannelFlavorTest, RecvBlockedWhenLastSenderDropped_WakesWithClosed) 
   std::latch receiving(1);
   std::thread receiver([&, rx = rx]() mutable {
     receiving.count_down();
-    EXPECT_EQ(rx.recv_for(kHang).status(), RecvStatus::closed);
+    EXPECT_EQ(rx.recv_for(kHangTimeout).status(), RecvStatus::closed);
   });
   receiving.wait();
   { auto gone = std::move(tx); }
@@ -151,7 +151,7 @@ TYPED_TEST(ChannelFlavorTest, RecvUntilSystemClockDeadline_TimesOut) {
 TYPED_TEST(ChannelFlavorTest, RecvForValueSentByAnotherThread_ReceivedBeforeTimeout) {
   auto [tx, rx] = TypeParam::template make<int>();
   std::thread sender([tx = tx]() mutable { EXPECT_TRUE(tx.send(99).ok()); });
-  auto r = rx.recv_for(kHang);
+  auto r = rx.recv_for(kHangTimeout);
   sender.join();
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(*r, 99);
@@ -286,7 +286,7 @@ TEST(ChannelBounded, SendForOnFullChannel_TimesOutAndHandsValueBack) {
 TEST(ChannelBounded, BlockedSend_CompletesWhenAReceiverMakesRoom) {
   auto [tx, rx] = dcp::bounded<int>(1);
   ASSERT_TRUE(tx.send(1).ok());
-  std::thread sender([tx = tx]() mutable { EXPECT_EQ(tx.send_for(2, kHang).status(), SendStatus::sent); });
+  std::thread sender([tx = tx]() mutable { EXPECT_EQ(tx.send_for(2, kHangTimeout).status(), SendStatus::sent); });
   EXPECT_EQ(*rx.recv(), 1);
   sender.join();
   EXPECT_EQ(*rx.recv(), 2);
@@ -298,7 +298,7 @@ TEST(ChannelBounded, BlockedSendWhenLastReceiverDropped_WakesWithClosedAndTheVal
   std::latch sending(1);
   std::thread sender([&, tx = tx]() mutable {
     sending.count_down();
-    auto r = tx.send_for("second", kHang);
+    auto r = tx.send_for("second", kHangTimeout);
     EXPECT_EQ(r.status(), SendStatus::closed);
     EXPECT_EQ(r.value(), "second");
   });
@@ -436,7 +436,7 @@ TEST(ChannelHandles, ReplySenderQueuedInADeadRequestChannel_DoesNotKeepTheReplyC
   auto [request_tx, request_rx] = dcp::unbounded<dcp::Sender<int>>();
   ASSERT_TRUE(request_tx.send(std::move(reply_tx)).ok());
   { auto worker_gone = std::move(request_rx); }
-  EXPECT_EQ(reply_rx.recv_for(kHang).status(), RecvStatus::closed);
+  EXPECT_EQ(reply_rx.recv_for(kHangTimeout).status(), RecvStatus::closed);
 }
 
 }  // namespace

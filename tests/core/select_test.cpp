@@ -10,10 +10,12 @@
 #include <thread>
 #include <vector>
 
+#include "support/hang_timeout.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
-constexpr auto kHang = 30s;
+using dcp::test::kHangTimeout;
 
 TEST(Select, OneReceiverHasAValue_ReturnsItsIndex) {
   auto [a_tx, a_rx] = dcp::bounded<int>(4);
@@ -56,7 +58,7 @@ TEST(Select, ValueSentLaterByAnotherThread_WakesTheBlockedSelect) {
     auto [a_tx, a_rx] = dcp::bounded<int>(4);
     auto [b_tx, b_rx] = dcp::unbounded<int>();
     std::thread sender([tx = b_tx]() mutable { ASSERT_TRUE(tx.send(1).ok()); });
-    auto ready = dcp::select_for(kHang, a_rx, b_rx);
+    auto ready = dcp::select_for(kHangTimeout, a_rx, b_rx);
     sender.join();
     ASSERT_EQ(ready, 1u);
   }
@@ -66,7 +68,7 @@ TEST(Select, LastSenderDroppedByAnotherThread_WakesTheBlockedSelect) {
   auto [a_tx, a_rx] = dcp::bounded<int>(4);
   auto [b_tx, b_rx] = dcp::bounded<int>(4);
   std::thread closer([tx = std::move(a_tx)]() mutable { auto gone = std::move(tx); });
-  EXPECT_EQ(dcp::select_for(kHang, a_rx, b_rx), 0u);
+  EXPECT_EQ(dcp::select_for(kHangTimeout, a_rx, b_rx), 0u);
   closer.join();
 }
 

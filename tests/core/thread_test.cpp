@@ -1,7 +1,7 @@
 // Tests of dcp::ScopedThread and dcp::ThreadGroup (include/dcp/core/thread.hpp).
 //
 // Synchronisation: promises, latches and stop tokens; nothing sleeps to "let threads run". Timed waits
-// only detect hangs (kHang, asserted ready).
+// only detect hangs (kHangTimeout, asserted ready).
 #include "dcp/core/thread.hpp"
 
 #include <gtest/gtest.h>
@@ -17,11 +17,13 @@
 
 #include "dcp/core/detail/thread_name.hpp"
 
+#include "support/hang_timeout.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
 
-constexpr auto kHang = 10s;
+using dcp::test::kHangTimeout;
 
 /// Blocks until `token` reports stop.
 void block_until_stopped(const std::stop_token& token) {
@@ -30,9 +32,9 @@ void block_until_stopped(const std::stop_token& token) {
   stopped.get_future().wait();
 }
 
-/// Waits (yielding) until `group` recorded at least `count` errors; false after kHang.
+/// Waits (yielding) until `group` recorded at least `count` errors; false after kHangTimeout.
 bool wait_for_errors(const dcp::ThreadGroup& group, std::size_t count) {
-  const auto deadline = std::chrono::steady_clock::now() + kHang;
+  const auto deadline = std::chrono::steady_clock::now() + kHangTimeout;
   while (group.errors().size() < count) {
     if (std::chrono::steady_clock::now() > deadline) return false;
     std::this_thread::yield();
@@ -92,7 +94,7 @@ TEST(ScopedThread, StopToken_SeenByTheThread) {
   EXPECT_FALSE(thread.get_stop_token().stop_requested());
   EXPECT_TRUE(thread.request_stop());
   EXPECT_FALSE(thread.request_stop()) << "stop was already requested";
-  ASSERT_EQ(saw_stop_future.wait_for(kHang), std::future_status::ready);
+  ASSERT_EQ(saw_stop_future.wait_for(kHangTimeout), std::future_status::ready);
   EXPECT_TRUE(saw_stop_future.get());
   thread.join();
 }

@@ -1,8 +1,8 @@
 // Tests of dcp::WorkerPool and dcp::TaskHandle (include/dcp/core/worker_pool.hpp).
 //
-// Synchronisation: tasks are held with Gates (a shared_future opened by the test) and observed with
+// Synchronisation: tasks are held with Gates (support/gate.hpp) and observed with
 // std::latch; nothing sleeps to "let threads run". Timed waits appear only as hang detectors
-// (kHang, asserted true), and as negative checks that a blocked call is still blocked (a correct pool
+// (kHangTimeout, asserted true), and as negative checks that a blocked call is still blocked (a correct pool
 // never makes those fail, however long they wait).
 #include "dcp/core/worker_pool.hpp"
 
@@ -24,6 +24,8 @@
 #include <vector>
 
 #include "dcp/core/detail/thread_name.hpp"
+#include "support/gate.hpp"
+#include "support/hang_timeout.hpp"
 
 #ifndef DCP_STRESS_DIVISOR
 #define DCP_STRESS_DIVISOR 1
@@ -37,16 +39,9 @@ using dcp::ShutdownMode;
 using dcp::TaskState;
 using dcp::WorkerPool;
 
-constexpr auto kHang = 10s;           // "this should have happened by now": only to catch hangs
+using dcp::test::Gate;  // tasks capture gate.opened() by value: a destroyed Gate releases them too
+using dcp::test::kHangTimeout;
 constexpr auto kStillBlocked = 50ms;  // a blocked call must still be blocked after this long
-
-/// Holds tasks until the test opens it. Tasks capture `opened` by value, so destroying the Gate
-/// (say after a failed ASSERT) releases them too (broken promise) and the pool can still be joined.
-struct Gate {
-  std::promise<void> promise;
-  std::shared_future<void> opened = promise.get_future().share();
-  void open() { promise.set_value(); }
-};
 
 /// Blocks the calling task until `token` reports stop.
 void block_until_stopped(const std::stop_token& token) {
@@ -60,7 +55,7 @@ std::vector<dcp::TaskHandle<void>> occupy_workers(WorkerPool& pool, const Gate& 
   std::latch started(static_cast<std::ptrdiff_t>(pool.thread_count()));
   std::vector<dcp::TaskHandle<void>> blockers;
   for (std::size_t i = 0; i < pool.thread_count(); ++i) {
-    blockers.push_back(pool.submit([&started, opened = gate.opened] {
+    blockers.push_back(pool.submit([&started, opened = gate.opened()] {
       started.count_down();
       opened.wait();
     }));
@@ -92,7 +87,7 @@ struct CancelOnExit {
 
 template <class Handle>
 void expect_cancelled(Handle& handle) {
-  ASSERT_TRUE(handle.wait_for(kHang));
+  ASSERT_TRUE(handle.wait_for(kHangTimeout));
   EXPECT_EQ(handle.state(), TaskState::cancelled);
   EXPECT_THROW(handle.get(), dcp::TaskCancelled);
 }
@@ -163,7 +158,7 @@ TEST(WorkerPool, Submit_FunctionPointer_IsAccepted) {
 TEST(WorkerPool, Submit_ThrowingTask_ExceptionReachesHandle) {
   WorkerPool pool({.threads = 2});
   auto handle = pool.submit([]() -> int { throw std::out_of_range("sensor index 7"); });
-  ASSERT_TRUE(handle.wait_for(kHang));
+  ASSERT_TRUE(handle.wait_for(kHangTimeout));
   EXPECT_EQ(handle.state(), TaskState::failed);
   try {
     handle.get();
@@ -195,7 +190,7 @@ TEST(WorkerPool, Submit_ThrowingTaskWhoseHandleWasDestroyed_ExceptionGoesToError
   auto blockers = occupy_workers(pool, gate);
   pool.submit([] { throw std::runtime_error("nobody is waiting"); });  // handle destroyed at once
   gate.open();
-  auto error = errors.recv_for(kHang);
+  auto error = errors.recv_for(kHangTimeout);
   ASSERT_TRUE(error.ok());
   EXPECT_EQ(error->message(), "nobody is waiting");
   EXPECT_EQ(error->pool, "detached");
@@ -218,7 +213,7 @@ TEST(WorkerPool, Handle_States_QueuedThenRunningThenDone) {
   WorkerPool pool({.threads = 1});
   Gate gate;
   std::latch started(1);
-  auto first = pool.submit([&started, opened = gate.opened] {
+  auto first = pool.submit([&started, opened = gate.opened()] {
     started.count_down();
     opened.wait();
     return 1;
@@ -230,7 +225,7 @@ TEST(WorkerPool, Handle_States_QueuedThenRunningThenDone) {
   EXPECT_FALSE(first.ready());
   EXPECT_FALSE(second.wait_for(0ms));
   gate.open();
-  ASSERT_TRUE(second.wait_for(kHang));
+  ASSERT_TRUE(second.wait_for(kHangTimeout));
   EXPECT_EQ(first.state(), TaskState::done);  // one worker: first finished before second ran
   EXPECT_EQ(second.state(), TaskState::done);
   EXPECT_TRUE(second.ready());
@@ -240,7 +235,7 @@ TEST(WorkerPool, Handle_States_QueuedThenRunningThenDone) {
 TEST(WorkerPool, Handle_WaitUntil_TrueOnceFinished) {
   WorkerPool pool({.threads = 1});
   auto handle = pool.submit([] { return 1; });
-  EXPECT_TRUE(handle.wait_until(std::chrono::system_clock::now() + kHang));
+  EXPECT_TRUE(handle.wait_until(std::chrono::system_clock::now() + kHangTimeout));
   handle.wait();  // returns at once when finished
   EXPECT_TRUE(handle.ready());
 }
@@ -311,7 +306,7 @@ TEST(WorkerPool, Cancel_RunningTask_StopTokenSeesStop) {
   started.wait();
   EXPECT_EQ(handle.state(), TaskState::running);
   handle.cancel();
-  ASSERT_TRUE(handle.wait_for(kHang));
+  ASSERT_TRUE(handle.wait_for(kHangTimeout));
   EXPECT_EQ(handle.state(), TaskState::done);  // it ran, noticed the stop and returned
   EXPECT_EQ(handle.get(), 7);
   EXPECT_FALSE(pool.stop_token().stop_requested()) << "cancelling one task must not stop the pool";
@@ -456,7 +451,7 @@ TEST(WorkerPool, ShutdownCancel_DuringADrain_EscalatesIt) {
 
   const auto cancel_report = pool.shutdown(ShutdownMode::cancel);
   auto drained = drain_report.get_future();
-  ASSERT_EQ(drained.wait_for(kHang), std::future_status::ready);
+  ASSERT_EQ(drained.wait_for(kHangTimeout), std::future_status::ready);
   drainer.join();
   EXPECT_EQ(cancel_report.dropped, 1u);
   EXPECT_EQ(drained.get().dropped, 1u);
@@ -466,7 +461,7 @@ TEST(WorkerPool, ShutdownCancel_DuringADrain_EscalatesIt) {
 TEST(WorkerPool, Shutdown_FromInsideATask_StartsItWithoutDeadlock) {
   auto pool = std::make_unique<WorkerPool>(WorkerPool::Options{.threads = 1});
   Gate gate;
-  auto stopper = pool->submit([&pool, opened = gate.opened] {
+  auto stopper = pool->submit([&pool, opened = gate.opened()] {
     opened.wait();
     return pool->shutdown(ShutdownMode::cancel).dropped;
   });
@@ -553,7 +548,7 @@ TEST(WorkerPool, BoundedBlock_SubmitBlocksUntilAWorkerFreesRoom) {
   EXPECT_EQ(submitted_future.wait_for(kStillBlocked), std::future_status::timeout) << "submit must block while full";
 
   gate.open();  // the worker finishes the blocker, takes `queued`, which frees room
-  ASSERT_EQ(submitted_future.wait_for(kHang), std::future_status::ready);
+  ASSERT_EQ(submitted_future.wait_for(kHangTimeout), std::future_status::ready);
   submitter.join();
   auto blocked = submitted_future.get();
   queued.get();
@@ -578,7 +573,7 @@ TEST(WorkerPool, BoundedBlock_SubmitBlockedWhenShutdownBegins_ThrowsPoolClosed) 
   auto threw_future = threw.get_future();
   EXPECT_EQ(threw_future.wait_for(kStillBlocked), std::future_status::timeout);
   pool.shutdown(ShutdownMode::cancel);
-  ASSERT_EQ(threw_future.wait_for(kHang), std::future_status::ready);
+  ASSERT_EQ(threw_future.wait_for(kHangTimeout), std::future_status::ready);
   EXPECT_TRUE(threw_future.get());
   submitter.join();
   expect_cancelled(queued);
@@ -649,7 +644,7 @@ TEST(WorkerPool, Post_ThrowingTask_ErrorReachesErrorsChannel) {
   WorkerPool pool({.threads = 1, .name = "poster"});
   auto errors = pool.errors();
   ASSERT_TRUE(pool.post([] { throw std::runtime_error("camera unplugged"); }));
-  auto error = errors.recv_for(kHang);
+  auto error = errors.recv_for(kHangTimeout);
   ASSERT_TRUE(error.ok());
   EXPECT_EQ(error->pool, "poster");
   EXPECT_EQ(error->message(), "camera unplugged");
@@ -663,7 +658,7 @@ TEST(WorkerPool, Post_Runs_AndCountsCompletion) {
   std::promise<int> result;
   ASSERT_TRUE(pool.post([&result] { result.set_value(9); }));
   auto future = result.get_future();
-  ASSERT_EQ(future.wait_for(kHang), std::future_status::ready);
+  ASSERT_EQ(future.wait_for(kHangTimeout), std::future_status::ready);
   EXPECT_EQ(future.get(), 9);
   pool.shutdown(ShutdownMode::drain);
   EXPECT_EQ(pool.completed(), 1u);
@@ -700,10 +695,10 @@ TEST(WorkerPool, Errors_ReceiverOutlivesPool_ReportsClosedAfterDraining) {
     pool.post([] { throw std::runtime_error("last words"); });
     return pool.errors();
   }();
-  auto first = errors.recv_for(kHang);
+  auto first = errors.recv_for(kHangTimeout);
   ASSERT_TRUE(first.ok());
   EXPECT_EQ(first->message(), "last words");
-  EXPECT_TRUE(errors.recv_for(kHang).is_closed());
+  EXPECT_TRUE(errors.recv_for(kHangTimeout).is_closed());
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -848,7 +843,7 @@ TEST(WorkerPool, Stress_CancelWhileSubmitting_EveryHandleFinishesAndDropsAreExac
   std::size_t cancelled = 0;
   for (auto& per_submitter : handles) {
     for (auto& handle : per_submitter) {
-      ASSERT_TRUE(handle.wait_for(kHang)) << "a handle was left waiting after shutdown(cancel)";
+      ASSERT_TRUE(handle.wait_for(kHangTimeout)) << "a handle was left waiting after shutdown(cancel)";
       if (handle.state() == TaskState::done) {
         ++done;
       } else {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <latch>
+#include <limits>
 #include <memory>
 #include <numeric>
 #include <stdexcept>
@@ -17,6 +18,8 @@
 #include "dcp/core/channel.hpp"
 #include "dcp/node/node.hpp"
 #include "dcp/node/node_harness.hpp"
+#include "support/hang_timeout.hpp"
+#include "support/node_events.hpp"
 
 namespace {
 
@@ -24,27 +27,12 @@ using namespace std::chrono_literals;
 using dcp::EventStatus;
 using dcp::testing::NodeHarness;
 
-// A timeout that only catches hangs: an operation expected to complete never gets near it.
-constexpr auto kHang = 30s;
+using dcp::test::event_as;
+using dcp::test::kHangTimeout;
+using dcp::test::message_of;
 
 NodeHarness make_camera() { return NodeHarness("camera", {"tick", "settings"}, {"image", "status"}); }
 
-template <class T>
-T& as(dcp::EventResult& result) {
-  EXPECT_TRUE(result.ok()) << "status: " << dcp::to_string(result.status());
-  T* value = std::get_if<T>(&result.event());
-  if (value == nullptr) throw std::runtime_error("unexpected event alternative");
-  return *value;
-}
-
-std::string message_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
 
 // ---------------------------------------------------------------------------------------------
 // Events
@@ -68,7 +56,7 @@ TEST(NodeHarnessEvents, ScriptedEvents_ArriveInOrderWithTheirData) {
   harness.push_all_inputs_closed();
 
   auto first = node.events.next();
-  auto& tick = as<dcp::InputEvent>(first);
+  auto& tick = event_as<dcp::InputEvent>(first);
   EXPECT_EQ(tick.id, "tick");
   EXPECT_EQ(tick.data.as_string(), "first");
   EXPECT_EQ(tick.metadata, metadata);
@@ -76,11 +64,11 @@ TEST(NodeHarnessEvents, ScriptedEvents_ArriveInOrderWithTheirData) {
   EXPECT_EQ(tick.metadata.get_str("encoding"), "rgb8");
 
   auto second = node.events.next();
-  EXPECT_EQ(as<dcp::InputEvent>(second).data.to_vector(), (std::vector<std::uint8_t>{1, 2, 3}));
+  EXPECT_EQ(event_as<dcp::InputEvent>(second).data.to_vector(), (std::vector<std::uint8_t>{1, 2, 3}));
   auto third = node.events.next();
-  EXPECT_EQ(as<dcp::ErrorEvent>(third).message, "upstream hiccup");
+  EXPECT_EQ(event_as<dcp::ErrorEvent>(third).message, "upstream hiccup");
   auto fourth = node.events.next();
-  EXPECT_EQ(as<dcp::InputClosedEvent>(fourth).id, "tick");
+  EXPECT_EQ(event_as<dcp::InputClosedEvent>(fourth).id, "tick");
   auto fifth = node.events.next();
   EXPECT_TRUE(std::holds_alternative<dcp::AllInputsClosedEvent>(*fifth));
 
@@ -97,8 +85,8 @@ TEST(NodeHarnessEvents, NextForWithNothingScripted_TimesOut) {
   EXPECT_EQ(node.events.next_until(std::chrono::steady_clock::now() + 5ms).status(), EventStatus::timeout);
   EXPECT_EQ(node.events.next_until(std::chrono::system_clock::now() + 5ms).status(), EventStatus::timeout);
   harness.push_input("tick", "late");
-  auto result = node.events.next_for(kHang);
-  EXPECT_EQ(as<dcp::InputEvent>(result).data.as_string(), "late");
+  auto result = node.events.next_for(kHangTimeout);
+  EXPECT_EQ(event_as<dcp::InputEvent>(result).data.as_string(), "late");
 }
 
 TEST(NodeHarnessEvents, TryNextWithNothingScripted_ReportsEmpty) {
@@ -107,7 +95,7 @@ TEST(NodeHarnessEvents, TryNextWithNothingScripted_ReportsEmpty) {
   EXPECT_EQ(node.events.try_next().status(), EventStatus::empty);
   harness.push_input("tick", "now");
   auto result = node.events.try_next();
-  EXPECT_EQ(as<dcp::InputEvent>(result).data.as_string(), "now");
+  EXPECT_EQ(event_as<dcp::InputEvent>(result).data.as_string(), "now");
   EXPECT_EQ(node.events.try_next().status(), EventStatus::empty);
 }
 
@@ -265,8 +253,8 @@ TEST(NodeHarnessOutputs, NextOutput_ReturnsEachOutputOnceThenTimesOut) {
   EXPECT_FALSE(harness.next_output(1ms).has_value());
   node.outputs.send("status", "one");
   node.outputs.send("status", "two");
-  EXPECT_EQ(harness.next_output(kHang)->text(), "one");
-  EXPECT_EQ(harness.next_output(kHang)->text(), "two");
+  EXPECT_EQ(harness.next_output(kHangTimeout)->text(), "one");
+  EXPECT_EQ(harness.next_output(kHangTimeout)->text(), "two");
   EXPECT_FALSE(harness.next_output(1ms).has_value());
   EXPECT_EQ(harness.outputs().size(), 2u);  // the snapshot still has both
 }
@@ -337,6 +325,29 @@ TEST(NodeHarnessOutputs, SendWithThrowingFill_SendsNothing) {
   EXPECT_TRUE(harness.outputs().empty());
 }
 
+TEST(NodeHarnessOutputs, UnsignedAndSignedLimitValues_ReachTheNodeAndTheCaptureUnchanged) {
+  NodeHarness harness = make_camera();
+  dcp::Node node = harness.node();
+  dcp::Metadata limits;
+  limits.set("u_zero", std::uint64_t{0})
+      .set("u_max", std::numeric_limits<std::uint64_t>::max())
+      .set("i_min", std::numeric_limits<std::int64_t>::min())
+      .set("size", std::size_t{640} * 480);
+  harness.push_input("tick", "x", limits);
+  auto result = node.events.next();
+  const dcp::Metadata& received = event_as<dcp::InputEvent>(result).metadata;
+  EXPECT_EQ(received, limits);
+  EXPECT_EQ(received.get_uint("u_max"), std::numeric_limits<std::uint64_t>::max());
+
+  node.outputs.send("status", "y", received);
+  const auto outputs = harness.outputs();
+  ASSERT_EQ(outputs.size(), 1u);
+  EXPECT_EQ(outputs[0].metadata.parameters, limits.parameters);
+  EXPECT_EQ(outputs[0].metadata.get_uint("u_zero"), 0u);
+  EXPECT_EQ(outputs[0].metadata.get_int("i_min"), std::numeric_limits<std::int64_t>::min());
+  EXPECT_EQ(outputs[0].metadata.get_uint("size"), 640u * 480u);
+}
+
 TEST(NodeHarnessOutputs, MetadataBeyondTheLimits_ThrowsInvalidArgument) {
   NodeHarness harness = make_camera();
   dcp::Node node = harness.node();
@@ -370,7 +381,7 @@ TEST(NodeHarnessThreads, OutputSenderOnAnotherThread_WhileTheEventLoopRuns) {
   for (int i = 0; i < kMessages; ++i) {
     harness.push_input("tick", std::to_string(i));
     if (i % 10 == 0) {  // sometimes wait for the answer, sometimes run ahead of the node
-      auto answer = harness.next_output(kHang);
+      auto answer = harness.next_output(kHangTimeout);
       ASSERT_TRUE(answer.has_value());
     }
   }

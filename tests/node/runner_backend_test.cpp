@@ -27,12 +27,18 @@
 #include "ipc/protocol.hpp"
 #include "ipc/shared_memory.hpp"
 #include "ipc/socket.hpp"
+#include "support/node_events.hpp"
+#include "support/temp_dir.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using dcp::EventStatus;
 namespace ipc = dcp::ipc;
+using dcp::test::event_as;
+using dcp::test::message_of;
+using dcp::test::node_error_of;
+using dcp::test::TempDir;
 
 constexpr std::size_t kMiB = 1024 * 1024;
 
@@ -44,25 +50,6 @@ constexpr std::size_t kMiB = 1024 * 1024;
 void require(bool condition, const std::string& what) {
   if (!condition) throw std::runtime_error("fake runner: " + what);
 }
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "dcp-node-test-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::system_error(errno, std::generic_category(), "mkdtemp");
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 struct Received {
   ipc::Message message;
@@ -149,23 +136,6 @@ ipc::Event input_event(std::string id, std::vector<std::uint8_t> bytes, dcp::Met
 
 ipc::Event event_of(ipc::EventKind kind, std::string id = {}) { return ipc::Event{kind, std::move(id), {}, {}}; }
 
-template <class T>
-T& as(dcp::EventResult& result) {
-  if (!result.ok()) throw std::runtime_error(std::string("expected an event, got ") + dcp::to_string(result.status()));
-  T* value = std::get_if<T>(&result.event());
-  if (value == nullptr) throw std::runtime_error("unexpected event alternative");
-  return *value;
-}
-
-std::string message_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
-
 // ---------------------------------------------------------------------------------------------
 // A whole conversation
 // ---------------------------------------------------------------------------------------------
@@ -249,14 +219,14 @@ TEST(RunnerBackend, FullConversation_EventsOutputsThenHangUp) {
   EXPECT_EQ(node.outputs.outputs(), (std::vector<std::string>{"image", "status"}));
 
   auto first = node.events.next();
-  auto& tick = as<dcp::InputEvent>(first);
+  auto& tick = event_as<dcp::InputEvent>(first);
   EXPECT_EQ(tick.id, "tick");
   EXPECT_EQ(tick.data.as_string(), "hello");
   EXPECT_FALSE(tick.data.is_shared_memory());
   EXPECT_EQ(tick.metadata, tick_metadata);
 
   auto second = node.events.next();
-  auto& frame = as<dcp::InputEvent>(second);
+  auto& frame = event_as<dcp::InputEvent>(second);
   EXPECT_EQ(frame.id, "frame");
   EXPECT_TRUE(frame.data.is_shared_memory());
   ASSERT_EQ(frame.data.size(), kMiB);
@@ -264,9 +234,9 @@ TEST(RunnerBackend, FullConversation_EventsOutputsThenHangUp) {
   const dcp::Payload received_frame = frame.data;  // kept: forwarded below without a copy
 
   auto third = node.events.next();
-  EXPECT_EQ(as<dcp::ErrorEvent>(third).message, "upstream hiccup");
+  EXPECT_EQ(event_as<dcp::ErrorEvent>(third).message, "upstream hiccup");
   auto fourth = node.events.next();
-  EXPECT_EQ(as<dcp::InputClosedEvent>(fourth).id, "tick");
+  EXPECT_EQ(event_as<dcp::InputClosedEvent>(fourth).id, "tick");
 
   // The runner holds the next request until it has every output: nothing can arrive yet.
   EXPECT_EQ(node.events.next_for(20ms).status(), EventStatus::timeout);
@@ -290,8 +260,8 @@ TEST(RunnerBackend, FullConversation_EventsOutputsThenHangUp) {
   });
 
   auto lost = node.events.next();  // answered by the hang-up once the runner has everything
-  EXPECT_EQ(as<dcp::ErrorEvent>(lost).message.rfind("connection to the dcp runner lost: ", 0), 0u)
-      << as<dcp::ErrorEvent>(lost).message;
+  EXPECT_EQ(event_as<dcp::ErrorEvent>(lost).message.rfind("connection to the dcp runner lost: ", 0), 0u)
+      << event_as<dcp::ErrorEvent>(lost).message;
   EXPECT_EQ(node.events.next().status(), EventStatus::ended);
   EXPECT_EQ(node.events.next_for(1ms).status(), EventStatus::ended);
   EXPECT_EQ(node.events.try_next().status(), EventStatus::ended);
@@ -417,7 +387,7 @@ TEST(RunnerBackend, AnswerAfterATimeout_IsDeliveredByTheNextCallWithoutASecondRe
     EXPECT_EQ(node.events.next_until(std::chrono::system_clock::now() + 1ms).status(), EventStatus::timeout);
     release.count_down();
     auto late = node.events.next();
-    EXPECT_EQ(as<dcp::InputEvent>(late).data.as_string(), "late");
+    EXPECT_EQ(event_as<dcp::InputEvent>(late).data.as_string(), "late");
   }
   runner.join();
   EXPECT_EQ(requests, 1);
@@ -434,9 +404,9 @@ TEST(RunnerBackend, RunnerReportsAnError_ErrorEventThenEndedAndSendsThrow) {
   });
   dcp::Node node = dcp::connect_to_runner(runner.socket_path(), "n", "s");
   auto warning = node.events.next();
-  EXPECT_EQ(as<dcp::ErrorEvent>(warning).message, "input 'in' dropped 3 messages");
+  EXPECT_EQ(event_as<dcp::ErrorEvent>(warning).message, "input 'in' dropped 3 messages");
   auto fatal = node.events.next();
-  EXPECT_EQ(as<dcp::ErrorEvent>(fatal).message,
+  EXPECT_EQ(event_as<dcp::ErrorEvent>(fatal).message,
             "connection to the dcp runner lost: the runner reported: protocol violation: you did something wrong");
   EXPECT_EQ(node.events.next().status(), EventStatus::ended);
   EXPECT_THROW(node.outputs.send("out", "x"), dcp::NodeError);
@@ -472,26 +442,21 @@ TEST(RunnerBackend, NoRunnerAtThePath_NodeErrorSaysItCannotConnect) {
   EXPECT_NE(error.find("cannot connect to the dcp runner"), std::string::npos) << error;
 }
 
-TEST(InitNode, WithoutRunnerSocket_NodeErrorExplainsHowToRunTheNode) {
-  ::unsetenv("DCP_RUNNER_SOCKET");
-  try {
-    (void)dcp::init_node();
-    FAIL() << "expected dcp::NodeError";
-  } catch (const dcp::NodeError& e) {
-    const std::string message = e.what();
-    EXPECT_NE(message.find("DCP_RUNNER_SOCKET is not set"), std::string::npos) << message;
-    EXPECT_NE(message.find("dcp run dataflow.yml"), std::string::npos) << message;
-  }
+// Each InitNode test starts and ends without DCP_RUNNER_SOCKET, DCP_NODE_ID, DCP_NODE_SECRET, DORA_NODE_CONFIG.
+using InitNode = dcp::test::CleanNodeEnvironment;
+
+TEST_F(InitNode, WithoutRunnerSocket_NodeErrorExplainsHowToRunTheNode) {
+  const std::string message = node_error_of([] { (void)dcp::init_node(); });
+  EXPECT_NE(message.find("DCP_RUNNER_SOCKET is not set"), std::string::npos) << message;
+  EXPECT_NE(message.find("dcp run dataflow.yml"), std::string::npos) << message;
 }
 
-TEST(InitNode, RunnerSocketWithoutNodeId_NodeError) {
+TEST_F(InitNode, RunnerSocketWithoutNodeId_NodeError) {
   ::setenv("DCP_RUNNER_SOCKET", "/nonexistent/runner.sock", 1);
-  ::unsetenv("DCP_NODE_ID");
   EXPECT_THROW((void)dcp::init_node(), dcp::NodeError);
-  ::unsetenv("DCP_RUNNER_SOCKET");
 }
 
-TEST(InitNode, FromTheEnvironment_ConnectsToTheRunner) {
+TEST_F(InitNode, FromTheEnvironment_ConnectsToTheRunner) {
   FakeRunner runner;
   // The environment is set before the runner thread starts and cleared after it is joined.
   ::setenv("DCP_RUNNER_SOCKET", runner.socket_path().c_str(), 1);
@@ -508,9 +473,6 @@ TEST(InitNode, FromTheEnvironment_ConnectsToTheRunner) {
     EXPECT_EQ(node.outputs.outputs(), std::vector<std::string>{"b"});
   }
   runner.join();
-  ::unsetenv("DCP_RUNNER_SOCKET");
-  ::unsetenv("DCP_NODE_ID");
-  ::unsetenv("DCP_NODE_SECRET");
 }
 
 }  // namespace

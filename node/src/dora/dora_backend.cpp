@@ -9,8 +9,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -102,7 +104,8 @@ Metadata from_dora(const ::Metadata& dora) {
 
 /// dcp::Metadata's parameters as Dora metadata for send_output_with_metadata. The timestamp is not
 /// carried (Dora stamps the message itself). Throws std::invalid_argument for a string that is not
-/// UTF-8 and NodeError when Dora refuses a parameter, both naming the output and the key.
+/// UTF-8 or for a uint64 above INT64_MAX (Dora's integers are signed), and NodeError when Dora refuses
+/// a parameter, each naming the output and the key.
 rust::Box<::Metadata> to_dora(std::string_view output_id, const Metadata& metadata) {
   rust::Box<::Metadata> dora = new_metadata();
   for (const auto& [key, value] : metadata.parameters) {
@@ -116,6 +119,15 @@ rust::Box<::Metadata> to_dora(std::string_view output_id, const Metadata& metada
               dora->set_bool(k, v);
             } else if constexpr (std::is_same_v<T, std::int64_t>) {
               dora->set_int(k, v);
+            } else if constexpr (std::is_same_v<T, std::uint64_t>) {
+              // Dora's Parameter has only Integer(i64): a uint64 goes as an integer when it fits
+              // (it arrives as int64; Metadata::get_uint reads it back) and is refused when it does not.
+              if (v > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+                throw std::out_of_range("unsigned value " + std::to_string(v) +
+                                        " exceeds Dora's signed 64-bit integer (at most " +
+                                        std::to_string(std::numeric_limits<std::int64_t>::max()) + ")");
+              }
+              dora->set_int(k, static_cast<std::int64_t>(v));
             } else if constexpr (std::is_same_v<T, double>) {
               dora->set_float(k, v);
             } else if constexpr (std::is_same_v<T, std::string>) {
@@ -143,6 +155,8 @@ rust::Box<::Metadata> to_dora(std::string_view output_id, const Metadata& metada
       throw NodeError("dcp: " + where + ": Dora refused it: " + error.what());
     } catch (const std::invalid_argument& error) {  // rust::Str / rust::String: not UTF-8
       throw std::invalid_argument(where + ": " + error.what() + " (Dora's keys and strings must be UTF-8)");
+    } catch (const std::out_of_range& error) {  // a uint64 above INT64_MAX
+      throw std::invalid_argument(where + ": " + error.what());
     }
   }
   return dora;

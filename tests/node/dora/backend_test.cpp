@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
+#include <limits>
 #include <numeric>
 #include <string>
 #include <thread>
@@ -16,14 +17,19 @@
 #include "dcp/node/node.hpp"
 #include "dora/dora_backend.hpp"
 #include "fake_dora.hpp"
+#include "support/hang_timeout.hpp"
+#include "support/node_events.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using dcp::EventStatus;
 
-// A timeout that only catches hangs.
-constexpr auto kHang = 10s;
+using dcp::test::error_of;
+using dcp::test::event_as;
+using dcp::test::kHangTimeout;
+using dcp::test::message_of;
+using dcp::test::node_error_of;
 
 // What Dora's daemon puts in DORA_NODE_CONFIG (serde_yaml of NodeConfig), shortened.
 constexpr const char* kProcessorConfig = R"(dataflow_id: 01931c8c-5f3e-7a10-9a55-3c1f3b7e2d11
@@ -56,37 +62,14 @@ run_config:
 
 std::vector<std::uint8_t> bytes(std::string_view text) { return {text.begin(), text.end()}; }
 
-std::string message_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
-
-template <class T>
-T& as(dcp::EventResult& result) {
-  EXPECT_TRUE(result.ok()) << "status: " << dcp::to_string(result.status());
-  T* value = std::get_if<T>(&result.event());
-  if (value == nullptr) throw std::runtime_error("unexpected event alternative (index " +
-                                                 std::to_string(result.event().index()) + ")");
-  return *value;
-}
 
 /// Each test: a fresh fake Dora, the environment of a node started by Dora's daemon.
-class DoraBackend : public ::testing::Test {
+class DoraBackend : public dcp::test::CleanNodeEnvironment {
  protected:
   void SetUp() override {
+    CleanNodeEnvironment::SetUp();
     fake_dora::reset();
-    ::unsetenv("DCP_RUNNER_SOCKET");
     ::setenv("DORA_NODE_CONFIG", kProcessorConfig, 1);
-  }
-  void TearDown() override {
-    ::unsetenv("DORA_NODE_CONFIG");
-    ::unsetenv("DCP_RUNNER_SOCKET");
-    ::unsetenv("DCP_NODE_ID");
-    ::unsetenv("DCP_NODE_SECRET");
   }
 };
 
@@ -114,25 +97,16 @@ TEST_F(DoraBackend, InitNodeWithRunnerSocketToo_TheLocalRunnerWins) {
 
 TEST_F(DoraBackend, InitNodeWhenDoraRefuses_NodeErrorCarriesDorasMessage) {
   fake_dora::fail_init("could not connect to the dora daemon at 127.0.0.1:53290");
-  try {
-    (void)dcp::init_node();
-    FAIL() << "expected dcp::NodeError";
-  } catch (const dcp::NodeError& e) {
-    const std::string message = e.what();
-    EXPECT_NE(message.find("node 'processor'"), std::string::npos) << message;
-    EXPECT_NE(message.find("init_dora_node"), std::string::npos) << message;
-    EXPECT_NE(message.find("could not connect to the dora daemon at 127.0.0.1:53290"), std::string::npos) << message;
-  }
+  const std::string message = node_error_of([] { (void)dcp::init_node(); });
+  EXPECT_NE(message.find("node 'processor'"), std::string::npos) << message;
+  EXPECT_NE(message.find("init_dora_node"), std::string::npos) << message;
+  EXPECT_NE(message.find("could not connect to the dora daemon at 127.0.0.1:53290"), std::string::npos) << message;
 }
 
 TEST_F(DoraBackend, InitNodeWithUnreadableNodeConfig_NodeErrorNamesTheVariable_DoraNotCalled) {
   ::setenv("DORA_NODE_CONFIG", "node_id: [unterminated", 1);
-  try {
-    (void)dcp::init_node();
-    FAIL() << "expected dcp::NodeError";
-  } catch (const dcp::NodeError& e) {
-    EXPECT_NE(std::string(e.what()).find("DORA_NODE_CONFIG"), std::string::npos) << e.what();
-  }
+  const std::string message = node_error_of([] { (void)dcp::init_node(); });
+  EXPECT_NE(message.find("DORA_NODE_CONFIG"), std::string::npos) << message;
   EXPECT_EQ(fake_dora::calls().init, 0u);
 }
 
@@ -162,7 +136,7 @@ TEST_F(DoraBackend, Input_IdBytesTimestampAndEveryParameterTypeArrive) {
                          {"captured", fake_dora::TimestampNs{1'699'999'999'123'456'789}}});
   dcp::Node node = dcp::init_node();
   dcp::EventResult result = node.events.next();
-  auto& input = as<dcp::InputEvent>(result);
+  auto& input = event_as<dcp::InputEvent>(result);
   EXPECT_EQ(input.id, "imu");
   EXPECT_EQ(input.data.as_string(), "accel");
   EXPECT_EQ(input.metadata.timestamp_ns, 1'700'000'000'250'000'000);
@@ -188,7 +162,7 @@ TEST_F(DoraBackend, Input_PayloadAdoptsDorasVecWithoutCopying_BytesIntactAfterTh
   {
     dcp::Node node = dcp::init_node();
     dcp::EventResult result = node.events.next();
-    kept = as<dcp::InputEvent>(result).data;
+    kept = event_as<dcp::InputEvent>(result).data;
     EXPECT_EQ(kept.data(), fake_dora::last_input_buffer()) << "the payload views the Vec Dora handed over";
   }
   // The node, its stream and the event are gone; the payload keeps Dora's Vec alive.
@@ -200,7 +174,7 @@ TEST_F(DoraBackend, Input_WithoutBytes_IsAnEmptyPayload) {
   fake_dora::push_input("tick", {});
   dcp::Node node = dcp::init_node();
   dcp::EventResult result = node.events.next();
-  auto& input = as<dcp::InputEvent>(result);
+  auto& input = event_as<dcp::InputEvent>(result);
   EXPECT_EQ(input.id, "tick");
   EXPECT_TRUE(input.data.empty());
 }
@@ -210,17 +184,17 @@ TEST_F(DoraBackend, InputDoraCannotGiveAsBytes_ErrorEventThenTheStreamGoesOn) {
   fake_dora::push_input("imu", bytes("next"));
   dcp::Node node = dcp::init_node();
   dcp::EventResult first = node.events.next();
-  const std::string message = as<dcp::ErrorEvent>(first).message;
+  const std::string message = event_as<dcp::ErrorEvent>(first).message;
   EXPECT_NE(message.find("unsupported input arrow type Utf8"), std::string::npos) << message;
   dcp::EventResult second = node.events.next();
-  EXPECT_EQ(as<dcp::InputEvent>(second).data.as_string(), "next");
+  EXPECT_EQ(event_as<dcp::InputEvent>(second).data.as_string(), "next");
 }
 
 TEST_F(DoraBackend, InputClosedWithSeveralInputs_IdIsEmpty_DoraDoesNotSayWhich) {
   fake_dora::push(DoraEventType::InputClosed);
   dcp::Node node = dcp::init_node();
   dcp::EventResult result = node.events.next();
-  EXPECT_EQ(as<dcp::InputClosedEvent>(result).id, "");
+  EXPECT_EQ(event_as<dcp::InputClosedEvent>(result).id, "");
   fake_dora::push(DoraEventType::Stop);
   EXPECT_TRUE(std::holds_alternative<dcp::StopEvent>(node.events.next().event())) << "the stream goes on";
 }
@@ -232,7 +206,7 @@ TEST_F(DoraBackend, InputClosedWithASingleInput_IdIsThatInput) {
   EXPECT_EQ(node.events.inputs(), std::vector<std::string>{"data"});
   EXPECT_TRUE(node.outputs.outputs().empty());
   dcp::EventResult result = node.events.next();
-  EXPECT_EQ(as<dcp::InputClosedEvent>(result).id, "data");
+  EXPECT_EQ(event_as<dcp::InputClosedEvent>(result).id, "data");
 }
 
 TEST_F(DoraBackend, Stop_DeliveredThenTheStreamHasEnded_DoraIsNotAskedAgain) {
@@ -243,7 +217,7 @@ TEST_F(DoraBackend, Stop_DeliveredThenTheStreamHasEnded_DoraIsNotAskedAgain) {
   const std::size_t receives = fake_dora::calls().receives();
   EXPECT_EQ(node.events.next().status(), EventStatus::ended);
   EXPECT_EQ(node.events.try_next().status(), EventStatus::ended);
-  EXPECT_EQ(node.events.next_for(kHang).status(), EventStatus::ended);
+  EXPECT_EQ(node.events.next_for(kHangTimeout).status(), EventStatus::ended);
   EXPECT_EQ(fake_dora::calls().receives(), receives);
 }
 
@@ -261,7 +235,7 @@ TEST_F(DoraBackend, DorasStreamEnds_AllInputsClosedThenEnded_ForEveryWayOfReceiv
     dcp::Node node = dcp::init_node();
     dcp::EventResult result = way == 0   ? node.events.next()
                               : way == 1 ? node.events.try_next()
-                                         : node.events.next_for(kHang);
+                                         : node.events.next_for(kHangTimeout);
     EXPECT_TRUE(result.ok() && std::holds_alternative<dcp::AllInputsClosedEvent>(result.event())) << "way " << way;
     EXPECT_EQ(node.events.next().status(), EventStatus::ended) << "way " << way;
   }
@@ -272,7 +246,7 @@ TEST_F(DoraBackend, ErrorEvent_SaysDoraGaveNoMessage_TheStreamGoesOn) {
   fake_dora::push(DoraEventType::Stop);
   dcp::Node node = dcp::init_node();
   dcp::EventResult result = node.events.next();
-  EXPECT_NE(as<dcp::ErrorEvent>(result).message.find("does not give the message"), std::string::npos);
+  EXPECT_NE(event_as<dcp::ErrorEvent>(result).message.find("does not give the message"), std::string::npos);
   EXPECT_TRUE(std::holds_alternative<dcp::StopEvent>(node.events.next().event()));
 }
 
@@ -281,11 +255,11 @@ TEST_F(DoraBackend, NodeFailed_ErrorEventNamesNodeErrorAndInputs_NoInputClosedMa
   fake_dora::push_input("tick", bytes("t"));
   dcp::Node node = dcp::init_node();
   dcp::EventResult result = node.events.next();
-  const std::string message = as<dcp::ErrorEvent>(result).message;
+  const std::string message = event_as<dcp::ErrorEvent>(result).message;
   EXPECT_NE(message.find("upstream node 'sensors' failed: exited with code 3"), std::string::npos) << message;
   EXPECT_NE(message.find("inputs that stop receiving data: imu, tick"), std::string::npos) << message;
   dcp::EventResult next = node.events.next();
-  EXPECT_EQ(as<dcp::InputEvent>(next).id, "tick") << "the next event is Dora's next event";
+  EXPECT_EQ(event_as<dcp::InputEvent>(next).id, "tick") << "the next event is Dora's next event";
 }
 
 TEST_F(DoraBackend, UnknownAndReload_AreSkipped) {
@@ -295,7 +269,7 @@ TEST_F(DoraBackend, UnknownAndReload_AreSkipped) {
   fake_dora::push(DoraEventType::Unknown);
   dcp::Node node = dcp::init_node();
   dcp::EventResult result = node.events.next();
-  EXPECT_EQ(as<dcp::InputEvent>(result).data.as_string(), "x");
+  EXPECT_EQ(event_as<dcp::InputEvent>(result).data.as_string(), "x");
   EXPECT_EQ(node.events.try_next().status(), EventStatus::empty) << "the trailing Unknown is skipped too";
 }
 
@@ -318,8 +292,8 @@ TEST_F(DoraBackend, NextForWithNothingArriving_TimeoutNeverEarly_DoraAskedWithTh
 TEST_F(DoraBackend, NextFor_AnEventPushedFromAnotherThread_IsDelivered) {
   dcp::Node node = dcp::init_node();
   std::jthread pusher([] { fake_dora::push_input("imu", bytes("late")); });
-  dcp::EventResult result = node.events.next_for(kHang);
-  EXPECT_EQ(as<dcp::InputEvent>(result).data.as_string(), "late");
+  dcp::EventResult result = node.events.next_for(kHangTimeout);
+  EXPECT_EQ(event_as<dcp::InputEvent>(result).data.as_string(), "late");
 }
 
 TEST_F(DoraBackend, TryNextWithNothingReady_EmptyThroughTryNextEvent) {
@@ -330,7 +304,7 @@ TEST_F(DoraBackend, TryNextWithNothingReady_EmptyThroughTryNextEvent) {
   EXPECT_EQ(calls.next_event_timeout + calls.next_event, 0u);
   fake_dora::push_input("imu", bytes("ready"));
   dcp::EventResult result = node.events.try_next();
-  EXPECT_EQ(as<dcp::InputEvent>(result).data.as_string(), "ready");
+  EXPECT_EQ(event_as<dcp::InputEvent>(result).data.as_string(), "ready");
 }
 
 TEST_F(DoraBackend, NextUntilAPastDeadline_LooksOnceWithoutWaiting) {
@@ -397,8 +371,38 @@ TEST_F(DoraBackend, SendWithParameters_EveryTypeReachesDora_AndComesBackUnchange
   // Round trip: what Dora delivers downstream reads back as the parameters that were sent.
   fake_dora::push_input("imu", {}, fake_dora::ntp64(5, 0), sent[0].parameters);
   dcp::EventResult result = node.events.next();
-  EXPECT_EQ(as<dcp::InputEvent>(result).metadata.parameters, metadata.parameters);
-  EXPECT_EQ(as<dcp::InputEvent>(result).metadata.timestamp_ns, 5'000'000'000);
+  EXPECT_EQ(event_as<dcp::InputEvent>(result).metadata.parameters, metadata.parameters);
+  EXPECT_EQ(event_as<dcp::InputEvent>(result).metadata.timestamp_ns, 5'000'000'000);
+}
+
+// Dora's Parameter has no unsigned integer: a uint64 goes as Integer(i64) when it fits, comes back
+// as int64, and reads back with get_uint.
+TEST_F(DoraBackend, SendUnsignedParameterThatFits_GoesAsDoraIntegerAndReadsBackWithGetUint) {
+  dcp::Metadata metadata;
+  metadata.set("zero", std::uint64_t{0}).set("largest", static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()));
+  dcp::Node node = dcp::init_node();
+  node.outputs.send("status", std::span<const std::uint8_t>(), metadata);
+  const std::vector<fake_dora::Sent> sent = fake_dora::sent();
+  ASSERT_EQ(sent.size(), 1u);
+  const fake_dora::Parameters expected{{"largest", std::numeric_limits<std::int64_t>::max()}, {"zero", std::int64_t{0}}};
+  EXPECT_EQ(sent[0].parameters, expected);
+
+  fake_dora::push_input("imu", {}, fake_dora::ntp64(5, 0), sent[0].parameters);
+  dcp::EventResult result = node.events.next();
+  const dcp::Metadata& back = event_as<dcp::InputEvent>(result).metadata;
+  EXPECT_EQ(back.get_uint("zero"), 0u);
+  EXPECT_EQ(back.get_uint("largest"), static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()));
+}
+
+TEST_F(DoraBackend, SendUnsignedParameterAboveInt64Max_ThrowsNamingTheKeyAndSendsNothing) {
+  dcp::Metadata metadata;
+  metadata.set("frame", 1).set("huge", std::numeric_limits<std::uint64_t>::max());
+  dcp::Node node = dcp::init_node();
+  const std::string message = error_of<std::invalid_argument>([&] { node.outputs.send("status", "x", metadata); });
+  EXPECT_NE(message.find("output 'status': metadata parameter 'huge'"), std::string::npos) << message;
+  EXPECT_NE(message.find("18446744073709551615"), std::string::npos) << message;
+  EXPECT_NE(message.find("signed 64-bit"), std::string::npos) << message;
+  EXPECT_TRUE(fake_dora::sent().empty());
 }
 
 TEST_F(DoraBackend, SendPayloadAndSendWith_BytesIntact) {
@@ -461,14 +465,9 @@ TEST_F(DoraBackend, StringParameterThatIsNotUtf8_InvalidArgumentNamingTheKey_Not
   dcp::Node node = dcp::init_node();
   dcp::Metadata metadata;
   metadata.parameters["label"] = std::string("\xff\xfe");
-  try {
-    node.outputs.send("command", "x", metadata);
-    FAIL() << "expected std::invalid_argument";
-  } catch (const std::invalid_argument& e) {
-    const std::string message = e.what();
-    EXPECT_NE(message.find("output 'command': metadata parameter 'label'"), std::string::npos) << message;
-    EXPECT_NE(message.find("UTF-8"), std::string::npos) << message;
-  }
+  const std::string message = error_of<std::invalid_argument>([&] { node.outputs.send("command", "x", metadata); });
+  EXPECT_NE(message.find("output 'command': metadata parameter 'label'"), std::string::npos) << message;
+  EXPECT_NE(message.find("UTF-8"), std::string::npos) << message;
   EXPECT_TRUE(fake_dora::sent().empty());
 }
 

@@ -6,34 +6,24 @@
 #include <string>
 
 #include "dcp/node/node.hpp"
+#include "support/node_events.hpp"
 
 namespace {
 
-TEST(DoraWithoutBackend, InitNodeUnderDora_NodeErrorSaysToBuildWithDcpDoraDir) {
-  ::unsetenv("DCP_RUNNER_SOCKET");
+using dcp::test::node_error_of;
+using DoraWithoutBackend = dcp::test::CleanNodeEnvironment;
+
+TEST_F(DoraWithoutBackend, InitNodeUnderDora_NodeErrorSaysToBuildWithDcpDoraDir) {
   ::setenv("DORA_NODE_CONFIG", "node_id: a\n", 1);
-  try {
-    (void)dcp::init_node();
-    FAIL() << "expected dcp::NodeError";
-  } catch (const dcp::NodeError& e) {
-    const std::string message = e.what();
-    EXPECT_NE(message.find("started by Dora (DORA_NODE_CONFIG is set)"), std::string::npos) << message;
-    EXPECT_NE(message.find("-DDCP_DORA_DIR="), std::string::npos) << message;
-  }
-  ::unsetenv("DORA_NODE_CONFIG");
+  const std::string message = node_error_of([] { (void)dcp::init_node(); });
+  EXPECT_NE(message.find("started by Dora (DORA_NODE_CONFIG is set)"), std::string::npos) << message;
+  EXPECT_NE(message.find("-DDCP_DORA_DIR="), std::string::npos) << message;
 }
 
-TEST(DoraWithoutBackend, InitNodeWithNeither_NodeErrorMentionsBothWaysToRun) {
-  ::unsetenv("DCP_RUNNER_SOCKET");
-  ::unsetenv("DORA_NODE_CONFIG");
-  try {
-    (void)dcp::init_node();
-    FAIL() << "expected dcp::NodeError";
-  } catch (const dcp::NodeError& e) {
-    const std::string message = e.what();
-    EXPECT_NE(message.find("DCP_RUNNER_SOCKET is not set"), std::string::npos) << message;
-    EXPECT_NE(message.find("dora run"), std::string::npos) << message;
-  }
+TEST_F(DoraWithoutBackend, InitNodeWithNeither_NodeErrorMentionsBothWaysToRun) {
+  const std::string message = node_error_of([] { (void)dcp::init_node(); });
+  EXPECT_NE(message.find("DCP_RUNNER_SOCKET is not set"), std::string::npos) << message;
+  EXPECT_NE(message.find("dora run"), std::string::npos) << message;
 }
 
 }  // namespace

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 
 namespace {
@@ -16,6 +18,7 @@ dcp::Metadata rich_metadata() {
   m.timestamp_ns = 1'700'000'000'123'456'789;
   m.parameters["flag"] = true;
   m.parameters["frame"] = std::int64_t{-42};
+  m.parameters["bytes"] = std::uint64_t{18'446'744'073'709'551'615u};
   m.parameters["gain"] = 0.25;
   m.parameters["encoding"] = std::string("rgb8");
   m.parameters["shape"] = std::vector<std::int64_t>{480, 640, 3};
@@ -155,6 +158,52 @@ TEST(ProtocolDecode, BadBoolParameter_IsRejected) {
   ASSERT_EQ(frame[value_offset], 1);
   frame[value_offset] = 2;
   EXPECT_EQ(error_of(frame), "metadata parameter 'b': bool value 2 is not 0 or 1");
+}
+
+TEST(Protocol, IntegerParametersAtTheirLimits_SurviveARoundTripWithTheirSignedness) {
+  dcp::Metadata m;
+  m.set("u_zero", std::uint64_t{0})
+      .set("u_max", std::numeric_limits<std::uint64_t>::max())
+      .set("i_zero", std::int64_t{0})
+      .set("i_min", std::numeric_limits<std::int64_t>::min())
+      .set("i_max", std::numeric_limits<std::int64_t>::max())
+      .set("size", std::size_t{1} << 40);
+  const Message decoded = decode(encode(SendOutput{"o", m, {}}));
+  const dcp::Metadata& back = std::get<SendOutput>(decoded).metadata;
+  EXPECT_EQ(back, m);  // value and alternative: a uint64 stays a uint64, an int64 an int64
+  EXPECT_TRUE(std::holds_alternative<std::uint64_t>(back.parameters.at("u_zero")));
+  EXPECT_TRUE(std::holds_alternative<std::int64_t>(back.parameters.at("i_zero")));
+  EXPECT_EQ(back.get_uint("u_max"), std::numeric_limits<std::uint64_t>::max());
+  EXPECT_EQ(back.get_int("i_min"), std::numeric_limits<std::int64_t>::min());
+  EXPECT_EQ(back.get_uint("size"), std::uint64_t{1} << 40);
+}
+
+// The tags of the first format keep their numbers; the unsigned integer has a new one (7), so a
+// peer that predates it fails with "unknown type tag 7" rather than reading the value as something else.
+TEST(ProtocolDecode, IntegerTags_SignedKeepsTag1_UnsignedHasTag7AndLittleEndianValue) {
+  // Layout: id (4+1) | timestamp 8 | count 4 | key (4+1) | tag 1 | value 8 | payload...
+  const std::size_t tag_offset = kHeaderSize + 5 + 8 + 4 + 5;
+  SendOutput with_signed{"o", {}, {}};
+  with_signed.metadata.set("i", -2);
+  EXPECT_EQ(encode(with_signed)[tag_offset], 1);
+
+  SendOutput with_unsigned{"o", {}, {}};
+  with_unsigned.metadata.set("u", std::uint64_t{0x0102030405060708u});
+  const auto frame = encode(with_unsigned);
+  ASSERT_EQ(frame[tag_offset], 7);
+  const std::vector<std::uint8_t> value(frame.begin() + static_cast<std::ptrdiff_t>(tag_offset + 1),
+                                        frame.begin() + static_cast<std::ptrdiff_t>(tag_offset + 9));
+  EXPECT_EQ(value, (std::vector<std::uint8_t>{8, 7, 6, 5, 4, 3, 2, 1}));
+}
+
+TEST(ProtocolDecode, UnknownParameterTag_IsRejectedNamingTheKey) {
+  SendOutput m{"o", {}, {}};
+  m.metadata.set("u", std::uint64_t{1});
+  auto frame = encode(m);
+  const std::size_t tag_offset = kHeaderSize + 5 + 8 + 4 + 5;
+  ASSERT_EQ(frame[tag_offset], 7);
+  frame[tag_offset] = 8;
+  EXPECT_EQ(error_of(frame), "metadata parameter 'u': unknown type tag 8");
 }
 
 TEST(ProtocolDecode, OversizedFrame_IsRejected) {

@@ -14,6 +14,9 @@
 
 extern char** environ;
 
+#include "support/file_contents.hpp"
+#include "support/temp_dir.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -24,19 +27,11 @@ struct RunResult {
   std::string err;
 };
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // Runs `dcp <args...>` with stdout and stderr captured in temporary files.
 RunResult run_dcp(const std::vector<std::string>& args) {
-  static int counter = 0;
-  const fs::path dir = fs::temp_directory_path() / ("dcp_cli_test_" + std::to_string(::getpid()) +
-                                                    "_" + std::to_string(counter++));
-  fs::create_directories(dir);
-  const std::string out_path = (dir / "stdout").string();
-  const std::string err_path = (dir / "stderr").string();
+  const dcp::test::TempDir dir("dcp_cli_test");
+  const std::string out_path = (dir.path() / "stdout").string();
+  const std::string err_path = (dir.path() / "stderr").string();
 
   std::vector<std::string> arguments = {DCP_EXECUTABLE};
   arguments.insert(arguments.end(), args.begin(), args.end());
@@ -63,9 +58,8 @@ RunResult run_dcp(const std::vector<std::string>& args) {
   while (::waitpid(pid, &status, 0) < 0) {
   }
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = read_file(out_path);
-  result.err = read_file(err_path);
-  fs::remove_all(dir);
+  result.out = dcp::test::read_file(out_path);
+  result.err = dcp::test::read_file(err_path);
   return result;
 }
 

@@ -11,6 +11,8 @@
 
 #include "dataflow/loader.hpp"
 
+#include "support/temp_dir.hpp"
+
 namespace {
 
 namespace df = dcp::dataflow;
@@ -109,8 +111,8 @@ TEST(Limits, TextSize_AtTheLimitLoads_OnePastIsRejected) {
 }
 
 TEST(Limits, FileSize_OnePastTheLimitIsRejectedBeforeParsing) {
-  const fs::path file =
-      fs::temp_directory_path() / ("dcp_limits_test_" + std::to_string(::getpid()) + ".yml");
+  const dcp::test::TempDir dir("dcp_limits_test");
+  const fs::path file = dir.path() / "too_large.yml";
   {
     std::ofstream out(file, std::ios::binary);
     out << text_of_size(df::kMaxFileSize + 1);
@@ -123,7 +125,6 @@ TEST(Limits, FileSize_OnePastTheLimitIsRejectedBeforeParsing) {
               file.string() +
                   ": the file is too large: 4194305 bytes (the limit is 4194304 bytes, 4 MiB)");
   }
-  fs::remove(file);
 }
 
 TEST(Limits, AliasExpansion_IsBounded) {

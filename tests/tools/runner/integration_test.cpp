@@ -4,7 +4,7 @@
 // Each run gets its own XDG_RUNTIME_DIR, and every run is checked for the runner's cleanup
 // promises: the runtime directory is gone afterwards and every node process in the summary has
 // been reaped (no process with that pid is left, zombie or not). A run that hangs is killed after
-// kHangTimeout and fails the test.
+// kRunHangTimeout and fails the test.
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -26,18 +26,20 @@
 
 extern char** environ;
 
+#include "support/file_contents.hpp"
+#include "support/hang_timeout.hpp"
+#include "support/temp_dir.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-constexpr auto kHangTimeout = 60s;
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using dcp::test::kHangTimeout;
+using dcp::test::read_file;
+// A whole `dcp run`, which may wait out a 30 s stop grace period itself, gets twice as long.
+constexpr auto kRunHangTimeout = 2 * kHangTimeout;
 
 std::string dataflow(const std::string& name) { return std::string(DCP_RUNNER_DATAFLOWS) + "/" + name + ".yml"; }
 
@@ -109,10 +111,6 @@ struct RunResult {
 class DcpRun {
  public:
   explicit DcpRun(const std::vector<std::string>& args) {
-    static int counter = 0;
-    dir_ = fs::temp_directory_path() /
-           ("dcp_runner_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(dir_);
     fs::create_directories(dir_ / "xdg");
     fs::permissions(dir_ / "xdg", fs::perms::owner_all, fs::perm_options::replace);
 
@@ -156,12 +154,10 @@ class DcpRun {
       int status = 0;
       ::waitpid(pid_, &status, 0);
     }
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
+  }  // dir_ (its TempDir) goes after the process
 
   /// Waits until dcp's stdout (or stderr) contains `text`; false after `timeout`.
-  bool wait_for(const std::string& text, bool in_stderr = false, std::chrono::milliseconds timeout = 30s) {
+  bool wait_for(const std::string& text, bool in_stderr = false, std::chrono::milliseconds timeout = kHangTimeout) {
     const auto deadline = Clock::now() + timeout;
     while (Clock::now() < deadline) {
       if (contains(read_file(dir_ / (in_stderr ? "stderr" : "stdout")), text)) return true;
@@ -174,19 +170,19 @@ class DcpRun {
     if (pid_ > 0) ::kill(pid_, number);
   }
 
-  /// Waits for dcp to exit (killing it after kHangTimeout), then checks the cleanup promises.
+  /// Waits for dcp to exit (killing it after kRunHangTimeout), then checks the cleanup promises.
   RunResult finish() {
     RunResult result;
     if (pid_ <= 0) return result;
     int status = 0;
-    const auto deadline = started_ + kHangTimeout;
+    const auto deadline = started_ + kRunHangTimeout;
     for (;;) {
       const pid_t done = ::waitpid(pid_, &status, WNOHANG);
       if (done == pid_) break;
       if (Clock::now() > deadline) {
         ::kill(pid_, SIGKILL);
         ::waitpid(pid_, &status, 0);
-        ADD_FAILURE() << "dcp run did not finish within " << kHangTimeout.count() << " s: killed";
+        ADD_FAILURE() << "dcp run did not finish within " << kRunHangTimeout.count() << " s: killed";
         break;
       }
       std::this_thread::sleep_for(5ms);
@@ -210,7 +206,8 @@ class DcpRun {
   }
 
  private:
-  fs::path dir_;
+  dcp::test::TempDir temp_{"dcp_runner_test"};
+  const fs::path dir_ = temp_.path();
   pid_t pid_ = -1;
   Clock::time_point started_;
 };

@@ -11,6 +11,8 @@
 #include <optional>
 #include <string>
 
+#include "support/temp_dir.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -39,15 +41,10 @@ class ScopedXdg {
   std::optional<std::string> old_;
 };
 
-fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / (name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
 
 TEST(RuntimeDirectory, UsableXdgRuntimeDir_HoldsAPrivateDirectoryRemovedWithItsContents) {
-  const fs::path xdg = fresh_dir("dcp_runtime_dir_test");
+  const dcp::test::TempDir temp("dcp_runtime_dir_test");
+  const fs::path xdg = temp.path();
   fs::path made;
   {
     ScopedXdg scoped(xdg.string());
@@ -63,7 +60,6 @@ TEST(RuntimeDirectory, UsableXdgRuntimeDir_HoldsAPrivateDirectoryRemovedWithItsC
   }
   EXPECT_FALSE(fs::exists(made));
   EXPECT_TRUE(fs::is_empty(xdg));
-  fs::remove_all(xdg);
 }
 
 TEST(RuntimeDirectory, UnsetMissingOrRelativeXdgRuntimeDir_FallsBackToTmp) {
@@ -79,12 +75,12 @@ TEST(RuntimeDirectory, UnsetMissingOrRelativeXdgRuntimeDir_FallsBackToTmp) {
 }
 
 TEST(RuntimeDirectory, XdgPathTooLongForASocketAddress_FallsBackToTmp) {
-  const fs::path xdg = fresh_dir("dcp_runtime_dir_test_long") / std::string(100, 'd');
+  const dcp::test::TempDir temp("dcp_runtime_dir_test_long");
+  const fs::path xdg = temp.path() / std::string(100, 'd');
   fs::create_directories(xdg);
   ScopedXdg scoped(xdg.string());
   const RuntimeDirectory dir = RuntimeDirectory::create();
   EXPECT_EQ(dir.path().parent_path(), fs::path("/tmp"));
-  fs::remove_all(xdg.parent_path());
 }
 
 }  // namespace

@@ -3,8 +3,27 @@
 //
 // What it is for: Dora attaches metadata to each output (a timestamp set by the sender and
 // user parameters such as a frame id or an encoding). dcp mirrors it so the same node code runs on
-// the local runner, in the test harness and on Dora: parameters are bool, integer, float, string, or
-// lists of integers, floats or strings, keyed by name.
+// the local runner, in the test harness and on Dora: parameters are bool, signed or unsigned 64-bit
+// integer, float, string, or lists of integers, floats or strings, keyed by name.
+//
+//   dcp::Metadata metadata;
+//   metadata.set("seq", seq);                    // any integer type: signed -> int64, unsigned -> uint64
+//   metadata.set("encoding", "rgb8");            // const char*, std::string, std::string_view -> string
+//   metadata.set_uint("bytes", buffer.size());   // or say the type: set_int, set_uint, set_float, ...
+//   std::optional<std::uint64_t> seq = input.metadata.get_uint("seq");
+//
+// set() picks the alternative from the C++ type (bool stays bool, signed integers become int64,
+// unsigned ones uint64, float/double become double, text becomes string); any other type fails to
+// compile with one static_assert saying which types are accepted. Assigning to `parameters[key]`
+// directly works for the exact alternative types only: since std::uint64_t became an alternative, a
+// std::uint32_t or unsigned short converts equally well to int64 and uint64, and std::variant refuses
+// it as ambiguous; set() has no such case.
+//
+// Integers across backends: Dora's parameters have only a signed 64-bit integer, so on Dora a uint64
+// travels as an integer and arrives as int64 (a uint64 above INT64_MAX cannot be sent to Dora: the
+// send throws std::invalid_argument naming the key). The local runner and the harness keep uint64
+// as it is. So that the same node code reads the same value everywhere, get_uint() also accepts a
+// non-negative int64 and get_int() a uint64 up to INT64_MAX; neither ever wraps a value.
 //
 // Thread safety: plain values. Blocking: none.
 // Limits: see dcp::kMaxParameters and dcp::kMaxParameterKeyLength (checked where metadata crosses a
@@ -13,22 +32,38 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
 namespace dcp {
 
+/// One metadata parameter. New alternatives are appended (existing indices stay as they are).
 using Parameter = std::variant<bool, std::int64_t, double, std::string, std::vector<std::int64_t>,
-                               std::vector<double>, std::vector<std::string>>;
+                               std::vector<double>, std::vector<std::string>, std::uint64_t>;
 
 /// Most parameters one message may carry.
 inline constexpr std::size_t kMaxParameters = 64;
 /// Longest parameter key, in bytes.
 inline constexpr std::size_t kMaxParameterKeyLength = 256;
+
+namespace detail {
+// Plain character types are refused (is 'a' a number or text?); signed/unsigned char are
+// std::int8_t/std::uint8_t and count as integers.
+template <class T>
+inline constexpr bool kIsCharacter = std::is_same_v<T, char> || std::is_same_v<T, wchar_t> ||
+                                     std::is_same_v<T, char8_t> || std::is_same_v<T, char16_t> ||
+                                     std::is_same_v<T, char32_t>;
+template <class>
+inline constexpr bool kUnsupportedParameter = false;
+}  // namespace detail
 
 struct Metadata {
   /// When the message was sent: nanoseconds since the UNIX epoch (system clock). 0 = unset; the
@@ -36,14 +71,107 @@ struct Metadata {
   std::int64_t timestamp_ns = 0;
   std::map<std::string, Parameter, std::less<>> parameters;
 
+  // ---- typed setters: each replaces any parameter of that key and returns *this ----
+  Metadata& set_bool(std::string_view key, bool value) { return put(key, value); }
+  Metadata& set_int(std::string_view key, std::int64_t value) { return put(key, value); }
+  Metadata& set_uint(std::string_view key, std::uint64_t value) { return put(key, value); }
+  Metadata& set_float(std::string_view key, double value) { return put(key, value); }
+  Metadata& set_string(std::string_view key, std::string value) { return put(key, std::move(value)); }
+  Metadata& set_int_list(std::string_view key, std::vector<std::int64_t> value) { return put(key, std::move(value)); }
+  Metadata& set_float_list(std::string_view key, std::vector<double> value) { return put(key, std::move(value)); }
+  Metadata& set_string_list(std::string_view key, std::vector<std::string> value) {
+    return put(key, std::move(value));
+  }
+
+  /// Sets `key` to `value`, the alternative chosen from the type (see the top of this header).
+  /// A null `const char*` throws std::invalid_argument.
+  template <class T>
+  Metadata& set(std::string_view key, T&& value) {
+    using V = std::remove_cvref_t<T>;
+    if constexpr (std::is_same_v<V, Parameter>) {
+      return put(key, std::forward<T>(value));
+    } else if constexpr (std::is_same_v<V, bool>) {
+      return set_bool(key, value);
+    } else if constexpr (detail::kIsCharacter<V>) {
+      static_assert(detail::kUnsupportedParameter<V>,
+                    "dcp::Metadata::set: a character is not a parameter type; pass std::string(1, c) for text "
+                    "or cast it to an integer type");
+      return *this;
+    } else if constexpr (std::is_integral_v<V> && std::is_signed_v<V>) {
+      static_assert(sizeof(V) <= sizeof(std::int64_t), "dcp::Metadata::set: integers wider than 64 bits are not supported");
+      return set_int(key, static_cast<std::int64_t>(value));
+    } else if constexpr (std::is_integral_v<V>) {
+      static_assert(sizeof(V) <= sizeof(std::uint64_t), "dcp::Metadata::set: integers wider than 64 bits are not supported");
+      return set_uint(key, static_cast<std::uint64_t>(value));
+    } else if constexpr (std::is_same_v<V, float> || std::is_same_v<V, double>) {
+      return set_float(key, static_cast<double>(value));
+    } else if constexpr (std::is_same_v<V, const char*> || std::is_same_v<V, char*>) {
+      if (value == nullptr) throw std::invalid_argument("dcp::Metadata::set: parameter '" + std::string(key) + "': null string");
+      return set_string(key, std::string(value));
+    } else if constexpr (std::is_same_v<V, std::string>) {
+      return set_string(key, std::forward<T>(value));
+    } else if constexpr (std::is_convertible_v<T, std::string_view>) {
+      return set_string(key, std::string(std::string_view(value)));
+    } else if constexpr (std::is_same_v<V, std::vector<std::int64_t>> || std::is_same_v<V, std::vector<double>> ||
+                         std::is_same_v<V, std::vector<std::string>>) {
+      return put(key, std::forward<T>(value));
+    } else {
+      static_assert(detail::kUnsupportedParameter<V>,
+                    "dcp::Metadata::set: unsupported parameter type; use bool, an integer type (signed -> int64, "
+                    "unsigned -> uint64), float or double, a string (const char*, std::string, std::string_view), "
+                    "std::vector<std::int64_t>, std::vector<double> or std::vector<std::string>");
+      return *this;
+    }
+  }
+
+  // ---- typed getters: nullopt when the key is absent or holds another type ----
   [[nodiscard]] std::optional<bool> get_bool(std::string_view key) const { return get<bool>(key); }
-  [[nodiscard]] std::optional<std::int64_t> get_int(std::string_view key) const { return get<std::int64_t>(key); }
+  /// An int64, or a uint64 up to INT64_MAX (a larger one: nullopt, never wrapped).
+  [[nodiscard]] std::optional<std::int64_t> get_int(std::string_view key) const {
+    if (const auto value = get<std::int64_t>(key)) return value;
+    if (const auto value = get<std::uint64_t>(key)) {
+      if (*value <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+        return static_cast<std::int64_t>(*value);
+      }
+    }
+    return std::nullopt;
+  }
+  /// A uint64, or an int64 that is not negative (a negative one: nullopt, never wrapped).
+  [[nodiscard]] std::optional<std::uint64_t> get_uint(std::string_view key) const {
+    if (const auto value = get<std::uint64_t>(key)) return value;
+    if (const auto value = get<std::int64_t>(key)) {
+      if (*value >= 0) return static_cast<std::uint64_t>(*value);
+    }
+    return std::nullopt;
+  }
   [[nodiscard]] std::optional<double> get_float(std::string_view key) const { return get<double>(key); }
   [[nodiscard]] std::optional<std::string> get_str(std::string_view key) const { return get<std::string>(key); }
+  [[nodiscard]] std::optional<std::string> get_string(std::string_view key) const { return get<std::string>(key); }
+  [[nodiscard]] std::optional<std::vector<std::int64_t>> get_int_list(std::string_view key) const {
+    return get<std::vector<std::int64_t>>(key);
+  }
+  [[nodiscard]] std::optional<std::vector<double>> get_float_list(std::string_view key) const {
+    return get<std::vector<double>>(key);
+  }
+  [[nodiscard]] std::optional<std::vector<std::string>> get_string_list(std::string_view key) const {
+    return get<std::vector<std::string>>(key);
+  }
 
   friend bool operator==(const Metadata&, const Metadata&) = default;
 
  private:
+  /// Stores exactly the alternative V (no converting construction of the variant).
+  template <class V>
+  Metadata& put(std::string_view key, V&& value) {
+    using Alternative = std::remove_cvref_t<V>;
+    if constexpr (std::is_same_v<Alternative, Parameter>) {
+      parameters.insert_or_assign(std::string(key), std::forward<V>(value));
+    } else {
+      parameters.insert_or_assign(std::string(key), Parameter(std::in_place_type<Alternative>, std::forward<V>(value)));
+    }
+    return *this;
+  }
+
   template <class T>
   std::optional<T> get(std::string_view key) const {
     const auto it = parameters.find(key);
