@@ -13,7 +13,7 @@
 //   {"floor":"fill_warm","size":B,"ns":[...]}     writing the benchmark's pattern into a warm buffer.
 //   {"floor":"memfd","size":B,"create_ns":[...],"fill_ns":[...],"seal_ns":[...],"map_ns":[...],
 //    "read_ns":[...],"release_ns":[...]}
-//       what dcp does instead, with its own code (src/ipc/shared_memory.hpp), in one process:
+//       what dcp does instead, with its own code (node/ipc/shared_memory.hpp), in one process:
 //       allocate a memfd and map it writable, fill it (first touch: page faults and zeroing), seal
 //       it, map it read-only as a reader would (from a dup of the descriptor), read one word per
 //       page, unmap and close both. (At most `samples`, and no more than 128 MiB of memfds per size.)

@@ -1,4 +1,4 @@
-// src/ipc/shared_memory.hpp — sealed memfd buffers: large payloads shared between processes.
+// node/ipc/shared_memory.hpp — sealed memfd buffers: large payloads shared between processes.
 //
 // What it is for: a payload of ipc::kInlinePayloadLimit bytes or more is written once into an
 // anonymous memory file (memfd), sealed against writing and resizing, and its descriptor is passed

@@ -1,4 +1,4 @@
-// src/ipc/socket.hpp — file descriptors and framed AF_UNIX SOCK_SEQPACKET sockets.
+// node/ipc/socket.hpp — file descriptors and framed AF_UNIX SOCK_SEQPACKET sockets.
 //
 // What it is for: the runner and the node client exchange protocol frames (protocol.hpp) as
 // datagrams on a SOCK_SEQPACKET connection: the kernel keeps frame boundaries and carries file

@@ -1,4 +1,4 @@
-// src/node/backend.hpp — the internal interface between the node API (dcp/node/node.hpp) and its backends.
+// node/src/backend.hpp — the internal interface between the node API (dcp/node/node.hpp) and its backends.
 //
 // What it is for: EventStream and OutputSender are thin front ends. What actually delivers events and
 // transmits outputs is a backend: the local runner client (runner_backend.cpp), the in-process test

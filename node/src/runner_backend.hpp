@@ -1,4 +1,4 @@
-// src/node/runner_backend.hpp — the local runner client: a node started by `dcp run`.
+// node/src/runner_backend.hpp — the local runner client: a node started by `dcp run`.
 //
 // What it is for: init_node() with DCP_RUNNER_SOCKET set. The node connects to the runner's
 // SOCK_SEQPACKET socket, says Hello (id + secret), gets HelloOk (its inputs and outputs), then:

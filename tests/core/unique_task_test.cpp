@@ -1,4 +1,4 @@
-// Tests of dcp::detail::UniqueTask (include/dcp/core/detail/unique_task.hpp), the move-only type-erased
+// Tests of dcp::detail::UniqueTask (core/include/dcp/core/detail/unique_task.hpp), the move-only type-erased
 // callable the WorkerPool queues.
 #include "dcp/core/detail/unique_task.hpp"
 

@@ -1,4 +1,4 @@
-// libFuzzer target for the runner <-> node frame decoder (src/ipc/protocol.hpp).
+// libFuzzer target for the runner <-> node frame decoder (node/ipc/protocol.hpp).
 //
 // Properties checked on every input:
 //   - decode() either returns a message or throws ProtocolError; nothing else escapes, nothing

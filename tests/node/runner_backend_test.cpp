@@ -1,4 +1,4 @@
-// Tests of the local runner client (src/node/runner_backend.cpp) against a fake runner written here
+// Tests of the local runner client (node/src/runner_backend.cpp) against a fake runner written here
 // with the ipc layer: the handshake, events (inline and 1 MiB shared-memory payloads), timeouts with
 // an outstanding request, outputs inline and through shared memory from another thread, and what the
 // node sees when the runner hangs up. Also init_node()'s choice of backend from the environment.

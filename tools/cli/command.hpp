@@ -1,4 +1,4 @@
-// apps/dcp/command.hpp — how the `dcp` CLI's subcommands plug into main.cpp.
+// tools/cli/command.hpp — how the `dcp` CLI's subcommands plug into main.cpp.
 //
 // Each subcommand lives in its own file (check_command.cpp, graph_command.cpp, run_command.cpp)
 // and exposes one add_*_command function. It registers a CLI11 subcommand with its options on the

@@ -3,7 +3,7 @@
 // Written against the functions of dora-node-api.h (the cxx bridge of dora-node-api-cxx). Dora's
 // generated types live in the global namespace (::DoraNode, ::Events, ::OutputSender, ::DoraEvent,
 // ::Metadata, ...); dcp's own Metadata is dcp::Metadata. Optional parts of the API, detected by
-// src/dora/CMakeLists.txt from the header:
+// node/src/dora/CMakeLists.txt from the header:
 //   DCP_DORA_HAS_METADATA     event_as_input_with_metadata, send_output_with_metadata, new_metadata
 //   DCP_DORA_HAS_NODE_FAILED  event_as_node_failed
 #include <chrono>

@@ -1,4 +1,4 @@
-// Tests of the Dora backend (src/dora/dora_backend.hpp) against the fake Dora C++ node API
+// Tests of the Dora backend (node/src/dora/dora_backend.hpp) against the fake Dora C++ node API
 // (fake_dora/): init_node()'s choice of backend, every Dora event type, timeouts and polls, sends,
 // metadata both ways, closing outputs, Dora's errors as NodeError, and the two halves on two threads.
 #include <gtest/gtest.h>

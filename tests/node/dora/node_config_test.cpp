@@ -1,4 +1,4 @@
-// Tests of parse_dora_node_config (src/dora/node_config.cpp): what dcp reads from DORA_NODE_CONFIG,
+// Tests of parse_dora_node_config (node/src/dora/node_config.cpp): what dcp reads from DORA_NODE_CONFIG,
 // what it ignores, and the errors for a configuration it cannot use.
 #include <gtest/gtest.h>
 

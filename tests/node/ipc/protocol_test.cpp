@@ -1,4 +1,4 @@
-// Tests of the runner <-> node wire protocol (src/ipc/protocol.hpp): round trips of every message,
+// Tests of the runner <-> node wire protocol (node/ipc/protocol.hpp): round trips of every message,
 // limits, and clear errors for malformed frames.
 #include "ipc/protocol.hpp"
 

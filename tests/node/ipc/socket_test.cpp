@@ -1,5 +1,5 @@
-// Tests of framed SOCK_SEQPACKET sockets and sealed shared memory (src/ipc/socket.hpp,
-// src/ipc/shared_memory.hpp): frames and descriptors arrive together, limits are enforced, and a
+// Tests of framed SOCK_SEQPACKET sockets and sealed shared memory (node/ipc/socket.hpp,
+// node/ipc/shared_memory.hpp): frames and descriptors arrive together, limits are enforced, and a
 // received memfd must be sealed and of the announced size.
 #include <fcntl.h>
 #include <sys/mman.h>

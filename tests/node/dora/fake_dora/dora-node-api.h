@@ -1,4 +1,4 @@
-// tests/dora/fake_dora/dora-node-api.h — a FAKE of the header Dora's cxx bridge generates for the
+// tests/node/dora/fake_dora/dora-node-api.h — a FAKE of the header Dora's cxx bridge generates for the
 // crate dora-node-api-cxx, written to the functions listed in /work/shared/dora-reference.md and
 // the signatures of dora's apis/c++/node/src/lib.rs (cxx maps `&mut Box<T>` to rust::Box<T>&,
 // `&[u8]` to rust::Slice<const uint8_t>, `Result<T>` to "returns T, throws rust::Error").

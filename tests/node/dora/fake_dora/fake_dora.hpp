@@ -1,4 +1,4 @@
-// tests/dora/fake_dora/fake_dora.hpp — scripting the fake Dora node API (dora-node-api.h here).
+// tests/node/dora/fake_dora/fake_dora.hpp — scripting the fake Dora node API (dora-node-api.h here).
 //
 // What it is for: tests of dcp's Dora adapter queue the events "Dora" delivers, look at what the
 // node sent and closed, and inject Dora's errors:

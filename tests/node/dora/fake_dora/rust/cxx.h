@@ -1,5 +1,5 @@
-// tests/dora/fake_dora/rust/cxx.h — a FAKE of the cxx crate's `rust/cxx.h`, for testing dcp's Dora
-// adapter (src/dora/) without Rust.
+// tests/node/dora/fake_dora/rust/cxx.h — a FAKE of the cxx crate's `rust/cxx.h`, for testing dcp's Dora
+// adapter (node/src/dora/) without Rust.
 //
 // It provides the parts of rust::String, rust::Str, rust::Slice, rust::Vec, rust::Box and
 // rust::Error that the adapter uses, with the behaviour of the real ones where it matters:
