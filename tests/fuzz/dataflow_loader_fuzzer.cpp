@@ -5,7 +5,8 @@
 //
 // What counts as a bug: a crash, a sanitizer report (ASan, UBSan, LeakSanitizer), a hang, or any
 // exception other than DataflowError escaping the loader. A loaded dataflow must also be
-// describable, drawable, and consistent (every input's upstream exists and declares the output).
+// describable, drawable, and consistent (every input's upstream exists and declares the output);
+// a DataflowError must hold 1..kMaxReportedDiagnostics problems, sorted by position.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -35,6 +36,17 @@ void check_consistent(const dcp::dataflow::Dataflow& dataflow) {
   }
 }
 
+void check_reported(const dcp::dataflow::DataflowError& error) {
+  const auto& all = error.diagnostics();
+  if (all.empty() || all.size() > dcp::dataflow::kMaxReportedDiagnostics) std::abort();
+  if (error.omitted() > 0 && all.size() != dcp::dataflow::kMaxReportedDiagnostics) std::abort();
+  for (std::size_t i = 1; i < all.size(); ++i) {
+    const auto& a = all[i - 1].location;
+    const auto& b = all[i].location;
+    if (a.line > b.line || (a.line == b.line && a.column > b.column)) std::abort();
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -48,6 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     static_cast<void>(dcp::dataflow::to_mermaid(dataflow));
   } catch (const dcp::dataflow::DataflowError& e) {
     if (std::string_view(e.what()).empty()) std::abort();
+    check_reported(e);
   }
   return 0;
 }

@@ -2,7 +2,9 @@
 //
 // Prints dcp::dataflow::describe() (nodes, inputs with their sources and queue sizes, timers with
 // their rates, outputs with their readers, sources, warnings) and then "ok"; exit 0. An invalid
-// dataflow prints its DataflowError ("file:line:col: field: reason") to stderr; exit 1.
+// dataflow prints every problem the loader found, sorted by position, one
+// "dcp check: file:line:col: field: reason" line each (at most kMaxReportedDiagnostics, then
+// "... and N more errors"), to stderr; exit 1.
 // Executables are checked unless --no-exec-check is given (useful before the nodes are built).
 #include <memory>
 #include <ostream>
@@ -34,7 +36,7 @@ Subcommand add_check_command(CLI::App& parent) {
       out << dcp::dataflow::describe(dataflow) << "ok\n";
       return kExitOk;
     } catch (const dcp::dataflow::DataflowError& e) {
-      err << "dcp check: " << e.what() << '\n';
+      print_dataflow_error(err, "dcp check", e);
       return kExitInvalidDataflow;
     }
   };

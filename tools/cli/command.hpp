@@ -7,13 +7,18 @@
 //
 // Exit codes shared by all subcommands:
 //   0  success;
-//   1  the dataflow is invalid (the DataflowError is printed to stderr);
+//   1  the dataflow is invalid (every problem of its DataflowError is printed to stderr, one
+//      "dcp <command>: file:line:column: field: reason" line each; see print_dataflow_error);
 //   2  usage error or the feature is not available (message on stderr).
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <functional>
-#include <iosfwd>
+#include <ostream>
+#include <string>
+#include <string_view>
+
+#include "dataflow/error.hpp"
 
 namespace dcp::cli {
 
@@ -27,6 +32,12 @@ struct Subcommand {
   CLI::App* app = nullptr;
   std::function<int(std::ostream& out, std::ostream& err)> run;
 };
+
+/// Writes each of error.messages() on its own line, prefixed with "<command>: " (e.g. "dcp check").
+inline void print_dataflow_error(std::ostream& err, std::string_view command,
+                                 const dcp::dataflow::DataflowError& error) {
+  for (const std::string& line : error.messages()) err << command << ": " << line << '\n';
+}
 
 Subcommand add_check_command(CLI::App& parent);
 Subcommand add_graph_command(CLI::App& parent);

@@ -2,7 +2,7 @@
 //
 // The dataflow is validated like `dcp check` does, except that node executables are not required
 // to exist (drawing does not need them built; --exec-check turns the check on). An invalid
-// dataflow prints its DataflowError to stderr; exit 1.
+// dataflow prints its problems to stderr as `dcp check` does; exit 1.
 #include <memory>
 #include <ostream>
 #include <string>
@@ -32,7 +32,7 @@ Subcommand add_graph_command(CLI::App& parent) {
       out << dcp::dataflow::to_mermaid(dcp::dataflow::load_dataflow(options->file, load_options));
       return kExitOk;
     } catch (const dcp::dataflow::DataflowError& e) {
-      err << "dcp graph: " << e.what() << '\n';
+      print_dataflow_error(err, "dcp graph", e);
       return kExitInvalidDataflow;
     }
   };

@@ -67,7 +67,7 @@ Subcommand add_run_command(CLI::App& parent) {
     try {
       dataflow = dcp::dataflow::load_dataflow(options->file);
     } catch (const dcp::dataflow::DataflowError& e) {
-      err << "dcp run: " << e.what() << '\n';
+      print_dataflow_error(err, "dcp run", e);
       return kExitInvalidDataflow;
     }
 

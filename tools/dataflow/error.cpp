@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <utility>
+#include <vector>
 
 namespace dcp::dataflow {
 
@@ -21,12 +22,65 @@ std::string format_diagnostic(const std::string& file, SourceLocation location,
   return out;
 }
 
+namespace {
+
+std::vector<Diagnostic> at_most_reported(std::vector<Diagnostic> diagnostics,
+                                         std::size_t& omitted) {
+  if (diagnostics.empty()) diagnostics.push_back(Diagnostic{{}, "", "invalid dataflow"});
+  if (diagnostics.size() > kMaxReportedDiagnostics) {
+    omitted += diagnostics.size() - kMaxReportedDiagnostics;
+    diagnostics.resize(kMaxReportedDiagnostics);
+  }
+  return diagnostics;
+}
+
+std::vector<std::string> format_all(const std::string& file,
+                                    const std::vector<Diagnostic>& diagnostics,
+                                    std::size_t omitted) {
+  std::vector<std::string> lines;
+  lines.reserve(diagnostics.size() + 1);
+  for (const Diagnostic& d : diagnostics) {
+    lines.push_back(format_diagnostic(file, d.location, d.field, d.reason));
+  }
+  if (omitted > 0) {
+    lines.push_back(format_diagnostic(
+        file, {}, "",
+        fmt::format("... and {} more error{} (only the first {} are shown)", omitted,
+                    omitted == 1 ? "" : "s", kMaxReportedDiagnostics)));
+  }
+  return lines;
+}
+
+std::string join_lines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const std::string& line : lines) {
+    if (!out.empty()) out += '\n';
+    out += line;
+  }
+  return out;
+}
+
+}  // namespace
+
 DataflowError::DataflowError(std::string file, SourceLocation location, std::string field,
                              std::string reason)
-    : std::runtime_error(format_diagnostic(file, location, field, reason)),
+    : DataflowError(std::move(file), std::vector<Diagnostic>{Diagnostic{
+                                         location, std::move(field), std::move(reason)}}) {}
+
+DataflowError::DataflowError(std::string file, std::vector<Diagnostic> diagnostics,
+                             std::size_t omitted)
+    : DataflowError(std::move(file), at_most_reported(std::move(diagnostics), omitted), omitted,
+                    Tag{}) {}
+
+DataflowError::DataflowError(std::string file, std::vector<Diagnostic> diagnostics,
+                             std::size_t omitted, Tag)
+    : std::runtime_error(join_lines(format_all(file, diagnostics, omitted))),
       file_(std::move(file)),
-      location_(location),
-      field_(std::move(field)),
-      reason_(std::move(reason)) {}
+      diagnostics_(std::move(diagnostics)),
+      omitted_(omitted) {}
+
+std::vector<std::string> DataflowError::messages() const {
+  return format_all(file_, diagnostics_, omitted_);
+}
 
 }  // namespace dcp::dataflow

@@ -1,8 +1,15 @@
-// The dataflow loader: YAML text -> validated Dataflow, or the first problem as a DataflowError.
+// The dataflow loader: YAML text -> validated Dataflow, or all its problems as one DataflowError.
 //
 // Structure: Parser walks the YAML document once, in file order (pass 1: shape, ids, fields), then
 // resolves every `node/output` reference against the complete node list (pass 2), then checks the
-// executables (pass 3), so that a file with both a typo and unbuilt nodes reports the typo first.
+// executables (pass 3). The problems of all passes are sorted by position at the end.
+//
+// Collecting every problem: `fail` throws a Problem; `attempt` runs one independent piece (a map
+// member, a list element, a reference, an executable), records a Problem it throws and lets the
+// walk go on with the next piece, which then knows nothing of the one that failed. A problem that
+// leaves nothing to walk (a YAML syntax error, a top level that is not a map) simply reaches
+// parse(), which records it too. Exceeding the text budget throws Unrecoverable, which no
+// `attempt` catches: the walk stops there.
 //
 // Robustness rules, kept by every function here (the fuzzer in tests/fuzz checks them):
 //   - never recurse into the document: yaml-cpp aliases can build cycles (`&a [*a]`); the walk only
@@ -171,7 +178,28 @@ struct PendingReference {
 struct NodeMarks {
   SourceLocation id;
   SourceLocation path;
-  std::string field;  // nodes[i]
+  std::string field;             // nodes[i]
+  bool outputs_complete = true;  // false: a problem in `outputs` is reported; pass 2 trusts no miss
+};
+
+// A problem the walk can go past (see `attempt`).
+struct Problem {
+  Diagnostic diagnostic;
+};
+
+// A problem that ends the walk: the text budget is spent (going on would multiply the work).
+struct Unrecoverable {
+  Diagnostic diagnostic;
+};
+
+// One key/value of a YAML map, as for_each_member hands it over.
+struct Member {
+  YAML::Node key;
+  YAML::Node value;
+  std::string name;              // the key's text
+  SourceLocation key_location;
+  SourceLocation value_location;  // see value_location()
+  std::string field;             // the parent's field path + the key
 };
 
 // Records where each YAML document starts; nothing else. Used to count documents before building
@@ -200,7 +228,25 @@ class Parser {
   Parser(std::string display_name, fs::path base_dir, LoadOptions options)
       : name_(std::move(display_name)), base_dir_(std::move(base_dir)), options_(options) {}
 
+  // The dataflow, or a DataflowError with every problem found, sorted by position.
   Dataflow parse(std::string_view text) {
+    Dataflow dataflow;
+    try {
+      dataflow = walk(text);
+    } catch (const Problem& problem) {
+      record(problem.diagnostic);
+    } catch (const Unrecoverable& problem) {
+      record(problem.diagnostic);
+    }
+    if (found_ > 0) {
+      sort_and_keep_reported();
+      throw DataflowError(name_, std::move(diagnostics_), found_ - diagnostics_.size());
+    }
+    return dataflow;
+  }
+
+ private:
+  Dataflow walk(std::string_view text) {
     if (text.size() > kMaxFileSize) {
       fail({}, "",
            fmt::format("the dataflow is too large: {} bytes (the limit is {} bytes, 4 MiB)",
@@ -230,9 +276,67 @@ class Parser {
     return dataflow;
   }
 
- private:
-  [[noreturn]] void fail(SourceLocation location, std::string field, std::string reason) const {
-    throw DataflowError(name_, location, std::move(field), std::move(reason));
+  [[noreturn]] static void fail(SourceLocation location, std::string field, std::string reason) {
+    throw Problem{Diagnostic{location, std::move(field), std::move(reason)}};
+  }
+
+  // Keeps `diagnostic` if it may be among the first kMaxReportedDiagnostics by position; counts
+  // it either way. Its text is charged to the budget, so that a file cannot make the walk format
+  // an unbounded number of messages.
+  void record(Diagnostic diagnostic) {
+    ++found_;
+    expanded_ += diagnostic.field.size() + diagnostic.reason.size();
+    diagnostics_.push_back(std::move(diagnostic));
+    if (diagnostics_.size() >= 2 * kMaxReportedDiagnostics) sort_and_keep_reported();
+  }
+
+  void sort_and_keep_reported() {
+    std::stable_sort(diagnostics_.begin(), diagnostics_.end(),
+                     [](const Diagnostic& a, const Diagnostic& b) {
+                       return std::pair(a.location.line, a.location.column) <
+                              std::pair(b.location.line, b.location.column);
+                     });
+    if (diagnostics_.size() > kMaxReportedDiagnostics) diagnostics_.resize(kMaxReportedDiagnostics);
+  }
+
+  // Runs `piece`; records the Problem it throws, if any. True if it threw none.
+  template <typename Piece>
+  bool attempt(Piece&& piece) {
+    try {
+      std::forward<Piece>(piece)();
+      return true;
+    } catch (const Problem& problem) {
+      record(problem.diagnostic);
+      return false;
+    }
+  }
+
+  // Calls visit(const Member&) for each key of `map` (at field path `field`), in file order, each
+  // in its own `attempt`. A key that is not a string, or that was seen before in this map (yaml-cpp
+  // keeps duplicate keys; `what` names them: "duplicate <what> 'k'"), is reported and not visited.
+  // Returns the keys seen, with where each first stands.
+  template <typename Visit>
+  std::map<std::string, SourceLocation> for_each_member(const YAML::Node& map,
+                                                        const std::string& field,
+                                                        std::string_view what, Visit&& visit) {
+    std::map<std::string, SourceLocation> seen;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      attempt([&] {
+        Member m{it->first, it->second, {}, {}, {}, {}};
+        m.name = key_text(m.key, field);
+        m.key_location = location_of(m.key.Mark());
+        m.value_location = value_location(m.key, m.value);
+        m.field = member(field, m.name);
+        const auto [first, inserted] = seen.emplace(m.name, m.key_location);
+        if (!inserted) {
+          fail(m.key_location, m.field,
+               fmt::format("duplicate {} {} (first at line {})", what, quote(m.name),
+                           first->second.line));
+        }
+        visit(static_cast<const Member&>(m));
+      });
+    }
+    return seen;
   }
 
   // Fails unless `text` holds at most one YAML document. Reads at most three documents, so it
@@ -277,10 +381,11 @@ class Parser {
   void charge(std::size_t bytes, SourceLocation location, const std::string& field) {
     expanded_ += bytes + 1;  // +1: even an empty string costs a step
     if (expanded_ > kMaxExpandedText) {
-      fail(location, field,
-           fmt::format("the dataflow expands to more than {} bytes of text (YAML aliases used too "
-                       "many times?)",
-                       kMaxExpandedText));
+      throw Unrecoverable{Diagnostic{
+          location, field,
+          fmt::format("the dataflow expands to more than {} bytes of text (YAML aliases used too "
+                      "many times?)",
+                      kMaxExpandedText)}};
     }
   }
 
@@ -306,17 +411,6 @@ class Parser {
     return text;
   }
 
-  // Fails if `key` was already seen in this map (yaml-cpp keeps duplicate keys).
-  void check_duplicate_key(std::map<std::string, SourceLocation>& seen, const std::string& key,
-                           SourceLocation location, const std::string& field,
-                           std::string_view what) {
-    const auto [it, inserted] = seen.emplace(key, location);
-    if (!inserted) {
-      fail(location, field,
-           fmt::format("duplicate {} {} (first at line {})", what, quote(key), it->second.line));
-    }
-  }
-
   std::string valid_id(const YAML::Node& value, SourceLocation location, const std::string& field,
                        std::string_view what) {
     if (value.IsNull()) fail(location, field, fmt::format("{} is empty", what));
@@ -337,25 +431,23 @@ class Parser {
     }
     std::optional<YAML::Node> nodes_key;
     std::optional<YAML::Node> nodes;
-    std::map<std::string, SourceLocation> seen;
-    for (auto it = root.begin(); it != root.end(); ++it) {
-      const YAML::Node key_node = it->first;
-      const std::string key = key_text(key_node, "");
-      const SourceLocation location = location_of(key_node.Mark());
-      const std::string field = member("", key);
-      check_duplicate_key(seen, key, location, field, "field");
-      if (key == "nodes") {
-        nodes_key = key_node;
-        nodes = YAML::Node(it->second);
-      } else if (contains(kUnsupportedTopLevelFields, key)) {
-        fail(location, field, unsupported(quote(key)));
+    const auto seen = for_each_member(root, "", "field", [&](const Member& m) {
+      if (m.name == "nodes") {
+        nodes_key = m.key;
+        nodes = m.value;
+      } else if (contains(kUnsupportedTopLevelFields, m.name)) {
+        fail(m.key_location, m.field, unsupported(quote(m.name)));
       } else {
-        fail(location, field,
-             fmt::format("unknown top-level field {} (a dataflow has only 'nodes')", quote(key)));
+        fail(m.key_location, m.field,
+             fmt::format("unknown top-level field {} (a dataflow has only 'nodes')",
+                         quote(m.name)));
       }
-    }
-    if (!nodes)
+    });
+    if (!nodes) {
+      // A `nodes` key that is no string, or a second one, was reported already.
+      if (seen.contains("nodes")) return;
       fail(location_of(root.Mark()), "", "missing 'nodes': a dataflow needs a list of nodes");
+    }
     parse_nodes(*nodes_key, *nodes, dataflow);
   }
 
@@ -378,12 +470,14 @@ class Parser {
       Node& node = dataflow.nodes.emplace_back();
       NodeMarks& marks = marks_.emplace_back();
       marks.field = element("nodes", index);
-      parse_node(value, index, node, marks);
+      attempt([&] { parse_node(value, index, node, marks); });
+      if (node.id.empty()) continue;  // its problem is reported
       const auto [existing, inserted] = index_of_id.emplace(node.id, index);
       if (!inserted) {
-        fail(marks.id, member(marks.field, "id"),
-             fmt::format("duplicate node id {} (first defined at line {}, nodes[{}])",
-                         quote(node.id), marks_[existing->second].id.line, existing->second));
+        record(Diagnostic{
+            marks.id, member(marks.field, "id"),
+            fmt::format("duplicate node id {} (first defined at line {}, nodes[{}])",
+                        quote(node.id), marks_[existing->second].id.line, existing->second)});
       }
     }
   }
@@ -397,49 +491,47 @@ class Parser {
       fail(node.location, field,
            fmt::format("a node must be a map with 'id' and 'path', got {}", kind_name(value)));
     }
-    std::map<std::string, SourceLocation> seen;
-    for (auto it = value.begin(); it != value.end(); ++it) {
-      const YAML::Node key = it->first;
-      const YAML::Node item = it->second;
-      const std::string name = key_text(key, field);
-      const SourceLocation key_location = location_of(key.Mark());
-      const SourceLocation item_location = value_location(key, item);
-      const std::string item_field = member(field, name);
-      check_duplicate_key(seen, name, key_location, item_field, "field");
-
-      if (name == "id") {
-        node.id = valid_id(item, item_location, item_field, "node id");
+    const auto seen = for_each_member(value, field, "field", [&](const Member& m) {
+      if (m.name == "id") {
+        marks.id = m.value_location;
+        node.id = valid_id(m.value, m.value_location, m.field, "node id");
         if (node.id == "dora") {
-          fail(item_location, item_field,
+          fail(m.value_location, m.field,
                "node id 'dora' is reserved (inputs 'dora/...' name Dora's built-in timers)");
         }
-        marks.id = item_location;
-      } else if (name == "name" || name == "description") {
+      } else if (m.name == "name" || m.name == "description") {
         std::string text =
-            item.IsNull() ? std::string() : scalar(item, item_location, item_field, name);
-        (name == "name" ? node.name : node.description) = std::move(text);
-      } else if (name == "path") {
-        parse_path(item, item_location, item_field, node);
-        marks.path = item_location;
-      } else if (name == "args") {
-        parse_args(item, item_location, item_field, node);
-      } else if (name == "env") {
-        parse_env(item, item_location, item_field, node);
-      } else if (name == "inputs") {
-        parse_inputs(item, item_location, item_field, index, node);
-      } else if (name == "outputs") {
-        parse_outputs(item, item_location, item_field, node);
-      } else if (contains(kUnsupportedNodeFields, name)) {
-        fail(key_location, item_field, unsupported(quote(name)));
+            m.value.IsNull() ? std::string() : scalar(m.value, m.value_location, m.field, m.name);
+        (m.name == "name" ? node.name : node.description) = std::move(text);
+      } else if (m.name == "path") {
+        parse_path(m.value, m.value_location, m.field, node);
+        marks.path = m.value_location;
+      } else if (m.name == "args") {
+        parse_args(m.value, m.value_location, m.field, node);
+      } else if (m.name == "env") {
+        parse_env(m.value, m.value_location, m.field, node);
+      } else if (m.name == "inputs") {
+        parse_inputs(m.value, m.value_location, m.field, index, node);
+      } else if (m.name == "outputs") {
+        marks.outputs_complete = false;
+        marks.outputs_complete = parse_outputs(m.value, m.value_location, m.field, node);
+      } else if (contains(kUnsupportedNodeFields, m.name)) {
+        fail(m.key_location, m.field, unsupported(quote(m.name)));
       } else {
-        fail(key_location, item_field,
-             fmt::format("unknown field {} (a node has: {})", quote(name), kNodeFields));
+        fail(m.key_location, m.field,
+             fmt::format("unknown field {} (a node has: {})", quote(m.name), kNodeFields));
       }
-    }
-    if (!seen.contains("id")) fail(node.location, field, "the node has no 'id'");
-    if (!seen.contains("path")) {
-      fail(node.location, field,
-           fmt::format("node {} has no 'path' (the executable to run)", quote(node.id)));
+    });
+    if (!seen.contains("id")) record(Diagnostic{node.location, field, "the node has no 'id'"});
+    // Dora's operator and custom nodes have no `path`; their unsupported field is reported.
+    const bool other_kind =
+        seen.contains("operators") || seen.contains("operator") || seen.contains("custom");
+    if (!seen.contains("path") && !other_kind) {
+      record(Diagnostic{node.location, field,
+                        node.id.empty()
+                            ? std::string("the node has no 'path' (the executable to run)")
+                            : fmt::format("node {} has no 'path' (the executable to run)",
+                                          quote(node.id))});
     }
   }
 
@@ -483,20 +575,17 @@ class Parser {
       fail(location, field,
            fmt::format("env must be a map of variable names to values, got {}", kind_name(item)));
     }
-    std::map<std::string, SourceLocation> seen;
-    for (auto it = item.begin(); it != item.end(); ++it) {
-      const YAML::Node key = it->first;
-      const YAML::Node value = it->second;
-      const std::string name = key_text(key, field);
-      const SourceLocation key_location = location_of(key.Mark());
-      const std::string entry_field = member(field, name);
-      check_duplicate_key(seen, name, key_location, entry_field, "environment variable");
+    for_each_member(item, field, "environment variable", [&](const Member& m) {
+      const YAML::Node& value = m.value;
+      const std::string& name = m.name;
+      const SourceLocation key_location = m.key_location;
+      const std::string& entry_field = m.field;
       if (name.empty() || name.find('=') != std::string::npos || has_nul(name)) {
         fail(key_location, entry_field,
              fmt::format("invalid environment variable name {} (it must be non-empty, without '=')",
                          quote(name)));
       }
-      const SourceLocation value_at = value_location(key, value);
+      const SourceLocation value_at = m.value_location;
       if (value.IsNull()) {
         fail(value_at, entry_field,
              fmt::format("environment variable {} has no value (write \"\" for an empty one)",
@@ -511,12 +600,14 @@ class Parser {
       std::string text = scalar(value, value_at, entry_field, "env value");
       if (has_nul(text)) fail(value_at, entry_field, "the value contains a NUL character");
       node.env.emplace(name, std::move(text));
-    }
+    });
   }
 
-  void parse_outputs(const YAML::Node& item, SourceLocation location, const std::string& field,
+  // True if every output id is valid, so that pass 2 may call an output missing (each problem is
+  // reported).
+  bool parse_outputs(const YAML::Node& item, SourceLocation location, const std::string& field,
                      Node& node) {
-    if (item.IsNull()) return;
+    if (item.IsNull()) return true;
     if (!item.IsSequence()) {
       fail(location, field, fmt::format("outputs must be a list of ids, got {}", kind_name(item)));
     }
@@ -526,19 +617,26 @@ class Parser {
                        kMaxOutputsPerNode));
     }
     std::map<std::string, SourceLocation> seen;
-    for (auto it = item.begin(); it != item.end(); ++it) {
-      const YAML::Node output = *it;
-      const std::string output_field = element(field, node.outputs.size());
-      const SourceLocation output_location = location_of(output.Mark());
-      std::string id = valid_id(output, output_location, output_field, "output id");
-      const auto [previous, inserted] = seen.emplace(id, output_location);
-      if (!inserted) {
-        fail(output_location, output_field,
-             fmt::format("duplicate output {} (first declared at line {})", quote(id),
-                         previous->second.line));
-      }
-      node.outputs.push_back(Output{std::move(id), output_location});
+    bool all_valid = true;
+    std::size_t index = 0;
+    for (auto it = item.begin(); it != item.end(); ++it, ++index) {
+      all_valid &= attempt([&] {
+        const YAML::Node output = *it;
+        const std::string output_field = element(field, index);
+        const SourceLocation output_location = location_of(output.Mark());
+        std::string id = valid_id(output, output_location, output_field, "output id");
+        const auto [previous, inserted] = seen.emplace(id, output_location);
+        if (!inserted) {
+          // Reported, but every output of the node is still known: references stay checked.
+          record(Diagnostic{output_location, output_field,
+                            fmt::format("duplicate output {} (first declared at line {})",
+                                        quote(id), previous->second.line)});
+          return;
+        }
+        node.outputs.push_back(Output{std::move(id), output_location});
+      });
     }
+    return all_valid;
   }
 
   // ----- inputs -----------------------------------------------------------------------------
@@ -555,35 +653,30 @@ class Parser {
            fmt::format("too many inputs: {} (the limit is {} per node)", item.size(),
                        kMaxInputsPerNode));
     }
-    std::map<std::string, SourceLocation> seen;
-    for (auto it = item.begin(); it != item.end(); ++it) {
-      const YAML::Node key = it->first;
-      const YAML::Node value = it->second;
-      const SourceLocation key_location = location_of(key.Mark());
-      const std::string id_text = key_text(key, field);
-      const std::string input_field = member(field, id_text);
-      check_duplicate_key(seen, id_text, key_location, input_field, "input");
-      if (auto problem = id_problem(id_text)) {
-        fail(key_location, input_field,
-             fmt::format("invalid input id {}: {}", quote(id_text), *problem));
+    for_each_member(item, field, "input", [&](const Member& m) {
+      if (auto problem = id_problem(m.name)) {
+        fail(m.key_location, m.field,
+             fmt::format("invalid input id {}: {}", quote(m.name), *problem));
       }
       Input input;
-      input.id = id_text;
-      input.location = key_location;
-      PendingReference reference = parse_input_value(key, value, input_field, input);
-      if (input.upstream() != nullptr) {
-        reference.node_index = node_index;
-        reference.input_index = node.inputs.size();
-        pending_.push_back(std::move(reference));
+      input.id = m.name;
+      input.location = m.key_location;
+      std::optional<PendingReference> reference = parse_input_value(m, input);
+      if (reference && input.upstream() != nullptr) {
+        reference->node_index = node_index;
+        reference->input_index = node.inputs.size();
+        pending_.push_back(std::move(*reference));
       }
       node.inputs.push_back(std::move(input));
-    }
+    });
   }
 
-  // Fills input.source and queue size; returns where the source was written (for pass 2).
-  PendingReference parse_input_value(const YAML::Node& key, const YAML::Node& value,
-                                     const std::string& field, Input& input) {
-    const SourceLocation location = value_location(key, value);
+  // Fills input.source and queue size; returns where the source was written (for pass 2), or
+  // nullopt if the source had a problem (reported).
+  std::optional<PendingReference> parse_input_value(const Member& m, Input& input) {
+    const YAML::Node& value = m.value;
+    const std::string& field = m.field;
+    const SourceLocation location = m.value_location;
     if (value.IsScalar()) {
       parse_source(scalar(value, location, field, "input source"), location, field, input);
       return PendingReference{0, 0, location, field};
@@ -594,31 +687,25 @@ class Parser {
                        "'queue_size', got {}",
                        quote(input.id), kind_name(value)));
     }
-    std::map<std::string, SourceLocation> seen;
     std::optional<PendingReference> source;
-    for (auto it = value.begin(); it != value.end(); ++it) {
-      const YAML::Node key = it->first;
-      const YAML::Node item = it->second;
-      const std::string name = key_text(key, field);
-      const SourceLocation key_location = location_of(key.Mark());
-      const SourceLocation item_location = value_location(key, item);
-      const std::string item_field = member(field, name);
-      check_duplicate_key(seen, name, key_location, item_field, "field");
-      if (name == "source") {
-        if (item.IsNull()) fail(item_location, item_field, "source is empty");
-        parse_source(scalar(item, item_location, item_field, "source"), item_location, item_field,
-                     input);
-        source = PendingReference{0, 0, item_location, item_field};
-      } else if (name == "queue_size") {
-        parse_queue_size(item, item_location, item_field, input);
+    const auto seen = for_each_member(value, field, "field", [&](const Member& entry) {
+      if (entry.name == "source") {
+        if (entry.value.IsNull()) fail(entry.value_location, entry.field, "source is empty");
+        parse_source(scalar(entry.value, entry.value_location, entry.field, "source"),
+                     entry.value_location, entry.field, input);
+        source = PendingReference{0, 0, entry.value_location, entry.field};
+      } else if (entry.name == "queue_size") {
+        parse_queue_size(entry.value, entry.value_location, entry.field, input);
       } else {
-        fail(key_location, item_field,
+        fail(entry.key_location, entry.field,
              fmt::format("unknown field {} in an input (it has 'source' and 'queue_size')",
-                         quote(name)));
+                         quote(entry.name)));
       }
+    });
+    if (!seen.contains("source")) {
+      fail(location, field, fmt::format("input {} has no 'source'", quote(input.id)));
     }
-    if (!source) fail(location, field, fmt::format("input {} has no 'source'", quote(input.id)));
-    return *source;
+    return source;
   }
 
   void parse_queue_size(const YAML::Node& value, SourceLocation location, const std::string& field,
@@ -725,10 +812,18 @@ class Parser {
     std::map<std::string_view, const Node*> by_id;
     std::vector<std::string> all_ids;
     for (const Node& node : dataflow.nodes) {
-      by_id.emplace(node.id, &node);
-      all_ids.push_back(node.id);
+      // Nodes whose id has a problem, and second nodes of a duplicate id, are not listed.
+      if (!node.id.empty() && by_id.emplace(node.id, &node).second) all_ids.push_back(node.id);
     }
     for (const PendingReference& pending : pending_) {
+      attempt([&] { resolve_reference(pending, dataflow, by_id, all_ids); });
+    }
+  }
+
+  void resolve_reference(const PendingReference& pending, const Dataflow& dataflow,
+                         const std::map<std::string_view, const Node*>& by_id,
+                         const std::vector<std::string>& all_ids) const {
+    {
       const Input& input = dataflow.nodes[pending.node_index].inputs[pending.input_index];
       const NodeOutput& upstream = *input.upstream();
       const auto found = by_id.find(upstream.node);
@@ -738,6 +833,8 @@ class Parser {
                          list_names(all_ids)));
       }
       const Node& source = *found->second;
+      const auto source_index = static_cast<std::size_t>(&source - dataflow.nodes.data());
+      if (!marks_[source_index].outputs_complete) return;  // its `outputs` problem is reported
       if (source.find_output(upstream.output) == nullptr) {
         std::vector<std::string> outputs;
         for (const Output& output : source.outputs) outputs.push_back(output.id);
@@ -753,11 +850,17 @@ class Parser {
 
   // ----- pass 3: executables ----------------------------------------------------------------
 
-  void check_executables(const Dataflow& dataflow) const {
+  void check_executables(const Dataflow& dataflow) {
     for (std::size_t i = 0; i < dataflow.nodes.size(); ++i) {
-      const Node& node = dataflow.nodes[i];
-      const SourceLocation location = marks_[i].path;
-      const std::string field = member(marks_[i].field, "path");
+      if (dataflow.nodes[i].executable.empty()) continue;  // its `path` problem is reported
+      attempt([&] { check_executable(dataflow.nodes[i], marks_[i]); });
+    }
+  }
+
+  static void check_executable(const Node& node, const NodeMarks& marks) {
+    {
+      const SourceLocation location = marks.path;
+      const std::string field = member(marks.field, "path");
       const std::string shown = quote(node.executable.string());
       std::error_code error;
       const fs::file_status status = fs::status(node.executable, error);
@@ -792,6 +895,8 @@ class Parser {
   std::size_t expanded_ = 0;
   std::vector<NodeMarks> marks_;
   std::vector<PendingReference> pending_;
+  std::vector<Diagnostic> diagnostics_;  // at most 2 * kMaxReportedDiagnostics (see record)
+  std::size_t found_ = 0;                // every problem found, kept or not
 };
 
 }  // namespace

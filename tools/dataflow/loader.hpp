@@ -6,9 +6,20 @@
 //   auto flow = dcp::dataflow::load_dataflow("robot.yml");            // reads the file
 //   auto flow = dcp::dataflow::parse_dataflow(text, "robot.yml", dir); // text already in memory
 //
-// Every problem throws DataflowError naming file:line:column, the field path and the reason, e.g.
+// An invalid file throws one DataflowError holding every independent problem found, each naming
+// file:line:column, the field path and the reason, sorted by position, e.g.
 //   robot.yml:12:15: nodes[2].inputs.estop: unknown node 'safty' (known nodes: sensors, safety)
-// Only the first problem is reported. Checks, in this order:
+//   robot.yml:14:11: nodes[3].path: executable 'bin/proc' not found (looked for ...)
+// At most kMaxReportedDiagnostics (100) are kept, the first by position; the rest are counted
+// (DataflowError::omitted(), and a last line "... and N more errors" in what()).
+// A problem that leaves nothing to check stops the walk: an unreadable or oversized file, a YAML
+// syntax error, more than one document, a top level that is not a map, a `nodes` that is not a
+// non-empty list of at most kMaxNodes, and the text budget (kMaxExpandedText) spent. Otherwise a
+// problem skips only the piece it is in (one map member, list element, reference or executable),
+// and the checks go on; so that one mistake is not reported twice, a reference into a node whose
+// `outputs` has an invalid entry is not checked, nodes without a valid id are not listed as known
+// nodes, and a node with `operators`/`operator`/`custom` is not also told it lacks a `path`.
+// Checks, in this order (all problems are then sorted by position):
 //   1. the file: readable, at most kMaxFileSize bytes, valid YAML, exactly one document;
 //   2. the top level: a map whose only key is `nodes`, a non-empty list of at most kMaxNodes maps;
 //   3. each node: `id` and `path` present; known fields only; valid, unique ids; `args` splits
@@ -29,7 +40,7 @@
 //
 // Robustness: any input text, however malformed, ends in a Dataflow or a DataflowError — never a
 // crash, hang or unbounded allocation (file size, counts and alias expansion are all bounded; see
-// the limits in dataflow.hpp). parse_dataflow touches the filesystem only for the executable check.
+// the limits in dataflow.hpp; the text of every problem found is charged to the same budget). parse_dataflow touches the filesystem only for the executable check.
 //
 // Thread safety: no shared state; call from any number of threads at once.
 // Blocking: load_dataflow reads one file; the executable check stats one file per node.

@@ -94,6 +94,58 @@ TEST(CliCheck, InvalidDataflow_PrintsTheErrorOnStderr_Exit1) {
                        "sensors, safety, processor)\n");
 }
 
+// Each line of `text`.
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t end = text.find('\n', start);
+    lines.push_back(text.substr(start, end - start));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return lines;
+}
+
+TEST(CliCheck, FileWithManyProblems_PrintsEveryOneWithItsPosition_Exit1) {
+  const std::string path = fixture("invalid/many_errors.yml");
+  const RunResult r = run_dcp({"check", path});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "");
+  const std::vector<std::string> lines = lines_of(r.err);
+  ASSERT_EQ(lines.size(), 12u) << r.err;
+  EXPECT_EQ(lines.front(), "dcp check: " + path +
+                               ":6:9: nodes[0].outputs[1]: duplicate output 'image' (first "
+                               "declared at line 5)");
+  EXPECT_EQ(lines[9].rfind("dcp check: " + path + ":21:11: nodes[4].path: executable "
+                           "'../bin/missing' not found",
+                           0),
+            0u)
+      << lines[9];
+  EXPECT_EQ(lines.back(), "dcp check: " + path +
+                              ":24:1: deploy: 'deploy' is not supported by the dcp local runner "
+                              "(use Dora for it)");
+}
+
+TEST(CliGraphAndRun, FileWithManyProblems_AreRefusedWithTheSameMessages) {
+  const std::string path = fixture("invalid/many_errors.yml");
+  const RunResult check = run_dcp({"check", path});
+  const RunResult graph = run_dcp({"graph", "--exec-check", path});
+  const RunResult run = run_dcp({"run", path});
+  EXPECT_EQ(graph.exit_code, 1);
+  EXPECT_EQ(run.exit_code, 1);
+  const std::vector<std::string> expected = lines_of(check.err);
+  const std::vector<std::string> graph_lines = lines_of(graph.err);
+  const std::vector<std::string> run_lines = lines_of(run.err);
+  ASSERT_EQ(graph_lines.size(), expected.size()) << graph.err;
+  ASSERT_EQ(run_lines.size(), expected.size()) << run.err;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const std::string message = expected[i].substr(std::string("dcp check: ").size());
+    EXPECT_EQ(graph_lines[i], "dcp graph: " + message);
+    EXPECT_EQ(run_lines[i], "dcp run: " + message);
+  }
+}
+
 TEST(CliCheck, MissingExecutable_Exit1_UnlessTheCheckIsSkipped) {
   const RunResult checked = run_dcp({"check", fixture("valid/not_built.yml")});
   EXPECT_EQ(checked.exit_code, 1);

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "dataflow/loader.hpp"
 
@@ -61,7 +62,28 @@ std::string outputs(std::size_t count) {
   return text;
 }
 
+// `count` nodes, each with one unknown field `bad<i>` on line 4 + 3 * i.
+std::string nodes_with_unknown_fields(std::size_t count) {
+  std::string text = "nodes:\n";
+  for (std::size_t i = 0; i < count; ++i) {
+    text += "  - id: n" + std::to_string(i) + "\n    path: p\n    bad" + std::to_string(i) +
+            ": 1\n";
+  }
+  return text;
+}
+
+df::DataflowError parse_exception(std::string_view text) {
+  try {
+    static_cast<void>(parse(text));
+  } catch (const df::DataflowError& e) {
+    return e;
+  }
+  ADD_FAILURE() << "parsed without an error";
+  return df::DataflowError("", {}, "", "");
+}
+
 TEST(Limits, TheConstants_AreTheDocumentedValues) {
+  EXPECT_EQ(df::kMaxReportedDiagnostics, 100u);
   EXPECT_EQ(df::kMaxNodes, 1024u);
   EXPECT_EQ(df::kMaxInputsPerNode, 256u);
   EXPECT_EQ(df::kMaxOutputsPerNode, 256u);
@@ -141,3 +163,40 @@ TEST(Limits, AliasExpansion_IsBounded) {
 }
 
 }  // namespace
+
+TEST(Limits, ReportedDiagnostics_AtTheLimitAllAreShown) {
+  const df::DataflowError e =
+      parse_exception(nodes_with_unknown_fields(df::kMaxReportedDiagnostics));
+  ASSERT_EQ(e.diagnostics().size(), df::kMaxReportedDiagnostics);
+  EXPECT_EQ(e.omitted(), 0u);
+  EXPECT_EQ(e.messages().size(), df::kMaxReportedDiagnostics);
+  EXPECT_EQ(e.diagnostics().back().field, "nodes[99].bad99");
+  EXPECT_EQ(e.diagnostics().back().location, (df::SourceLocation{4 + 3 * 99, 5}));
+}
+
+TEST(Limits, ReportedDiagnostics_OnePastTheLimitIsCountedNotShown) {
+  const df::DataflowError e =
+      parse_exception(nodes_with_unknown_fields(df::kMaxReportedDiagnostics + 1));
+  ASSERT_EQ(e.diagnostics().size(), df::kMaxReportedDiagnostics);
+  EXPECT_EQ(e.omitted(), 1u);
+  const std::vector<std::string> messages = e.messages();
+  ASSERT_EQ(messages.size(), df::kMaxReportedDiagnostics + 1);
+  EXPECT_EQ(messages.back(), "limits.yml: ... and 1 more error (only the first 100 are shown)");
+  EXPECT_EQ(e.diagnostics().back().field, "nodes[99].bad99");
+}
+
+TEST(Limits, ReportedDiagnostics_AreTheFirstByPosition_WhateverPassFoundThem) {
+  // 300 unknown fields (pass 1), then an unknown node in the first node's input (pass 2, found
+  // last but at line 4): it must be among the 100 shown, first; 201 are counted.
+  std::string text = nodes_with_unknown_fields(300);
+  text.replace(text.find("    bad0: 1\n"), 12, "    inputs: {x: nope/y}\n");
+  text += "  - id: last\n    path: p\n    bad: 1\n";
+  const df::DataflowError e = parse_exception(text);
+  ASSERT_EQ(e.diagnostics().size(), df::kMaxReportedDiagnostics);
+  EXPECT_EQ(e.omitted(), 201u);
+  EXPECT_EQ(e.diagnostics().front().field, "nodes[0].inputs.x");
+  EXPECT_EQ(e.diagnostics()[1].field, "nodes[1].bad1");
+  EXPECT_EQ(e.diagnostics().back().field, "nodes[99].bad99");
+  EXPECT_EQ(e.messages().back(),
+            "limits.yml: ... and 201 more errors (only the first 100 are shown)");
+}

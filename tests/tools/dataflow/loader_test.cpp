@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace {
 
@@ -225,7 +226,12 @@ TEST(LoadInvalid, NodesNotAList_IsRejected) {
 }
 
 TEST(LoadInvalid, NodeWithoutId_PointsAtTheNode) {
-  expect_fixture_error("node_missing_id.yml", ":4:5: nodes[1]: the node has no 'id'");
+  const std::string path = fixture("invalid/node_missing_id.yml");
+  // The reference into the node before it is wrong too, and reported as well.
+  EXPECT_EQ(load_error(path),
+            path + ":4:5: nodes[1]: the node has no 'id'\n" + path +
+                ":6:12: nodes[1].inputs.imu: node 'sensors' has no output 'imu' (it declares no "
+                "outputs)");
 }
 
 TEST(LoadInvalid, NodeWithoutPath_NamesTheNode) {
@@ -606,3 +612,159 @@ TEST(LoadRules, ControlCharactersInMessages_AreEscapedAndLongTextIsCut) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Every independent problem of a file is reported in one DataflowError, sorted by position.
+// ---------------------------------------------------------------------------------------------
+
+namespace many_errors {
+
+// invalid/many_errors.yml: one problem of each kind in several nodes, from all three passes.
+std::vector<df::Diagnostic> expected(bool with_executables) {
+  std::vector<df::Diagnostic> all = {
+      {{6, 9}, "nodes[0].outputs[1]", "duplicate output 'image' (first declared at line 5)"},
+      {{7, 9},
+       "nodes[1].id",
+       "invalid node id 'bad id': character ' ' is not allowed (ids use only letters, digits, "
+       "'_' and '-')"},
+      {{9, 5},
+       "nodes[1].colour",
+       "unknown field 'colour' (a node has: id, name, description, path, args, env, inputs, "
+       "outputs)"},
+      {{13, 14},
+       "nodes[2].inputs.frame",
+       "node 'camera' has no output 'picture' (its outputs: image)"},
+      {{14, 12},
+       "nodes[2].inputs.imu",
+       "unknown node 'sensorz' (known nodes: camera, processor)"},
+      {{15, 13},
+       "nodes[2].inputs.tick",
+       "malformed timer 'dora/timer/millis/0': expected dora/timer/millis/<N> or "
+       "dora/timer/secs/<N> with <N> a positive integer"},
+      {{18, 21},
+       "nodes[2].inputs.slow.queue_size",
+       "queue_size must be a positive integer (1 to 100000), got '0'"},
+      {{19, 5}, "nodes[3]", "a node must be a map with 'id' and 'path', got a string"},
+      {{20, 9}, "nodes[4].id", "duplicate node id 'camera' (first defined at line 2, nodes[0])"},
+      {{21, 11},
+       "nodes[4].path",
+       "executable '../bin/missing' not found (looked for '" +
+           fs::absolute(fixture("bin/missing")).lexically_normal().string() +
+           "'; relative paths start at the dataflow file's folder)"},
+      {{23, 13},
+       "nodes[4].env.LIST",
+       "the value of environment variable 'LIST' must be a string, number or boolean, got a "
+       "list"},
+      {{24, 1}, "deploy", "'deploy' is not supported by the dcp local runner (use Dora for it)"},
+  };
+  if (!with_executables) all.erase(all.begin() + 9);
+  return all;
+}
+
+df::DataflowError load(const df::LoadOptions& options) {
+  try {
+    static_cast<void>(df::load_dataflow(fixture("invalid/many_errors.yml"), options));
+  } catch (const df::DataflowError& e) {
+    return e;
+  }
+  ADD_FAILURE() << "many_errors.yml loaded without an error";
+  return df::DataflowError("", {}, "", "");
+}
+
+}  // namespace many_errors
+
+TEST(LoadAllErrors, FileWithManyProblems_ReportsEachWithItsPositionAndField) {
+  const df::DataflowError e = many_errors::load({});
+  const std::vector<df::Diagnostic> expected = many_errors::expected(true);
+  ASSERT_EQ(e.diagnostics().size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(e.diagnostics()[i].location, expected[i].location) << i;
+    EXPECT_EQ(e.diagnostics()[i].field, expected[i].field) << i;
+    EXPECT_EQ(e.diagnostics()[i].reason, expected[i].reason) << i;
+  }
+  EXPECT_EQ(e.omitted(), 0u);
+  // The accessors of the single-problem API describe the first problem.
+  EXPECT_EQ(e.location(), (df::SourceLocation{6, 9}));
+  EXPECT_EQ(e.field(), "nodes[0].outputs[1]");
+}
+
+TEST(LoadAllErrors, WhatIsOneLinePerProblem_InTheOrderOfTheFile) {
+  const df::DataflowError e = many_errors::load({});
+  const std::string path = fixture("invalid/many_errors.yml");
+  std::string expected;
+  for (const df::Diagnostic& d : many_errors::expected(true)) {
+    if (!expected.empty()) expected += '\n';
+    expected += df::format_diagnostic(path, d.location, d.field, d.reason);
+  }
+  EXPECT_EQ(e.what(), expected);
+  ASSERT_EQ(e.messages().size(), 12u);
+  EXPECT_EQ(e.messages()[3], path + ":13:14: nodes[2].inputs.frame: node 'camera' has no output "
+                                    "'picture' (its outputs: image)");
+}
+
+TEST(LoadAllErrors, WithoutTheExecutableCheck_TheOtherProblemsRemain) {
+  const df::DataflowError e = many_errors::load(without_exec_check());
+  EXPECT_EQ(e.diagnostics(), many_errors::expected(false));
+}
+
+TEST(LoadAllErrors, ProblemsInsideOneInput_AreAllReported) {
+  const df::DataflowError e = parse_error(
+      one_node("    inputs:\n"
+               "      x:\n"
+               "        source: a\n"
+               "        queue_size: -1\n"
+               "        colour: red\n"
+               "        source: b/c\n"));
+  ASSERT_EQ(e.diagnostics().size(), 4u) << e.what();
+  EXPECT_EQ(e.diagnostics()[0].location, (df::SourceLocation{6, 17}));
+  EXPECT_EQ(e.diagnostics()[0].field, "nodes[0].inputs.x.source");
+  EXPECT_EQ(e.diagnostics()[1].location, (df::SourceLocation{7, 21}));
+  EXPECT_EQ(e.diagnostics()[1].field, "nodes[0].inputs.x.queue_size");
+  EXPECT_EQ(e.diagnostics()[2].location, (df::SourceLocation{8, 9}));
+  EXPECT_EQ(e.diagnostics()[2].reason,
+            "unknown field 'colour' in an input (it has 'source' and 'queue_size')");
+  EXPECT_EQ(e.diagnostics()[3].location, (df::SourceLocation{9, 9}));
+  EXPECT_EQ(e.diagnostics()[3].reason, "duplicate field 'source' (first at line 6)");
+}
+
+TEST(LoadAllErrors, ReferenceToANodeWhoseOutputsAreInvalid_IsNotReportedAgain) {
+  // b's outputs hold an invalid id, so "b has no output y" could be that one's fault: only the
+  // invalid id is reported. A duplicate output leaves the outputs known: x/z is still checked.
+  const df::DataflowError e = parse_error(
+      "nodes:\n"
+      "  - id: a\n"
+      "    path: a\n"
+      "    inputs: {i: b/y, j: x/z}\n"
+      "  - id: b\n"
+      "    path: b\n"
+      "    outputs: [ok, 'not ok']\n"
+      "  - id: x\n"
+      "    path: x\n"
+      "    outputs: [w, w]\n");
+  ASSERT_EQ(e.diagnostics().size(), 3u) << e.what();
+  EXPECT_EQ(e.diagnostics()[0].field, "nodes[0].inputs.j");
+  EXPECT_EQ(e.diagnostics()[0].reason, "node 'x' has no output 'z' (its outputs: w)");
+  EXPECT_EQ(e.diagnostics()[1].field, "nodes[1].outputs[1]");
+  EXPECT_EQ(e.diagnostics()[2].field, "nodes[2].outputs[1]");
+}
+
+TEST(LoadAllErrors, NodeWithoutIdOrPath_ReportsBoth) {
+  const df::DataflowError e = parse_error("nodes:\n  - name: x\n");
+  ASSERT_EQ(e.diagnostics().size(), 2u) << e.what();
+  EXPECT_EQ(e.diagnostics()[0].reason, "the node has no 'id'");
+  EXPECT_EQ(e.diagnostics()[1].reason, "the node has no 'path' (the executable to run)");
+  EXPECT_EQ(e.diagnostics()[1].location, (df::SourceLocation{2, 5}));
+}
+
+TEST(LoadAllErrors, SyntaxError_StopsAtTheFirstProblem) {
+  const df::DataflowError e = parse_error("nodes:\n  - id: a\n    colour: [red\n  - id: 'b\n");
+  EXPECT_EQ(e.diagnostics().size(), 1u) << e.what();
+  EXPECT_EQ(e.reason().rfind("YAML syntax error: ", 0), 0u) << e.reason();
+}
+
+TEST(DataflowErrorList, KeepsTheGivenOrder_AndTheFirstDescribesTheError) {
+  const df::DataflowError e("f.yml", {{{3, 1}, "b", "second"}, {{1, 2}, "a", "first"}});
+  EXPECT_STREQ(e.what(), "f.yml:3:1: b: second\nf.yml:1:2: a: first");
+  EXPECT_EQ(e.reason(), "second");
+  EXPECT_EQ(e.omitted(), 0u);
+}
