@@ -352,7 +352,7 @@ int run(const Settings& settings) {
   router.shutdown(dcp::ShutdownMode::drain);
   pool.shutdown(dcp::ShutdownMode::drain);
   const std::size_t flushed = fusion.close();
-  if (dcp::Watchdog* watchdog = estop.watchdog()) watchdog->stop();  // no trigger while winding down
+  if (dcp::Watchdog* watchdog = estop.watchdog()) watchdog->shutdown();  // no trigger while winding down
   const dcp::EmergencyStopStats stop_stats = estop.stats();
   const dcp::OutputStats sent = outputs.shutdown(dcp::OutputShutdown::drain);
   const dcp::AggregatorStats frames = fusion.stats();
