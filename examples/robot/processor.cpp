@@ -364,7 +364,7 @@ int run(const Settings& settings) {
       " (" + std::to_string(stop_stats.discarded) + " queued inputs discarded), resets " +
       std::to_string(stop_stats.resets) + "; outputs sent " + std::to_string(sent.sent) + ", dropped " +
       std::to_string(sent.dropped) + ", failed " + std::to_string(sent.failed) + "; map job stopped in " +
-      std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(mapper.stop_latency()).count()) + " us" +
+      std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(mapper.stats().stop_latency).count()) + " us" +
       (job_stopped ? "" : " (late!)"));
   return sent.failed == 0 && job_stopped ? 0 : 1;
 }
