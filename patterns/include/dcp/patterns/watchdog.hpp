@@ -19,9 +19,9 @@
 // runs once, with silent_for = time since the last feed (or since watch()) >= the deadline. It does
 // not fire again while the input stays silent: the next feed re-arms it, and the next silence fires
 // again. expired(id) is true from the firing until the next feed; expirations(id) counts firings.
-// A feed that reached the watchdog before it fired prevents the firing: the firing is decided by a
-// compare-exchange on the input's timestamp, so a feed racing with the deadline either lands first
-// (no firing; the deadline moves) or after (the firing stands and the feed re-arms the input).
+// A feed that reached the watchdog before it fired prevents the firing: feeds and the firing decision
+// take the same mutex, so a feed racing with the deadline either lands first (no firing; the deadline
+// moves) or after (the firing stands and the feed re-arms the input).
 //
 // Timing. One thread per watchdog sleeps on a condition variable until the earliest deadline (no
 // periodic polling); feeds do not wake it (it re-checks the timestamps when the deadline comes), except
@@ -47,18 +47,18 @@
 //
 // Limits: at most kMaxWatchedInputs (256) inputs watched at once (watch() throws std::length_error
 // beyond); ids are non-empty. The storage for all of them is allocated by the constructor (about
-// 35 KB), so nothing allocates afterwards except watch() copying the id.
+// 20 KB), so nothing allocates afterwards except watch() copying the id.
 //
 // Thread safety: every member may be called from any thread concurrently, except the destructor (no
 // other call may run or start once it begins).
 // Cost and blocking:
-//   - feed(): lock-free and allocation-free — a hash of the id, a scan of a compact array of
-//     hashes, a pin (one atomic increment and decrement) of the matching input and an atomic exchange
-//     of its timestamp. The first feed after an expiry also takes the internal mutex briefly to wake
-//     the watchdog thread. (bench/watchdog_bench.cpp measures it against a feed under a plain mutex.)
-//   - watch(), unwatch(), expired(), expirations(), watched(), stats(): take the internal mutex
-//     briefly (a scan of at most kMaxWatchedInputs entries); watch() may spin for a moment while a
-//     feed() is reading the slot it wants to reuse.
+//   - feed(): allocation-free, under the watchdog's one plain mutex — a hash of the id, a scan of a
+//     compact array of hashes, a store of the timestamp; the first feed after an expiry also wakes the
+//     watchdog thread. It waits only while another member or the thread's deadline scan (at most
+//     kMaxWatchedInputs entries) holds the mutex. A lock-free feed was measured against it
+//     (bench/watchdog_bench.cpp, 1 and 2 feeding threads) and did not win, so the simpler one stays.
+//   - watch(), unwatch(), expired(), expirations(), watched(), stats(): the same mutex, briefly (a
+//     scan of at most kMaxWatchedInputs entries).
 //   - shutdown() and the destructor: wait for a callback that is running to return, then join the
 //     thread (from the callback itself: return at once). After they return no callback runs.
 #pragma once
@@ -159,19 +159,17 @@ class Watchdog {
   enum class Phase : std::uint8_t { running, draining, cancelling };
 
   static constexpr std::size_t kSlots = kMaxWatchedInputs + 1;  // one spare: see claim_free_slot_locked
-  static constexpr std::size_t kCacheLine = 64;
 
-  // One watched input. A slot is free when keys_[i] == 0. Its id, deadline and generation are written
-  // only by watch(), under mutex_, while the slot is free and unpinned; readers outside the mutex
-  // (feed() and the callback) pin it first and re-check the key, so the slot cannot be rewritten
-  // under them (Dekker-style: pin then load the key / store the key then load the pins, all seq_cst).
-  struct alignas(kCacheLine) Slot {
-    std::atomic<std::uint32_t> pins{0};    // readers outside the mutex right now
-    std::atomic<std::int64_t> fed_at{0};   // steady_clock ns of the last feed (or watch); | kExpiredBit once fired
-    std::atomic<std::uint64_t> generation{0};  // bumped by every watch() that (re)uses the slot
-    std::chrono::nanoseconds deadline{};   // written by watch() only
-    std::string id;                        // written by watch() only
-    std::uint64_t expirations = 0;         // guarded by mutex_
+  // One watched input; every field guarded by mutex_. A slot is free when keys_[i] == 0. The callback
+  // reads `id` outside the mutex while `delivering_` names its slot: watch() does not reuse that slot
+  // then, and nothing else writes an id.
+  struct Slot {
+    std::string id;
+    std::chrono::nanoseconds deadline{};
+    std::int64_t fed_at = 0;         // steady_clock ns of the last feed (or watch)
+    bool expired = false;            // fired and not fed since
+    std::uint64_t expirations = 0;
+    std::uint64_t generation = 0;    // bumped by every watch() that (re)uses the slot
   };
 
   struct Fire {
@@ -181,28 +179,26 @@ class Watchdog {
   };
 
   std::size_t find_locked(std::string_view input_id) const noexcept;
-  std::size_t claim_free_slot_locked();
-  void wake_for_rearm() noexcept;
+  std::size_t claim_free_slot_locked() const noexcept;
   void run() noexcept;
   std::int64_t collect_expired_locked() noexcept;
-  void deliver_fires() noexcept;
+  void deliver_fires(std::unique_lock<std::mutex>& lock) noexcept;
   void report_callback_error(const std::string& input_id) noexcept;
 
   const ExpiredCallback on_expired_;
   const Options options_;
-  std::array<std::atomic<std::uint64_t>, kSlots> keys_;  // compact, so that feed() scans few cache lines
-  std::unique_ptr<Slot[]> slots_;
-  std::atomic<std::size_t> slot_count_{0};  // slots ever used (grows only): feed() scans [0, count)
 
-  mutable std::mutex mutex_;
+  mutable std::mutex mutex_;       // guards everything below but the atomics and thread_
   std::condition_variable wake_;
-  std::size_t watched_ = 0;        // guarded by mutex_
-  bool wake_pending_ = false;      // guarded by mutex_
-  std::uint64_t expirations_total_ = 0;  // guarded by mutex_
-  // Written under mutex_; read without it by feed() (relaxed: a feed racing the shutdown may land or
-  // be refused, both are fine) and by the thread between firings.
-  std::atomic<Phase> phase_{Phase::running};
+  std::array<std::uint64_t, kSlots> keys_{};  // hash of each slot's id, 0 = free: a compact scan
+  std::unique_ptr<Slot[]> slots_;
+  std::size_t slot_count_ = 0;     // slots ever used (grows only): scans cover [0, slot_count_)
+  std::size_t delivering_;         // slot whose id the callback is reading (kSlots: none)
+  std::size_t watched_ = 0;
+  bool wake_pending_ = false;
+  std::uint64_t expirations_total_ = 0;
   std::vector<Fire> fires_;        // the watchdog thread's; reserved for kSlots (no allocation later)
+  Phase phase_ = Phase::running;
   std::atomic<std::uint64_t> callback_errors_{0};
   std::atomic<std::uint64_t> firings_cancelled_{0};
   std::atomic<std::uint64_t> refused_{0};
