@@ -100,7 +100,7 @@ enum class GatherReason {
   complete,  ///< every part arrived
   deadline,  ///< Options::deadline passed first (partial)
   evicted,   ///< the oldest pending key, pushed out by a new key at max_pending (partial)
-  flushed,   ///< flush() or close() emitted it early (partial or, with parts == received, full)
+  flushed,   ///< flush() or shutdown(drain) emitted it early (partial or, with parts == received, full)
 };
 
 constexpr const char* to_string(GatherReason reason) noexcept {

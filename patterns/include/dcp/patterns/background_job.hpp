@@ -43,7 +43,7 @@
 //
 // Stopping. request_stop() makes the body's std::stop_token report stop_requested() and wakes it from
 // sleep_for(). A running body is never interrupted: it must look at its token. stop_for(timeout)
-// requests stop and waits; stop_latency() reports how long the body took from the first
+// requests stop and waits; stats().stop_latency reports how long the body took from the first
 // request_stop() to its end — the "bounded time" is measured, not hoped.
 //
 // Callbacks run on the job thread, one at a time. An exception they throw is caught, counted in
