@@ -133,7 +133,7 @@ class Watchdog {
 
   /// Records that `input_id` arrived now (re-arming it when it had expired). False for unknown ids
   /// and once shutdown() has begun (then counted in stats().refused_after_shutdown). Any thread;
-  /// lock-free and allocation-free (see the header comment).
+  /// allocation-free, under the watchdog's mutex (see the header comment).
   bool feed(std::string_view input_id) noexcept;
 
   /// True while `input_id` is expired: it fired and has not been fed since. False for unknown ids.
