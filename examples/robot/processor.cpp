@@ -211,7 +211,6 @@ int run(const Settings& settings) {
     say("processor: E-STOP latched (epoch " + std::to_string(epoch) + "): " + std::string(reason));
   });
   dcp::Aggregator<std::int64_t, SectorResult> fusion(
-      {.parts = settings.sectors, .deadline = settings.fusion_deadline, .max_pending = 8, .name = "proc-fusion"},
       [&](dcp::Gathered<std::int64_t, SectorResult>&& frame) {
         fusion_latency.record(frame.age);
         (frame.complete() ? fused_complete : fused_partial).add();
@@ -240,7 +239,8 @@ int run(const Settings& settings) {
         command_metadata.parameters["epoch"] = static_cast<std::int64_t>(epoch);
         outputs.send("command", dcp::Payload::from_vector(robot::encode(command)), std::move(command_metadata), epoch);
         commands_planned.add();
-      });
+      },
+      {.parts = settings.sectors, .deadline = settings.fusion_deadline, .max_pending = 8, .name = "proc-fusion"});
 
   // --- The router. ----------------------------------------------------------------------------
   dcp::EventRouter router(pool, {.status = &status, .on_error = [](std::string_view input, std::exception_ptr error) {
@@ -351,11 +351,12 @@ int run(const Settings& settings) {
   const bool job_stopped = mapper.stop_for(2s);
   router.shutdown(dcp::ShutdownMode::drain);
   pool.shutdown(dcp::ShutdownMode::drain);
-  const std::size_t flushed = fusion.close();
-  if (dcp::Watchdog* watchdog = estop.watchdog()) watchdog->stop();  // no trigger while winding down
+  fusion.shutdown(dcp::ShutdownMode::drain);
+  const std::uint64_t flushed = fusion.stats().flushed;
+  if (dcp::Watchdog* watchdog = estop.watchdog()) watchdog->shutdown();  // no trigger while winding down
   const dcp::EmergencyStopStats stop_stats = estop.stats();
   const dcp::OutputStats sent = outputs.shutdown(dcp::OutputShutdown::drain);
-  const dcp::AggregatorStats frames = fusion.stats();
+  const auto frames = fusion.stats();
 
   say("processor: ended (" + std::string(why) + "); fused " + std::to_string(frames.completed) + " complete, " +
       std::to_string(frames.partial) + " partial, " + std::to_string(frames.evicted) + " evicted, " +
@@ -364,7 +365,7 @@ int run(const Settings& settings) {
       " (" + std::to_string(stop_stats.discarded) + " queued inputs discarded), resets " +
       std::to_string(stop_stats.resets) + "; outputs sent " + std::to_string(sent.sent) + ", dropped " +
       std::to_string(sent.dropped) + ", failed " + std::to_string(sent.failed) + "; map job stopped in " +
-      std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(mapper.stop_latency()).count()) + " us" +
+      std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(mapper.stats().stop_latency).count()) + " us" +
       (job_stopped ? "" : " (late!)"));
   return sent.failed == 0 && job_stopped ? 0 : 1;
 }

@@ -16,8 +16,13 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <thread>
 #include <vector>
+
+#include "dcp/core/error_report.hpp"
+#include "dcp/core/shutdown.hpp"
 
 #ifndef DCP_STRESS_DIVISOR
 #define DCP_STRESS_DIVISOR 1
@@ -69,6 +74,23 @@ struct FirstResult {
   }
 };
 
+/// Installs a capturing process reporter for the test's scope (restores the previous one).
+std::mutex g_reports_mutex;
+std::vector<std::pair<std::string, std::string>> g_reports;
+void capture_report(std::string_view source, std::string_view message) noexcept {
+  std::lock_guard lock(g_reports_mutex);
+  g_reports.emplace_back(std::string(source), std::string(message));
+}
+struct CapturedReports {
+  CapturedReports() : previous(dcp::set_error_reporter(&capture_report)) { (void)take(); }
+  ~CapturedReports() { dcp::set_error_reporter(previous); }
+  static std::vector<std::pair<std::string, std::string>> take() {
+    std::lock_guard lock(g_reports_mutex);
+    return std::exchange(g_reports, {});
+  }
+  dcp::ErrorReporter previous;
+};
+
 IntGather::Options options(std::size_t parts, std::chrono::nanoseconds deadline = 1h, std::size_t max_pending = 64) {
   IntGather::Options o;
   o.parts = parts;
@@ -84,7 +106,7 @@ IntGather::Options options(std::size_t parts, std::chrono::nanoseconds deadline 
 
 TEST(Aggregator, AllPartsArrived_EmitsOneCompleteResultOnTheLastAddingThread) {
   Collector collector;
-  IntGather gather(options(3), collector.callback());
+  IntGather gather(collector.callback(), options(3));
   EXPECT_EQ(gather.add(7, 0, 100), dcp::AddResult::added);
   EXPECT_EQ(gather.add(7, 2, 102), dcp::AddResult::added);
   EXPECT_EQ(collector.size(), 0U);
@@ -109,7 +131,7 @@ TEST(Aggregator, AllPartsArrived_EmitsOneCompleteResultOnTheLastAddingThread) {
 
 TEST(Aggregator, SinglePartKey_CompletesOnItsFirstAdd) {
   Collector collector;
-  IntGather gather(options(1), collector.callback());
+  IntGather gather(collector.callback(), options(1));
   EXPECT_EQ(gather.add(1, 0, 5), dcp::AddResult::completed);
   ASSERT_EQ(collector.size(), 1U);
   EXPECT_TRUE(collector.results[0].complete());
@@ -117,7 +139,7 @@ TEST(Aggregator, SinglePartKey_CompletesOnItsFirstAdd) {
 
 TEST(Aggregator, KeysGatherIndependently) {
   Collector collector;
-  IntGather gather(options(2), collector.callback());
+  IntGather gather(collector.callback(), options(2));
   EXPECT_EQ(gather.add(1, 0, 10), dcp::AddResult::added);
   EXPECT_EQ(gather.add(2, 1, 21), dcp::AddResult::added);
   EXPECT_EQ(gather.add(2, 0, 20), dcp::AddResult::completed);
@@ -136,7 +158,7 @@ TEST(Aggregator, KeysGatherIndependently) {
 TEST(Aggregator, DeadlinePassed_EmitsPartialResultWithMissingSlotsEmptyFromTheTimerThread) {
   FirstResult first;
   const auto deadline = 50ms;
-  IntGather gather(options(3, deadline), first.callback());
+  IntGather gather(first.callback(), options(3, deadline));
   const auto started = std::chrono::steady_clock::now();
   EXPECT_EQ(gather.add(9, 0, 90), dcp::AddResult::added);
   EXPECT_EQ(gather.add(9, 2, 92), dcp::AddResult::added);
@@ -164,7 +186,7 @@ TEST(Aggregator, DeadlinePassed_EmitsPartialResultWithMissingSlotsEmptyFromTheTi
 
 TEST(Aggregator, OpenStartsTheDeadlineBeforeAnyPartArrives) {
   FirstResult first;
-  IntGather gather(options(2, 20ms), first.callback());
+  IntGather gather(first.callback(), options(2, 20ms));
   EXPECT_TRUE(gather.open(4));
   EXPECT_FALSE(gather.open(4));  // already pending
   EXPECT_EQ(gather.stats().pending, 1U);
@@ -182,10 +204,10 @@ TEST(Aggregator, DeadlinesExpireInOpeningOrderAndEachKeyOnce) {
   std::promise<void> all_done;
   std::atomic<int> emitted{0};
   constexpr int kKeys = 5;
-  IntGather gather(options(2, 10ms), [&](IntResult&& result) {
+  IntGather gather([&](IntResult&& result) {
     collector.callback()(std::move(result));
     if (++emitted == kKeys) all_done.set_value();
-  });
+  }, options(2, 10ms));
   for (int key = 0; key < kKeys; ++key) EXPECT_TRUE(gather.open(key));
   ASSERT_EQ(all_done.get_future().wait_for(kHangTimeout), std::future_status::ready);
   ASSERT_EQ(collector.size(), static_cast<std::size_t>(kKeys));
@@ -199,11 +221,11 @@ TEST(Aggregator, DeadlinesExpireInOpeningOrderAndEachKeyOnce) {
 TEST(Aggregator, TimerWakesForANewKeyAfterBeingIdle) {
   Collector collector;
   std::promise<void> second;
-  IntGather gather(options(2, 5ms), [&](IntResult&& result) {
+  IntGather gather([&](IntResult&& result) {
     const int key = result.key;
     collector.callback()(std::move(result));
     if (key == 2) second.set_value();
-  });
+  }, options(2, 5ms));
   gather.add(1, 0, 1);
   gather.flush();  // now idle (no pending key)
   gather.add(2, 0, 2);
@@ -217,7 +239,7 @@ TEST(Aggregator, TimerWakesForANewKeyAfterBeingIdle) {
 
 TEST(Aggregator, OpeningAtMaxPending_EvictsTheOldestPendingKeyFlagged) {
   Collector collector;
-  IntGather gather(options(2, 1h, 2), collector.callback());
+  IntGather gather(collector.callback(), options(2, 1h, 2));
   EXPECT_EQ(gather.add(1, 0, 10), dcp::AddResult::added);
   EXPECT_EQ(gather.add(2, 1, 21), dcp::AddResult::added);
   EXPECT_EQ(gather.add(1, 1, 11), dcp::AddResult::completed);  // 1 leaves; 2 pending
@@ -245,7 +267,7 @@ TEST(Aggregator, OpeningAtMaxPending_EvictsTheOldestPendingKeyFlagged) {
 
 TEST(Aggregator, LateAndDuplicatePartsAreDroppedAndCounted) {
   Collector collector;
-  IntGather gather(options(2), collector.callback());
+  IntGather gather(collector.callback(), options(2));
   EXPECT_EQ(gather.add(1, 0, 10), dcp::AddResult::added);
   EXPECT_EQ(gather.add(1, 0, 99), dcp::AddResult::duplicate);
   EXPECT_EQ(gather.add(1, 1, 11), dcp::AddResult::completed);
@@ -261,7 +283,7 @@ TEST(Aggregator, LateAndDuplicatePartsAreDroppedAndCounted) {
 
 TEST(Aggregator, SlotOutOfRangeIsRejectedAndOpensNothing) {
   Collector collector;
-  IntGather gather(options(2), collector.callback());
+  IntGather gather(collector.callback(), options(2));
   EXPECT_EQ(gather.add(1, 2, 0), dcp::AddResult::rejected);
   EXPECT_EQ(gather.add(1, static_cast<std::size_t>(-1), 0), dcp::AddResult::rejected);
   const auto stats = gather.stats();
@@ -275,7 +297,7 @@ TEST(Aggregator, ForgottenKeyOpensAgain_RememberedKeyIsLate) {
   Collector collector;
   auto o = options(1, 1h, 1);
   o.remembered = 2;
-  IntGather gather(o, collector.callback());
+  IntGather gather(collector.callback(), o);
   for (int key = 1; key <= 3; ++key) EXPECT_EQ(gather.add(key, 0, key), dcp::AddResult::completed);
   EXPECT_EQ(gather.add(3, 0, 0), dcp::AddResult::late);
   EXPECT_EQ(gather.add(2, 0, 0), dcp::AddResult::late);
@@ -285,7 +307,7 @@ TEST(Aggregator, ForgottenKeyOpensAgain_RememberedKeyIsLate) {
 
 TEST(Aggregator, DefaultRingRemembersFourTimesMaxPending) {
   Collector collector;
-  IntGather gather(options(1, 1h, 2), collector.callback());  // remembers 8 keys
+  IntGather gather(collector.callback(), options(1, 1h, 2));  // remembers 8 keys
   for (int key = 0; key < 9; ++key) gather.add(key, 0, key);
   EXPECT_EQ(gather.add(1, 0, 0), dcp::AddResult::late);
   EXPECT_EQ(gather.add(0, 0, 0), dcp::AddResult::completed);
@@ -297,7 +319,7 @@ TEST(Aggregator, DefaultRingRemembersFourTimesMaxPending) {
 
 TEST(Aggregator, FlushEmitsEveryPendingKeyNowFlagged) {
   Collector collector;
-  IntGather gather(options(3), collector.callback());
+  IntGather gather(collector.callback(), options(3));
   gather.add(1, 0, 10);
   gather.add(2, 1, 21);
   gather.add(2, 2, 22);
@@ -317,39 +339,71 @@ TEST(Aggregator, FlushEmitsEveryPendingKeyNowFlagged) {
   EXPECT_EQ(gather.add(4, 0, 40), dcp::AddResult::added);  // still open for business
 }
 
-TEST(Aggregator, CloseFlushesThenRejectsEverything) {
+TEST(Aggregator, ShutdownDrain_FlushesThenRefusesEverythingAndCountsIt) {
   Collector collector;
-  IntGather gather(options(2), collector.callback());
+  IntGather gather(collector.callback(), options(2));
   gather.add(1, 0, 10);
-  EXPECT_EQ(gather.close(), 1U);
+  gather.shutdown(dcp::ShutdownMode::drain);
   ASSERT_EQ(collector.size(), 1U);
   EXPECT_EQ(collector.results[0].reason, dcp::GatherReason::flushed);
-  EXPECT_EQ(gather.add(2, 0, 20), dcp::AddResult::rejected);
+  EXPECT_EQ(gather.add(2, 0, 20), dcp::AddResult::closed);  // refused: never throws, stores nothing
+  EXPECT_EQ(gather.add(2, 99, 20), dcp::AddResult::closed);  // refused before the slot is checked
   EXPECT_FALSE(gather.open(3));
-  EXPECT_EQ(gather.close(), 0U);
-  EXPECT_EQ(gather.stats().pending, 0U);
-  EXPECT_EQ(gather.stats().rejected, 1U);
+  gather.shutdown(dcp::ShutdownMode::drain);  // idempotent
+  const auto stats = gather.stats();
+  EXPECT_EQ(stats.pending, 0U);
+  EXPECT_EQ(stats.flushed, 1U);
+  EXPECT_EQ(stats.rejected, 0U);
+  EXPECT_EQ(stats.refused_after_shutdown, 3U);
+  EXPECT_EQ(collector.size(), 1U);
 }
 
-TEST(Aggregator, DestructorWithPendingKeysDoesNotCallBackNorHang) {
+TEST(Aggregator, ShutdownCancel_DropsPendingKeysWithoutCallingBackAndCountsThem) {
   std::atomic<int> calls{0};
+  IntGather gather([&](IntResult&&) { ++calls; }, options(2, 1h));
+  gather.add(1, 0, 1);
+  EXPECT_TRUE(gather.open(2));
+  gather.shutdown(dcp::ShutdownMode::cancel);
+  EXPECT_EQ(calls.load(), 0);
+  const auto stats = gather.stats();
+  EXPECT_EQ(stats.cancelled, 2U);
+  EXPECT_EQ(stats.pending, 0U);
+  EXPECT_EQ(gather.add(3, 0, 1), dcp::AddResult::closed);
+}
+
+TEST(Aggregator, Destructor_DrainsPendingKeysFlaggedFlushed) {
+  Collector collector;
   {
-    IntGather gather(options(2, 1h), [&](IntResult&&) { ++calls; });
+    IntGather gather(collector.callback(), options(2, 1h));
     gather.add(1, 0, 1);
     EXPECT_TRUE(gather.open(2));
-    EXPECT_EQ(gather.stats().pending, 2U);
   }
-  EXPECT_EQ(calls.load(), 0);
+  ASSERT_EQ(collector.size(), 2U);
+  EXPECT_EQ(collector.results[0].reason, dcp::GatherReason::flushed);
+  EXPECT_EQ(collector.results[1].reason, dcp::GatherReason::flushed);
 }
 
-TEST(Aggregator, DestructorWhileTimerIsWaitingForAShortDeadlineDoesNotCallBack) {
+TEST(Aggregator, DestructorWhileTimerIsWaitingForAShortDeadline_EmitsEveryKeyOnce) {
   std::atomic<int> calls{0};
   for (int round = 0; round < 20; ++round) {
-    IntGather gather(options(2, 1ms), [&](IntResult&&) { ++calls; });
+    IntGather gather([&](IntResult&&) { ++calls; }, options(2, 1ms));
     gather.add(round, 0, 1);
   }
-  // Some deadlines may have fired before the destructor ran; none may fire after, and none twice.
-  EXPECT_LE(calls.load(), 20);
+  // Each key is emitted exactly once: by its deadline or by the destructor's drain.
+  EXPECT_EQ(calls.load(), 20);
+}
+
+TEST(Aggregator, ShutdownFromOnResultOnTheTimerThread_ReturnsWithoutJoining) {
+  std::promise<void> returned;
+  IntGather* self = nullptr;
+  IntGather gather([&](IntResult&&) {
+    self->shutdown();  // on the timer thread: must not join itself
+    returned.set_value();
+  }, options(2, 1ms));
+  self = &gather;
+  gather.add(1, 0, 1);
+  ASSERT_EQ(returned.get_future().wait_for(kHangTimeout), std::future_status::ready);
+  EXPECT_EQ(gather.add(2, 0, 1), dcp::AddResult::closed);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -359,8 +413,7 @@ TEST(Aggregator, DestructorWhileTimerIsWaitingForAShortDeadlineDoesNotCallBack) 
 TEST(Aggregator, MoveOnlyPartsAndStringKeysWork) {
   using Gather = dcp::Aggregator<std::string, std::unique_ptr<int>>;
   std::optional<dcp::Gathered<std::string, std::unique_ptr<int>>> got;
-  Gather gather({.parts = 2, .deadline = 1h, .max_pending = 4, .name = "move-only"},
-                [&](dcp::Gathered<std::string, std::unique_ptr<int>>&& result) { got = std::move(result); });
+  Gather gather([&](dcp::Gathered<std::string, std::unique_ptr<int>>&& result) { got = std::move(result); }, {.parts = 2, .deadline = 1h, .max_pending = 4, .name = "move-only"});
   EXPECT_EQ(gather.add("frame-1", 1, std::make_unique<int>(11)), dcp::AddResult::added);
   EXPECT_EQ(gather.add("frame-1", 1, std::make_unique<int>(99)), dcp::AddResult::duplicate);
   EXPECT_EQ(gather.add("frame-1", 0, std::make_unique<int>(10)), dcp::AddResult::completed);
@@ -373,53 +426,88 @@ TEST(Aggregator, MoveOnlyPartsAndStringKeysWork) {
 TEST(Aggregator, CallbackMayCallBackIntoTheAggregator) {
   std::vector<int> keys;
   std::unique_ptr<IntGather> gather;
-  gather = std::make_unique<IntGather>(options(1), [&](IntResult&& result) {
+  gather = std::make_unique<IntGather>([&](IntResult&& result) {
     keys.push_back(result.key);
     if (result.key < 3) gather->add(result.key + 1, 0, 0);  // re-entrant: no lock is held
     (void)gather->stats();
-  });
+  }, options(1));
   EXPECT_EQ(gather->add(0, 0, 0), dcp::AddResult::completed);
   EXPECT_EQ(keys, (std::vector<int>{0, 1, 2, 3}));
 }
 
-TEST(Aggregator, CallbackExceptionPropagatesFromAddAndTheKeyStaysEmitted) {
-  IntGather gather(options(1), [](IntResult&&) { throw std::runtime_error("consumer failed"); });
-  EXPECT_THROW(gather.add(1, 0, 1), std::runtime_error);
+TEST(AggregatorDeathTest, DestroyedFromOnResultOnTheTimerThread_ReportsAndAborts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        IntGather* self = nullptr;
+        std::promise<void> never;
+        self = new IntGather([&](IntResult&&) { delete self; }, options(2, 1ms));
+        self->add(1, 0, 1);
+        never.get_future().wait();
+      },
+      "thread 'test-gather': destroyed from its own thread");
+}
+
+TEST(Aggregator, CallbackExceptionFromAdd_IsReportedAndCounted_TheKeyStaysEmitted) {
+  CapturedReports reports;
+  IntGather gather([](IntResult&&) { throw std::runtime_error("consumer failed"); }, options(1));
+  EXPECT_EQ(gather.add(1, 0, 1), dcp::AddResult::completed);  // never propagates
   EXPECT_EQ(gather.add(1, 0, 1), dcp::AddResult::late);
   EXPECT_EQ(gather.stats().completed, 1U);
+  EXPECT_EQ(gather.stats().callback_errors, 1U);
+  const auto captured = reports.take();
+  ASSERT_EQ(captured.size(), 1U);
+  EXPECT_EQ(captured[0].first, "aggregator 'test-gather'");
+  EXPECT_EQ(captured[0].second, "on_result threw: consumer failed");
+}
+
+TEST(Aggregator, CallbackException_WithOnError_GoesToOnErrorAlone) {
+  CapturedReports reports;
+  std::vector<std::string> delivered;
+  auto o = options(1);
+  o.on_error = [&](std::string_view, std::string_view message) { delivered.emplace_back(message); };
+  IntGather gather([](IntResult&&) { throw std::runtime_error("consumer failed"); }, o);
+  gather.add(1, 0, 1);
+  EXPECT_EQ(delivered, (std::vector<std::string>{"on_result threw: consumer failed"}));
+  EXPECT_TRUE(reports.take().empty());
 }
 
 TEST(Aggregator, FlushEmitsEveryKeyEvenWhenTheCallbackThrows) {
+  CapturedReports reports;
   int calls = 0;
-  IntGather gather(options(2), [&](IntResult&&) {
+  IntGather gather([&](IntResult&&) {
     ++calls;
     throw std::runtime_error("consumer failed");
-  });
+  }, options(2));
   gather.add(1, 0, 1);
   gather.add(2, 0, 1);
   gather.add(3, 0, 1);
-  EXPECT_THROW(gather.flush(), std::runtime_error);
+  EXPECT_EQ(gather.flush(), 3U);
   EXPECT_EQ(calls, 3);
   EXPECT_EQ(gather.stats().pending, 0U);
+  EXPECT_EQ(gather.stats().callback_errors, 3U);
+  EXPECT_EQ(reports.take().size(), 3U);
 }
 
-TEST(Aggregator, CallbackExceptionOnTimerThreadIsCountedAndTimerKeepsRunning) {
+TEST(Aggregator, CallbackExceptionOnTimerThreadIsReportedCountedAndTimerKeepsRunning) {
+  CapturedReports reports;
   std::promise<void> second;
-  IntGather gather(options(2, 1ms), [&](IntResult&& result) {
+  IntGather gather([&](IntResult&& result) {
     if (result.key == 1) throw std::runtime_error("expected in this test");
     second.set_value();
-  });
+  }, options(2, 1ms));
   gather.add(1, 0, 1);
   ASSERT_TRUE(gather.open(2));
   ASSERT_EQ(second.get_future().wait_for(kHangTimeout), std::future_status::ready);
   EXPECT_EQ(gather.stats().callback_errors, 1U);
   EXPECT_EQ(gather.stats().partial, 2U);
+  EXPECT_EQ(reports.take().size(), 1U);
 }
 
 TEST(Aggregator, BadOptionsThrowNamingTheField) {
   auto expect_field = [](IntGather::Options o, const std::string& field, IntGather::Callback callback) {
     try {
-      IntGather gather(std::move(o), std::move(callback));
+      IntGather gather(std::move(callback), std::move(o));
       ADD_FAILURE() << "accepted bad " << field;
     } catch (const std::invalid_argument& e) {
       EXPECT_NE(std::string(e.what()).find(field), std::string::npos) << e.what();
@@ -443,12 +531,12 @@ TEST(Aggregator, BadOptionsThrowNamingTheField) {
   expect_field(o, "remembered", ok);
   expect_field(options(2), "on_result", nullptr);
   // The limits themselves are accepted.
-  EXPECT_NO_THROW(IntGather(options(dcp::kMaxGatherParts, 1s, dcp::kMaxGatherPending), ok));
+  EXPECT_NO_THROW(IntGather(ok, options(dcp::kMaxGatherParts, 1s, dcp::kMaxGatherPending)));
 }
 
 TEST(Aggregator, HugeDeadlineMeansNever) {
   Collector collector;
-  IntGather gather(options(2, std::chrono::nanoseconds::max()), collector.callback());
+  IntGather gather(collector.callback(), options(2, std::chrono::nanoseconds::max()));
   EXPECT_TRUE(gather.open(1));
   EXPECT_EQ(gather.flush(), 1U);
   EXPECT_EQ(collector.results.at(0).reason, dcp::GatherReason::flushed);
@@ -471,7 +559,7 @@ TEST(Aggregator, Stress_EveryKeyEmittedExactlyOnceWhileDeadlinesRaceCompletion) 
   o.deadline = 200us;  // short enough that deadlines race the adding threads
   o.max_pending = 16;  // smaller than a batch: evictions happen too
   o.remembered = static_cast<std::size_t>(keys);  // a straggler is always late, never a new key
-  dcp::Aggregator<int, std::uint64_t> gather(o, [&](dcp::Gathered<int, std::uint64_t>&& result) {
+  dcp::Aggregator<int, std::uint64_t> gather([&](dcp::Gathered<int, std::uint64_t>&& result) {
     emissions[static_cast<std::size_t>(result.key)].fetch_add(1);
     by_reason[static_cast<int>(result.reason)].fetch_add(1);
     std::size_t filled = 0;
@@ -484,7 +572,7 @@ TEST(Aggregator, Stress_EveryKeyEmittedExactlyOnceWhileDeadlinesRaceCompletion) 
                             (result.complete() ? filled == kParts : filled < kParts);
     if (!consistent) bad_results.fetch_add(1);
     parts_emitted.fetch_add(filled);
-  });
+  }, o);
 
   // The adding threads move through the keys in batches (a barrier between batches), so each key's
   // parts arrive close together and race its deadline; slot 3 never sends the parts of every 13th

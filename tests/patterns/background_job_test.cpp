@@ -17,6 +17,9 @@
 #include <future>
 #include <iostream>
 #include <latch>
+#include <mutex>
+#include <string_view>
+#include <thread>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -25,6 +28,7 @@
 
 #include "dcp/core/channel.hpp"
 #include "dcp/core/error_report.hpp"
+#include "dcp/core/shutdown.hpp"
 #include "dcp/core/detail/thread_name.hpp"
 
 namespace {
@@ -66,6 +70,23 @@ struct Record {
 std::string text_of(const dcp::Payload& payload) {
   return std::string(payload.as_string());
 }
+
+/// Installs a capturing process reporter for the test's scope (restores the previous one).
+std::mutex g_reports_mutex;
+std::vector<std::pair<std::string, std::string>> g_reports;
+void capture_report(std::string_view source, std::string_view message) noexcept {
+  std::lock_guard lock(g_reports_mutex);
+  g_reports.emplace_back(std::string(source), std::string(message));
+}
+struct CapturedReports {
+  CapturedReports() : previous(dcp::set_error_reporter(&capture_report)) { (void)take(); }
+  ~CapturedReports() { dcp::set_error_reporter(previous); }
+  static std::vector<std::pair<std::string, std::string>> take() {
+    std::lock_guard lock(g_reports_mutex);
+    return std::exchange(g_reports, {});
+  }
+  dcp::ErrorReporter previous;
+};
 
 long long us(std::chrono::nanoseconds d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); }
 
@@ -113,19 +134,48 @@ TEST(BackgroundJob, BodyReturns_Finished_OnFinishedOnceWithoutError) {
   EXPECT_EQ(record.finished_calls, 1);
   EXPECT_EQ(record.finished_state, JobState::finished);
   EXPECT_EQ(record.error, "");
-  EXPECT_EQ(job.stop_latency(), 0ns);
+  EXPECT_EQ(job.stats().stop_latency, 0ns);
   EXPECT_EQ(record.callback_thread, "job-finish");  // callbacks run on the job thread
 }
 
-TEST(BackgroundJob, BodyThrows_Failed_OnFinishedGetsTheException) {
+TEST(BackgroundJob, BodyThrows_Failed_OnFinishedGetsTheException_AndItIsReportedAndCounted) {
+  CapturedReports reports;
   Record record;
-  BackgroundJob job([](JobContext&) { throw std::runtime_error("map too large"); }, record.callbacks());
+  BackgroundJob job([](JobContext&) { throw std::runtime_error("map too large"); }, record.callbacks(),
+                    {.name = "job-throws"});
   job.start();
   ASSERT_TRUE(job.wait_for(kHang));
   EXPECT_EQ(job.state(), JobState::failed);
   EXPECT_EQ(record.finished_calls, 1);
   EXPECT_EQ(record.finished_state, JobState::failed);
   EXPECT_EQ(record.error, "map too large");
+  EXPECT_EQ(job.stats().body_errors, 1u);
+  const auto captured = reports.take();
+  ASSERT_EQ(captured.size(), 1u);
+  EXPECT_EQ(captured[0].first, "background job 'job-throws'");
+  EXPECT_EQ(captured[0].second, "the body threw: map too large");
+}
+
+TEST(BackgroundJob, BodyAndCallbackErrors_WithOnError_GoToOnErrorAlone) {
+  CapturedReports reports;
+  std::mutex mutex;
+  std::vector<std::string> delivered;  // appended on the job thread, read after wait_for
+  BackgroundJob job([](JobContext& ctx) {
+    ctx.progress(0.5);
+    throw std::runtime_error("disk full");
+  },
+                    {.on_progress = [](const JobProgress&) { throw std::runtime_error("monitor down"); }},
+                    {.progress_interval = 0ns, .on_error = [&](std::string_view, std::string_view message) {
+                       std::lock_guard lock(mutex);
+                       delivered.emplace_back(message);
+                     }});
+  job.start();
+  ASSERT_TRUE(job.wait_for(kHang));
+  const std::vector<std::string> expected{"on_progress threw: monitor down", "the body threw: disk full"};
+  EXPECT_EQ(delivered, expected);
+  EXPECT_EQ(job.stats().callback_errors, 1u);
+  EXPECT_EQ(job.stats().body_errors, 1u);
+  EXPECT_TRUE(reports.take().empty());
 }
 
 TEST(BackgroundJob, CooperativeJob_StopForReturnsPromptly_Cancelled_LatencyMeasured) {
@@ -146,13 +196,14 @@ TEST(BackgroundJob, CooperativeJob_StopForReturnsPromptly_Cancelled_LatencyMeasu
   EXPECT_EQ(record.finished_state, JobState::cancelled);
   EXPECT_EQ(record.error, "");
   EXPECT_EQ(sleeps.load(), 0);  // the hour-long sleep never completed
-  EXPECT_GT(job.stop_latency(), 0ns);
-  EXPECT_LT(job.stop_latency(), 1s);
-  std::cout << "[ measured ] stop latency of a job in sleep_for: " << us(job.stop_latency()) << " us\n";
-  ::testing::Test::RecordProperty("stop_latency_us", std::to_string(us(job.stop_latency())));
+  EXPECT_GT(job.stats().stop_latency, 0ns);
+  EXPECT_LT(job.stats().stop_latency, 1s);
+  std::cout << "[ measured ] stop latency of a job in sleep_for: " << us(job.stats().stop_latency) << " us\n";
+  ::testing::Test::RecordProperty("stop_latency_us", std::to_string(us(job.stats().stop_latency)));
 }
 
-TEST(BackgroundJob, JobThrowsTaskCancelledOnStop_Cancelled_ExceptionPassedOn) {
+TEST(BackgroundJob, JobThrowsTaskCancelledOnStop_Cancelled_ExceptionPassedOn_NotReported) {
+  CapturedReports reports;
   Record record;
   std::latch running(1);
   BackgroundJob job(
@@ -167,6 +218,8 @@ TEST(BackgroundJob, JobThrowsTaskCancelledOnStop_Cancelled_ExceptionPassedOn) {
   EXPECT_EQ(job.state(), JobState::cancelled);
   EXPECT_EQ(record.finished_state, JobState::cancelled);
   EXPECT_EQ(record.error, "mapping abandoned");
+  EXPECT_EQ(job.stats().body_errors, 0u);  // the documented way to end on a stop
+  EXPECT_TRUE(reports.take().empty());
 }
 
 TEST(BackgroundJob, StopTokenOfTheContext_ReportsTheStop) {
@@ -200,7 +253,7 @@ TEST(BackgroundJob, StopBeforeStart_BodyNeverRuns_EndsCancelled) {
   EXPECT_EQ(job.state(), JobState::cancelled);
   EXPECT_EQ(record.finished_calls, 1);
   EXPECT_EQ(record.finished_state, JobState::cancelled);
-  EXPECT_EQ(job.stop_latency(), 0ns);  // not applicable: the body never ran
+  EXPECT_EQ(job.stats().stop_latency, 0ns);  // not applicable: the body never ran
 }
 
 TEST(BackgroundJob, StopAfterTheJobFinished_StaysFinished) {
@@ -209,26 +262,97 @@ TEST(BackgroundJob, StopAfterTheJobFinished_StaysFinished) {
   ASSERT_TRUE(job.wait_for(kHang));
   EXPECT_TRUE(job.stop_for(0ns));
   EXPECT_EQ(job.state(), JobState::finished);
-  EXPECT_EQ(job.stop_latency(), 0ns);
+  EXPECT_EQ(job.stats().stop_latency, 0ns);
 }
 
-TEST(BackgroundJob, Destructor_StopsARunningJob) {
+TEST(BackgroundJob, Destructor_DrainsARunningJobToItsEnd_WithoutAStopRequest) {
   Record record;
   std::latch running(1);
-  std::atomic<bool> saw_stop{false};
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> saw_stop{true};
+  std::thread releaser;
   {
     BackgroundJob job(
         [&](JobContext& ctx) {
           running.count_down();
-          saw_stop = !ctx.sleep_for(1h);
+          released.wait();
+          saw_stop = ctx.stop_requested();
         },
         record.callbacks());
     job.start();
     running.wait();
-  }  // request_stop + join: returns because the body stops
-  EXPECT_TRUE(saw_stop);
+    releaser = std::thread([&] { release.set_value(); });
+  }  // shutdown(drain): waits for the body, which ends on its own
+  releaser.join();
+  EXPECT_FALSE(saw_stop);
   EXPECT_EQ(record.finished_calls, 1);  // joined: the job thread's writes are visible
+  EXPECT_EQ(record.finished_state, JobState::finished);
+}
+
+TEST(BackgroundJob, ShutdownCancel_StopsARunningJobAndWaitsForIt) {
+  Record record;
+  std::latch running(1);
+  std::atomic<bool> saw_stop{false};
+  BackgroundJob job(
+      [&](JobContext& ctx) {
+        running.count_down();
+        saw_stop = !ctx.sleep_for(1h);
+      },
+      record.callbacks());
+  job.start();
+  running.wait();
+  job.shutdown(dcp::ShutdownMode::cancel);
+  EXPECT_TRUE(saw_stop);
+  EXPECT_EQ(record.finished_calls, 1);
   EXPECT_EQ(record.finished_state, JobState::cancelled);
+  EXPECT_GT(job.stats().stop_latency, 0ns);
+  job.shutdown(dcp::ShutdownMode::cancel);  // idempotent
+}
+
+TEST(BackgroundJob, StartAfterShutdown_IsRefusedAndCounted_TheBodyNeverRuns) {
+  std::atomic<bool> ran{false};
+  Record record;
+  BackgroundJob job([&](JobContext&) { ran = true; }, record.callbacks());
+  job.shutdown();
+  EXPECT_FALSE(job.start());  // refused: never throws, does nothing
+  EXPECT_FALSE(job.start());
+  EXPECT_FALSE(ran.load());
+  EXPECT_EQ(record.finished_calls, 0);
+  const BackgroundJob::Stats stats = job.stats();
+  EXPECT_EQ(stats.refused_after_shutdown, 2u);
+  EXPECT_EQ(stats.state, JobState::cancelled);  // never ran
+  EXPECT_TRUE(job.stop_for(0ns));
+}
+
+TEST(BackgroundJob, ShutdownFromTheBody_ReturnsWithoutWaitingForItself) {
+  BackgroundJob* self = nullptr;
+  std::atomic<bool> returned{false};
+  BackgroundJob job(
+      [&](JobContext&) {
+        self->shutdown(dcp::ShutdownMode::cancel);
+        returned = true;
+      },
+      {});
+  self = &job;
+  ASSERT_TRUE(job.start());
+  ASSERT_TRUE(job.wait_for(kHang));
+  EXPECT_TRUE(returned.load());
+  EXPECT_EQ(job.state(), JobState::cancelled);
+  EXPECT_FALSE(job.start());  // after shutdown; start() twice would throw otherwise
+}
+
+TEST(BackgroundJobDeathTest, DestroyedFromItsOwnBody_ReportsAndAborts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        BackgroundJob* self = nullptr;
+        std::latch never(1);
+        self = new BackgroundJob([&](JobContext&) { delete self; }, {}, {.name = "job-suicide"});
+        self->start();
+        never.wait();
+      },
+      "thread 'job-suicide': destroyed from its own thread");
 }
 
 TEST(BackgroundJob, JobIgnoringStop_StopForReturnsFalse_ThenEndsWhenItDecides) {
@@ -251,8 +375,8 @@ TEST(BackgroundJob, JobIgnoringStop_StopForReturnsFalse_ThenEndsWhenItDecides) {
   allowed_to_end.set_value();
   ASSERT_TRUE(job.wait_for(kHang));
   EXPECT_EQ(job.state(), JobState::cancelled);  // it ended after a stop request
-  EXPECT_GE(job.stop_latency(), kShort);        // measured from the request, which it outlived
-  std::cout << "[ measured ] stop latency of a job ignoring its token: " << us(job.stop_latency()) << " us\n";
+  EXPECT_GE(job.stats().stop_latency, kShort);        // measured from the request, which it outlived
+  std::cout << "[ measured ] stop latency of a job ignoring its token: " << us(job.stats().stop_latency) << " us\n";
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -271,7 +395,7 @@ TEST(BackgroundJob, ProgressWithZeroInterval_EveryReportDelivered_WithSnapshot) 
   job.start();
   ASSERT_TRUE(job.wait_for(kHang));
   ASSERT_EQ(record.progress.size(), 3u);
-  EXPECT_EQ(job.progress_published(), 3u);
+  EXPECT_EQ(job.stats().progress_published, 3u);
   EXPECT_DOUBLE_EQ(record.progress[0].fraction, 0.25);
   EXPECT_EQ(record.progress[0].message, "quarter");
   EXPECT_TRUE(record.progress[0].snapshot.empty());
@@ -313,7 +437,7 @@ TEST(BackgroundJob, ProgressWithHugeInterval_DeliversExactlyTheFirstAndTheLast) 
   job.start();
   ASSERT_TRUE(job.wait_for(kHang));
   ASSERT_EQ(record.progress.size(), 2u);
-  EXPECT_EQ(job.progress_published(), 2u);
+  EXPECT_EQ(job.stats().progress_published, 2u);
   EXPECT_EQ(record.progress[0].sequence, 1u);
   EXPECT_EQ(record.progress[0].message, "step 1");
   EXPECT_EQ(record.progress[1].sequence, kCalls);  // the latest wins, delivered at the end
@@ -342,9 +466,9 @@ TEST(BackgroundJob, ProgressThrottled_DeliveriesBoundedByElapsedIntervals) {
   ASSERT_TRUE(job.wait_for(kHang));
   const auto intervals = static_cast<std::uint64_t>(loop_time / kInterval);
   std::cout << "[ measured ] " << calls << " progress calls in " << us(loop_time) << " us -> "
-            << job.progress_published() << " deliveries\n";
-  EXPECT_GE(job.progress_published(), 2u);
-  EXPECT_LE(job.progress_published(), intervals + 2);
+            << job.stats().progress_published << " deliveries\n";
+  EXPECT_GE(job.stats().progress_published, 2u);
+  EXPECT_LE(job.stats().progress_published, intervals + 2);
   ASSERT_FALSE(record.progress.empty());
   EXPECT_EQ(record.progress.front().sequence, 1u);
   EXPECT_EQ(record.progress.back().sequence, calls);  // the final report is always delivered
@@ -374,10 +498,11 @@ TEST(BackgroundJob, PendingProgress_IsDeliveredDuringSleepFor_WhenItsIntervalPas
   EXPECT_EQ(second.value().sequence, 2u);
   EXPECT_EQ(job.state(), JobState::running);  // still in its hour-long sleep
   ASSERT_TRUE(job.stop_for(kHang));
-  EXPECT_EQ(job.progress_published(), 2u);  // nothing left over to deliver at the end
+  EXPECT_EQ(job.stats().progress_published, 2u);  // nothing left over to deliver at the end
 }
 
 TEST(BackgroundJob, LastProgress_IsDeliveredBeforeOnFinished_EvenWhenTheBodyThrows) {
+  CapturedReports reports;  // the body's exception is reported too
   Record record;
   BackgroundJob job(
       [](JobContext& ctx) {
@@ -399,7 +524,8 @@ TEST(BackgroundJob, LastProgress_IsDeliveredBeforeOnFinished_EvenWhenTheBodyThro
 // Callback rules
 // ---------------------------------------------------------------------------------------------------
 
-TEST(BackgroundJob, ThrowingCallbacks_AreCountedAndDoNotStopTheJob) {
+TEST(BackgroundJob, ThrowingCallbacks_AreReportedCountedAndDoNotStopTheJob) {
+  CapturedReports reports;
   std::atomic<int> progress_seen{0};
   std::atomic<bool> body_completed{false};
   BackgroundJob job(
@@ -418,9 +544,13 @@ TEST(BackgroundJob, ThrowingCallbacks_AreCountedAndDoNotStopTheJob) {
   ASSERT_TRUE(job.wait_for(kHang));
   EXPECT_TRUE(body_completed);
   EXPECT_EQ(progress_seen.load(), 3);
-  EXPECT_EQ(job.progress_published(), 3u);
-  EXPECT_EQ(job.callback_errors(), 4u);
+  EXPECT_EQ(job.stats().progress_published, 3u);
+  EXPECT_EQ(job.stats().callback_errors, 4u);
   EXPECT_EQ(job.state(), JobState::finished);
+  const auto captured = reports.take();
+  ASSERT_EQ(captured.size(), 4u);
+  EXPECT_EQ(captured[0].second, "on_progress threw: monitor down");
+  EXPECT_EQ(captured[3].second, "on_finished threw: nobody listens");
 }
 
 TEST(BackgroundJob, WaitingFromTheJobThread_ThrowsLogicError) {
@@ -468,13 +598,13 @@ TEST(BackgroundJob, ConcurrentStopRequestsAndWaits_AreRaceFree) {
       stoppers.emplace_back([&] {
         if (job.stop_for(kHang)) ++ended;
         (void)job.state();
-        (void)job.stop_latency();
+        (void)job.stats().stop_latency;
       });
     }
     for (auto& t : stoppers) t.join();
     ASSERT_EQ(ended.load(), 3);
     ASSERT_EQ(job.state(), JobState::cancelled);
-    ASSERT_EQ(delivered.load(), job.progress_published());
+    ASSERT_EQ(delivered.load(), job.stats().progress_published);
   }
 }
 

@@ -1,6 +1,8 @@
 // Tests for dcp/patterns/status.hpp: counters, gauges, latency histograms, the board and its JSON.
 #include "dcp/patterns/status.hpp"
 
+#include "dcp/core/error_report.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -319,17 +321,48 @@ TEST(StatusJson, FormatIsExactlyAsDocumented) {
   dcp::StatusSnapshot snapshot;
   snapshot.node = "processor";
   snapshot.uptime = 1234ms;
+  snapshot.errors_reported = 3;
   snapshot.counters.emplace("input.imu.received", 10);
   snapshot.counters.emplace("input.imu.dropped", 0);
   snapshot.gauges.emplace("input.imu.queue", -2);
   snapshot.latencies.emplace("input.imu.latency", dcp::LatencySummary{10, 12500ns, 40100ns, 52000ns});
   snapshot.latencies.emplace("output.cmd.latency", dcp::LatencySummary{1, 7ns, 1234567ns, 1234567891ns});
   EXPECT_EQ(dcp::to_json(snapshot),
-            R"({"node":"processor","uptime_ms":1234,)"
+            R"({"node":"processor","uptime_ms":1234,"errors_reported":3,)"
             R"("counters":{"input.imu.dropped":0,"input.imu.received":10},)"
             R"("gauges":{"input.imu.queue":-2},)"
             R"("latencies":{"input.imu.latency":{"count":10,"p50_us":12.5,"p99_us":40.1,"max_us":52.0},)"
             R"("output.cmd.latency":{"count":1,"p50_us":0.007,"p99_us":1234.567,"max_us":1234567.891}}})");
+}
+
+void ignore_report(std::string_view, std::string_view) noexcept {}
+
+TEST(StatusJson, ErrorsReported_IsTheProcessWideCountOfReportedErrors) {
+  const dcp::ErrorReporter previous = dcp::set_error_reporter(&ignore_report);
+  const dcp::StatusBoard board("processor");
+  const std::uint64_t before = nlohmann::json::parse(board.to_json()).at("errors_reported").get<std::uint64_t>();
+  EXPECT_EQ(before, dcp::reported_errors());
+  dcp::report_error("test", "one lost result");
+  dcp::deliver_error(nullptr, "test", "another, through deliver_error");
+  const std::uint64_t after = nlohmann::json::parse(board.to_json()).at("errors_reported").get<std::uint64_t>();
+  dcp::set_error_reporter(previous);
+  EXPECT_EQ(after, before + 2);
+  EXPECT_EQ(board.snapshot().errors_reported, after);
+}
+
+TEST(StatusBoard, Stats_CountMetricsByKindAndSnapshots) {
+  dcp::StatusBoard board("n");
+  board.counter("a");
+  board.counter("b");
+  board.gauge("c");
+  board.latency("d");
+  (void)board.snapshot();
+  (void)board.to_json();
+  const dcp::StatusBoard::Stats stats = board.stats();
+  EXPECT_EQ(stats.counters, 2u);
+  EXPECT_EQ(stats.gauges, 1u);
+  EXPECT_EQ(stats.latencies, 1u);
+  EXPECT_EQ(stats.snapshots, 2u);
 }
 
 TEST(StatusJson, EmptyBoardIsValidJsonWithEmptySections) {

@@ -16,6 +16,8 @@
 #include <future>
 #include <iostream>
 #include <latch>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -26,6 +28,8 @@
 
 #include "dcp/core/channel.hpp"
 #include "dcp/core/detail/thread_name.hpp"
+#include "dcp/core/error_report.hpp"
+#include "dcp/core/shutdown.hpp"
 
 namespace {
 
@@ -59,6 +63,23 @@ struct Recorder {
     EXPECT_TRUE(result.ok()) << "no firing within " << kHang.count() << " s";
     return result.ok() ? std::move(result.value()) : Fired{};
   }
+};
+
+/// Installs a capturing process reporter for the test's scope (restores the previous one).
+std::mutex g_reports_mutex;
+std::vector<std::pair<std::string, std::string>> g_reports;
+void capture_report(std::string_view source, std::string_view message) noexcept {
+  std::lock_guard lock(g_reports_mutex);
+  g_reports.emplace_back(std::string(source), std::string(message));
+}
+struct CapturedReports {
+  CapturedReports() : previous(dcp::set_error_reporter(&capture_report)) { (void)take(); }
+  ~CapturedReports() { dcp::set_error_reporter(previous); }
+  static std::vector<std::pair<std::string, std::string>> take() {
+    std::lock_guard lock(g_reports_mutex);
+    return std::exchange(g_reports, {});
+  }
+  dcp::ErrorReporter previous;
 };
 
 long long ms(std::chrono::nanoseconds d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
@@ -233,41 +254,76 @@ TEST(Watchdog, UnwatchedThenWatchedAgain_StartsAFreshCount) {
 // Callback rules
 // ---------------------------------------------------------------------------------------------------
 
-TEST(Watchdog, StopFromTheCallback_ThrowsLogicError) {
-  std::promise<std::string> outcome;
+TEST(Watchdog, ShutdownFromTheCallback_StartsTheShutdownAndReturnsWithoutJoining) {
+  std::promise<void> returned;
   dcp::Watchdog* self = nullptr;
   dcp::Watchdog watchdog([&](std::string_view, std::chrono::nanoseconds) {
-    try {
-      self->stop();
-      outcome.set_value("stop() returned");
-    } catch (const std::logic_error& e) {
-      outcome.set_value(std::string("logic_error: ") + e.what());
-    }
+    self->shutdown();  // would deadlock if it joined its own thread
+    returned.set_value();
   });
   self = &watchdog;
-  watchdog.watch("a", 5ms);
-  auto future = outcome.get_future();
+  ASSERT_TRUE(watchdog.watch("a", 5ms));
+  auto future = returned.get_future();
   ASSERT_EQ(future.wait_for(kHang), std::future_status::ready);
-  EXPECT_EQ(future.get().rfind("logic_error: ", 0), 0u);
-  EXPECT_EQ(watchdog.callback_errors(), 0u);
-  watchdog.stop();  // from another thread: fine
+  watchdog.shutdown();  // from another thread: joins
+  EXPECT_FALSE(watchdog.feed("a"));  // the shutdown had begun
+  EXPECT_EQ(watchdog.stats().refused_after_shutdown, 1u);
+  EXPECT_EQ(watchdog.stats().callback_errors, 0u);
 }
 
-TEST(Watchdog, ThrowingCallback_IsCountedAndTheWatchdogKeepsRunning) {
+TEST(WatchdogDeathTest, DestroyedFromItsCallback_ReportsAndAborts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        dcp::Watchdog* self = nullptr;
+        std::latch never(1);
+        self = new dcp::Watchdog([&](std::string_view, std::chrono::nanoseconds) { delete self; },
+                                 {.name = "wd-suicide"});
+        self->watch("a", 1ms);
+        never.wait();
+      },
+      "thread 'wd-suicide': destroyed from its own thread");
+}
+
+TEST(Watchdog, ThrowingCallback_IsReportedCountedAndTheWatchdogKeepsRunning) {
+  CapturedReports reports;
   Recorder recorder;
   dcp::Watchdog* self = nullptr;
-  dcp::Watchdog watchdog([&](std::string_view input, std::chrono::nanoseconds silent) {
-    if (input == "a") {
-      self->watch("b", 10ms);
-      throw std::runtime_error("estop unreachable");  // expected on stderr
-    }
-    recorder.record(input, silent);
-  });
+  dcp::Watchdog watchdog(
+      [&](std::string_view input, std::chrono::nanoseconds silent) {
+        if (input == "a") {
+          self->watch("b", 10ms);
+          throw std::runtime_error("estop unreachable");
+        }
+        recorder.record(input, silent);
+      },
+      {.name = "wd-throws"});
   self = &watchdog;
   watchdog.watch("a", 10ms);
-  EXPECT_EQ(recorder.next().input, "b");
-  EXPECT_EQ(watchdog.callback_errors(), 1u);
+  EXPECT_EQ(recorder.next().input, "b");  // the firing of b happens after a's report
+  EXPECT_EQ(watchdog.stats().callback_errors, 1u);
   EXPECT_EQ(watchdog.expirations("a"), 1u);
+  const auto captured = reports.take();
+  ASSERT_EQ(captured.size(), 1u);
+  EXPECT_EQ(captured[0].first, "watchdog 'wd-throws'");
+  EXPECT_NE(captured[0].second.find("input 'a' threw: estop unreachable"), std::string::npos) << captured[0].second;
+}
+
+TEST(Watchdog, ThrowingCallback_WithOnError_GoesToOnErrorAlone) {
+  CapturedReports reports;
+  std::promise<std::string> delivered;
+  dcp::Watchdog watchdog([](std::string_view, std::chrono::nanoseconds) { throw std::runtime_error("boom"); },
+                         {.name = "wd-on-error",
+                          .on_error = [&](std::string_view, std::string_view message) {
+                            delivered.set_value(std::string(message));
+                          }});
+  watchdog.watch("a", 1ms);
+  auto future = delivered.get_future();
+  ASSERT_EQ(future.wait_for(kHang), std::future_status::ready);
+  EXPECT_NE(future.get().find("boom"), std::string::npos);
+  watchdog.shutdown();
+  EXPECT_EQ(watchdog.stats().callback_errors, 1u);
+  EXPECT_TRUE(reports.take().empty());  // nothing went to the process reporter
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -320,15 +376,63 @@ TEST(Watchdog, Destructor_WaitsForARunningCallback_AndNoCallbackRunsAfterIt) {
   EXPECT_LE(calls.load(), 8);
 }
 
-TEST(Watchdog, Stop_IsIdempotent_AndAfterwardsNothingFires) {
+TEST(Watchdog, Shutdown_IsIdempotent_AndLaterFeedsAndWatchesAreRefusedAndCounted) {
   std::atomic<int> calls{0};
   dcp::Watchdog watchdog([&](std::string_view, std::chrono::nanoseconds) { ++calls; });
-  watchdog.stop();
-  watchdog.stop();
-  watchdog.watch("a", 1ns);  // nothing runs the deadlines any more
-  EXPECT_TRUE(watchdog.feed("a"));
+  ASSERT_TRUE(watchdog.watch("a", 1h));
+  watchdog.shutdown();
+  watchdog.shutdown(dcp::ShutdownMode::cancel);
+  EXPECT_FALSE(watchdog.watch("b", 1ns));  // refused: never throws, does nothing
+  EXPECT_FALSE(watchdog.watch("", -1ns));  // refused before the arguments are checked
+  EXPECT_FALSE(watchdog.feed("a"));
   EXPECT_EQ(calls.load(), 0);
-  EXPECT_FALSE(watchdog.expired("a"));
+  const dcp::Watchdog::Stats stats = watchdog.stats();
+  EXPECT_EQ(stats.refused_after_shutdown, 3u);
+  EXPECT_EQ(stats.watched, 1u);  // observers keep working
+  EXPECT_TRUE(watchdog.unwatch("a"));
+  EXPECT_EQ(watchdog.watched(), 0u);
+}
+
+/// Eight inputs due together; the first callback blocks until the test has started the shutdown.
+struct BlockedFirings {
+  std::latch entered{1};
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> calls{0};
+  std::unique_ptr<dcp::Watchdog> watchdog = std::make_unique<dcp::Watchdog>(
+      [this](std::string_view, std::chrono::nanoseconds) {
+        if (calls++ == 0) {
+          entered.count_down();
+          released.wait();
+        }
+      });
+  BlockedFirings() {
+    for (int i = 0; i < 8; ++i) watchdog->watch("input-" + std::to_string(i), 1ms);
+    entered.wait();
+  }
+};
+
+TEST(Watchdog, ShutdownCancel_SkipsTheDecidedFiringsAndCountsThem) {
+  BlockedFirings firings;
+  std::thread shutter([&] { firings.watchdog->shutdown(dcp::ShutdownMode::cancel); });
+  while (firings.watchdog->feed("input-0")) std::this_thread::yield();  // until the shutdown began
+  firings.release.set_value();
+  shutter.join();
+  const dcp::Watchdog::Stats stats = firings.watchdog->stats();
+  EXPECT_EQ(firings.calls.load(), 1);
+  EXPECT_GE(stats.expirations, 1u);
+  EXPECT_EQ(stats.firings_cancelled, stats.expirations - 1);
+}
+
+TEST(Watchdog, ShutdownDrain_DeliversTheDecidedFirings) {
+  BlockedFirings firings;
+  std::thread shutter([&] { firings.watchdog->shutdown(dcp::ShutdownMode::drain); });
+  while (firings.watchdog->feed("input-0")) std::this_thread::yield();  // until the shutdown began
+  firings.release.set_value();
+  shutter.join();
+  const dcp::Watchdog::Stats stats = firings.watchdog->stats();
+  EXPECT_EQ(static_cast<std::uint64_t>(firings.calls.load()), stats.expirations);
+  EXPECT_EQ(stats.firings_cancelled, 0u);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -447,7 +551,7 @@ TEST(Watchdog, ConcurrentFeedsWatchesAndFirings_AreRaceFree) {
   }
   done = true;
   for (auto& t : feeders) t.join();
-  watchdog.stop();
+  watchdog.shutdown();
 
   EXPECT_EQ(steady_landed.load(), steady_feeds.load());
   EXPECT_EQ(watchdog.expirations("steady"), 0u);

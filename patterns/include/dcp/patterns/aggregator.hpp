@@ -6,10 +6,10 @@
 // a sector was too slow (the robot would rather act on 7 of 8 sectors now than on 8 too late).
 //
 //   dcp::Aggregator<std::uint64_t, Obstacles> gather(
-//       {.parts = 8, .deadline = 30ms, .max_pending = 4, .name = "lidar-gather"},
 //       [&results](dcp::Gathered<std::uint64_t, Obstacles>&& frame) {   // any thread: must be thread-safe
 //         (void)results.try_send(std::move(frame));                       // e.g. to the output thread
-//       });
+//       },
+//       {.parts = 8, .deadline = 30ms, .max_pending = 4, .name = "lidar-gather"});
 //   gather.open(frame_id);                                 // optional: the deadline starts at scatter time
 //   for (std::size_t s = 0; s < 8; ++s)
 //     pool.post([&, frame_id, s] { gather.add(frame_id, s, detect(scan, s)); });
@@ -24,7 +24,7 @@
 //   - evicted:  opening a key while Options::max_pending keys are pending evicts the OLDEST pending
 //     key first; it is emitted (partial) by the thread that opened the new key. Nothing vanishes
 //     unflagged.
-//   - flushed:  flush() or close() emitted it early, on the calling thread.
+//   - flushed:  flush() or shutdown(drain) emitted it early, on the calling thread.
 // Gathered::age is the time from opening (first part or open()) to the emission decision; a deadline
 // emission has age >= Options::deadline.
 //
@@ -39,22 +39,26 @@
 // stats() of the same aggregator. It runs on the adding threads (complete), the threads that open keys
 // (evicted), the flushing thread (flushed) and the timer thread (deadline) — possibly concurrently on
 // several of them, for different keys: it must be thread-safe. Results of different keys are not
-// ordered. An exception thrown by on_result propagates out of the add()/open()/flush()/close() call
-// that emitted (after every other result of that call was emitted; the key still counts as emitted);
-// on the timer thread it is counted in stats().callback_errors and written to stderr, and the timer
-// keeps running.
+// ordered. An exception thrown by on_result never propagates: it is caught on whichever thread
+// emitted, counted in stats().callback_errors and delivered with dcp::deliver_error(Options::on_error,
+// ...) (unset: dcp::report_error); the key still counts as emitted and the other results of the same
+// call are still emitted. on_result may call shutdown() (on the timer thread it starts the shutdown
+// and returns without joining); destroying the aggregator from on_result on the timer thread is
+// reported with dcp::report_error and aborts the process.
 //
-// Thread safety: add(), open(), flush(), close() and stats() may be called from any thread
+// Thread safety: add(), open(), flush(), shutdown() and stats() may be called from any thread
 // concurrently. The destructor may not run concurrently with any other call (nor from on_result).
 // Blocking: add(), open() and stats() hold one mutex for a short, bounded time (a hash lookup, moving
 // the part in; a few allocations when a key opens or is emitted; never a user callback), then run
 // on_result outside it when they emitted — so add() returns after the callback of the result it
-// completed (or evicted) returned. flush()/close() do the same for every pending key. Nothing waits
-// for time to pass except the timer thread.
-// Close and destruction: close() emits every pending key (flushed), stops the timer, and rejects every
-// later part (rejected) and open() (false). The destructor stops and joins the timer thread; keys
-// still pending are discarded silently, without calling back — call flush() or close() first to get
-// them.
+// completed (or evicted) returned. flush()/shutdown(drain) do the same for every pending key. Nothing
+// waits for time to pass except the timer thread.
+// Shutdown: shutdown(ShutdownMode::drain) emits every pending key (flushed) on the calling thread;
+// shutdown(ShutdownMode::cancel) drops them without calling back, counted in stats().cancelled. Both
+// then stop and join the timer thread (waiting for a deadline callback it runs). Idempotent, any
+// thread; the destructor calls shutdown(drain). Once shutdown() has begun, add() returns
+// AddResult::closed and open() false: nothing is stored, nothing thrown, each counted in
+// stats().refused_after_shutdown. stats() keeps working.
 // Limits: Options::parts <= kMaxGatherParts, max_pending <= kMaxGatherPending, remembered <=
 // kMaxGatherRemembered; a deadline of 100 years or more means "never".
 #pragma once
@@ -63,11 +67,10 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <deque>
 #include <exception>
 #include <functional>
-#include <list>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -80,7 +83,9 @@
 
 #include "dcp/core/detail/deadline.hpp"
 #include "dcp/core/error_report.hpp"
-#include "dcp/core/thread.hpp"
+#include "dcp/core/shutdown.hpp"
+#include "dcp/patterns/detail/aggregator_pending.hpp"
+#include "dcp/patterns/detail/owned_thread.hpp"
 
 namespace dcp {
 
@@ -95,7 +100,7 @@ enum class GatherReason {
   complete,  ///< every part arrived
   deadline,  ///< Options::deadline passed first (partial)
   evicted,   ///< the oldest pending key, pushed out by a new key at max_pending (partial)
-  flushed,   ///< flush() or close() emitted it early (partial or, with parts == received, full)
+  flushed,   ///< flush() or shutdown(drain) emitted it early (partial or, with parts == received, full)
 };
 
 constexpr const char* to_string(GatherReason reason) noexcept {
@@ -125,7 +130,8 @@ enum class AddResult {
   completed,  ///< stored, and it was the last missing part: the key was emitted by this call
   late,       ///< the key was already emitted (and is still remembered); the part was dropped
   duplicate,  ///< the slot was already filled; the part was dropped
-  rejected,   ///< slot out of range, or the aggregator is closed; the part was dropped
+  rejected,   ///< slot out of range; the part was dropped
+  closed,     ///< shutdown() has begun; the part was dropped (stats().refused_after_shutdown)
 };
 
 constexpr const char* to_string(AddResult result) noexcept {
@@ -135,22 +141,10 @@ constexpr const char* to_string(AddResult result) noexcept {
     case AddResult::late: return "late";
     case AddResult::duplicate: return "duplicate";
     case AddResult::rejected: return "rejected";
+    case AddResult::closed: return "closed";
   }
   return "unknown";
 }
-
-/// Counts since construction (emissions by reason, dropped parts) and the keys pending now.
-struct AggregatorStats {
-  std::uint64_t completed = 0;
-  std::uint64_t partial = 0;  ///< emitted at their deadline
-  std::uint64_t evicted = 0;
-  std::uint64_t flushed = 0;
-  std::uint64_t late = 0;
-  std::uint64_t duplicates = 0;
-  std::size_t pending = 0;
-  std::uint64_t rejected = 0;         ///< parts with an out-of-range slot or after close()
-  std::uint64_t callback_errors = 0;  ///< exceptions on_result threw on the timer thread
-};
 
 /// Scatter/gather with a deadline. See the header comment. Key: copyable, hashable with Hash,
 /// comparable with KeyEqual. Part: move-constructible (may be move-only).
@@ -169,41 +163,55 @@ class Aggregator {
     std::size_t max_pending = 64;                                 ///< 1..kMaxGatherPending
     std::string name = "dcp-gather";                              ///< the timer thread's name
     std::size_t remembered = 0;  ///< emitted keys remembered for `late`; 0 -> 4 * max_pending
+    ErrorCallback on_error = nullptr;  ///< where a throwing on_result is reported (unset: dcp::report_error)
+  };
+
+  /// Counts since construction (emissions by reason, dropped parts) and the keys pending now.
+  struct Stats {
+    std::uint64_t completed = 0;
+    std::uint64_t partial = 0;  ///< emitted at their deadline
+    std::uint64_t evicted = 0;
+    std::uint64_t flushed = 0;  ///< by flush() or shutdown(drain)
+    std::uint64_t late = 0;
+    std::uint64_t duplicates = 0;
+    std::size_t pending = 0;
+    std::uint64_t rejected = 0;                ///< parts with an out-of-range slot
+    std::uint64_t cancelled = 0;               ///< pending keys dropped by shutdown(cancel)
+    std::uint64_t callback_errors = 0;         ///< exceptions on_result threw (each delivered)
+    std::uint64_t refused_after_shutdown = 0;  ///< add() / open() calls after shutdown() began
   };
 
   /// Starts the timer thread. Throws std::invalid_argument naming the field for bad options or an
-  /// empty on_result.
-  Aggregator(Options options, Callback on_result)
+  /// empty on_result. (Two overloads rather than `Options options = {}`: a nested struct with default
+  /// member initialisers cannot be a default argument inside its own class.)
+  explicit Aggregator(Callback on_result) : Aggregator(std::move(on_result), Options{}) {}
+  Aggregator(Callback on_result, Options options)
       : options_(validated(std::move(options), on_result)), on_result_(std::move(on_result)) {
     remembered_capacity_ = options_.remembered != 0 ? options_.remembered : 4 * options_.max_pending;
     index_.reserve(options_.max_pending);
-    timer_ = ScopedThread([this] { run_timer(); }, options_.name);
+    timer_.start(options_.name, [this](std::stop_token) { run_timer(); });
   }
 
   Aggregator(const Aggregator&) = delete;
   Aggregator& operator=(const Aggregator&) = delete;
 
-  /// Stops and joins the timer thread (waiting for a deadline callback it is running). Pending keys
-  /// are discarded without calling back.
-  ~Aggregator() {
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-      closed_ = true;
-    }
-    wake_timer_.notify_all();
-    timer_ = ScopedThread();  // joins now, before any member the thread uses is destroyed
-  }
+  /// shutdown(ShutdownMode::drain): pending keys are emitted (flushed) on this thread.
+  ~Aggregator() { shutdown(ShutdownMode::drain); }  // timer_'s destructor aborts on the timer thread
 
   /// Opens `key` now, so its deadline runs from the scatter rather than from its first part. False
-  /// (and nothing changes) when the key is pending, remembered as emitted, or the aggregator is
-  /// closed. May evict the oldest pending key (emitted on this thread, reason evicted).
+  /// (and nothing changes) when the key is pending, remembered as emitted, or shutdown() has begun
+  /// (counted in stats().refused_after_shutdown). May evict the oldest pending key (emitted on this
+  /// thread, reason evicted).
   bool open(const Key& key) {
     std::optional<Result> evicted;
     bool wake = false;
     {
       std::lock_guard lock(mutex_);
-      if (closed_ || index_.contains(key) || remembered_.contains(key)) return false;
+      if (closed_) {
+        ++stats_.refused_after_shutdown;
+        return false;
+      }
+      if (index_.contains(key) || remembered_.contains(key)) return false;
       wake = open_locked(key, evicted);
     }
     if (wake) wake_timer_.notify_one();
@@ -213,7 +221,8 @@ class Aggregator {
 
   /// Stores `part` in `slot` of `key`, opening the key when it is not pending. Returns completed when
   /// this filled the last slot — the result was then emitted by this call, before it returns. Never
-  /// throws for expected outcomes (see AddResult); throws what on_result throws, or std::bad_alloc.
+  /// throws for expected outcomes (see AddResult) nor for on_result (reported, see the header
+  /// comment); throws std::bad_alloc.
   AddResult add(const Key& key, std::size_t slot, Part part) {
     std::optional<Result> evicted;
     std::optional<Result> finished;
@@ -221,7 +230,11 @@ class Aggregator {
     AddResult result = AddResult::added;
     {
       std::lock_guard lock(mutex_);
-      if (closed_ || slot >= options_.parts) {
+      if (closed_) {
+        ++stats_.refused_after_shutdown;
+        return AddResult::closed;
+      }
+      if (slot >= options_.parts) {
         ++stats_.rejected;
         return AddResult::rejected;
       }
@@ -241,39 +254,40 @@ class Aggregator {
       } else {
         pending.parts[slot].emplace(std::move(part));
         if (++pending.received == options_.parts) {
-          finished.emplace(take_locked(found, GatherReason::complete, std::chrono::steady_clock::now()));
+          finished.emplace(take_locked(found, GatherReason::complete, Clock::now()));
           ++stats_.completed;
           result = AddResult::completed;
         }
       }
     }
     if (wake) wake_timer_.notify_one();
-    // Evicted first: it is the older key. If its callback throws, the completed one is still emitted.
-    emit_all(evicted, finished);
+    if (evicted) emit(std::move(*evicted));  // first: it is the older key
+    if (finished) emit(std::move(*finished));
     return result;
   }
 
   /// Emits every pending key now (reason flushed) on this thread; returns how many.
   std::size_t flush() {
-    std::vector<Result> flushed = take_all(/*close=*/false);
-    const std::size_t count = flushed.size();
-    emit_batch(flushed);
-    return count;
+    std::vector<Result> flushed = take_all(Take::flush);
+    for (Result& result : flushed) emit(std::move(result));
+    return flushed.size();
   }
 
-  /// Emits every pending key (reason flushed), stops the timer thread, and rejects every later part
-  /// and open(). Returns how many keys it emitted. Idempotent (a second call returns 0).
-  std::size_t close() {
-    std::vector<Result> flushed = take_all(/*close=*/true);
+  /// drain: emits every pending key (flushed) on this thread; cancel: drops them (counted in
+  /// stats().cancelled). Then stops and joins the timer thread (from the timer thread itself: returns
+  /// without joining). Refuses every later add() and open(). Idempotent; any thread.
+  void shutdown(ShutdownMode mode = ShutdownMode::drain) {
+    std::vector<Result> flushed = take_all(mode == ShutdownMode::drain ? Take::close_flush : Take::close_drop);
     wake_timer_.notify_all();
-    const std::size_t count = flushed.size();
-    emit_batch(flushed);
-    return count;
+    for (Result& result : flushed) emit(std::move(result));
+    flushed.clear();
+    timer_.request_stop();
+    (void)timer_.join();
   }
 
-  [[nodiscard]] AggregatorStats stats() const {
+  [[nodiscard]] Stats stats() const {
     std::lock_guard lock(mutex_);
-    AggregatorStats stats = stats_;
+    Stats stats = stats_;
     stats.pending = index_.size();
     return stats;
   }
@@ -282,37 +296,20 @@ class Aggregator {
 
  private:
   using Clock = std::chrono::steady_clock;
-
-  struct Pending {
-    Key key;
-    std::vector<std::optional<Part>> parts;
-    std::size_t received = 0;
-    Clock::time_point opened;
-    Clock::time_point deadline;  // opened + Options::deadline; kNoDeadline for "never"
-  };
-  using PendingList = std::list<Pending>;  // in opening order == deadline order (fixed deadline)
-  using Index = std::unordered_map<Key, typename PendingList::iterator, Hash, KeyEqual>;
+  using Pending = detail::AggregatorPending<Key, Part>;
+  using PendingList = detail::AggregatorPendingList<Key, Part>;
+  using Index = detail::AggregatorIndex<Key, Part, Hash, KeyEqual>;
+  enum class Take { flush, close_flush, close_drop };
 
   static Options validated(Options options, const Callback& on_result) {
-    auto fail = [](const std::string& what) {
-      throw std::invalid_argument("dcp::Aggregator: " + what);
-    };
-    if (options.parts == 0 || options.parts > kMaxGatherParts) {
-      fail("Options::parts must be 1.." + std::to_string(kMaxGatherParts) + ", got " +
-           std::to_string(options.parts));
-    }
+    detail::check_aggregator_range("parts", options.parts, 1, kMaxGatherParts);
     if (options.deadline <= std::chrono::nanoseconds::zero()) {
-      fail("Options::deadline must be positive, got " + std::to_string(options.deadline.count()) + " ns");
+      detail::aggregator_option_error("Options::deadline must be positive, got " +
+                                      std::to_string(options.deadline.count()) + " ns");
     }
-    if (options.max_pending == 0 || options.max_pending > kMaxGatherPending) {
-      fail("Options::max_pending must be 1.." + std::to_string(kMaxGatherPending) + ", got " +
-           std::to_string(options.max_pending));
-    }
-    if (options.remembered > kMaxGatherRemembered) {
-      fail("Options::remembered must be 0.." + std::to_string(kMaxGatherRemembered) + " (0: 4 * max_pending), got " +
-           std::to_string(options.remembered));
-    }
-    if (!on_result) fail("on_result must not be empty");
+    detail::check_aggregator_range("max_pending", options.max_pending, 1, kMaxGatherPending);
+    detail::check_aggregator_range("remembered", options.remembered, 0, kMaxGatherRemembered, " (0: 4 * max_pending)");
+    if (!on_result) detail::aggregator_option_error("on_result must not be empty");
     return options;
   }
 
@@ -371,10 +368,16 @@ class Aggregator {
     }
   }
 
-  std::vector<Result> take_all(bool close) {
+  std::vector<Result> take_all(Take take) {
     std::vector<Result> results;
     std::lock_guard lock(mutex_);
-    if (close) closed_ = true;
+    if (take != Take::flush) closed_ = true;
+    if (take == Take::close_drop) {
+      stats_.cancelled += index_.size();
+      index_.clear();
+      pending_.clear();
+      return results;
+    }
     results.reserve(index_.size());
     const Clock::time_point now = Clock::now();
     while (!pending_.empty()) {
@@ -384,39 +387,29 @@ class Aggregator {
     return results;
   }
 
-  void emit(Result&& result) { on_result_(std::move(result)); }
-
-  void emit_all(std::optional<Result>& first, std::optional<Result>& second) {
-    std::exception_ptr error;
-    for (std::optional<Result>* result : {&first, &second}) {
-      if (!result->has_value()) continue;
+  // Calls on_result; an exception is counted and delivered, never propagated.
+  void emit(Result&& result) noexcept {
+    try {
+      on_result_(std::move(result));
+    } catch (...) {
+      {
+        std::lock_guard lock(mutex_);
+        ++stats_.callback_errors;
+      }
       try {
-        emit(std::move(**result));
-      } catch (...) {
-        if (!error) error = std::current_exception();
+        deliver_error(options_.on_error, "aggregator '" + options_.name + "'",
+                      "on_result threw: " + describe_current_exception());
+      } catch (...) {  // the message could not be allocated
+        deliver_error(options_.on_error, "aggregator", "on_result threw");
       }
     }
-    if (error) std::rethrow_exception(error);
   }
 
-  // Emits every result; rethrows the first exception on_result threw once all were emitted.
-  void emit_batch(std::vector<Result>& results) {
-    std::exception_ptr error;
-    for (Result& result : results) {
-      try {
-        emit(std::move(result));
-      } catch (...) {
-        if (!error) error = std::current_exception();
-      }
-    }
-    if (error) std::rethrow_exception(error);
-  }
-
-  // The timer thread: sleeps until the earliest deadline (or until woken by a first key, close() or
-  // the destructor), then emits the expired keys one by one, each outside the lock.
-  void run_timer() {
+  // The timer thread: sleeps until the earliest deadline (or until woken by a first key or the
+  // shutdown), then emits the expired keys one by one, each outside the lock.
+  void run_timer() noexcept {
     std::unique_lock lock(mutex_);
-    while (!stopping_ && !closed_) {
+    while (!closed_) {
       if (pending_.empty() || pending_.front().deadline == detail::kNoDeadline) {
         wake_timer_.wait(lock);
         continue;
@@ -430,22 +423,9 @@ class Aggregator {
       Result expired = take_locked(index_.find(pending_.front().key), GatherReason::deadline, now);
       ++stats_.partial;
       lock.unlock();
-      try {
-        emit(std::move(expired));
-      } catch (...) {
-        report_callback_error(std::current_exception());
-      }
+      emit(std::move(expired));
       lock.lock();
     }
-  }
-
-  void report_callback_error(const std::exception_ptr& error) noexcept {
-    {
-      std::lock_guard lock(mutex_);
-      ++stats_.callback_errors;
-    }
-    std::fprintf(stderr, "dcp::Aggregator '%s': on_result threw on the timer thread: %s\n", options_.name.c_str(),
-                 describe_exception(error).c_str());
   }
 
   const Options options_;
@@ -458,11 +438,10 @@ class Aggregator {
   Index index_;                       // key -> its entry in pending_
   std::deque<Key> remembered_order_;  // recently emitted keys, oldest first
   std::unordered_set<Key, Hash, KeyEqual> remembered_;
-  AggregatorStats stats_;
-  bool closed_ = false;
-  bool stopping_ = false;
+  Stats stats_;
+  bool closed_ = false;               // shutdown() has begun
 
-  ScopedThread timer_;  // last: started after, and joined before, everything it uses
+  detail::OwnedThread timer_;  // last: started after, and joined before, everything it uses
 };
 
 }  // namespace dcp

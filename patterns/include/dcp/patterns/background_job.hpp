@@ -43,20 +43,32 @@
 //
 // Stopping. request_stop() makes the body's std::stop_token report stop_requested() and wakes it from
 // sleep_for(). A running body is never interrupted: it must look at its token. stop_for(timeout)
-// requests stop and waits; stop_latency() reports how long the body took from the first
+// requests stop and waits; stats().stop_latency reports how long the body took from the first
 // request_stop() to its end — the "bounded time" is measured, not hoped.
 //
 // Callbacks run on the job thread, one at a time. An exception they throw is caught, counted in
-// callback_errors() and otherwise ignored: it never reaches the body and never ends the job. They
-// must not destroy the job (aborts the process) nor call stop_for()/wait_for() (std::logic_error:
-// the job would wait for itself); request_stop() is fine.
+// stats().callback_errors and delivered with dcp::deliver_error(Options::on_error, ...) (unset:
+// dcp::report_error); it never reaches the body and never ends the job. An exception the body throws
+// (other than dcp::TaskCancelled, the documented way to end on a stop request) is delivered the same
+// way and counted in stats().body_errors — besides being passed to on_finished. Callbacks may call
+// request_stop() and shutdown() (from the job thread it starts the shutdown and returns without
+// joining); they must not destroy the job (reported with dcp::report_error, then the process aborts)
+// nor call stop_for()/wait_for() (std::logic_error: the job would wait for itself).
+//
+// Shutdown: shutdown(ShutdownMode::drain) lets a running body end on its own and joins the thread;
+// shutdown(ShutdownMode::cancel) requests stop first (as request_stop()). Idempotent, any thread;
+// cancel escalates a drain in progress. The destructor calls shutdown(drain): a body that only ends
+// on a stop request must be stopped first (request_stop(), stop_for() or shutdown(cancel)). Once
+// shutdown() has begun, start() is refused: it returns false, does nothing, never throws, and is
+// counted in stats().refused_after_shutdown; a job shut down before it started never runs (its state
+// becomes cancelled, on_finished is not called). state(), stats(), wait_for() keep working.
 //
 // Thread safety: every member of BackgroundJob may be called from any thread concurrently, except the
 // destructor (no other call may run or start once it begins). JobContext is used only by the body, on
 // the job thread.
-// Blocking: stop_for()/wait_for() up to their timeout; the destructor requests stop and joins — a body
-// that ignores its token keeps the destructor waiting. JobContext::sleep_for() until its duration
-// passes or stop is requested. Everything else returns at once (start() creates the thread).
+// Blocking: stop_for()/wait_for() up to their timeout; shutdown() and the destructor until the body
+// ended (unless called on the job thread). JobContext::sleep_for() until its duration passes or stop
+// is requested. Everything else returns at once (start() creates the thread).
 #pragma once
 
 #include <algorithm>
@@ -78,9 +90,10 @@
 #include <utility>
 
 #include "dcp/core/detail/deadline.hpp"
+#include "dcp/core/error_report.hpp"
+#include "dcp/core/shutdown.hpp"  // dcp::ShutdownMode, and dcp::TaskCancelled, which a job body may throw to end
 #include "dcp/node/payload.hpp"
-#include "dcp/core/thread.hpp"
-#include "dcp/core/worker_pool.hpp"  // dcp::TaskCancelled, which a job body may throw to end
+#include "dcp/patterns/detail/owned_thread.hpp"
 
 namespace dcp {
 
@@ -166,12 +179,8 @@ class JobContext {
 
 class BackgroundJob {
  public:
-  struct Options {
-    /// Name of the job thread (truncated to 15 characters) and of the job in messages.
-    std::string name = "dcp-job";
-    /// Least time between two progress deliveries (>= 0; 0 delivers every report).
-    std::chrono::nanoseconds progress_interval = std::chrono::milliseconds(100);
-  };
+  /// What the job runs, once, on its own thread.
+  using Body = std::function<void(JobContext&)>;
 
   struct Callbacks {
     /// Each delivered progress report (job thread). May be empty.
@@ -181,112 +190,68 @@ class BackgroundJob {
     std::function<void(JobState, std::exception_ptr)> on_finished = nullptr;
   };
 
+  struct Options {
+    /// Name of the job thread (truncated to 15 characters) and of the job in messages.
+    std::string name = "dcp-job";
+    /// Least time between two progress deliveries (>= 0; 0 delivers every report).
+    std::chrono::nanoseconds progress_interval = std::chrono::milliseconds(100);
+    /// Where a throwing body (other than TaskCancelled) or callback is reported (unset:
+    /// dcp::report_error).
+    ErrorCallback on_error = nullptr;
+  };
+
+  /// A snapshot of the job's counters.
+  struct Stats {
+    JobState state = JobState::not_started;
+    std::uint64_t progress_published = 0;     ///< progress reports delivered (with or without on_progress)
+    std::uint64_t callback_errors = 0;        ///< exceptions on_progress / on_finished threw (each delivered)
+    std::uint64_t body_errors = 0;            ///< exceptions the body threw, TaskCancelled aside (each delivered)
+    std::uint64_t refused_after_shutdown = 0; ///< start() calls after shutdown() began
+    /// From the first request_stop() to the end of the body; 0 when not applicable (not ended yet,
+    /// ended without a stop request, or never ran).
+    std::chrono::nanoseconds stop_latency{0};
+  };
+
   /// A job that runs `body` once start() is called. Throws std::invalid_argument when `body` is empty
-  /// or Options::progress_interval is negative.
-  BackgroundJob(std::function<void(JobContext&)> body, Callbacks callbacks)
-      : BackgroundJob(std::move(body), std::move(callbacks), Options{}) {}
-  BackgroundJob(std::function<void(JobContext&)> body, Callbacks callbacks, Options options)
-      : body_(std::move(body)), callbacks_(std::move(callbacks)), options_(std::move(options)) {
-    if (!body_) throw std::invalid_argument("dcp::BackgroundJob: the job body is empty");
-    if (options_.progress_interval < std::chrono::nanoseconds::zero()) {
-      throw std::invalid_argument("dcp::BackgroundJob: Options::progress_interval must be >= 0 (got " +
-                                  std::to_string(options_.progress_interval.count()) + " ns)");
-    }
-  }
+  /// or Options::progress_interval is negative. (Two overloads rather than `Options options = {}`: a
+  /// nested struct with default member initialisers cannot be a default argument inside its class.)
+  BackgroundJob(Body body, Callbacks callbacks) : BackgroundJob(std::move(body), std::move(callbacks), Options{}) {}
+  BackgroundJob(Body body, Callbacks callbacks, Options options);
 
   BackgroundJob(const BackgroundJob&) = delete;
   BackgroundJob& operator=(const BackgroundJob&) = delete;
 
-  /// Requests stop and joins the job thread: a body that ignores its token keeps the destructor
-  /// waiting. Destroying the job from its own body or callbacks aborts the process.
-  ~BackgroundJob() {
-    if (on_job_thread()) {
-      std::fprintf(stderr, "dcp::BackgroundJob '%s': destroyed from its own job thread (a thread cannot join itself)\n",
-                   options_.name.c_str());
-      std::abort();
-    }
-    request_stop();
-    try {
-      if (thread_.joinable()) thread_.join();  // run() never throws
-    } catch (...) {
-    }
-  }
+  /// shutdown(ShutdownMode::drain): waits for the body to end on its own. From the job thread
+  /// (its body or callbacks): reported, then aborts.
+  ~BackgroundJob();
 
-  /// Starts the job thread. Once only: a second call throws std::logic_error. When request_stop() came
-  /// first, the body never runs: the job ends as cancelled (on_finished still runs, on the job thread).
-  void start() {
-    std::lock_guard lock(mutex_);
-    if (started_) {
-      throw std::logic_error("dcp::BackgroundJob::start: job '" + options_.name + "' was already started (start() may be called once)");
-    }
-    state_.store(JobState::running, std::memory_order_release);
-    started_ = true;
-    try {
-      thread_ = ScopedThread([this] { run(); }, options_.name);
-    } catch (...) {  // no thread: the job is as if never started
-      started_ = false;
-      state_.store(JobState::not_started, std::memory_order_release);
-      throw;
-    }
-  }
+  /// Starts the job thread: true. False (nothing done) once shutdown() has begun. Once only: a
+  /// second call before any shutdown throws std::logic_error. When request_stop() came first, the body
+  /// never runs: the job ends as cancelled (on_finished still runs, on the job thread).
+  bool start();
 
   /// Asks the body to stop: its token reports stop_requested() and sleep_for() returns false. The
-  /// first call is the start of stop_latency(). Any thread, any time (before start(): the body never
-  /// runs).
-  void request_stop() noexcept {
-    std::int64_t expected = kNotRequested;
-    (void)stop_requested_at_.compare_exchange_strong(expected, now_ns(), std::memory_order_acq_rel);
-    stop_source_.request_stop();
-  }
+  /// first call is the start of stats().stop_latency. Any thread, any time (before start(): the body
+  /// never runs). Does not refuse a later start().
+  void request_stop() noexcept;
 
   /// request_stop(), then waits up to `timeout` for the job to end. True when it ended (on_finished has
   /// returned) or was never started; false when the body still runs after `timeout`. Throws
   /// std::invalid_argument for a negative timeout, std::logic_error from the job thread.
-  bool stop_for(std::chrono::nanoseconds timeout) {
-    if (on_job_thread()) {
-      throw std::logic_error("dcp::BackgroundJob::stop_for: called from job '" + options_.name + "' itself (it would wait for itself)");
-    }
-    request_stop();
-    {
-      std::lock_guard lock(mutex_);
-      if (!started_) return true;  // nothing runs, and start() will not run the body
-    }
-    return wait_for(timeout);
-  }
+  bool stop_for(std::chrono::nanoseconds timeout);
 
   /// Waits up to `timeout` for the job to end. True when it ended (on_finished has returned); false
   /// after `timeout` (also when it was not started). Throws std::invalid_argument for a negative
   /// timeout, std::logic_error from the job thread.
-  bool wait_for(std::chrono::nanoseconds timeout) const {
-    if (on_job_thread()) {
-      throw std::logic_error("dcp::BackgroundJob::wait_for: called from job '" + options_.name + "' itself (it would wait for itself)");
-    }
-    const detail::SteadyTime deadline = detail::deadline_after(timeout, "dcp::BackgroundJob::wait_for");
-    std::unique_lock lock(mutex_);
-    if (deadline == detail::kNoDeadline) {
-      ended_cv_.wait(lock, [this] { return ended_; });
-      return true;
-    }
-    return ended_cv_.wait_until(lock, deadline, [this] { return ended_; });
-  }
+  bool wait_for(std::chrono::nanoseconds timeout) const;
+
+  /// Refuses later start() calls; cancel also requests stop; then waits for the body to end (see the
+  /// header comment). From the job thread: starts the shutdown and returns without waiting.
+  void shutdown(ShutdownMode mode = ShutdownMode::drain);
 
   [[nodiscard]] JobState state() const noexcept { return state_.load(std::memory_order_acquire); }
 
-  /// Progress reports delivered so far (with or without an on_progress callback).
-  [[nodiscard]] std::uint64_t progress_published() const noexcept {
-    return progress_published_.load(std::memory_order_acquire);
-  }
-
-  /// Exceptions thrown by on_progress / on_finished (caught and ignored).
-  [[nodiscard]] std::uint64_t callback_errors() const noexcept {
-    return callback_errors_.load(std::memory_order_acquire);
-  }
-
-  /// Time from the first request_stop() to the end of the body; 0 when not applicable (the job has not
-  /// ended yet, ended without a stop request, or never ran).
-  [[nodiscard]] std::chrono::nanoseconds stop_latency() const noexcept {
-    return std::chrono::nanoseconds(stop_latency_ns_.load(std::memory_order_acquire));
-  }
+  [[nodiscard]] Stats stats() const noexcept;
 
   [[nodiscard]] const std::string& name() const noexcept { return options_.name; }
 
@@ -295,138 +260,27 @@ class BackgroundJob {
 
   static constexpr std::int64_t kNotRequested = std::numeric_limits<std::int64_t>::min();
 
-  static std::int64_t now_ns() noexcept {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
-
-  bool on_job_thread() const noexcept {
-    return thread_id_.load(std::memory_order_acquire) == std::this_thread::get_id();
-  }
-
   /// Called by JobContext on the job thread.
-  void publish(const JobProgress& report) noexcept {
-    progress_published_.fetch_add(1, std::memory_order_release);
-    if (!callbacks_.on_progress) return;
-    try {
-      callbacks_.on_progress(report);
-    } catch (...) {
-      callback_errors_.fetch_add(1, std::memory_order_release);
-    }
-  }
+  void publish(const JobProgress& report) noexcept;
+  void run() noexcept;
+  void report_error_of(std::atomic<std::uint64_t>& counter, const char* what) noexcept;
 
-  void run() noexcept {
-    thread_id_.store(std::this_thread::get_id(), std::memory_order_release);
-    JobContext context(*this, stop_source_.get_token(), options_.progress_interval);
-    std::exception_ptr error;
-    bool ran = false;
-    if (!stop_source_.stop_requested()) {
-      ran = true;
-      try {
-        body_(context);
-      } catch (...) {
-        error = std::current_exception();
-      }
-    }
-    const bool stopped = stop_source_.stop_requested();  // before the end time: latency never < 0
-    const std::int64_t ended_at = now_ns();
-    if (stopped && ran) {
-      const std::int64_t requested_at = stop_requested_at_.load(std::memory_order_acquire);
-      if (requested_at != kNotRequested) {
-        stop_latency_ns_.store(std::max<std::int64_t>(0, ended_at - requested_at), std::memory_order_release);
-      }
-    }
-    context.flush(std::chrono::steady_clock::now());  // the last report is always delivered
-    const JobState final_state = stopped ? JobState::cancelled : error ? JobState::failed : JobState::finished;
-    state_.store(final_state, std::memory_order_release);
-    if (callbacks_.on_finished) {
-      try {
-        callbacks_.on_finished(final_state, error);
-      } catch (...) {
-        callback_errors_.fetch_add(1, std::memory_order_release);
-      }
-    }
-    error = nullptr;  // the exception is released on the thread that threw it
-    thread_id_.store(std::thread::id(), std::memory_order_release);  // a later thread may reuse the id
-    {
-      std::lock_guard lock(mutex_);
-      ended_ = true;
-    }
-    ended_cv_.notify_all();
-  }
-
-  const std::function<void(JobContext&)> body_;
+  const Body body_;
   const Callbacks callbacks_;
   const Options options_;
-  std::stop_source stop_source_;
   std::atomic<std::int64_t> stop_requested_at_{kNotRequested};  // steady ns of the first request_stop()
   std::atomic<JobState> state_{JobState::not_started};
   std::atomic<std::uint64_t> progress_published_{0};
   std::atomic<std::uint64_t> callback_errors_{0};
+  std::atomic<std::uint64_t> body_errors_{0};
+  std::atomic<std::uint64_t> refused_{0};
   std::atomic<std::int64_t> stop_latency_ns_{0};
-  std::atomic<std::thread::id> thread_id_{};
   mutable std::mutex mutex_;
   mutable std::condition_variable ended_cv_;
-  bool started_ = false;  // guarded by mutex_
-  bool ended_ = false;    // guarded by mutex_
-  ScopedThread thread_;   // last: joined (by the destructor) before the members above go
+  bool started_ = false;    // guarded by mutex_
+  bool shut_down_ = false;  // guarded by mutex_
+  bool ended_ = false;      // guarded by mutex_
+  detail::OwnedThread thread_;  // last: joined (by the destructor) before the members above go
 };
-
-// ---------------------------------------------------------------------------------------------------
-// JobContext
-// ---------------------------------------------------------------------------------------------------
-
-inline void JobContext::deliver(JobProgress report, SteadyTime now) noexcept {
-  delivered_any_ = true;
-  last_delivery_ = now;
-  job_.publish(report);
-}
-
-inline void JobContext::progress(double fraction, std::string message, Payload snapshot) {
-  if (!(fraction >= 0.0)) fraction = 0.0;  // negative or NaN
-  if (fraction > 1.0) fraction = 1.0;
-  JobProgress report{fraction, std::move(message), std::move(snapshot), ++calls_};
-  const SteadyTime now = std::chrono::steady_clock::now();
-  if (!delivered_any_ || now - last_delivery_ >= interval_) {
-    pending_.reset();  // this report is newer
-    deliver(std::move(report), now);
-  } else {
-    pending_ = std::move(report);  // the latest wins
-  }
-}
-
-inline bool JobContext::sleep_for(std::chrono::nanoseconds duration) {
-  const SteadyTime end = detail::deadline_after(duration, "dcp::JobContext::sleep_for");
-  if (token_.stop_requested()) return false;
-  std::mutex mutex;
-  std::condition_variable wake;
-  bool stopped = false;
-  // Runs on the thread calling request_stop() (or right here if stop was already requested). The
-  // stop_callback's destructor waits for a running invocation, so `wake` outlives the notify.
-  std::stop_callback on_stop(token_, [&] {
-    std::lock_guard lock(mutex);
-    stopped = true;
-    wake.notify_one();
-  });
-  std::unique_lock lock(mutex);
-  for (;;) {
-    if (stopped) return false;
-    const SteadyTime now = std::chrono::steady_clock::now();
-    if (pending_ && now >= pending_due()) {
-      lock.unlock();
-      flush(now);
-      lock.lock();
-      continue;
-    }
-    if (now >= end) break;
-    const SteadyTime wake_at = pending_ ? std::min(end, pending_due()) : end;
-    if (wake_at == detail::kNoDeadline) {
-      wake.wait(lock, [&] { return stopped; });
-    } else {
-      wake.wait_until(lock, wake_at, [&] { return stopped; });
-    }
-  }
-  return !token_.stop_requested();
-}
 
 }  // namespace dcp

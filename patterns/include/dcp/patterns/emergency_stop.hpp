@@ -149,7 +149,7 @@ class EmergencyStop {
   /// hooks left in the protected routers (see "Lifetime").
   ~EmergencyStop() {
     link_->stop.store(nullptr, std::memory_order_seq_cst);
-    if (watchdog_) watchdog_->stop();
+    if (watchdog_) watchdog_->shutdown();
   }
 
   /// Wires the stop into `router`: inputs are stamped with the stop's epoch, a trigger discards the

@@ -53,11 +53,14 @@
 //   output.<id>.latency   latency  queued -> sent
 //
 // JSON (to_json; compact, one line, keys in name order; a monitor parses it with any JSON library):
-//   {"node":"processor","uptime_ms":1234,
+//   {"node":"processor","uptime_ms":1234,"errors_reported":0,
 //    "counters":{"input.imu.received":10},
 //    "gauges":{"input.imu.queue":0},
 //    "latencies":{"input.imu.latency":{"count":10,"p50_us":12.5,"p99_us":40.1,"max_us":52.0}}}
-// The node id is escaped as a JSON string (quotes, backslashes, control characters; bytes that are
+// errors_reported is dcp::reported_errors() at the snapshot: every error the PROCESS reported with
+// dcp::report_error so far (work some component lost and nobody was told about, see
+// <dcp/core/error_report.hpp>) — so a monitor sees a node that loses work. It counts the whole
+// process, not this board. The node id is escaped as a JSON string (quotes, backslashes, control characters; bytes that are
 // not valid UTF-8 become U+FFFD). Durations are microseconds as JSON numbers with up to 3 decimals
 // (exact nanoseconds, at least one decimal). An empty section is an empty object ({}).
 //
@@ -85,10 +88,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <stdexcept>
 #include <string>
 #include <string_view>
-#include <utility>
 
 namespace dcp {
 
@@ -259,160 +260,45 @@ class LatencyHistogram {
 struct StatusSnapshot {
   std::string node;
   std::chrono::milliseconds uptime{0};
+  std::uint64_t errors_reported = 0;  ///< dcp::reported_errors() when the snapshot was taken (process-wide)
   std::map<std::string, std::uint64_t, std::less<>> counters;
   std::map<std::string, std::int64_t, std::less<>> gauges;
   std::map<std::string, LatencySummary, std::less<>> latencies;
 };
 
-namespace detail {
-
-inline void append_json_string(std::string& out, std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto byte = static_cast<unsigned char>(text[i]);
-    if (byte < 0x80) {
-      switch (byte) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-          if (byte < 0x20 || byte == 0x7f) {
-            out += "\\u00";
-            out += kHex[byte >> 4];
-            out += kHex[byte & 0xf];
-          } else {
-            out += static_cast<char>(byte);
-          }
-      }
-      ++i;
-      continue;
-    }
-    // A multi-byte UTF-8 sequence: copied when well formed (no overlong forms, no surrogates,
-    // <= U+10FFFF), otherwise its first byte becomes U+FFFD and decoding resumes after it.
-    std::size_t length = 0;
-    std::uint32_t code = 0;
-    std::uint32_t minimum = 0;
-    if ((byte & 0xe0) == 0xc0) {
-      length = 2, code = byte & 0x1fu, minimum = 0x80;
-    } else if ((byte & 0xf0) == 0xe0) {
-      length = 3, code = byte & 0x0fu, minimum = 0x800;
-    } else if ((byte & 0xf8) == 0xf0) {
-      length = 4, code = byte & 0x07u, minimum = 0x10000;
-    }
-    bool valid = length != 0 && i + length <= text.size();
-    for (std::size_t k = 1; valid && k < length; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      valid = (next & 0xc0) == 0x80;
-      code = (code << 6) | (next & 0x3fu);
-    }
-    valid = valid && code >= minimum && code <= 0x10ffff && !(code >= 0xd800 && code <= 0xdfff);
-    if (valid) {
-      out.append(text.substr(i, length));
-      i += length;
-    } else {
-      out += "\\ufffd";
-      ++i;
-    }
-  }
-  out += '"';
-}
-
-/// Nanoseconds as microseconds with up to 3 decimals and at least one: 12500 -> "12.5", 52000 -> "52.0".
-inline void append_microseconds(std::string& out, std::chrono::nanoseconds duration) {
-  const std::int64_t ns = std::max<std::int64_t>(duration.count(), 0);  // a recorded latency is never negative
-  out += std::to_string(ns / 1000);
-  out += '.';
-  const int fraction = static_cast<int>(ns % 1000);
-  const char digits[3] = {static_cast<char>('0' + fraction / 100), static_cast<char>('0' + fraction / 10 % 10),
-                    static_cast<char>('0' + fraction % 10)};
-  std::size_t keep = 3;
-  while (keep > 1 && digits[keep - 1] == '0') --keep;
-  out.append(digits, keep);
-}
-
-}  // namespace detail
-
 /// The JSON form described in the header comment.
-inline std::string to_json(const StatusSnapshot& snapshot) {
-  std::string out;
-  out.reserve(64 + 48 * (snapshot.counters.size() + snapshot.gauges.size()) + 112 * snapshot.latencies.size());
-  out += "{\"node\":";
-  detail::append_json_string(out, snapshot.node);
-  out += ",\"uptime_ms\":";
-  out += std::to_string(snapshot.uptime.count());
-  out += ",\"counters\":{";
-  bool first = true;
-  for (const auto& [name, value] : snapshot.counters) {
-    if (!std::exchange(first, false)) out += ',';
-    detail::append_json_string(out, name);
-    out += ':';
-    out += std::to_string(value);
-  }
-  out += "},\"gauges\":{";
-  first = true;
-  for (const auto& [name, value] : snapshot.gauges) {
-    if (!std::exchange(first, false)) out += ',';
-    detail::append_json_string(out, name);
-    out += ':';
-    out += std::to_string(value);
-  }
-  out += "},\"latencies\":{";
-  first = true;
-  for (const auto& [name, summary] : snapshot.latencies) {
-    if (!std::exchange(first, false)) out += ',';
-    detail::append_json_string(out, name);
-    out += ":{\"count\":";
-    out += std::to_string(summary.count);
-    out += ",\"p50_us\":";
-    detail::append_microseconds(out, summary.p50);
-    out += ",\"p99_us\":";
-    detail::append_microseconds(out, summary.p99);
-    out += ",\"max_us\":";
-    detail::append_microseconds(out, summary.max);
-    out += '}';
-  }
-  out += "}}";
-  return out;
-}
+[[nodiscard]] std::string to_json(const StatusSnapshot& snapshot);
 
 /// A node's named metrics. See the header comment for names, limits, JSON and thread safety.
 class StatusBoard {
  public:
+  /// What the board holds, and how often it was read (a snapshot).
+  struct Stats {
+    std::size_t counters = 0;
+    std::size_t gauges = 0;
+    std::size_t latencies = 0;
+    std::uint64_t snapshots = 0;  ///< snapshot() / to_json() calls so far
+  };
+
   /// `node_id` is reported as "node" in snapshots (any text; escaped in the JSON).
-  explicit StatusBoard(std::string node_id = {})
-      : node_(std::move(node_id)), started_(std::chrono::steady_clock::now()) {}
+  explicit StatusBoard(std::string node_id = {});
 
   StatusBoard(const StatusBoard&) = delete;
   StatusBoard& operator=(const StatusBoard&) = delete;
 
   /// The counter called `name`, created (zero) at first use. Throws std::invalid_argument when the
   /// name is invalid, already names a gauge or histogram, or the board is full.
-  Counter& counter(std::string_view name) { return find_or_create(counters_, name, "counter"); }
+  Counter& counter(std::string_view name);
 
   /// The gauge called `name`, created (zero) at first use. Throws like counter().
-  Gauge& gauge(std::string_view name) { return find_or_create(gauges_, name, "gauge"); }
+  Gauge& gauge(std::string_view name);
 
   /// The latency histogram called `name`, created (empty) at first use. Throws like counter().
-  LatencyHistogram& latency(std::string_view name) { return find_or_create(latencies_, name, "latency"); }
+  LatencyHistogram& latency(std::string_view name);
 
-  /// Every metric's current value, the node id and the time since the board was created.
-  [[nodiscard]] StatusSnapshot snapshot() const {
-    StatusSnapshot snapshot;
-    snapshot.node = node_;
-    snapshot.uptime =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
-    std::lock_guard lock(mutex_);
-    for (const auto& [name, metric] : counters_) snapshot.counters.emplace(name, metric->value());
-    for (const auto& [name, metric] : gauges_) snapshot.gauges.emplace(name, metric->value());
-    for (const auto& [name, metric] : latencies_) snapshot.latencies.emplace(name, metric->summary());
-    return snapshot;
-  }
+  /// Every metric's current value, the node id, the time since the board was created and
+  /// dcp::reported_errors().
+  [[nodiscard]] StatusSnapshot snapshot() const;
 
   /// dcp::to_json(snapshot()).
   [[nodiscard]] std::string to_json() const { return dcp::to_json(snapshot()); }
@@ -421,44 +307,16 @@ class StatusBoard {
   [[nodiscard]] const std::string& node_id() const noexcept { return node_; }
 
   /// Metrics on the board (all kinds).
-  [[nodiscard]] std::size_t size() const {
-    std::lock_guard lock(mutex_);
-    return counters_.size() + gauges_.size() + latencies_.size();
-  }
+  [[nodiscard]] std::size_t size() const;
+
+  [[nodiscard]] Stats stats() const;
 
  private:
   template <class Metric>
   using Registry = std::map<std::string, std::unique_ptr<Metric>, std::less<>>;
 
   template <class Metric>
-  Metric& find_or_create(Registry<Metric>& registry, std::string_view name, const char* kind) {
-    if (!is_valid_status_name(name)) {
-      throw std::invalid_argument(
-          "dcp::StatusBoard::" + std::string(kind) + ": invalid metric name '" +
-          std::string(name.substr(0, kMaxStatusNameLength + 16)) + (name.size() > kMaxStatusNameLength + 16 ? "..." : "") +
-          "' (" + std::to_string(name.size()) + " characters; want 1.." + std::to_string(kMaxStatusNameLength) +
-          " of [A-Za-z0-9_.:/-])");
-    }
-    std::lock_guard lock(mutex_);
-    if (auto found = registry.find(name); found != registry.end()) return *found->second;
-    const char* other = nullptr;
-    if (counters_.contains(name)) other = "counter";
-    if (gauges_.contains(name)) other = "gauge";
-    if (latencies_.contains(name)) other = "latency";
-    if (other != nullptr) {
-      throw std::invalid_argument("dcp::StatusBoard::" + std::string(kind) + ": metric '" + std::string(name) +
-                                  "' is already a " + other);
-    }
-    if (counters_.size() + gauges_.size() + latencies_.size() >= kMaxStatusMetrics) {
-      throw std::invalid_argument("dcp::StatusBoard::" + std::string(kind) + ": cannot add metric '" +
-                                  std::string(name) + "': the board already holds kMaxStatusMetrics (" +
-                                  std::to_string(kMaxStatusMetrics) + ") metrics");
-    }
-    auto metric = std::make_unique<Metric>();
-    Metric& result = *metric;
-    registry.emplace(std::string(name), std::move(metric));
-    return result;
-  }
+  Metric& find_or_create(Registry<Metric>& registry, std::string_view name, const char* kind);
 
   const std::string node_;
   const std::chrono::steady_clock::time_point started_;
@@ -466,6 +324,7 @@ class StatusBoard {
   Registry<Counter> counters_;
   Registry<Gauge> gauges_;
   Registry<LatencyHistogram> latencies_;
+  mutable std::atomic<std::uint64_t> snapshots_{0};
 };
 
 }  // namespace dcp
