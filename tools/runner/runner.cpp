@@ -100,6 +100,7 @@ const char* message_name(const ipc::Message& message) {
     case ipc::MessageType::send_output: return "SendOutput";
     case ipc::MessageType::close_outputs: return "CloseOutputs";
     case ipc::MessageType::error: return "Error";
+    case ipc::MessageType::error_count: return "ErrorCount";
   }
   return "unknown";
 }
@@ -744,6 +745,14 @@ class Runner {
       for (const std::size_t o : outputs) close_output(node, o);
       return;
     }
+    if (auto* count = std::get_if<ipc::ErrorCount>(&message)) {
+      if (count->reported_errors < node.report.reported_errors) {
+        return fail_connection(connection, "ErrorCount went down from " + std::to_string(node.report.reported_errors) +
+                                               " to " + std::to_string(count->reported_errors));
+      }
+      node.report.reported_errors = count->reported_errors;
+      return;
+    }
     if (std::holds_alternative<ipc::Hello>(message)) return fail_connection(connection, "a second Hello on a connected node");
     fail_connection(connection, std::string("unexpected ") + message_name(message) +
                                     " message (it goes from the runner to nodes, not back)");
@@ -1249,16 +1258,29 @@ std::size_t RunReport::failed_count() const noexcept {
   return static_cast<std::size_t>(std::count_if(nodes.begin(), nodes.end(), [](const NodeReport& n) { return n.failed(); }));
 }
 
+std::size_t RunReport::reported_errors_count() const noexcept {
+  return static_cast<std::size_t>(
+      std::count_if(nodes.begin(), nodes.end(), [](const NodeReport& n) { return n.reported_errors > 0; }));
+}
+
 std::string format_summary(const RunReport& report) {
   const std::size_t failed = report.failed_count();
+  const std::size_t with_errors = report.reported_errors_count();
   std::string text = "[dcp] ";
-  if (failed == 0) {
+  if (report.success()) {
     text += "dataflow succeeded: " +
             (report.nodes.size() == 1 ? std::string("the node") : "all " + std::to_string(report.nodes.size()) + " nodes") +
             " exited with code 0";
   } else {
-    text += "dataflow failed: " + std::to_string(failed) + " of " + std::to_string(report.nodes.size()) +
-            (report.nodes.size() == 1 ? " node" : " nodes") + " failed";
+    text += "dataflow failed: ";
+    if (failed > 0) {
+      text += std::to_string(failed) + " of " + std::to_string(report.nodes.size()) +
+              (report.nodes.size() == 1 ? " node" : " nodes") + " failed";
+      if (with_errors > 0) text += ", " + std::to_string(with_errors) + " reported errors";
+    } else {
+      text += std::to_string(with_errors) + " of " + std::to_string(report.nodes.size()) +
+              (report.nodes.size() == 1 ? " node" : " nodes") + " reported errors";
+    }
   }
   if (!report.stop_reason.empty()) text += " (stopped: " + report.stop_reason + ")";
   text += '\n';
@@ -1288,6 +1310,11 @@ std::string format_summary(const RunReport& report) {
   };
   append_row(headers);
   for (const auto& row : rows) append_row(row);
+  for (const NodeReport& node : report.nodes) {
+    if (node.reported_errors == 0) continue;
+    text += "[dcp] node '" + node.id + "' reported " + std::to_string(node.reported_errors) +
+            (node.reported_errors == 1 ? " error" : " errors") + " that lost work; see its 'dcp:' lines above\n";
+  }
   for (const NodeReport& node : report.nodes) {
     for (const NodeReport::InputDrops& drops : node.drops) {
       text += "[dcp] input " + node.id + "/" + drops.input + " dropped " + std::to_string(drops.dropped) +
