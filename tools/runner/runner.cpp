@@ -42,6 +42,7 @@
 #include "runner/duration.hpp"
 #include "runner/event_queue.hpp"
 #include "runner/line_splitter.hpp"
+#include "runner/node_state.hpp"
 #include "runner/process.hpp"
 #include "runner/runtime_directory.hpp"
 #include "runner/secret.hpp"
@@ -267,30 +268,17 @@ struct Connection {
   bool closing = false;             // scheduled for closing: ignore everything from it
 };
 
-enum class Link {
-  waiting,    // not connected yet
-  connected,  // authenticated connection open
-  gone,       // disconnected, or ended without connecting: it will never receive anything
-};
-
 struct NodeState {
   NodeState(const dataflow::Node& node_spec, std::vector<std::size_t> queue_sizes)
-      : spec(&node_spec), queue(std::move(queue_sizes)) {}
+      : spec(&node_spec), state(node_spec.id), queue(std::move(queue_sizes)) {}
 
   const dataflow::Node* spec;
   std::string secret;
   pid_t pid = -1;
-  bool running = false;  // started and not reaped yet
-
-  Link link = Link::waiting;
-  std::uint64_t connection = 0;
-  bool hello_ok_sent = false;
-  bool awaiting_event = false;  // a NextEvent is waiting for its answer
-  bool stop_pending = false;    // Stop goes out with the next answer
-  bool stream_ended = false;    // Stop or AllInputsClosed was delivered (or the node is gone)
-  bool killed_after_grace = false;
-  bool killed_on_interrupt = false;
-  bool warned_send_after_close = false;
+  NodeLifecycle state;                   // process, link and stream machines (node_state.hpp)
+  std::uint64_t connection = 0;          // its connection's id while state.has_connection()
+  bool next_event_outstanding = false;   // the one NextEvent the protocol allows waits for its answer
+  bool warned_send_after_close = false;  // said once that it sends on a closed output
 
   EventQueue queue;
   std::vector<std::uint64_t> dropped_per_input;
@@ -328,13 +316,12 @@ class Runner {
   // Error paths only: whatever is still running is killed and reaped, so no node outlives us.
   ~Runner() {
     for (NodeState& node : nodes_) {
-      if (!node.running) continue;
+      if (!node.state.process_alive()) continue;
       ::kill(-node.pid, SIGKILL);
       ::kill(node.pid, SIGKILL);
       int status = 0;
       while (::waitpid(node.pid, &status, 0) < 0 && errno == EINTR) {
       }
-      node.running = false;
     }
   }
 
@@ -346,7 +333,7 @@ class Runner {
     for (NodeState& node : nodes_) spawn(node);
     descriptor_limit_.emplace();  // after spawning: the nodes keep the limit they would have had
     for (NodeState& node : nodes_) {
-      if (node.report.end == NodeEnd::failed_to_start) node_gone(node);
+      if (node.state.process() == ProcessState::failed_to_start) node_gone(node);
     }
     check_barrier();
     if (options_.stop_after) arm_once(stop_after_timer_.get(), *options_.stop_after);
@@ -476,7 +463,7 @@ class Runner {
       SpawnedProcess process = spawn_process(request);
       node.pid = process.pid;
       node.report.pid = process.pid;
-      node.running = true;
+      node.state.move_to(ProcessState::running);
       ++running_count_;
       node.stdout_pipe = std::move(process.stdout_pipe);
       node.stderr_pipe = std::move(process.stderr_pipe);
@@ -484,6 +471,7 @@ class Runner {
       watch(node.stdout_pipe.get(), token(Source::node_stdout, index));
       watch(node.stderr_pipe.get(), token(Source::node_stderr, index));
     } catch (const std::system_error& e) {
+      node.state.move_to(ProcessState::failed_to_start);
       node.report.end = NodeEnd::failed_to_start;
       node.report.start_error = e.code().message();
       say("node '" + spec.id + "' failed to start: " + e.what());
@@ -671,8 +659,8 @@ class Runner {
     if (node == nullptr) return reject(connection, "unknown node id " + in_quotes(hello->node_id));
     const std::string name = "node '" + node->spec->id + "'";
     if (!secrets_equal(hello->secret, node->secret)) return reject(connection, "wrong secret for " + name);
-    if (node->link == Link::connected) return reject(connection, name + " is already connected");
-    if (node->link == Link::gone || !node->running) {
+    if (node->state.has_connection()) return reject(connection, name + " is already connected");
+    if (node->state.link() == LinkState::gone || !node->state.process_alive()) {
       return reject(connection, name + " has already been connected or has ended (a node connects once)");
     }
     int peer = -1;
@@ -691,7 +679,7 @@ class Runner {
 
     const std::size_t index = static_cast<std::size_t>(node - nodes_.data());
     connection.node = index;
-    node->link = Link::connected;
+    node->state.move_to(LinkState::connected);
     node->connection = connection.id;
     if (released_) {
       send_hello_ok(*node);
@@ -730,8 +718,10 @@ class Runner {
       return fail_connection(connection, std::string("a file descriptor came with a ") + message_name(message) + " message");
     }
     if (std::holds_alternative<ipc::NextEvent>(message)) {
-      if (node.awaiting_event) return fail_connection(connection, "NextEvent sent while the previous one is still unanswered");
-      node.awaiting_event = true;
+      if (node.next_event_outstanding) {
+        return fail_connection(connection, "NextEvent sent while the previous one is still unanswered");
+      }
+      node.next_event_outstanding = true;
       deliver(node);
       return;
     }
@@ -809,7 +799,7 @@ class Runner {
 
   // Whether `node` may still get new input events queued.
   static bool accepting(const NodeState& node) {
-    return node.running && node.link != Link::gone && !node.stream_ended && !node.stop_pending;
+    return node.state.accepting_events();
   }
 
   void enqueue_input(NodeState& node, QueuedEvent event) {
@@ -826,20 +816,19 @@ class Runner {
 
   // Answers the node's outstanding NextEvent, if there is one and something to answer with.
   void deliver(NodeState& node) {
-    if (!node.awaiting_event || node.link != Link::connected || !node.hello_ok_sent) return;
+    if (!node.next_event_outstanding || node.state.link() != LinkState::open) return;
     Connection* connection = find_connection(node.connection);
     if (connection == nullptr || connection->closing || connection->peer_gone) return;
 
     ipc::Event event;
     std::shared_ptr<const ipc::FileDescriptor> fd;
     std::vector<std::uint8_t> frame;
-    if (node.stream_ended) {
+    if (node.state.stream() == StreamState::ended) {
       event.kind = ipc::EventKind::end_of_stream;
       frame = ipc::encode(event);
-    } else if (node.stop_pending) {
+    } else if (node.state.stream() == StreamState::stop_pending) {
       event.kind = ipc::EventKind::stop;
-      node.stop_pending = false;
-      node.stream_ended = true;
+      node.state.move_to(StreamState::ended);
       node.queue.clear();
       frame = ipc::encode(event);
     } else {
@@ -867,12 +856,12 @@ class Runner {
           fd.reset();
           continue;
         }
-        if (queued->kind == ipc::EventKind::all_inputs_closed) node.stream_ended = true;
+        if (queued->kind == ipc::EventKind::all_inputs_closed) node.state.move_to(StreamState::ended);
         if (queued->kind == ipc::EventKind::input) ++node.report.inputs_delivered;
         break;
       }
     }
-    node.awaiting_event = false;
+    node.next_event_outstanding = false;
     send(*connection, std::move(frame), std::move(fd));
   }
 
@@ -938,7 +927,7 @@ class Runner {
     ipc::HelloOk hello_ok;
     for (const dataflow::Input& input : node.spec->inputs) hello_ok.inputs.push_back(input.id);
     for (const dataflow::Output& output : node.spec->outputs) hello_ok.outputs.push_back(output.id);
-    node.hello_ok_sent = true;
+    node.state.move_to(LinkState::open);
     send(*connection, ipc::encode(hello_ok), nullptr);
     deliver(node);
   }
@@ -967,14 +956,14 @@ class Runner {
   // The node will never receive anything again: it disconnected, exited, or never started. Its
   // outputs close (downstream InputClosed).
   void node_gone(NodeState& node) {
-    if (node.link == Link::gone && std::all_of(node.output_closed.begin(), node.output_closed.end(), [](bool c) { return c; })) {
+    if (node.state.link() == LinkState::gone &&
+        std::all_of(node.output_closed.begin(), node.output_closed.end(), [](bool c) { return c; })) {
       return;
     }
-    node.link = Link::gone;
+    if (node.state.link() != LinkState::gone) node.state.move_to(LinkState::gone);
+    if (node.state.stream() != StreamState::ended) node.state.move_to(StreamState::ended);
     node.connection = 0;
-    node.awaiting_event = false;
-    node.stop_pending = false;
-    node.stream_ended = true;
+    node.next_event_outstanding = false;
     node.queue.clear();
     for (std::size_t o = 0; o < node.output_closed.size(); ++o) close_output(node, o);
     check_barrier();
@@ -1003,7 +992,7 @@ class Runner {
   void check_barrier() {
     if (released_) return;
     for (const NodeState& node : nodes_) {
-      if (node.running && node.link == Link::waiting) return;
+      if (node.state.process_alive() && node.state.link() == LinkState::waiting) return;
     }
     release_barrier();
   }
@@ -1012,7 +1001,7 @@ class Runner {
     if (released_) return;
     released_ = true;
     for (NodeState& node : nodes_) {
-      if (node.link == Link::connected && !node.hello_ok_sent) send_hello_ok(node);
+      if (node.state.link() == LinkState::connected) send_hello_ok(node);
     }
     for (TimerGroup& timer : timers_) arm_periodic(timer.fd.get(), timer.period);
   }
@@ -1021,7 +1010,7 @@ class Runner {
     if (released_) return;
     std::vector<std::string> waiting;
     for (const NodeState& node : nodes_) {
-      if (node.running && node.link == Link::waiting) waiting.push_back("'" + node.spec->id + "'");
+      if (node.state.process_alive() && node.state.link() == LinkState::waiting) waiting.push_back("'" + node.spec->id + "'");
     }
     say("still waiting for " + join_ids(waiting) +
         " to connect; the dataflow starts once every node has connected (a node connects in dcp::init_node())");
@@ -1053,8 +1042,11 @@ class Runner {
         " are killed (Ctrl-C again to kill them now)");
     release_barrier();  // nodes still waiting for HelloOk get it, then Stop
     for (NodeState& node : nodes_) {
-      if (!node.running || node.link == Link::gone || node.stream_ended) continue;
-      node.stop_pending = true;
+      if (!node.state.process_alive() || node.state.link() == LinkState::gone ||
+          node.state.stream() != StreamState::open) {
+        continue;
+      }
+      node.state.move_to(StreamState::stop_pending);
       node.queue.clear();
       deliver(node);
     }
@@ -1063,20 +1055,20 @@ class Runner {
 
   void on_grace_expired() {
     for (NodeState& node : nodes_) {
-      if (!node.running || node.killed_after_grace || node.killed_on_interrupt) continue;
+      if (!node.state.process_alive() || node.state.kill_sent()) continue;
       say("node '" + node.spec->id + "' is still running after the " + format_duration(options_.grace) +
           " grace period: killing it");
       kill_node(node);
-      node.killed_after_grace = true;
+      node.state.move_to(ProcessState::killed_after_grace);
     }
   }
 
   void kill_all_now(const std::string& reason) {
     say(reason + ": killing every node now");
     for (NodeState& node : nodes_) {
-      if (!node.running || node.killed_after_grace || node.killed_on_interrupt) continue;
+      if (!node.state.process_alive() || node.state.kill_sent()) continue;
       kill_node(node);
-      node.killed_on_interrupt = true;
+      node.state.move_to(ProcessState::killed_on_interrupt);
     }
   }
 
@@ -1119,15 +1111,16 @@ class Runner {
   void on_exit(pid_t pid, int status) {
     NodeState* found = nullptr;
     for (NodeState& node : nodes_) {
-      if (node.running && node.pid == pid) found = &node;
+      if (node.state.process_alive() && node.pid == pid) found = &node;
     }
     if (found == nullptr) return;  // not one of ours
     NodeState& node = *found;
-    node.running = false;
+    const ProcessState before = node.state.process();
+    node.state.move_to(ProcessState::ended);
     --running_count_;
 
     // What it sent and printed before it exited comes first.
-    if (node.link == Link::connected) {
+    if (node.state.has_connection()) {
       if (Connection* connection = find_connection(node.connection); connection != nullptr && !connection->closing) {
         read_frames(*connection, true);
         close_connection(*connection);
@@ -1143,16 +1136,16 @@ class Runner {
       if (report.exit_code != 0) say("node '" + node.spec->id + "' failed: exit code " + std::to_string(report.exit_code));
     } else if (WIFSIGNALED(status)) {
       report.signal = WTERMSIG(status);
-      if (report.signal == SIGKILL && node.killed_after_grace) {
+      if (report.signal == SIGKILL && before == ProcessState::killed_after_grace) {
         report.end = NodeEnd::killed_after_grace;
-      } else if (report.signal == SIGKILL && node.killed_on_interrupt) {
+      } else if (report.signal == SIGKILL && before == ProcessState::killed_on_interrupt) {
         report.end = NodeEnd::killed_on_interrupt;
       } else {
         report.end = NodeEnd::signaled;
         say("node '" + node.spec->id + "' failed: killed by signal " + signal_name(report.signal));
       }
     }
-    if (node.link != Link::connected) node_gone(node);  // else: when its connection closes
+    if (!node.state.has_connection()) node_gone(node);  // else: when its connection closes
   }
 
   // ----- the end -------------------------------------------------------------------------------------
