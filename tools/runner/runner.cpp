@@ -46,6 +46,7 @@
 #include "runner/process.hpp"
 #include "runner/runtime_directory.hpp"
 #include "runner/secret.hpp"
+#include "runner/supervisor.hpp"
 
 namespace dcp::runner {
 namespace {
@@ -114,66 +115,6 @@ std::string join_ids(const std::vector<std::string>& ids) {
   }
   return text;
 }
-
-// ---------------------------------------------------------------------------------------------
-// Process-wide state changed for the duration of a run, restored afterwards.
-// ---------------------------------------------------------------------------------------------
-
-// Blocks the signals the loop reads from its signalfd and ignores SIGPIPE (a closed stdout must
-// not kill the runner and orphan the nodes). The destructor swallows what is still pending, then
-// restores the previous mask and SIGPIPE disposition.
-class SignalSetup {
- public:
-  SignalSetup() {
-    sigemptyset(&blocked_);
-    for (const int signal : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&blocked_, signal);
-    if (const int e = ::pthread_sigmask(SIG_BLOCK, &blocked_, &previous_mask_); e != 0) {
-      throw std::system_error(e, std::generic_category(), "dcp run: pthread_sigmask");
-    }
-    struct sigaction ignore{};
-    ignore.sa_handler = SIG_IGN;
-    sigemptyset(&ignore.sa_mask);
-    ::sigaction(SIGPIPE, &ignore, &previous_pipe_);
-  }
-  ~SignalSetup() {
-    const timespec zero{};
-    while (::sigtimedwait(&blocked_, nullptr, &zero) > 0) {
-    }
-    ::sigaction(SIGPIPE, &previous_pipe_, nullptr);
-    ::pthread_sigmask(SIG_SETMASK, &previous_mask_, nullptr);
-  }
-  SignalSetup(const SignalSetup&) = delete;
-  SignalSetup& operator=(const SignalSetup&) = delete;
-
-  [[nodiscard]] const sigset_t& blocked() const noexcept { return blocked_; }
-
- private:
-  sigset_t blocked_{};
-  sigset_t previous_mask_{};
-  struct sigaction previous_pipe_{};
-};
-
-// Raises the soft limit on open descriptors to the hard limit: every queued shared-memory message
-// holds one descriptor in the runner. Raised after the nodes are started (they keep the usual
-// limit; some programs close every possible descriptor at start-up) and restored afterwards.
-class DescriptorLimit {
- public:
-  DescriptorLimit() {
-    if (::getrlimit(RLIMIT_NOFILE, &previous_) != 0) return;
-    rlimit raised = previous_;
-    raised.rlim_cur = previous_.rlim_max;
-    changed_ = raised.rlim_cur != previous_.rlim_cur && ::setrlimit(RLIMIT_NOFILE, &raised) == 0;
-  }
-  ~DescriptorLimit() {
-    if (changed_) ::setrlimit(RLIMIT_NOFILE, &previous_);
-  }
-  DescriptorLimit(const DescriptorLimit&) = delete;
-  DescriptorLimit& operator=(const DescriptorLimit&) = delete;
-
- private:
-  rlimit previous_{};
-  bool changed_ = false;
-};
 
 // ---------------------------------------------------------------------------------------------
 // epoll tokens: what a ready descriptor is, packed into epoll_event.data.u64.
@@ -316,12 +257,7 @@ class Runner {
   // Error paths only: whatever is still running is killed and reaped, so no node outlives us.
   ~Runner() {
     for (NodeState& node : nodes_) {
-      if (!node.state.process_alive()) continue;
-      ::kill(-node.pid, SIGKILL);
-      ::kill(node.pid, SIGKILL);
-      int status = 0;
-      while (::waitpid(node.pid, &status, 0) < 0 && errno == EINTR) {
-      }
+      if (node.state.process_alive()) kill_and_reap(node.pid);
     }
   }
 
@@ -449,18 +385,8 @@ class Runner {
     const dataflow::Node& spec = *node.spec;
     try {
       node.secret = make_secret();
-      SpawnRequest request;
-      request.executable = spec.executable;
-      request.arguments.push_back(spec.executable.string());
-      request.arguments.insert(request.arguments.end(), spec.argv.begin(), spec.argv.end());
-      std::vector<std::pair<std::string, std::string>> variables(spec.env.begin(), spec.env.end());
-      variables.emplace_back("DCP_RUNNER_SOCKET", runtime_->socket_path().string());
-      variables.emplace_back("DCP_NODE_ID", spec.id);
-      variables.emplace_back("DCP_NODE_SECRET", node.secret);
-      request.environment = merged_environment(variables);
-      request.working_directory = std::filesystem::absolute(dataflow_.base_dir);
-
-      SpawnedProcess process = spawn_process(request);
+      SpawnedProcess process =
+          spawn_process(node_spawn_request(spec, dataflow_.base_dir, runtime_->socket_path(), node.secret));
       node.pid = process.pid;
       node.report.pid = process.pid;
       node.state.move_to(ProcessState::running);
@@ -1072,10 +998,7 @@ class Runner {
     }
   }
 
-  static void kill_node(const NodeState& node) {
-    ::kill(-node.pid, SIGKILL);  // its process group: whatever it started too
-    ::kill(node.pid, SIGKILL);   // and itself, should it have left its group
-  }
+  static void kill_node(const NodeState& node) { kill_process_group(node.pid); }
 
   // ----- signals and child processes ---------------------------------------------------------------
 
@@ -1092,20 +1015,7 @@ class Runner {
         kill_all_now(signal_name(signal) + " while stopping");
       }
     }
-    reap_children();
-  }
-
-  void reap_children() {
-    for (;;) {
-      int status = 0;
-      const pid_t pid = ::waitpid(-1, &status, WNOHANG);
-      if (pid > 0) {
-        on_exit(pid, status);
-        continue;
-      }
-      if (pid < 0 && errno == EINTR) continue;
-      return;  // 0: children left but none has ended; -1/ECHILD: no children at all
-    }
+    reap_children([this](pid_t pid, int status) { on_exit(pid, status); });
   }
 
   void on_exit(pid_t pid, int status) {
@@ -1130,20 +1040,14 @@ class Runner {
     read_pipe(node, true, true);
 
     NodeReport& report = node.report;
-    if (WIFEXITED(status)) {
-      report.end = NodeEnd::exited;
-      report.exit_code = WEXITSTATUS(status);
-      if (report.exit_code != 0) say("node '" + node.spec->id + "' failed: exit code " + std::to_string(report.exit_code));
-    } else if (WIFSIGNALED(status)) {
-      report.signal = WTERMSIG(status);
-      if (report.signal == SIGKILL && before == ProcessState::killed_after_grace) {
-        report.end = NodeEnd::killed_after_grace;
-      } else if (report.signal == SIGKILL && before == ProcessState::killed_on_interrupt) {
-        report.end = NodeEnd::killed_on_interrupt;
-      } else {
-        report.end = NodeEnd::signaled;
-        say("node '" + node.spec->id + "' failed: killed by signal " + signal_name(report.signal));
-      }
+    const ProcessEnd end = ended_as(status, before);
+    report.end = end.end;
+    report.exit_code = end.exit_code;
+    report.signal = end.signal;
+    if (end.end == NodeEnd::exited && end.exit_code != 0) {
+      say("node '" + node.spec->id + "' failed: exit code " + std::to_string(end.exit_code));
+    } else if (end.end == NodeEnd::signaled) {
+      say("node '" + node.spec->id + "' failed: killed by signal " + signal_name(end.signal));
     }
     if (!node.state.has_connection()) node_gone(node);  // else: when its connection closes
   }
