@@ -39,6 +39,7 @@
 
 #include "ipc/protocol.hpp"
 #include "ipc/socket.hpp"
+#include "runner/connections.hpp"
 #include "runner/duration.hpp"
 #include "runner/event_queue.hpp"
 #include "runner/line_splitter.hpp"
@@ -64,47 +65,8 @@ constexpr std::chrono::milliseconds kStartWarningDelay = 10s;
   throw std::system_error(errno, std::generic_category(), "dcp run: " + what);
 }
 
-// Text a node sent us, made safe to print: control characters escaped as \xNN (so a node cannot
-// send terminal escape sequences through the runner's messages), cut after `max` bytes. Applying it
-// twice changes nothing more.
-std::string printable(std::string_view text, std::size_t max = 120) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (out.size() >= max) {
-      out += "...";
-      break;
-    }
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c == 0x7f) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
-
-std::string in_quotes(std::string_view text) { return "'" + printable(text) + "'"; }
-
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-const char* message_name(const ipc::Message& message) {
-  switch (ipc::type_of(message)) {
-    case ipc::MessageType::hello: return "Hello";
-    case ipc::MessageType::hello_ok: return "HelloOk";
-    case ipc::MessageType::next_event: return "NextEvent";
-    case ipc::MessageType::event: return "Event";
-    case ipc::MessageType::send_output: return "SendOutput";
-    case ipc::MessageType::close_outputs: return "CloseOutputs";
-    case ipc::MessageType::error: return "Error";
-    case ipc::MessageType::error_count: return "ErrorCount";
-  }
-  return "unknown";
 }
 
 std::string join_ids(const std::vector<std::string>& ids) {
@@ -166,25 +128,6 @@ void arm_periodic(int fd, std::chrono::milliseconds period) {
   if (::timerfd_settime(fd, 0, &spec, nullptr) != 0) throw_errno("timerfd_settime");
 }
 
-// Checks what the protocol promises about a shared-memory payload: a memfd sealed against writes
-// and resizing, exactly `size` bytes long. Returns the problem, or "" when it is fine.
-std::string check_shared_memory(int fd, std::uint64_t size) {
-  constexpr int kRequiredSeals = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
-  const int seals = ::fcntl(fd, F_GET_SEALS);
-  if (seals < 0) return "the shared-memory payload's descriptor is not a memfd";
-  if ((seals & kRequiredSeals) != kRequiredSeals) {
-    return "the shared-memory payload's memfd is not sealed against writing and resizing";
-  }
-  struct stat status{};
-  if (::fstat(fd, &status) != 0) return std::string("fstat of the shared-memory payload failed: ") + std::strerror(errno);
-  if (!S_ISREG(status.st_mode)) return "the shared-memory payload's descriptor is not a memfd";
-  if (static_cast<std::uint64_t>(status.st_size) != size) {
-    return "the shared-memory payload announces " + std::to_string(size) + " bytes, its memfd has " +
-           std::to_string(status.st_size);
-  }
-  return {};
-}
-
 // ---------------------------------------------------------------------------------------------
 // The runner.
 // ---------------------------------------------------------------------------------------------
@@ -192,21 +135,6 @@ std::string check_shared_memory(int fd, std::uint64_t size) {
 struct Subscriber {
   std::size_t node = 0;
   std::size_t input = 0;
-};
-
-struct Outgoing {
-  std::vector<std::uint8_t> frame;
-  std::shared_ptr<const ipc::FileDescriptor> fd;  // sent with the frame when set
-};
-
-struct Connection {
-  std::uint64_t id = 0;
-  ipc::FileDescriptor socket;
-  std::optional<std::size_t> node;  // set once the Hello was accepted
-  std::deque<Outgoing> outbox;      // frames the socket could not take yet
-  bool want_write = false;          // EPOLLOUT registered
-  bool peer_gone = false;           // sending failed (the node hung up): read what is left, send nothing
-  bool closing = false;             // scheduled for closing: ignore everything from it
 };
 
 struct NodeState {
@@ -348,13 +276,6 @@ class Runner {
       if (nodes_[n].spec->id == id) return n;
     }
     throw std::logic_error("dcp run: unknown node '" + std::string(id) + "' in a validated dataflow");
-  }
-
-  NodeState* find_node(std::string_view id) {
-    for (NodeState& node : nodes_) {
-      if (node.spec->id == id) return &node;
-    }
-    return nullptr;
   }
 
   void set_up() {
@@ -526,7 +447,7 @@ class Runner {
     Connection* connection = find_connection(id);
     if (connection == nullptr || connection->closing) return;  // closed earlier in this batch
     try {
-      if ((events & EPOLLOUT) != 0) flush_outbox(*connection);
+      if ((events & EPOLLOUT) != 0) flush(*connection);
       if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) read_frames(*connection, false);
     } catch (const std::exception& e) {
       fail_connection(*connection, std::string("the runner could not handle its message: ") + e.what());
@@ -571,38 +492,13 @@ class Runner {
   }
 
   void authenticate(Connection& connection, const ipc::Message& message, const ipc::FileDescriptor& fd) {
-    const auto* hello = std::get_if<ipc::Hello>(&message);
-    if (hello == nullptr) {
-      return reject(connection, std::string("the first message must be Hello, not ") + message_name(message));
-    }
-    if (fd) return reject(connection, "a file descriptor came with the Hello message");
-    if (hello->protocol_version != ipc::kProtocolVersion) {
-      return reject(connection, "protocol version " + std::to_string(hello->protocol_version) +
-                                    " is not supported (this runner speaks version " +
-                                    std::to_string(ipc::kProtocolVersion) + ")");
-    }
-    NodeState* node = find_node(hello->node_id);
-    if (node == nullptr) return reject(connection, "unknown node id " + in_quotes(hello->node_id));
-    const std::string name = "node '" + node->spec->id + "'";
-    if (!secrets_equal(hello->secret, node->secret)) return reject(connection, "wrong secret for " + name);
-    if (node->state.has_connection()) return reject(connection, name + " is already connected");
-    if (node->state.link() == LinkState::gone || !node->state.process_alive()) {
-      return reject(connection, name + " has already been connected or has ended (a node connects once)");
-    }
-    int peer = -1;
-    try {
-      peer = ipc::peer_pid(connection.socket.get());
-    } catch (const std::system_error&) {
-    }
-    // The node's own process, or one it started that stayed in its process group (a wrapper
-    // script running the real program, for instance).
-    const bool same_process = peer == node->pid;
-    const bool same_group = peer > 0 && ::getpgid(peer) == node->pid;
-    if (!same_process && !same_group) {
-      return reject(connection, "process " + std::to_string(peer) + " is not " + name + " (pid " +
-                                    std::to_string(node->pid) + ") nor in its process group");
-    }
-
+    std::vector<NodeCredentials> credentials;
+    credentials.reserve(nodes_.size());
+    for (const NodeState& node : nodes_) credentials.push_back({node.spec->id, node.secret, node.pid, &node.state});
+    const HelloVerdict verdict =
+        authenticate_hello(message, static_cast<bool>(fd), credentials, peer_process(connection.socket.get()));
+    if (!verdict.node) return reject(connection, verdict.rejection);
+    NodeState* node = &nodes_[*verdict.node];
     const std::size_t index = static_cast<std::size_t>(node - nodes_.data());
     connection.node = index;
     node->state.move_to(LinkState::connected);
@@ -795,49 +691,30 @@ class Runner {
   // are dropped but the connection stays open until everything it sent before has been read (a
   // node's last outputs often follow a NextEvent whose answer it no longer waits for).
   void send(Connection& connection, std::vector<std::uint8_t> frame, std::shared_ptr<const ipc::FileDescriptor> fd) {
-    if (connection.closing || connection.peer_gone) return;
-    if (connection.outbox.empty()) {
-      ipc::IoStatus status = ipc::IoStatus::closed;
-      try {
-        status = ipc::send_frame(connection.socket.get(), frame, fd ? fd->get() : -1);
-      } catch (const std::system_error& e) {
-        say("connection of " + connection_name(connection) + ": " + e.what());
-        close_connection(connection);
-        return;
-      }
-      if (status == ipc::IoStatus::ok) return;
-      if (status == ipc::IoStatus::closed) {
-        connection.peer_gone = true;
-        return;
-      }
+    SendOutcome outcome = SendOutcome::dropped;
+    try {
+      outcome = send_or_queue(connection, std::move(frame), std::move(fd));
+    } catch (const std::system_error& e) {
+      say("connection of " + connection_name(connection) + ": " + e.what());
+      close_connection(connection);
+      return;
     }
-    connection.outbox.push_back(Outgoing{std::move(frame), std::move(fd)});
-    if (!connection.want_write) {
+    if (outcome == SendOutcome::queued && !connection.want_write) {
       rewatch(connection.socket.get(), token(Source::connection, connection.id), EPOLLIN | EPOLLOUT);
       connection.want_write = true;
     }
   }
 
-  void flush_outbox(Connection& connection) {
-    while (!connection.outbox.empty() && !connection.closing && !connection.peer_gone) {
-      Outgoing& next = connection.outbox.front();
-      ipc::IoStatus status = ipc::IoStatus::closed;
-      try {
-        status = ipc::send_frame(connection.socket.get(), next.frame, next.fd ? next.fd->get() : -1);
-      } catch (const std::system_error& e) {
-        say("connection of " + connection_name(connection) + ": " + e.what());
-        close_connection(connection);
-        return;
-      }
-      if (status == ipc::IoStatus::would_block) return;
-      if (status == ipc::IoStatus::closed) {
-        connection.peer_gone = true;
-        connection.outbox.clear();
-        break;
-      }
-      connection.outbox.pop_front();
+  void flush(Connection& connection) {
+    bool drained = false;
+    try {
+      drained = flush_outbox(connection);
+    } catch (const std::system_error& e) {
+      say("connection of " + connection_name(connection) + ": " + e.what());
+      close_connection(connection);
+      return;
     }
-    if (connection.want_write && !connection.closing) {
+    if (drained && connection.want_write && !connection.closing) {
       rewatch(connection.socket.get(), token(Source::connection, connection.id), EPOLLIN);
       connection.want_write = false;
     }
