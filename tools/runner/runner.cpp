@@ -45,6 +45,7 @@
 #include "runner/line_splitter.hpp"
 #include "runner/node_state.hpp"
 #include "runner/process.hpp"
+#include "runner/router.hpp"
 #include "runner/runtime_directory.hpp"
 #include "runner/secret.hpp"
 #include "runner/supervisor.hpp"
@@ -132,14 +133,8 @@ void arm_periodic(int fd, std::chrono::milliseconds period) {
 // The runner.
 // ---------------------------------------------------------------------------------------------
 
-struct Subscriber {
-  std::size_t node = 0;
-  std::size_t input = 0;
-};
-
 struct NodeState {
-  NodeState(const dataflow::Node& node_spec, std::vector<std::size_t> queue_sizes)
-      : spec(&node_spec), state(node_spec.id), queue(std::move(queue_sizes)) {}
+  explicit NodeState(const dataflow::Node& node_spec) : spec(&node_spec), state(node_spec.id), inputs(node_spec) {}
 
   const dataflow::Node* spec;
   std::string secret;
@@ -149,11 +144,7 @@ struct NodeState {
   bool next_event_outstanding = false;   // the one NextEvent the protocol allows waits for its answer
   bool warned_send_after_close = false;  // said once that it sends on a closed output
 
-  EventQueue queue;
-  std::vector<std::uint64_t> dropped_per_input;
-  std::vector<bool> input_closed;
-  std::size_t open_data_inputs = 0;  // inputs from other nodes still open (timers never close)
-  bool has_timer_input = false;
+  NodeInputs inputs;                            // its queue and open inputs (router.hpp)
   std::vector<bool> output_closed;
   std::vector<std::vector<Subscriber>> routes;  // per output: the inputs reading it
 
@@ -163,12 +154,6 @@ struct NodeState {
   LineSplitter stderr_lines;
 
   NodeReport report;
-};
-
-struct TimerGroup {
-  std::chrono::milliseconds period{};
-  ipc::FileDescriptor fd;
-  std::vector<Subscriber> subscribers;
 };
 
 class Runner {
@@ -229,53 +214,16 @@ class Runner {
   // ----- set-up --------------------------------------------------------------------------------
 
   void build_nodes() {
+    RouteTable table = build_routes(dataflow_);
     nodes_.reserve(dataflow_.nodes.size());
-    for (const dataflow::Node& spec : dataflow_.nodes) {
-      std::vector<std::size_t> sizes;
-      for (const dataflow::Input& input : spec.inputs) sizes.push_back(input.queue_size);
-      NodeState& node = nodes_.emplace_back(spec, std::move(sizes));
+    for (std::size_t n = 0; n < dataflow_.nodes.size(); ++n) {
+      const dataflow::Node& spec = dataflow_.nodes[n];
+      NodeState& node = nodes_.emplace_back(spec);
       node.report.id = spec.id;
-      node.input_closed.assign(spec.inputs.size(), false);
-      node.dropped_per_input.assign(spec.inputs.size(), 0);
       node.output_closed.assign(spec.outputs.size(), false);
-      node.routes.resize(spec.outputs.size());
-      for (const dataflow::Input& input : spec.inputs) {
-        if (input.timer() != nullptr) {
-          node.has_timer_input = true;
-        } else {
-          ++node.open_data_inputs;
-        }
-      }
+      node.routes = std::move(table.readers[n]);
     }
-    for (std::size_t n = 0; n < nodes_.size(); ++n) {
-      const dataflow::Node& spec = *nodes_[n].spec;
-      for (std::size_t i = 0; i < spec.inputs.size(); ++i) {
-        const dataflow::Input& input = spec.inputs[i];
-        if (const dataflow::Timer* timer = input.timer()) {
-          const auto period = timer->period();
-          auto group = std::find_if(timers_.begin(), timers_.end(), [&](const TimerGroup& g) { return g.period == period; });
-          if (group == timers_.end()) {
-            timers_.push_back(TimerGroup{period, {}, {}});
-            group = std::prev(timers_.end());
-          }
-          group->subscribers.push_back(Subscriber{n, i});
-        } else {
-          const dataflow::NodeOutput& upstream = *input.upstream();
-          const std::size_t u = node_index(upstream.node);
-          const dataflow::Node& upstream_spec = *nodes_[u].spec;
-          for (std::size_t o = 0; o < upstream_spec.outputs.size(); ++o) {
-            if (upstream_spec.outputs[o].id == upstream.output) nodes_[u].routes[o].push_back(Subscriber{n, i});
-          }
-        }
-      }
-    }
-  }
-
-  std::size_t node_index(std::string_view id) const {
-    for (std::size_t n = 0; n < nodes_.size(); ++n) {
-      if (nodes_[n].spec->id == id) return n;
-    }
-    throw std::logic_error("dcp run: unknown node '" + std::string(id) + "' in a validated dataflow");
+    timers_ = std::move(table.timers);
   }
 
   void set_up() {
@@ -619,21 +567,10 @@ class Runner {
 
   // ----- event delivery --------------------------------------------------------------------------
 
-  // Whether `node` may still get new input events queued.
-  static bool accepting(const NodeState& node) {
-    return node.state.accepting_events();
-  }
-
   void enqueue_input(NodeState& node, QueuedEvent event) {
-    if (!accepting(node) || node.input_closed[event.input]) return;
-    const std::size_t input = event.input;
-    if (node.queue.push_input(std::move(event))) count_drop(node, input);
+    if (!node.state.accepting_events()) return;
+    (void)node.inputs.enqueue(std::move(event));  // a drop is counted by the node's inputs
     deliver(node);
-  }
-
-  static void count_drop(NodeState& node, std::size_t input) {
-    ++node.report.inputs_dropped;
-    ++node.dropped_per_input[input];
   }
 
   // Answers the node's outstanding NextEvent, if there is one and something to answer with.
@@ -642,49 +579,12 @@ class Runner {
     Connection* connection = find_connection(node.connection);
     if (connection == nullptr || connection->closing || connection->peer_gone) return;
 
-    ipc::Event event;
-    std::shared_ptr<const ipc::FileDescriptor> fd;
-    std::vector<std::uint8_t> frame;
-    if (node.state.stream() == StreamState::ended) {
-      event.kind = ipc::EventKind::end_of_stream;
-      frame = ipc::encode(event);
-    } else if (node.state.stream() == StreamState::stop_pending) {
-      event.kind = ipc::EventKind::stop;
-      node.state.move_to(StreamState::ended);
-      node.queue.clear();
-      frame = ipc::encode(event);
-    } else {
-      for (;;) {
-        std::optional<QueuedEvent> queued = node.queue.pop();
-        if (!queued) return;  // nothing yet: the NextEvent stays outstanding
-        event = ipc::Event{};
-        event.kind = queued->kind;
-        if (queued->kind == ipc::EventKind::input || queued->kind == ipc::EventKind::input_closed) {
-          event.id = node.spec->inputs[queued->input].id;
-        }
-        if (queued->kind == ipc::EventKind::input) {
-          event.metadata = std::move(queued->metadata);
-          event.payload = std::move(queued->payload);
-          fd = std::move(queued->shared_memory);
-        }
-        try {
-          frame = ipc::encode(event);
-        } catch (const ipc::ProtocolError& e) {
-          // Only possible when a message filled a frame and the input id is longer than the
-          // output id it was sent on: the frame for this node would be over the limit.
-          say("node '" + node.spec->id + "': cannot deliver a message on input '" + event.id + "': " + e.what() +
-              " (dropped)");
-          count_drop(node, queued->input);
-          fd.reset();
-          continue;
-        }
-        if (queued->kind == ipc::EventKind::all_inputs_closed) node.state.move_to(StreamState::ended);
-        if (queued->kind == ipc::EventKind::input) ++node.report.inputs_delivered;
-        break;
-      }
-    }
+    std::optional<Answer> answer =
+        next_answer(*node.spec, node.state, node.inputs, [this](const std::string& warning) { say(warning); });
+    if (!answer) return;  // nothing yet: the NextEvent stays outstanding
+    if (answer->is_input) ++node.report.inputs_delivered;
     node.next_event_outstanding = false;
-    send(*connection, std::move(frame), std::move(fd));
+    send(*connection, std::move(answer->frame), std::move(answer->fd));
   }
 
   // Sends a frame, or queues it until the socket can take it. When the node has hung up, frames
@@ -767,7 +667,7 @@ class Runner {
     if (node.state.stream() != StreamState::ended) node.state.move_to(StreamState::ended);
     node.connection = 0;
     node.next_event_outstanding = false;
-    node.queue.clear();
+    node.inputs.clear();
     for (std::size_t o = 0; o < node.output_closed.size(); ++o) close_output(node, o);
     check_barrier();
   }
@@ -779,14 +679,8 @@ class Runner {
   }
 
   void close_input(NodeState& node, std::size_t input) {
-    if (node.input_closed[input]) return;
-    node.input_closed[input] = true;
-    --node.open_data_inputs;
-    if (!accepting(node)) return;
-    node.queue.push_input_closed(input);
-    // Timers never close, so a node reading one never gets AllInputsClosed (as in Dora).
-    if (node.open_data_inputs == 0 && !node.has_timer_input) node.queue.push_all_inputs_closed();
-    deliver(node);
+    const bool queue_events = node.state.accepting_events();
+    if (node.inputs.close(input, queue_events) && queue_events) deliver(node);
   }
 
   // ----- start barrier -------------------------------------------------------------------------
@@ -850,7 +744,7 @@ class Runner {
         continue;
       }
       node.state.move_to(StreamState::stop_pending);
-      node.queue.clear();
+      node.inputs.clear();
       deliver(node);
     }
     arm_once(grace_timer_.get(), options_.grace);
@@ -957,10 +851,11 @@ class Runner {
     report_.dataflow = dataflow_.name;
     report_.grace = options_.grace;
     for (NodeState& node : nodes_) {
-      for (std::size_t i = 0; i < node.dropped_per_input.size(); ++i) {
-        if (node.dropped_per_input[i] == 0) continue;
+      node.report.inputs_dropped = node.inputs.dropped_total();
+      for (std::size_t i = 0; i < node.inputs.dropped().size(); ++i) {
+        if (node.inputs.dropped()[i] == 0) continue;
         const dataflow::Input& input = node.spec->inputs[i];
-        node.report.drops.push_back(NodeReport::InputDrops{input.id, input.queue_size, node.dropped_per_input[i]});
+        node.report.drops.push_back(NodeReport::InputDrops{input.id, input.queue_size, node.inputs.dropped()[i]});
       }
       report_.nodes.push_back(node.report);
     }
