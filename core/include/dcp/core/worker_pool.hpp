@@ -18,6 +18,8 @@
 // Handles. submit() returns a move-only TaskHandle<R>: get() blocks and returns the result, rethrows
 // the task's exception, or throws TaskCancelled when the task never ran. Destroying a handle detaches
 // the task: it still runs; if it then throws, the exception is reported (nobody else can see it).
+// A handle destroyed after its task already finished drops the result or exception unreported:
+// its owner had it in hand (ready() / state() say so) and chose not to get() it.
 // The handle's state is queued -> running -> done | failed, or queued -> cancelled (never ran).
 //
 // Cancellation. Each task that takes a std::stop_token gets its own token, which reports
