@@ -279,6 +279,16 @@ class Reader {
   std::size_t offset_ = 0;
 };
 
+// ErrorCount: one u64. Its own functions, so the message can change without touching the others.
+void encode_error_count(Writer& w, const ErrorCount& m) { w.number<std::uint64_t>(m.reported_errors); }
+
+ErrorCount decode_error_count(Reader& r) {
+  ErrorCount m;
+  m.reported_errors = r.number<std::uint64_t>("error_count.reported_errors");
+  r.expect_end("error_count");
+  return m;
+}
+
 }  // namespace
 
 MessageType type_of(const Message& message) noexcept {
@@ -290,6 +300,7 @@ MessageType type_of(const Message& message) noexcept {
     MessageType operator()(const SendOutput&) const { return MessageType::send_output; }
     MessageType operator()(const CloseOutputs&) const { return MessageType::close_outputs; }
     MessageType operator()(const Error&) const { return MessageType::error; }
+    MessageType operator()(const ErrorCount&) const { return MessageType::error_count; }
   };
   return std::visit(Visitor{}, message);
 }
@@ -328,6 +339,7 @@ std::vector<std::uint8_t> encode(const Message& message) {
       for (const auto& s : m.outputs) w.text(s, kMaxIdLength, "close_outputs.outputs");
     }
     void operator()(const Error& m) const { w.text(m.message, kMaxTextLength, "error.message"); }
+    void operator()(const ErrorCount& m) const { encode_error_count(w, m); }
   };
   std::visit(Visitor{w}, message);
   return w.finish(type_of(message));
@@ -408,6 +420,7 @@ Message decode(std::span<const std::uint8_t> frame) {
       r.expect_end("error");
       return m;
     }
+    case MessageType::error_count: return decode_error_count(r);
   }
   fail("header.type: unknown message type " + std::to_string(type));
 }

@@ -25,6 +25,12 @@
 // SendOutput and CloseOutputs may be sent at any time and are not answered (sending is
 // fire-and-forget; a protocol violation makes the runner send Error and disconnect the node).
 //
+// Error count: the node also tells the runner how many errors it reported (dcp::reported_errors(),
+// dcp/core/error_report.hpp) with ErrorCount, a u64 body. It sends one just before any other frame
+// whenever the count grew since the last one it sent — so a node that reports nothing never sends
+// one — and a last one when it closes its connection. The count never decreases (the runner
+// treats a smaller value as a protocol violation); the runner keeps the latest.
+//
 // Limits: a frame is at most kMaxFrameSize bytes; payloads of kInlinePayloadLimit bytes and more
 // travel in shared memory, at most kMaxSharedPayload bytes. decode() rejects anything malformed,
 // oversized or truncated with a ProtocolError that says what and where; it never reads out of
@@ -68,6 +74,7 @@ enum class MessageType : std::uint16_t {
   send_output = 5,    ///< node -> runner
   close_outputs = 6,  ///< node -> runner
   error = 7,          ///< runner -> node; the runner disconnects after it
+  error_count = 8,    ///< node -> runner
 };
 
 enum class PayloadLocation : std::uint8_t { inline_bytes = 0, shared_memory = 1 };
@@ -133,7 +140,13 @@ struct Error {
   friend bool operator==(const Error&, const Error&) = default;
 };
 
-using Message = std::variant<Hello, HelloOk, NextEvent, Event, SendOutput, CloseOutputs, Error>;
+/// How many errors the node has reported so far (dcp::reported_errors()); see the header comment.
+struct ErrorCount {
+  std::uint64_t reported_errors = 0;
+  friend bool operator==(const ErrorCount&, const ErrorCount&) = default;
+};
+
+using Message = std::variant<Hello, HelloOk, NextEvent, Event, SendOutput, CloseOutputs, Error, ErrorCount>;
 
 /// The type tag of a message.
 [[nodiscard]] MessageType type_of(const Message& message) noexcept;

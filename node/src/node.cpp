@@ -1,13 +1,18 @@
 // The node API's front ends (see dcp/node/node.hpp): EventStream, OutputSender, init_node().
 #include "dcp/node/node.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <utility>
 
 #include "backend.hpp"
+#include "dcp/core/error_report.hpp"
 #include "runner_backend.hpp"
 
 #if defined(DCP_WITH_DORA)
@@ -41,6 +46,33 @@ void check_metadata_limits(std::string_view output_id, const Metadata& metadata)
                                   " bytes long, more than the limit of " + std::to_string(kMaxParameterKeyLength));
     }
   }
+}
+
+// The node's error reporter: one line "dcp: <source>: <message>" on the node's stderr, written with
+// one write(2) so lines from several threads never interleave (under `dcp run` it is printed as
+// "[<id>!] dcp: ..."; under Dora it lands in the node's log). The count (dcp::reported_errors())
+// travels to the runner separately (runner_backend.cpp).
+void report_to_node_log(std::string_view source, std::string_view message) noexcept {
+  char line[4096];
+  const int length = std::snprintf(line, sizeof(line), "dcp: %.*s: %.*s\n", static_cast<int>(source.size()),
+                                   source.data(), static_cast<int>(message.size()), message.data());
+  if (length <= 0) return;
+  std::size_t size = std::min(static_cast<std::size_t>(length), sizeof(line) - 1);
+  if (static_cast<std::size_t>(length) >= sizeof(line)) line[size - 1] = '\n';  // cut, still one line
+  const char* next = line;
+  while (size > 0) {
+    const ssize_t written = ::write(STDERR_FILENO, next, size);
+    if (written < 0 && errno == EINTR) continue;
+    if (written <= 0) return;
+    next += written;
+    size -= static_cast<std::size_t>(written);
+  }
+}
+
+// Installs report_to_node_log unless the program installed a reporter of its own first.
+void install_node_error_reporter() noexcept {
+  const ErrorReporter previous = set_error_reporter(&report_to_node_log);
+  if (previous != nullptr && previous != &report_to_node_log) set_error_reporter(previous);
 }
 
 std::int64_t now_ns() {
@@ -203,6 +235,7 @@ OutputSender detail::NodeAccess::make_outputs(std::string node_id, std::vector<s
 }
 
 Node init_node() {
+  install_node_error_reporter();
   const char* socket = std::getenv("DCP_RUNNER_SOCKET");
   if (socket == nullptr || *socket == '\0') {
     // Dora's daemon gives every node it starts its configuration in DORA_NODE_CONFIG (docs/dora.md).

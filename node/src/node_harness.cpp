@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "dcp/core/channel.hpp"
+#include "dcp/core/error_report.hpp"
 #include "dcp/node/node_harness.hpp"
 #include "backend.hpp"
 
@@ -108,7 +109,10 @@ NodeHarness::NodeHarness(std::string node_id, std::vector<std::string> inputs, s
       inputs_(std::move(inputs)),
       outputs_(std::move(outputs)),
       script_(std::make_shared<detail::HarnessScript>(unbounded<Event>(), inputs_.size())),
-      store_(std::make_shared<detail::HarnessStore>()) {}
+      store_(std::make_shared<detail::HarnessStore>()),
+      errors_at_start_(dcp::reported_errors()) {}
+
+std::uint64_t NodeHarness::reported_errors() const noexcept { return dcp::reported_errors() - errors_at_start_; }
 
 NodeHarness::~NodeHarness() {
   if (script_) end();

@@ -4,7 +4,9 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -17,6 +19,7 @@
 #include <variant>
 #include <vector>
 
+#include "dcp/core/error_report.hpp"
 #include "ipc/protocol.hpp"
 #include "ipc/shared_memory.hpp"
 #include "ipc/socket.hpp"
@@ -31,9 +34,15 @@ static_assert(kMaxPayloadSize == ipc::kMaxSharedPayload, "dcp::kMaxPayloadSize m
 constexpr std::chrono::seconds kHandshakeTimeout{60};
 
 /// The connection, shared by the event source and the output sink (which may run on two threads).
+/// It tells the runner the node's error count (ipc::ErrorCount): before any frame, when the count
+/// grew since the last one sent, and one last time when the connection closes (the destructor).
 class RunnerLink {
  public:
   explicit RunnerLink(ipc::FileDescriptor socket) noexcept : socket_(std::move(socket)) {}
+  RunnerLink(const RunnerLink&) = delete;
+  RunnerLink& operator=(const RunnerLink&) = delete;
+  /// The last count, so errors reported up to the node's close reach the runner's summary.
+  ~RunnerLink() { (void)send_error_count_if_grown(); }
 
   [[nodiscard]] int fd() const noexcept { return socket_.get(); }
 
@@ -56,6 +65,7 @@ class RunnerLink {
   /// Sends one frame (and `fd`, if >= 0). Returns the reason when the connection is (now) lost.
   std::optional<std::string> transmit(std::span<const std::uint8_t> frame, int fd = -1) {
     if (auto reason = lost_reason()) return reason;
+    if (auto reason = send_error_count_if_grown()) return reason;
     try {
       switch (ipc::send_frame(socket_.get(), frame, fd)) {
         case ipc::IoStatus::ok: return std::nullopt;
@@ -69,9 +79,37 @@ class RunnerLink {
   }
 
  private:
+  /// Sends ErrorCount when dcp::reported_errors() grew since the last one sent. Serialised, so the
+  /// counts leave in increasing order even when both threads send. Returns the reason when the
+  /// connection is (now) lost.
+  std::optional<std::string> send_error_count_if_grown() noexcept {
+    if (reported_errors() == count_sent_.load(std::memory_order_relaxed)) return std::nullopt;  // the usual case
+    try {
+      std::lock_guard lock(count_mutex_);
+      const std::uint64_t count = reported_errors();
+      if (count == count_sent_.load(std::memory_order_relaxed)) return std::nullopt;
+      if (auto reason = lost_reason()) return reason;
+      const std::vector<std::uint8_t> frame = ipc::encode(ipc::ErrorCount{count});
+      switch (ipc::send_frame(socket_.get(), frame)) {
+        case ipc::IoStatus::ok: count_sent_.store(count, std::memory_order_relaxed); return std::nullopt;
+        case ipc::IoStatus::closed: return mark_lost("the runner closed the connection");
+        case ipc::IoStatus::would_block: return mark_lost("the runner socket unexpectedly reported would-block");
+      }
+      return mark_lost("unknown send status");
+    } catch (const std::exception& e) {
+      try {
+        return mark_lost(e.what());
+      } catch (...) {
+        return std::nullopt;
+      }
+    }
+  }
+
   ipc::FileDescriptor socket_;
   mutable std::mutex mutex_;
   std::optional<std::string> lost_;
+  std::mutex count_mutex_;                  // one ErrorCount in flight at a time
+  std::atomic<std::uint64_t> count_sent_{0};  // written under count_mutex_; relaxed: a hint, rechecked under it
 };
 
 enum class WaitResult { ready, timeout };
@@ -106,6 +144,7 @@ const char* message_name(const ipc::Message& message) {
     case ipc::MessageType::send_output: return "send_output";
     case ipc::MessageType::close_outputs: return "close_outputs";
     case ipc::MessageType::error: return "error";
+    case ipc::MessageType::error_count: return "error_count";
   }
   return "unknown";
 }

@@ -6,16 +6,21 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <future>
 #include <latch>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "dcp/core/detail/thread_name.hpp"
+#include "dcp/core/error_report.hpp"
 
 #include "support/hang_timeout.hpp"
 
@@ -24,6 +29,37 @@ namespace {
 using namespace std::chrono_literals;
 
 using dcp::test::kHangTimeout;
+
+// What dcp::report_error() received while a CapturedReports lives (it installs the reporter).
+std::mutex g_reports_mutex;
+std::vector<std::string> g_reports;
+
+void capture_report(std::string_view source, std::string_view message) noexcept {
+  std::lock_guard lock(g_reports_mutex);
+  g_reports.push_back(std::string(source) + ": " + std::string(message));
+}
+
+class CapturedReports {
+ public:
+  CapturedReports() : before_(dcp::reported_errors()) {
+    std::lock_guard lock(g_reports_mutex);
+    g_reports.clear();
+    previous_ = dcp::set_error_reporter(&capture_report);
+  }
+  ~CapturedReports() { dcp::set_error_reporter(previous_); }
+  CapturedReports(const CapturedReports&) = delete;
+  CapturedReports& operator=(const CapturedReports&) = delete;
+
+  [[nodiscard]] std::vector<std::string> lines() const {
+    std::lock_guard lock(g_reports_mutex);
+    return g_reports;
+  }
+  [[nodiscard]] std::uint64_t counted() const { return dcp::reported_errors() - before_; }
+
+ private:
+  std::uint64_t before_;
+  dcp::ErrorReporter previous_ = nullptr;
+};
 
 /// Blocks until `token` reports stop.
 void block_until_stopped(const std::stop_token& token) {
@@ -113,23 +149,35 @@ TEST(ScopedThread, Destructor_RequestsStopAndJoins) {
   EXPECT_TRUE(finished) << "the destructor must have joined the thread";
 }
 
-TEST(ScopedThread, Destructor_UncollectedException_WrittenToStderrNotThrown) {
-  testing::internal::CaptureStderr();
+TEST(ScopedThread, Destructor_UncollectedException_ReportedNotThrown) {
+  CapturedReports reports;
   {
     dcp::ScopedThread thread([] { throw std::runtime_error("motor driver fault"); }, "motor");
   }  // must not throw or terminate
-  const std::string written = testing::internal::GetCapturedStderr();
-  EXPECT_NE(written.find("motor driver fault"), std::string::npos) << written;
-  EXPECT_NE(written.find("'motor'"), std::string::npos) << written;
+  EXPECT_EQ(reports.counted(), 1u);
+  EXPECT_EQ(reports.lines(), (std::vector<std::string>{
+                                 "scoped thread 'motor': the thread exited with an exception that was never "
+                                 "joined: motor driver fault"}));
 }
 
-TEST(ScopedThread, Destructor_ExceptionAlreadyRethrownByJoin_NothingWritten) {
+TEST(ScopedThread, Destructor_UncollectedExceptionWithoutReporter_WrittenToStderr) {
   testing::internal::CaptureStderr();
+  {
+    dcp::ScopedThread thread([] { throw std::runtime_error("motor driver fault"); }, "motor");
+  }
+  const std::string written = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(written,
+            "dcp: scoped thread 'motor': the thread exited with an exception that was never joined: motor driver fault\n");
+}
+
+TEST(ScopedThread, Destructor_ExceptionAlreadyRethrownByJoin_NothingReported) {
+  CapturedReports reports;
   {
     dcp::ScopedThread thread([] { throw std::runtime_error("seen"); });
     EXPECT_THROW(thread.join(), std::runtime_error);
   }
-  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+  EXPECT_EQ(reports.counted(), 0u);
+  EXPECT_TRUE(reports.lines().empty());
 }
 
 TEST(ScopedThread, Name_AppliedToTheThread) {
@@ -272,15 +320,21 @@ TEST(ThreadGroup, Destructor_RequestsStopAndJoinsEveryThread) {
   EXPECT_EQ(finished, 3);
 }
 
-TEST(ThreadGroup, Destructor_UncollectedExceptions_WrittenToStderrNotThrown) {
-  testing::internal::CaptureStderr();
+TEST(ThreadGroup, Destructor_UncollectedExceptions_EachReportedNotThrown) {
+  CapturedReports reports;
   {
     dcp::ThreadGroup group;
     group.spawn([] { throw std::runtime_error("gripper jammed"); }, "gripper");
+    group.spawn([] { throw std::runtime_error("no name"); });
+    ASSERT_TRUE(wait_for_errors(group, 2));
   }
-  const std::string written = testing::internal::GetCapturedStderr();
-  EXPECT_NE(written.find("gripper jammed"), std::string::npos) << written;
-  EXPECT_NE(written.find("'gripper'"), std::string::npos) << written;
+  EXPECT_EQ(reports.counted(), 2u);
+  std::vector<std::string> lines = reports.lines();
+  std::sort(lines.begin(), lines.end());
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       "thread group thread 'gripper': the thread exited with an exception that was never joined: "
+                       "gripper jammed",
+                       "thread group thread (unnamed): the thread exited with an exception that was never joined: no name"}));
 }
 
 TEST(ThreadGroup, Names_AppliedToEachThread) {

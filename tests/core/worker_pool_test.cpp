@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <future>
 #include <latch>
@@ -20,12 +21,14 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "dcp/core/detail/thread_name.hpp"
 #include "support/gate.hpp"
 #include "support/hang_timeout.hpp"
+#include "dcp/core/error_report.hpp"
 
 #ifndef DCP_STRESS_DIVISOR
 #define DCP_STRESS_DIVISOR 1
@@ -41,6 +44,65 @@ using dcp::WorkerPool;
 
 using dcp::test::Gate;  // tasks capture gate.opened() by value: a destroyed Gate releases them too
 using dcp::test::kHangTimeout;
+
+// Collects what an Options::on_error callback receives; wait_for(n) blocks until n arrived.
+class ErrorCollector {
+ public:
+  dcp::ErrorCallback callback() {
+    return [this](std::string_view source, std::string_view message) {
+      {
+        std::lock_guard lock(mutex_);
+        lines_.push_back(std::string(source) + ": " + std::string(message));
+      }
+      arrived_.notify_all();
+    };
+  }
+  [[nodiscard]] bool wait_for(std::size_t count) {
+    std::unique_lock lock(mutex_);
+    return arrived_.wait_for(lock, kHangTimeout, [&] { return lines_.size() >= count; });
+  }
+  [[nodiscard]] std::vector<std::string> lines() const {
+    std::lock_guard lock(mutex_);
+    return lines_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable arrived_;
+  std::vector<std::string> lines_;
+};
+
+// What dcp::report_error() received while a CapturedReports lives (it installs the reporter).
+std::mutex g_reports_mutex;
+std::vector<std::string> g_reports;
+
+void capture_report(std::string_view source, std::string_view message) noexcept {
+  std::lock_guard lock(g_reports_mutex);
+  g_reports.push_back(std::string(source) + ": " + std::string(message));
+}
+
+class CapturedReports {
+ public:
+  CapturedReports() : before_(dcp::reported_errors()) {
+    std::lock_guard lock(g_reports_mutex);
+    g_reports.clear();
+    previous_ = dcp::set_error_reporter(&capture_report);
+  }
+  ~CapturedReports() { dcp::set_error_reporter(previous_); }
+  CapturedReports(const CapturedReports&) = delete;
+  CapturedReports& operator=(const CapturedReports&) = delete;
+
+  [[nodiscard]] std::vector<std::string> lines() const {
+    std::lock_guard lock(g_reports_mutex);
+    return g_reports;
+  }
+  [[nodiscard]] std::uint64_t counted() const { return dcp::reported_errors() - before_; }
+
+ private:
+  std::uint64_t before_;
+  dcp::ErrorReporter previous_ = nullptr;
+};
+
 constexpr auto kStillBlocked = 50ms;  // a blocked call must still be blocked after this long
 
 /// Blocks the calling task until `token` reports stop.
@@ -183,26 +245,47 @@ TEST(WorkerPool, Submit_ThrowingTask_WorkerSurvivesAndKeepsWorking) {
   EXPECT_EQ(pool.completed(), 2u);
 }
 
-TEST(WorkerPool, Submit_ThrowingTaskWhoseHandleWasDestroyed_ExceptionGoesToErrors) {
-  WorkerPool pool({.threads = 1, .name = "detached"});
-  auto errors = pool.errors();
+TEST(WorkerPool, Submit_ThrowingTaskWhoseHandleWasDestroyed_ReportedToOnError) {
+  ErrorCollector errors;
+  WorkerPool pool({.threads = 1, .name = "detached", .on_error = errors.callback()});
   Gate gate;
   auto blockers = occupy_workers(pool, gate);
   pool.submit([] { throw std::runtime_error("nobody is waiting"); });  // handle destroyed at once
   gate.open();
-  auto error = errors.recv_for(kHangTimeout);
-  ASSERT_TRUE(error.ok());
-  EXPECT_EQ(error->message(), "nobody is waiting");
-  EXPECT_EQ(error->pool, "detached");
+  ASSERT_TRUE(errors.wait_for(1));
+  EXPECT_EQ(errors.lines(), (std::vector<std::string>{"worker pool 'detached': a detached task threw: nobody is waiting"}));
 }
 
-TEST(WorkerPool, Submit_ThrowingTaskWithLiveHandle_NothingGoesToErrors) {
-  WorkerPool pool({.threads = 1});
-  auto errors = pool.errors();
-  auto handle = pool.submit([] { throw std::runtime_error("seen by the handle"); });
-  EXPECT_THROW(handle.get(), std::runtime_error);
-  pool.shutdown(ShutdownMode::drain);
-  EXPECT_TRUE(errors.try_recv().is_empty());
+TEST(WorkerPool, Submit_HandleDestroyedWhileTaskRuns_ThrowIsReported) {
+  ErrorCollector errors;
+  WorkerPool pool({.threads = 1, .name = "detached", .on_error = errors.callback()});
+  Gate gate;
+  std::latch started(1);
+  {
+    auto handle = pool.submit([&started, opened = gate.opened] {
+      started.count_down();
+      opened.wait();
+      throw std::runtime_error("after the handle left");
+    });
+    started.wait();
+  }  // the handle is destroyed while its task runs
+  gate.open();
+  ASSERT_TRUE(errors.wait_for(1));
+  EXPECT_EQ(errors.lines(),
+            (std::vector<std::string>{"worker pool 'detached': a detached task threw: after the handle left"}));
+}
+
+TEST(WorkerPool, Submit_ThrowingTaskWithLiveHandle_NothingReported) {
+  CapturedReports reports;
+  ErrorCollector errors;
+  {
+    WorkerPool pool({.threads = 1, .on_error = errors.callback()});
+    auto handle = pool.submit([] { throw std::runtime_error("seen by the handle"); });
+    EXPECT_THROW(handle.get(), std::runtime_error);
+    pool.shutdown(ShutdownMode::drain);
+  }
+  EXPECT_TRUE(errors.lines().empty());
+  EXPECT_EQ(reports.counted(), 0u);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -637,20 +720,56 @@ TEST(WorkerPool, DropOldest_FullQueue_OldestQueuedTaskIsCancelledAndCounted) {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// post() and errors()
+// post() and the error report
 // ---------------------------------------------------------------------------------------------------
 
-TEST(WorkerPool, Post_ThrowingTask_ErrorReachesErrorsChannel) {
-  WorkerPool pool({.threads = 1, .name = "poster"});
-  auto errors = pool.errors();
-  ASSERT_TRUE(pool.post([] { throw std::runtime_error("camera unplugged"); }));
-  auto error = errors.recv_for(kHangTimeout);
-  ASSERT_TRUE(error.ok());
-  EXPECT_EQ(error->pool, "poster");
-  EXPECT_EQ(error->message(), "camera unplugged");
-  EXPECT_THROW(std::rethrow_exception(error->error), std::runtime_error);
-  EXPECT_EQ(pool.failed(), 1u);
+TEST(WorkerPool, Post_ThrowingTaskWithoutOnError_ReportedAndCounted) {
+  CapturedReports reports;
+  {
+    WorkerPool pool({.threads = 1, .name = "poster"});
+    ASSERT_TRUE(pool.post([] { throw std::runtime_error("camera unplugged"); }));
+    pool.shutdown(ShutdownMode::drain);  // joins the worker: the report was made before
+    EXPECT_EQ(pool.failed(), 1u);
+  }
+  EXPECT_EQ(reports.counted(), 1u);
+  EXPECT_EQ(reports.lines(), (std::vector<std::string>{"worker pool 'poster': a posted task threw: camera unplugged"}));
+}
+
+TEST(WorkerPool, Post_ThrowingTaskWithOnError_CallsItInsteadOfReporting) {
+  CapturedReports reports;
+  ErrorCollector errors;
+  WorkerPool pool({.threads = 1, .name = "poster", .on_error = errors.callback()});
+  ASSERT_TRUE(pool.post([] { throw 7; }));  // not even a std::exception
+  ASSERT_TRUE(errors.wait_for(1));
+  EXPECT_EQ(errors.lines(), (std::vector<std::string>{
+                                "worker pool 'poster': a posted task threw: unknown exception (not derived from "
+                                "std::exception)"}));
   EXPECT_EQ(pool.submit([] { return 1; }).get(), 1) << "the worker keeps working";
+  EXPECT_EQ(reports.counted(), 0u);
+}
+
+TEST(WorkerPool, Post_ThrowingOnError_ErrorAndThrowAreBothReported) {
+  CapturedReports reports;
+  {
+    WorkerPool pool({.threads = 1,
+                     .name = "poster",
+                     .on_error = [](std::string_view, std::string_view) { throw std::runtime_error("log full"); }});
+    ASSERT_TRUE(pool.post([] { throw std::runtime_error("camera unplugged"); }));
+    pool.shutdown(ShutdownMode::drain);
+  }
+  EXPECT_EQ(reports.counted(), 2u);
+  EXPECT_EQ(reports.lines(), (std::vector<std::string>{"worker pool 'poster': a posted task threw: camera unplugged",
+                                                       "worker pool 'poster': its on_error callback threw: log full"}));
+}
+
+TEST(WorkerPool, Post_ManyThrowingTasks_EveryOneReported) {
+  CapturedReports reports;
+  {
+    WorkerPool pool({.threads = 2, .name = "many"});
+    for (int i = 0; i < 100; ++i) ASSERT_TRUE(pool.post([] { throw std::runtime_error("x"); }));
+  }  // the destructor drains
+  EXPECT_EQ(reports.counted(), 100u) << "nothing is dropped: no channel capacity to overflow";
+  EXPECT_EQ(reports.lines().size(), 100u);
 }
 
 TEST(WorkerPool, Post_Runs_AndCountsCompletion) {
@@ -678,28 +797,6 @@ TEST(WorkerPool, Post_TaskTakingStopToken_GetsThePoolToken) {
   EXPECT_TRUE(saw_stop);
 }
 
-TEST(WorkerPool, Errors_FullChannel_KeepsTheNewest) {
-  WorkerPool pool({.threads = 1, .error_capacity = 2});
-  auto errors = pool.errors();
-  for (int i = 0; i < 5; ++i) pool.post([i] { throw std::runtime_error(std::to_string(i)); });
-  pool.shutdown(ShutdownMode::drain);
-  std::vector<std::string> messages;
-  while (auto error = errors.try_recv()) messages.push_back(error->message());
-  EXPECT_EQ(messages, (std::vector<std::string>{"3", "4"}));
-  EXPECT_EQ(pool.failed(), 5u);
-}
-
-TEST(WorkerPool, Errors_ReceiverOutlivesPool_ReportsClosedAfterDraining) {
-  dcp::Receiver<dcp::TaskError> errors = [] {
-    WorkerPool pool({.threads = 1});
-    pool.post([] { throw std::runtime_error("last words"); });
-    return pool.errors();
-  }();
-  auto first = errors.recv_for(kHangTimeout);
-  ASSERT_TRUE(first.ok());
-  EXPECT_EQ(first->message(), "last words");
-  EXPECT_TRUE(errors.recv_for(kHangTimeout).is_closed());
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Options, counters, thread names
@@ -713,12 +810,6 @@ TEST(WorkerPool, Options_ZeroThreads_UsesHardwareConcurrencyAtLeastOne) {
 }
 
 TEST(WorkerPool, Options_OutOfRange_ThrowInvalidArgumentNamingTheField) {
-  try {
-    WorkerPool pool({.threads = 1, .error_capacity = 0});
-    FAIL() << "error_capacity 0 must be rejected";
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("error_capacity"), std::string::npos) << e.what();
-  }
   try {
     WorkerPool pool({.threads = 1, .queue_capacity = dcp::kMaxCapacity + 1});
     FAIL() << "a queue capacity above kMaxCapacity must be rejected";
@@ -749,7 +840,7 @@ TEST(WorkerPool, ThreadNames_WorkersCarryThePoolName) {
 TEST(WorkerPool, ThreadNames_LongNames_TruncatedTo15Characters) {
   WorkerPool pool({.threads = 1, .name = "a-very-long-pool-name"});
   EXPECT_EQ(pool.submit([] { return dcp::detail::current_thread_name(); }).get(), "a-very-long-poo");
-  EXPECT_EQ(pool.name(), "a-very-long-pool-name");  // TaskError::pool keeps the full name
+  EXPECT_EQ(pool.name(), "a-very-long-pool-name");  // error reports name the pool in full
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "dcp/core/channel.hpp"
+#include "dcp/core/error_report.hpp"
+#include "dcp/core/worker_pool.hpp"
 #include "dcp/node/node.hpp"
 #include "dcp/node/node_harness.hpp"
 #include "support/hang_timeout.hpp"
@@ -394,6 +396,20 @@ TEST(NodeHarnessThreads, OutputSenderOnAnotherThread_WhileTheEventLoopRuns) {
   for (int i = 0; i < kMessages; ++i)
     EXPECT_EQ(outputs[static_cast<std::size_t>(i)].text(), "echo:" + std::to_string(i));
   EXPECT_EQ(harness.closed_outputs(), (std::vector<std::string>{"status", "image"}));
+}
+
+TEST(NodeHarness, ReportedErrors_CountsWhatTheNodeReportedSinceTheHarnessWasMade) {
+  dcp::report_error("before", "not this harness's");
+  dcp::testing::NodeHarness harness("worker", {}, {});
+  EXPECT_EQ(harness.reported_errors(), 0u);
+  const dcp::ErrorReporter previous = dcp::set_error_reporter([](std::string_view, std::string_view) noexcept {});
+  {
+    dcp::WorkerPool pool({.threads = 1, .name = "lost"});
+    ASSERT_TRUE(pool.post([] { throw std::runtime_error("result lost"); }));
+    ASSERT_TRUE(pool.post([] { throw std::runtime_error("another"); }));
+  }  // drained: both reported
+  dcp::set_error_reporter(previous);
+  EXPECT_EQ(harness.reported_errors(), 2u);
 }
 
 }  // namespace

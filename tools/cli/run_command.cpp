@@ -10,9 +10,13 @@
 // still running after the grace period (--grace, default 5s) are killed. A second Ctrl-C kills at
 // once. The command returns when every node has ended.
 //
-// Exit status: 0 when every node exited with code 0; 1 when a node failed (non-zero exit, signal,
-// killed after the grace period, could not start, broke the protocol) or the dataflow is invalid
-// or the runner could not start; 2 for usage errors (e.g. a malformed duration).
+// Exit status (also in `dcp run --help`):
+//   0  every node exited with code 0 and none reported errors;
+//   1  a node failed (non-zero exit, signal, killed after the grace period, could not start, broke
+//      the protocol), or the dataflow is invalid, or the runner could not start;
+//   2  usage error (e.g. a malformed duration);
+//   3  no node failed, but a node reported errors that lost work (dcp::report_error(): a posted
+//      task that threw, ...; its `dcp:` lines are in its stderr, the summary names it).
 #include <chrono>
 #include <exception>
 #include <memory>
@@ -31,6 +35,8 @@ namespace dcp::cli {
 namespace {
 /// A node failed, or the runner could not run the dataflow.
 constexpr int kExitDataflowFailed = 1;
+/// Every node exited with code 0, but some reported errors (work was lost).
+constexpr int kExitErrorsReported = 3;
 }  // namespace
 
 Subcommand add_run_command(CLI::App& parent) {
@@ -42,6 +48,13 @@ Subcommand add_run_command(CLI::App& parent) {
   auto options = std::make_shared<Options>();
   CLI::App* app = parent.add_subcommand(
       "run", "Run a dataflow locally: start every node as a process and route their messages");
+  app->footer(
+      "Exit status:\n"
+      "  0  every node exited with code 0 and none reported errors\n"
+      "  1  a node failed (non-zero exit, signal, killed, could not start, protocol error),\n"
+      "     the dataflow is invalid, or the runner could not start\n"
+      "  2  usage error\n"
+      "  3  no node failed, but a node reported errors that lost work (see its 'dcp:' lines)");
   app->add_option("dataflow", options->file, "The dataflow YAML file")->required();
   app->add_option("--stop-after", options->stop_after,
                   "Stop the dataflow after DURATION, as Ctrl-C would (e.g. 10s, 500ms, 1.5s, 2m)")
@@ -75,7 +88,8 @@ Subcommand add_run_command(CLI::App& parent) {
       const dcp::runner::RunReport report = dcp::runner::run_dataflow(dataflow, run_options);
       err << dcp::runner::format_summary(report);
       err.flush();
-      return report.success() ? kExitOk : kExitDataflowFailed;
+      if (report.failed_count() > 0) return kExitDataflowFailed;
+      return report.reported_errors_count() > 0 ? kExitErrorsReported : kExitOk;
     } catch (const std::exception& e) {
       err << "dcp run: cannot run the dataflow: " << e.what() << '\n';
       return kExitDataflowFailed;

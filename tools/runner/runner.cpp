@@ -1,5 +1,12 @@
-// The local runner: one epoll loop that starts the nodes, authenticates their connections, routes
-// their messages, drives the timers and stops and reaps them (see runner.hpp and docs/runner.md).
+// The local runner's event loop: one epoll loop that ties the runner's pieces together (see
+// runner.hpp and docs/runner.md):
+//   supervisor.hpp   starting, killing and reaping the node processes, how each ended;
+//   connections.hpp  accepting connections, authenticating Hello, sending without blocking;
+//   router.hpp       which inputs read each output and timer, per-input queues, NextEvent answers;
+//   node_state.hpp   each node's process, link and stream state machines (checked transitions);
+//   summary.cpp      the report and the summary table.
+// This file owns the descriptors and the nodes, dispatches each ready descriptor to its handler,
+// holds the start barrier, and handles Stop, the grace period and signals.
 //
 // Shape of the loop. Everything is a file descriptor in one epoll set (level-triggered): the
 // listening socket, each node connection, each node's stdout and stderr pipes, one timerfd per
@@ -10,18 +17,15 @@
 // Robustness. Whatever a node sends is decoded and checked; anything wrong ends in
 // fail_connection() (Error frame, disconnect, the node counts as failed). Closing a connection is
 // deferred to the end of the current event (process_pending_closes) so no handler ever finds the
-// connection it is working on destroyed under it.
+// connection it is working on destroyed under it. An illegal state transition (a runner bug) throws
+// std::logic_error, which the loop reports as an internal error and answers by stopping the run.
 #include "runner/runner.hpp"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/timerfd.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -39,12 +43,16 @@
 
 #include "ipc/protocol.hpp"
 #include "ipc/socket.hpp"
+#include "runner/connections.hpp"
 #include "runner/duration.hpp"
 #include "runner/event_queue.hpp"
 #include "runner/line_splitter.hpp"
+#include "runner/node_state.hpp"
 #include "runner/process.hpp"
+#include "runner/router.hpp"
 #include "runner/runtime_directory.hpp"
 #include "runner/secret.hpp"
+#include "runner/supervisor.hpp"
 
 namespace dcp::runner {
 namespace {
@@ -62,46 +70,8 @@ constexpr std::chrono::milliseconds kStartWarningDelay = 10s;
   throw std::system_error(errno, std::generic_category(), "dcp run: " + what);
 }
 
-// Text a node sent us, made safe to print: control characters escaped as \xNN (so a node cannot
-// send terminal escape sequences through the runner's messages), cut after `max` bytes. Applying it
-// twice changes nothing more.
-std::string printable(std::string_view text, std::size_t max = 120) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (out.size() >= max) {
-      out += "...";
-      break;
-    }
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c == 0x7f) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
-
-std::string in_quotes(std::string_view text) { return "'" + printable(text) + "'"; }
-
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-const char* message_name(const ipc::Message& message) {
-  switch (ipc::type_of(message)) {
-    case ipc::MessageType::hello: return "Hello";
-    case ipc::MessageType::hello_ok: return "HelloOk";
-    case ipc::MessageType::next_event: return "NextEvent";
-    case ipc::MessageType::event: return "Event";
-    case ipc::MessageType::send_output: return "SendOutput";
-    case ipc::MessageType::close_outputs: return "CloseOutputs";
-    case ipc::MessageType::error: return "Error";
-  }
-  return "unknown";
 }
 
 std::string join_ids(const std::vector<std::string>& ids) {
@@ -112,66 +82,6 @@ std::string join_ids(const std::vector<std::string>& ids) {
   }
   return text;
 }
-
-// ---------------------------------------------------------------------------------------------
-// Process-wide state changed for the duration of a run, restored afterwards.
-// ---------------------------------------------------------------------------------------------
-
-// Blocks the signals the loop reads from its signalfd and ignores SIGPIPE (a closed stdout must
-// not kill the runner and orphan the nodes). The destructor swallows what is still pending, then
-// restores the previous mask and SIGPIPE disposition.
-class SignalSetup {
- public:
-  SignalSetup() {
-    sigemptyset(&blocked_);
-    for (const int signal : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&blocked_, signal);
-    if (const int e = ::pthread_sigmask(SIG_BLOCK, &blocked_, &previous_mask_); e != 0) {
-      throw std::system_error(e, std::generic_category(), "dcp run: pthread_sigmask");
-    }
-    struct sigaction ignore{};
-    ignore.sa_handler = SIG_IGN;
-    sigemptyset(&ignore.sa_mask);
-    ::sigaction(SIGPIPE, &ignore, &previous_pipe_);
-  }
-  ~SignalSetup() {
-    const timespec zero{};
-    while (::sigtimedwait(&blocked_, nullptr, &zero) > 0) {
-    }
-    ::sigaction(SIGPIPE, &previous_pipe_, nullptr);
-    ::pthread_sigmask(SIG_SETMASK, &previous_mask_, nullptr);
-  }
-  SignalSetup(const SignalSetup&) = delete;
-  SignalSetup& operator=(const SignalSetup&) = delete;
-
-  [[nodiscard]] const sigset_t& blocked() const noexcept { return blocked_; }
-
- private:
-  sigset_t blocked_{};
-  sigset_t previous_mask_{};
-  struct sigaction previous_pipe_{};
-};
-
-// Raises the soft limit on open descriptors to the hard limit: every queued shared-memory message
-// holds one descriptor in the runner. Raised after the nodes are started (they keep the usual
-// limit; some programs close every possible descriptor at start-up) and restored afterwards.
-class DescriptorLimit {
- public:
-  DescriptorLimit() {
-    if (::getrlimit(RLIMIT_NOFILE, &previous_) != 0) return;
-    rlimit raised = previous_;
-    raised.rlim_cur = previous_.rlim_max;
-    changed_ = raised.rlim_cur != previous_.rlim_cur && ::setrlimit(RLIMIT_NOFILE, &raised) == 0;
-  }
-  ~DescriptorLimit() {
-    if (changed_) ::setrlimit(RLIMIT_NOFILE, &previous_);
-  }
-  DescriptorLimit(const DescriptorLimit&) = delete;
-  DescriptorLimit& operator=(const DescriptorLimit&) = delete;
-
- private:
-  rlimit previous_{};
-  bool changed_ = false;
-};
 
 // ---------------------------------------------------------------------------------------------
 // epoll tokens: what a ready descriptor is, packed into epoll_event.data.u64.
@@ -223,79 +133,22 @@ void arm_periodic(int fd, std::chrono::milliseconds period) {
   if (::timerfd_settime(fd, 0, &spec, nullptr) != 0) throw_errno("timerfd_settime");
 }
 
-// Checks what the protocol promises about a shared-memory payload: a memfd sealed against writes
-// and resizing, exactly `size` bytes long. Returns the problem, or "" when it is fine.
-std::string check_shared_memory(int fd, std::uint64_t size) {
-  constexpr int kRequiredSeals = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
-  const int seals = ::fcntl(fd, F_GET_SEALS);
-  if (seals < 0) return "the shared-memory payload's descriptor is not a memfd";
-  if ((seals & kRequiredSeals) != kRequiredSeals) {
-    return "the shared-memory payload's memfd is not sealed against writing and resizing";
-  }
-  struct stat status{};
-  if (::fstat(fd, &status) != 0) return std::string("fstat of the shared-memory payload failed: ") + std::strerror(errno);
-  if (!S_ISREG(status.st_mode)) return "the shared-memory payload's descriptor is not a memfd";
-  if (static_cast<std::uint64_t>(status.st_size) != size) {
-    return "the shared-memory payload announces " + std::to_string(size) + " bytes, its memfd has " +
-           std::to_string(status.st_size);
-  }
-  return {};
-}
-
 // ---------------------------------------------------------------------------------------------
 // The runner.
 // ---------------------------------------------------------------------------------------------
 
-struct Subscriber {
-  std::size_t node = 0;
-  std::size_t input = 0;
-};
-
-struct Outgoing {
-  std::vector<std::uint8_t> frame;
-  std::shared_ptr<const ipc::FileDescriptor> fd;  // sent with the frame when set
-};
-
-struct Connection {
-  std::uint64_t id = 0;
-  ipc::FileDescriptor socket;
-  std::optional<std::size_t> node;  // set once the Hello was accepted
-  std::deque<Outgoing> outbox;      // frames the socket could not take yet
-  bool want_write = false;          // EPOLLOUT registered
-  bool peer_gone = false;           // sending failed (the node hung up): read what is left, send nothing
-  bool closing = false;             // scheduled for closing: ignore everything from it
-};
-
-enum class Link {
-  waiting,    // not connected yet
-  connected,  // authenticated connection open
-  gone,       // disconnected, or ended without connecting: it will never receive anything
-};
-
 struct NodeState {
-  NodeState(const dataflow::Node& node_spec, std::vector<std::size_t> queue_sizes)
-      : spec(&node_spec), queue(std::move(queue_sizes)) {}
+  explicit NodeState(const dataflow::Node& node_spec) : spec(&node_spec), state(node_spec.id), inputs(node_spec) {}
 
   const dataflow::Node* spec;
   std::string secret;
   pid_t pid = -1;
-  bool running = false;  // started and not reaped yet
+  NodeLifecycle state;                   // process, link and stream machines (node_state.hpp)
+  std::uint64_t connection = 0;          // its connection's id while state.has_connection()
+  bool next_event_outstanding = false;   // the one NextEvent the protocol allows waits for its answer
+  bool warned_send_after_close = false;  // said once that it sends on a closed output
 
-  Link link = Link::waiting;
-  std::uint64_t connection = 0;
-  bool hello_ok_sent = false;
-  bool awaiting_event = false;  // a NextEvent is waiting for its answer
-  bool stop_pending = false;    // Stop goes out with the next answer
-  bool stream_ended = false;    // Stop or AllInputsClosed was delivered (or the node is gone)
-  bool killed_after_grace = false;
-  bool killed_on_interrupt = false;
-  bool warned_send_after_close = false;
-
-  EventQueue queue;
-  std::vector<std::uint64_t> dropped_per_input;
-  std::vector<bool> input_closed;
-  std::size_t open_data_inputs = 0;  // inputs from other nodes still open (timers never close)
-  bool has_timer_input = false;
+  NodeInputs inputs;                            // its queue and open inputs (router.hpp)
   std::vector<bool> output_closed;
   std::vector<std::vector<Subscriber>> routes;  // per output: the inputs reading it
 
@@ -305,12 +158,6 @@ struct NodeState {
   LineSplitter stderr_lines;
 
   NodeReport report;
-};
-
-struct TimerGroup {
-  std::chrono::milliseconds period{};
-  ipc::FileDescriptor fd;
-  std::vector<Subscriber> subscribers;
 };
 
 class Runner {
@@ -327,13 +174,7 @@ class Runner {
   // Error paths only: whatever is still running is killed and reaped, so no node outlives us.
   ~Runner() {
     for (NodeState& node : nodes_) {
-      if (!node.running) continue;
-      ::kill(-node.pid, SIGKILL);
-      ::kill(node.pid, SIGKILL);
-      int status = 0;
-      while (::waitpid(node.pid, &status, 0) < 0 && errno == EINTR) {
-      }
-      node.running = false;
+      if (node.state.process_alive()) kill_and_reap(node.pid);
     }
   }
 
@@ -345,7 +186,7 @@ class Runner {
     for (NodeState& node : nodes_) spawn(node);
     descriptor_limit_.emplace();  // after spawning: the nodes keep the limit they would have had
     for (NodeState& node : nodes_) {
-      if (node.report.end == NodeEnd::failed_to_start) node_gone(node);
+      if (node.state.process() == ProcessState::failed_to_start) node_gone(node);
     }
     check_barrier();
     if (options_.stop_after) arm_once(stop_after_timer_.get(), *options_.stop_after);
@@ -377,60 +218,16 @@ class Runner {
   // ----- set-up --------------------------------------------------------------------------------
 
   void build_nodes() {
+    RouteTable table = build_routes(dataflow_);
     nodes_.reserve(dataflow_.nodes.size());
-    for (const dataflow::Node& spec : dataflow_.nodes) {
-      std::vector<std::size_t> sizes;
-      for (const dataflow::Input& input : spec.inputs) sizes.push_back(input.queue_size);
-      NodeState& node = nodes_.emplace_back(spec, std::move(sizes));
+    for (std::size_t n = 0; n < dataflow_.nodes.size(); ++n) {
+      const dataflow::Node& spec = dataflow_.nodes[n];
+      NodeState& node = nodes_.emplace_back(spec);
       node.report.id = spec.id;
-      node.input_closed.assign(spec.inputs.size(), false);
-      node.dropped_per_input.assign(spec.inputs.size(), 0);
       node.output_closed.assign(spec.outputs.size(), false);
-      node.routes.resize(spec.outputs.size());
-      for (const dataflow::Input& input : spec.inputs) {
-        if (input.timer() != nullptr) {
-          node.has_timer_input = true;
-        } else {
-          ++node.open_data_inputs;
-        }
-      }
+      node.routes = std::move(table.readers[n]);
     }
-    for (std::size_t n = 0; n < nodes_.size(); ++n) {
-      const dataflow::Node& spec = *nodes_[n].spec;
-      for (std::size_t i = 0; i < spec.inputs.size(); ++i) {
-        const dataflow::Input& input = spec.inputs[i];
-        if (const dataflow::Timer* timer = input.timer()) {
-          const auto period = timer->period();
-          auto group = std::find_if(timers_.begin(), timers_.end(), [&](const TimerGroup& g) { return g.period == period; });
-          if (group == timers_.end()) {
-            timers_.push_back(TimerGroup{period, {}, {}});
-            group = std::prev(timers_.end());
-          }
-          group->subscribers.push_back(Subscriber{n, i});
-        } else {
-          const dataflow::NodeOutput& upstream = *input.upstream();
-          const std::size_t u = node_index(upstream.node);
-          const dataflow::Node& upstream_spec = *nodes_[u].spec;
-          for (std::size_t o = 0; o < upstream_spec.outputs.size(); ++o) {
-            if (upstream_spec.outputs[o].id == upstream.output) nodes_[u].routes[o].push_back(Subscriber{n, i});
-          }
-        }
-      }
-    }
-  }
-
-  std::size_t node_index(std::string_view id) const {
-    for (std::size_t n = 0; n < nodes_.size(); ++n) {
-      if (nodes_[n].spec->id == id) return n;
-    }
-    throw std::logic_error("dcp run: unknown node '" + std::string(id) + "' in a validated dataflow");
-  }
-
-  NodeState* find_node(std::string_view id) {
-    for (NodeState& node : nodes_) {
-      if (node.spec->id == id) return &node;
-    }
-    return nullptr;
+    timers_ = std::move(table.timers);
   }
 
   void set_up() {
@@ -461,21 +258,11 @@ class Runner {
     const dataflow::Node& spec = *node.spec;
     try {
       node.secret = make_secret();
-      SpawnRequest request;
-      request.executable = spec.executable;
-      request.arguments.push_back(spec.executable.string());
-      request.arguments.insert(request.arguments.end(), spec.argv.begin(), spec.argv.end());
-      std::vector<std::pair<std::string, std::string>> variables(spec.env.begin(), spec.env.end());
-      variables.emplace_back("DCP_RUNNER_SOCKET", runtime_->socket_path().string());
-      variables.emplace_back("DCP_NODE_ID", spec.id);
-      variables.emplace_back("DCP_NODE_SECRET", node.secret);
-      request.environment = merged_environment(variables);
-      request.working_directory = std::filesystem::absolute(dataflow_.base_dir);
-
-      SpawnedProcess process = spawn_process(request);
+      SpawnedProcess process =
+          spawn_process(node_spawn_request(spec, dataflow_.base_dir, runtime_->socket_path(), node.secret));
       node.pid = process.pid;
       node.report.pid = process.pid;
-      node.running = true;
+      node.state.move_to(ProcessState::running);
       ++running_count_;
       node.stdout_pipe = std::move(process.stdout_pipe);
       node.stderr_pipe = std::move(process.stderr_pipe);
@@ -483,6 +270,7 @@ class Runner {
       watch(node.stdout_pipe.get(), token(Source::node_stdout, index));
       watch(node.stderr_pipe.get(), token(Source::node_stderr, index));
     } catch (const std::system_error& e) {
+      node.state.move_to(ProcessState::failed_to_start);
       node.report.end = NodeEnd::failed_to_start;
       node.report.start_error = e.code().message();
       say("node '" + spec.id + "' failed to start: " + e.what());
@@ -611,7 +399,7 @@ class Runner {
     Connection* connection = find_connection(id);
     if (connection == nullptr || connection->closing) return;  // closed earlier in this batch
     try {
-      if ((events & EPOLLOUT) != 0) flush_outbox(*connection);
+      if ((events & EPOLLOUT) != 0) flush(*connection);
       if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) read_frames(*connection, false);
     } catch (const std::exception& e) {
       fail_connection(*connection, std::string("the runner could not handle its message: ") + e.what());
@@ -656,41 +444,16 @@ class Runner {
   }
 
   void authenticate(Connection& connection, const ipc::Message& message, const ipc::FileDescriptor& fd) {
-    const auto* hello = std::get_if<ipc::Hello>(&message);
-    if (hello == nullptr) {
-      return reject(connection, std::string("the first message must be Hello, not ") + message_name(message));
-    }
-    if (fd) return reject(connection, "a file descriptor came with the Hello message");
-    if (hello->protocol_version != ipc::kProtocolVersion) {
-      return reject(connection, "protocol version " + std::to_string(hello->protocol_version) +
-                                    " is not supported (this runner speaks version " +
-                                    std::to_string(ipc::kProtocolVersion) + ")");
-    }
-    NodeState* node = find_node(hello->node_id);
-    if (node == nullptr) return reject(connection, "unknown node id " + in_quotes(hello->node_id));
-    const std::string name = "node '" + node->spec->id + "'";
-    if (!secrets_equal(hello->secret, node->secret)) return reject(connection, "wrong secret for " + name);
-    if (node->link == Link::connected) return reject(connection, name + " is already connected");
-    if (node->link == Link::gone || !node->running) {
-      return reject(connection, name + " has already been connected or has ended (a node connects once)");
-    }
-    int peer = -1;
-    try {
-      peer = ipc::peer_pid(connection.socket.get());
-    } catch (const std::system_error&) {
-    }
-    // The node's own process, or one it started that stayed in its process group (a wrapper
-    // script running the real program, for instance).
-    const bool same_process = peer == node->pid;
-    const bool same_group = peer > 0 && ::getpgid(peer) == node->pid;
-    if (!same_process && !same_group) {
-      return reject(connection, "process " + std::to_string(peer) + " is not " + name + " (pid " +
-                                    std::to_string(node->pid) + ") nor in its process group");
-    }
-
+    std::vector<NodeCredentials> credentials;
+    credentials.reserve(nodes_.size());
+    for (const NodeState& node : nodes_) credentials.push_back({node.spec->id, node.secret, node.pid, &node.state});
+    const HelloVerdict verdict =
+        authenticate_hello(message, static_cast<bool>(fd), credentials, peer_process(connection.socket.get()));
+    if (!verdict.node) return reject(connection, verdict.rejection);
+    NodeState* node = &nodes_[*verdict.node];
     const std::size_t index = static_cast<std::size_t>(node - nodes_.data());
     connection.node = index;
-    node->link = Link::connected;
+    node->state.move_to(LinkState::connected);
     node->connection = connection.id;
     if (released_) {
       send_hello_ok(*node);
@@ -729,8 +492,10 @@ class Runner {
       return fail_connection(connection, std::string("a file descriptor came with a ") + message_name(message) + " message");
     }
     if (std::holds_alternative<ipc::NextEvent>(message)) {
-      if (node.awaiting_event) return fail_connection(connection, "NextEvent sent while the previous one is still unanswered");
-      node.awaiting_event = true;
+      if (node.next_event_outstanding) {
+        return fail_connection(connection, "NextEvent sent while the previous one is still unanswered");
+      }
+      node.next_event_outstanding = true;
       deliver(node);
       return;
     }
@@ -742,6 +507,14 @@ class Runner {
         outputs.push_back(*index);
       }
       for (const std::size_t o : outputs) close_output(node, o);
+      return;
+    }
+    if (auto* count = std::get_if<ipc::ErrorCount>(&message)) {
+      if (count->reported_errors < node.report.reported_errors) {
+        return fail_connection(connection, "ErrorCount went down from " + std::to_string(node.report.reported_errors) +
+                                               " to " + std::to_string(count->reported_errors));
+      }
+      node.report.reported_errors = count->reported_errors;
       return;
     }
     if (std::holds_alternative<ipc::Hello>(message)) return fail_connection(connection, "a second Hello on a connected node");
@@ -798,122 +571,54 @@ class Runner {
 
   // ----- event delivery --------------------------------------------------------------------------
 
-  // Whether `node` may still get new input events queued.
-  static bool accepting(const NodeState& node) {
-    return node.running && node.link != Link::gone && !node.stream_ended && !node.stop_pending;
-  }
-
   void enqueue_input(NodeState& node, QueuedEvent event) {
-    if (!accepting(node) || node.input_closed[event.input]) return;
-    const std::size_t input = event.input;
-    if (node.queue.push_input(std::move(event))) count_drop(node, input);
+    if (!node.state.accepting_events()) return;
+    (void)node.inputs.enqueue(std::move(event));  // a drop is counted by the node's inputs
     deliver(node);
-  }
-
-  static void count_drop(NodeState& node, std::size_t input) {
-    ++node.report.inputs_dropped;
-    ++node.dropped_per_input[input];
   }
 
   // Answers the node's outstanding NextEvent, if there is one and something to answer with.
   void deliver(NodeState& node) {
-    if (!node.awaiting_event || node.link != Link::connected || !node.hello_ok_sent) return;
+    if (!node.next_event_outstanding || node.state.link() != LinkState::open) return;
     Connection* connection = find_connection(node.connection);
     if (connection == nullptr || connection->closing || connection->peer_gone) return;
 
-    ipc::Event event;
-    std::shared_ptr<const ipc::FileDescriptor> fd;
-    std::vector<std::uint8_t> frame;
-    if (node.stream_ended) {
-      event.kind = ipc::EventKind::end_of_stream;
-      frame = ipc::encode(event);
-    } else if (node.stop_pending) {
-      event.kind = ipc::EventKind::stop;
-      node.stop_pending = false;
-      node.stream_ended = true;
-      node.queue.clear();
-      frame = ipc::encode(event);
-    } else {
-      for (;;) {
-        std::optional<QueuedEvent> queued = node.queue.pop();
-        if (!queued) return;  // nothing yet: the NextEvent stays outstanding
-        event = ipc::Event{};
-        event.kind = queued->kind;
-        if (queued->kind == ipc::EventKind::input || queued->kind == ipc::EventKind::input_closed) {
-          event.id = node.spec->inputs[queued->input].id;
-        }
-        if (queued->kind == ipc::EventKind::input) {
-          event.metadata = std::move(queued->metadata);
-          event.payload = std::move(queued->payload);
-          fd = std::move(queued->shared_memory);
-        }
-        try {
-          frame = ipc::encode(event);
-        } catch (const ipc::ProtocolError& e) {
-          // Only possible when a message filled a frame and the input id is longer than the
-          // output id it was sent on: the frame for this node would be over the limit.
-          say("node '" + node.spec->id + "': cannot deliver a message on input '" + event.id + "': " + e.what() +
-              " (dropped)");
-          count_drop(node, queued->input);
-          fd.reset();
-          continue;
-        }
-        if (queued->kind == ipc::EventKind::all_inputs_closed) node.stream_ended = true;
-        if (queued->kind == ipc::EventKind::input) ++node.report.inputs_delivered;
-        break;
-      }
-    }
-    node.awaiting_event = false;
-    send(*connection, std::move(frame), std::move(fd));
+    std::optional<Answer> answer =
+        next_answer(*node.spec, node.state, node.inputs, [this](const std::string& warning) { say(warning); });
+    if (!answer) return;  // nothing yet: the NextEvent stays outstanding
+    if (answer->is_input) ++node.report.inputs_delivered;
+    node.next_event_outstanding = false;
+    send(*connection, std::move(answer->frame), std::move(answer->fd));
   }
 
   // Sends a frame, or queues it until the socket can take it. When the node has hung up, frames
   // are dropped but the connection stays open until everything it sent before has been read (a
   // node's last outputs often follow a NextEvent whose answer it no longer waits for).
   void send(Connection& connection, std::vector<std::uint8_t> frame, std::shared_ptr<const ipc::FileDescriptor> fd) {
-    if (connection.closing || connection.peer_gone) return;
-    if (connection.outbox.empty()) {
-      ipc::IoStatus status = ipc::IoStatus::closed;
-      try {
-        status = ipc::send_frame(connection.socket.get(), frame, fd ? fd->get() : -1);
-      } catch (const std::system_error& e) {
-        say("connection of " + connection_name(connection) + ": " + e.what());
-        close_connection(connection);
-        return;
-      }
-      if (status == ipc::IoStatus::ok) return;
-      if (status == ipc::IoStatus::closed) {
-        connection.peer_gone = true;
-        return;
-      }
+    SendOutcome outcome = SendOutcome::dropped;
+    try {
+      outcome = send_or_queue(connection, std::move(frame), std::move(fd));
+    } catch (const std::system_error& e) {
+      say("connection of " + connection_name(connection) + ": " + e.what());
+      close_connection(connection);
+      return;
     }
-    connection.outbox.push_back(Outgoing{std::move(frame), std::move(fd)});
-    if (!connection.want_write) {
+    if (outcome == SendOutcome::queued && !connection.want_write) {
       rewatch(connection.socket.get(), token(Source::connection, connection.id), EPOLLIN | EPOLLOUT);
       connection.want_write = true;
     }
   }
 
-  void flush_outbox(Connection& connection) {
-    while (!connection.outbox.empty() && !connection.closing && !connection.peer_gone) {
-      Outgoing& next = connection.outbox.front();
-      ipc::IoStatus status = ipc::IoStatus::closed;
-      try {
-        status = ipc::send_frame(connection.socket.get(), next.frame, next.fd ? next.fd->get() : -1);
-      } catch (const std::system_error& e) {
-        say("connection of " + connection_name(connection) + ": " + e.what());
-        close_connection(connection);
-        return;
-      }
-      if (status == ipc::IoStatus::would_block) return;
-      if (status == ipc::IoStatus::closed) {
-        connection.peer_gone = true;
-        connection.outbox.clear();
-        break;
-      }
-      connection.outbox.pop_front();
+  void flush(Connection& connection) {
+    bool drained = false;
+    try {
+      drained = flush_outbox(connection);
+    } catch (const std::system_error& e) {
+      say("connection of " + connection_name(connection) + ": " + e.what());
+      close_connection(connection);
+      return;
     }
-    if (connection.want_write && !connection.closing) {
+    if (drained && connection.want_write && !connection.closing) {
       rewatch(connection.socket.get(), token(Source::connection, connection.id), EPOLLIN);
       connection.want_write = false;
     }
@@ -929,7 +634,7 @@ class Runner {
     ipc::HelloOk hello_ok;
     for (const dataflow::Input& input : node.spec->inputs) hello_ok.inputs.push_back(input.id);
     for (const dataflow::Output& output : node.spec->outputs) hello_ok.outputs.push_back(output.id);
-    node.hello_ok_sent = true;
+    node.state.move_to(LinkState::open);
     send(*connection, ipc::encode(hello_ok), nullptr);
     deliver(node);
   }
@@ -958,15 +663,15 @@ class Runner {
   // The node will never receive anything again: it disconnected, exited, or never started. Its
   // outputs close (downstream InputClosed).
   void node_gone(NodeState& node) {
-    if (node.link == Link::gone && std::all_of(node.output_closed.begin(), node.output_closed.end(), [](bool c) { return c; })) {
+    if (node.state.link() == LinkState::gone &&
+        std::all_of(node.output_closed.begin(), node.output_closed.end(), [](bool c) { return c; })) {
       return;
     }
-    node.link = Link::gone;
+    if (node.state.link() != LinkState::gone) node.state.move_to(LinkState::gone);
+    if (node.state.stream() != StreamState::ended) node.state.move_to(StreamState::ended);
     node.connection = 0;
-    node.awaiting_event = false;
-    node.stop_pending = false;
-    node.stream_ended = true;
-    node.queue.clear();
+    node.next_event_outstanding = false;
+    node.inputs.clear();
     for (std::size_t o = 0; o < node.output_closed.size(); ++o) close_output(node, o);
     check_barrier();
   }
@@ -978,14 +683,8 @@ class Runner {
   }
 
   void close_input(NodeState& node, std::size_t input) {
-    if (node.input_closed[input]) return;
-    node.input_closed[input] = true;
-    --node.open_data_inputs;
-    if (!accepting(node)) return;
-    node.queue.push_input_closed(input);
-    // Timers never close, so a node reading one never gets AllInputsClosed (as in Dora).
-    if (node.open_data_inputs == 0 && !node.has_timer_input) node.queue.push_all_inputs_closed();
-    deliver(node);
+    const bool queue_events = node.state.accepting_events();
+    if (node.inputs.close(input, queue_events) && queue_events) deliver(node);
   }
 
   // ----- start barrier -------------------------------------------------------------------------
@@ -994,7 +693,7 @@ class Runner {
   void check_barrier() {
     if (released_) return;
     for (const NodeState& node : nodes_) {
-      if (node.running && node.link == Link::waiting) return;
+      if (node.state.process_alive() && node.state.link() == LinkState::waiting) return;
     }
     release_barrier();
   }
@@ -1003,7 +702,7 @@ class Runner {
     if (released_) return;
     released_ = true;
     for (NodeState& node : nodes_) {
-      if (node.link == Link::connected && !node.hello_ok_sent) send_hello_ok(node);
+      if (node.state.link() == LinkState::connected) send_hello_ok(node);
     }
     for (TimerGroup& timer : timers_) arm_periodic(timer.fd.get(), timer.period);
   }
@@ -1012,7 +711,7 @@ class Runner {
     if (released_) return;
     std::vector<std::string> waiting;
     for (const NodeState& node : nodes_) {
-      if (node.running && node.link == Link::waiting) waiting.push_back("'" + node.spec->id + "'");
+      if (node.state.process_alive() && node.state.link() == LinkState::waiting) waiting.push_back("'" + node.spec->id + "'");
     }
     say("still waiting for " + join_ids(waiting) +
         " to connect; the dataflow starts once every node has connected (a node connects in dcp::init_node())");
@@ -1044,9 +743,12 @@ class Runner {
         " are killed (Ctrl-C again to kill them now)");
     release_barrier();  // nodes still waiting for HelloOk get it, then Stop
     for (NodeState& node : nodes_) {
-      if (!node.running || node.link == Link::gone || node.stream_ended) continue;
-      node.stop_pending = true;
-      node.queue.clear();
+      if (!node.state.process_alive() || node.state.link() == LinkState::gone ||
+          node.state.stream() != StreamState::open) {
+        continue;
+      }
+      node.state.move_to(StreamState::stop_pending);
+      node.inputs.clear();
       deliver(node);
     }
     arm_once(grace_timer_.get(), options_.grace);
@@ -1054,27 +756,24 @@ class Runner {
 
   void on_grace_expired() {
     for (NodeState& node : nodes_) {
-      if (!node.running || node.killed_after_grace || node.killed_on_interrupt) continue;
+      if (!node.state.process_alive() || node.state.kill_sent()) continue;
       say("node '" + node.spec->id + "' is still running after the " + format_duration(options_.grace) +
           " grace period: killing it");
       kill_node(node);
-      node.killed_after_grace = true;
+      node.state.move_to(ProcessState::killed_after_grace);
     }
   }
 
   void kill_all_now(const std::string& reason) {
     say(reason + ": killing every node now");
     for (NodeState& node : nodes_) {
-      if (!node.running || node.killed_after_grace || node.killed_on_interrupt) continue;
+      if (!node.state.process_alive() || node.state.kill_sent()) continue;
       kill_node(node);
-      node.killed_on_interrupt = true;
+      node.state.move_to(ProcessState::killed_on_interrupt);
     }
   }
 
-  static void kill_node(const NodeState& node) {
-    ::kill(-node.pid, SIGKILL);  // its process group: whatever it started too
-    ::kill(node.pid, SIGKILL);   // and itself, should it have left its group
-  }
+  static void kill_node(const NodeState& node) { kill_process_group(node.pid); }
 
   // ----- signals and child processes ---------------------------------------------------------------
 
@@ -1091,34 +790,22 @@ class Runner {
         kill_all_now(signal_name(signal) + " while stopping");
       }
     }
-    reap_children();
-  }
-
-  void reap_children() {
-    for (;;) {
-      int status = 0;
-      const pid_t pid = ::waitpid(-1, &status, WNOHANG);
-      if (pid > 0) {
-        on_exit(pid, status);
-        continue;
-      }
-      if (pid < 0 && errno == EINTR) continue;
-      return;  // 0: children left but none has ended; -1/ECHILD: no children at all
-    }
+    reap_children([this](pid_t pid, int status) { on_exit(pid, status); });
   }
 
   void on_exit(pid_t pid, int status) {
     NodeState* found = nullptr;
     for (NodeState& node : nodes_) {
-      if (node.running && node.pid == pid) found = &node;
+      if (node.state.process_alive() && node.pid == pid) found = &node;
     }
     if (found == nullptr) return;  // not one of ours
     NodeState& node = *found;
-    node.running = false;
+    const ProcessState before = node.state.process();
+    node.state.move_to(ProcessState::ended);
     --running_count_;
 
     // What it sent and printed before it exited comes first.
-    if (node.link == Link::connected) {
+    if (node.state.has_connection()) {
       if (Connection* connection = find_connection(node.connection); connection != nullptr && !connection->closing) {
         read_frames(*connection, true);
         close_connection(*connection);
@@ -1128,22 +815,16 @@ class Runner {
     read_pipe(node, true, true);
 
     NodeReport& report = node.report;
-    if (WIFEXITED(status)) {
-      report.end = NodeEnd::exited;
-      report.exit_code = WEXITSTATUS(status);
-      if (report.exit_code != 0) say("node '" + node.spec->id + "' failed: exit code " + std::to_string(report.exit_code));
-    } else if (WIFSIGNALED(status)) {
-      report.signal = WTERMSIG(status);
-      if (report.signal == SIGKILL && node.killed_after_grace) {
-        report.end = NodeEnd::killed_after_grace;
-      } else if (report.signal == SIGKILL && node.killed_on_interrupt) {
-        report.end = NodeEnd::killed_on_interrupt;
-      } else {
-        report.end = NodeEnd::signaled;
-        say("node '" + node.spec->id + "' failed: killed by signal " + signal_name(report.signal));
-      }
+    const ProcessEnd end = ended_as(status, before);
+    report.end = end.end;
+    report.exit_code = end.exit_code;
+    report.signal = end.signal;
+    if (end.end == NodeEnd::exited && end.exit_code != 0) {
+      say("node '" + node.spec->id + "' failed: exit code " + std::to_string(end.exit_code));
+    } else if (end.end == NodeEnd::signaled) {
+      say("node '" + node.spec->id + "' failed: killed by signal " + signal_name(end.signal));
     }
-    if (node.link != Link::connected) node_gone(node);  // else: when its connection closes
+    if (!node.state.has_connection()) node_gone(node);  // else: when its connection closes
   }
 
   // ----- the end -------------------------------------------------------------------------------------
@@ -1174,10 +855,11 @@ class Runner {
     report_.dataflow = dataflow_.name;
     report_.grace = options_.grace;
     for (NodeState& node : nodes_) {
-      for (std::size_t i = 0; i < node.dropped_per_input.size(); ++i) {
-        if (node.dropped_per_input[i] == 0) continue;
+      node.report.inputs_dropped = node.inputs.dropped_total();
+      for (std::size_t i = 0; i < node.inputs.dropped().size(); ++i) {
+        if (node.inputs.dropped()[i] == 0) continue;
         const dataflow::Input& input = node.spec->inputs[i];
-        node.report.drops.push_back(NodeReport::InputDrops{input.id, input.queue_size, node.dropped_per_input[i]});
+        node.report.drops.push_back(NodeReport::InputDrops{input.id, input.queue_size, node.inputs.dropped()[i]});
       }
       report_.nodes.push_back(node.report);
     }
@@ -1215,87 +897,6 @@ class Runner {
 };
 
 }  // namespace
-
-// ---------------------------------------------------------------------------------------------
-// Reports.
-// ---------------------------------------------------------------------------------------------
-
-bool NodeReport::failed() const noexcept {
-  if (!protocol_error.empty()) return true;
-  switch (end) {
-    case NodeEnd::exited: return exit_code != 0;
-    case NodeEnd::signaled:
-    case NodeEnd::killed_after_grace:
-    case NodeEnd::killed_on_interrupt:
-    case NodeEnd::failed_to_start: return true;
-  }
-  return true;
-}
-
-std::string NodeReport::describe_end(std::chrono::milliseconds grace) const {
-  std::string text;
-  switch (end) {
-    case NodeEnd::exited: text = "exit code " + std::to_string(exit_code); break;
-    case NodeEnd::signaled: text = "signal " + signal_name(signal); break;
-    case NodeEnd::killed_after_grace: text = "killed after the " + format_duration(grace) + " grace period"; break;
-    case NodeEnd::killed_on_interrupt: text = "killed (second interrupt)"; break;
-    case NodeEnd::failed_to_start: text = "failed to start: " + start_error; break;
-  }
-  if (!protocol_error.empty()) text += ", protocol error";
-  return text;
-}
-
-std::size_t RunReport::failed_count() const noexcept {
-  return static_cast<std::size_t>(std::count_if(nodes.begin(), nodes.end(), [](const NodeReport& n) { return n.failed(); }));
-}
-
-std::string format_summary(const RunReport& report) {
-  const std::size_t failed = report.failed_count();
-  std::string text = "[dcp] ";
-  if (failed == 0) {
-    text += "dataflow succeeded: " +
-            (report.nodes.size() == 1 ? std::string("the node") : "all " + std::to_string(report.nodes.size()) + " nodes") +
-            " exited with code 0";
-  } else {
-    text += "dataflow failed: " + std::to_string(failed) + " of " + std::to_string(report.nodes.size()) +
-            (report.nodes.size() == 1 ? " node" : " nodes") + " failed";
-  }
-  if (!report.stop_reason.empty()) text += " (stopped: " + report.stop_reason + ")";
-  text += '\n';
-
-  const std::vector<std::string> headers = {"node", "pid", "ended", "outputs sent", "inputs delivered", "inputs dropped"};
-  std::vector<std::vector<std::string>> rows;
-  for (const NodeReport& node : report.nodes) {
-    rows.push_back({node.id, node.pid > 0 ? std::to_string(node.pid) : "-", node.describe_end(report.grace),
-                    std::to_string(node.outputs_sent), std::to_string(node.inputs_delivered),
-                    std::to_string(node.inputs_dropped)});
-  }
-  std::vector<std::size_t> widths;
-  for (const std::string& header : headers) widths.push_back(header.size());
-  for (const auto& row : rows) {
-    for (std::size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
-  }
-  auto append_row = [&](const std::vector<std::string>& row) {
-    std::string line;
-    for (std::size_t c = 0; c < row.size(); ++c) {
-      const std::size_t pad = widths[c] - row[c].size();
-      line += "  ";
-      if (c >= 3) line.append(pad, ' ');  // numbers: right-aligned
-      line += row[c];
-      if (c < 3 && c + 1 < row.size()) line.append(pad, ' ');
-    }
-    text += line + '\n';
-  };
-  append_row(headers);
-  for (const auto& row : rows) append_row(row);
-  for (const NodeReport& node : report.nodes) {
-    for (const NodeReport::InputDrops& drops : node.drops) {
-      text += "[dcp] input " + node.id + "/" + drops.input + " dropped " + std::to_string(drops.dropped) +
-              (drops.dropped == 1 ? " message" : " messages") + " (queue_size " + std::to_string(drops.queue_size) + ")\n";
-    }
-  }
-  return text;
-}
 
 RunReport run_dataflow(const dataflow::Dataflow& dataflow, const RunOptions& options) {
   Runner runner(dataflow, options);

@@ -33,6 +33,9 @@
 //   - Misbehaviour. A malformed or oversized frame, an undeclared output, a bad shared-memory
 //     descriptor or any other protocol violation gets the node an Error message and a disconnect
 //     (its outputs close); the node counts as failed. Nothing a node does can crash the runner.
+//   - Lost work. A node tells the runner how many errors it reported (dcp::report_error(): a posted
+//     task that threw, ...; ipc::ErrorCount). The summary names each node that reported any, and
+//     such a run is not a success (RunReport::errors_reported()), even when every node exited 0.
 //
 // Thread safety: run_dataflow runs everything on the calling thread (one epoll loop). It changes
 // process-wide state for its duration: it blocks SIGINT, SIGTERM, SIGHUP and SIGCHLD (to read them
@@ -92,6 +95,7 @@ struct NodeReport {
   std::uint64_t outputs_sent = 0;      ///< messages it sent that the runner accepted
   std::uint64_t inputs_delivered = 0;  ///< input events it received (timer ticks included)
   std::uint64_t inputs_dropped = 0;    ///< input messages dropped because an input queue was full
+  std::uint64_t reported_errors = 0;   ///< errors the node reported (dcp::report_error()), as it last told
 
   /// The inputs that dropped messages, in the node's input order (inputs that dropped none are
   /// left out). The `dropped` values add up to inputs_dropped.
@@ -116,19 +120,24 @@ struct RunReport {
   std::string stop_reason;         ///< why Stop was sent ("" when the nodes ended by themselves)
 
   [[nodiscard]] std::size_t failed_count() const noexcept;
-  /// True when no node failed.
-  [[nodiscard]] bool success() const noexcept { return failed_count() == 0; }
+  /// Nodes with NodeReport::reported_errors > 0 (failed or not).
+  [[nodiscard]] std::size_t reported_errors_count() const noexcept;
+  /// True when no node failed and none reported errors.
+  [[nodiscard]] bool success() const noexcept { return failed_count() == 0 && reported_errors_count() == 0; }
 };
 
 /// Runs `dataflow` to the end. See the header comment.
 [[nodiscard]] RunReport run_dataflow(const dataflow::Dataflow& dataflow, const RunOptions& options = {});
 
-/// The table printed at the end of `dcp run`, then one line per input that dropped messages:
-///   [dcp] dataflow failed: 1 of 3 nodes failed
+/// The table printed at the end of `dcp run`, then one line per node that reported errors and one
+/// per input that dropped messages:
+///   [dcp] dataflow failed: 1 of 3 nodes failed, 1 reported errors
 ///     node    pid    ended          outputs sent  inputs delivered  inputs dropped
 ///     source  4242   exit code 0              10                 0               0
 ///     ...
+///   [dcp] node 'processor' reported 3 errors that lost work; see its 'dcp:' lines above
 ///   [dcp] input slow/in dropped 93 messages (queue_size 5)
+/// "dataflow succeeded" only when success().
 [[nodiscard]] std::string format_summary(const RunReport& report);
 
 }  // namespace dcp::runner

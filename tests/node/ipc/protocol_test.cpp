@@ -59,6 +59,17 @@ TEST(Protocol, EveryMessageType_SurvivesARoundTrip) {
   expect_round_trip(SendOutput{"status", rich_metadata(), PayloadRef{PayloadLocation::inline_bytes, {9, 8}, 0}});
   expect_round_trip(CloseOutputs{{"a", "b"}});
   expect_round_trip(Error{"secret does not match"});
+  expect_round_trip(ErrorCount{0});
+  expect_round_trip(ErrorCount{~std::uint64_t{0}});
+}
+
+TEST(ProtocolDecode, ErrorCount_IsHeaderPlusOneU64AndRejectsATruncatedBody) {
+  auto frame = encode(ErrorCount{3});
+  ASSERT_EQ(frame.size(), kHeaderSize + 8);
+  EXPECT_EQ(frame[kHeaderSize], 3);
+  frame.pop_back();
+  frame[8] = 7;  // body_length 7 to match the shorter body
+  EXPECT_NE(error_of(frame).find("error_count.reported_errors"), std::string::npos) << error_of(frame);
 }
 
 TEST(Protocol, InlinePayloadJustBelowTheLimit_IsEncoded) {

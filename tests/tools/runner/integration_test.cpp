@@ -336,6 +336,24 @@ TEST(DcpRun, NodeExitingWithCode3_IsReported_ItsReadersInputsClose_ExitNonZero) 
   EXPECT_TRUE(contains(r.err, "[dcp] dataflow failed: 1 of 3 nodes failed")) << r.dump();
 }
 
+TEST(DcpRun, NodesThatReportedErrors_AreNamedInTheSummary_NoSuccess_Exit3) {
+  const RunResult r = run_dcp({dataflow("lost_work")});
+  EXPECT_EQ(r.exit_code, 3) << r.dump();
+  for (const std::string id : {"source", "processor", "oneshot", "fine"}) {
+    EXPECT_EQ(r.summary.at(id).ended, "exit code 0") << id << "\n" << r.dump();
+  }
+  EXPECT_TRUE(contains(r.out, "[processor] result posted=3 inputs=3")) << r.dump();
+  EXPECT_TRUE(contains(r.err, "[processor!] dcp: worker pool 'lossy': a posted task threw: result 2 lost")) << r.dump();
+  EXPECT_TRUE(contains(r.err, "[oneshot!] dcp: worker pool 'lossy': a posted task threw: result 0 lost")) << r.dump();
+  EXPECT_TRUE(contains(r.err, "[dcp] dataflow failed: 2 of 4 nodes reported errors")) << r.dump();
+  EXPECT_TRUE(contains(r.err, "[dcp] node 'processor' reported 3 errors that lost work; see its 'dcp:' lines above"))
+      << r.dump();
+  EXPECT_TRUE(contains(r.err, "[dcp] node 'oneshot' reported 1 error that lost work; see its 'dcp:' lines above"))
+      << r.dump();
+  EXPECT_FALSE(contains(r.err, "node 'fine' reported")) << r.dump();
+  EXPECT_FALSE(contains(r.err, "dataflow succeeded")) << r.dump();
+}
+
 TEST(DcpRun, NodeKilledBySigsegv_IsReportedWithTheSignalName) {
   const RunResult r = run_dcp({dataflow("crash_segv")});
   EXPECT_EQ(r.exit_code, 1) << r.dump();

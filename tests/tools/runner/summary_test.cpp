@@ -73,4 +73,26 @@ TEST(FormatSummary, VerdictLineThenAlignedTable) {
   EXPECT_EQ(dcp::runner::format_summary(report).substr(0, verdict.size()), verdict);
 }
 
+TEST(FormatSummary, NodesThatReportedErrors_AreNamed_AndTheRunIsNoSuccess) {
+  RunReport report;
+  report.nodes.push_back(node("camera", NodeEnd::exited, 0));
+  report.nodes.push_back(node("processor", NodeEnd::exited, 0));
+  report.nodes[1].reported_errors = 3;
+  EXPECT_FALSE(report.success());
+  EXPECT_EQ(report.failed_count(), 0u);
+  EXPECT_EQ(report.reported_errors_count(), 1u);
+  EXPECT_EQ(dcp::runner::format_summary(report),
+            "[dcp] dataflow failed: 1 of 2 nodes reported errors\n"
+            "  node       pid  ended        outputs sent  inputs delivered  inputs dropped\n"
+            "  camera     100  exit code 0             0                 0               0\n"
+            "  processor  100  exit code 0             0                 0               0\n"
+            "[dcp] node 'processor' reported 3 errors that lost work; see its 'dcp:' lines above\n");
+  report.nodes[0].exit_code = 1;
+  report.nodes[0].reported_errors = 1;
+  const std::string verdict = "[dcp] dataflow failed: 1 of 2 nodes failed, 2 reported errors\n";
+  EXPECT_EQ(dcp::runner::format_summary(report).substr(0, verdict.size()), verdict);
+  EXPECT_NE(dcp::runner::format_summary(report).find("[dcp] node 'camera' reported 1 error that lost work;"),
+            std::string::npos);
+}
+
 }  // namespace

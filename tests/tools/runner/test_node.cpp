@@ -19,6 +19,11 @@
 //   closer   sends 3 messages on `a`, closes `a`, sends 3 on `b`, exits
 //   stop_ignorer   ignores Stop and keeps running until killed
 //   inspect  prints its working directory, arguments, environment, runtime-directory mode, ...
+//   lose_work  errors=N
+//            posts N tasks that throw to a dcp::WorkerPool (each is reported: "dcp: worker pool
+//            'lossy': ..." on stderr), waits for them, then reads its events to the end (if it has
+//            inputs) and exits 0 — a node that ends normally but lost work
+#include <dcp/core/worker_pool.hpp>
 #include <dcp/node/node.hpp>
 
 #include <signal.h>
@@ -33,6 +38,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <variant>
@@ -254,6 +260,25 @@ int run_inspect(dcp::Node& node, int argc, char** argv) {
   return 0;
 }
 
+int run_lose_work(dcp::Node& node, const Args& args) {
+  const long errors = number(args, "errors", 1);
+  {
+    dcp::WorkerPool pool({.threads = 1, .name = "lossy"});
+    for (long i = 0; i < errors; ++i) {
+      if (!pool.post([i] { throw std::runtime_error("result " + std::to_string(i) + " lost"); })) return 1;
+    }
+  }  // drained: every error is reported before the node reads on
+  long inputs = 0;
+  if (!node.events.inputs().empty()) {
+    for (dcp::Event& event : node.events) {
+      if (std::holds_alternative<dcp::InputEvent>(event)) ++inputs;
+      print_control(event);
+    }
+  }
+  say("result posted=" + std::to_string(errors) + " inputs=" + std::to_string(inputs));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -277,6 +302,7 @@ int main(int argc, char** argv) {
     if (mode == "closer") return run_closer(node);
     if (mode == "stop_ignorer") return run_stop_ignorer(node);
     if (mode == "inspect") return run_inspect(node, argc, argv);
+    if (mode == "lose_work") return run_lose_work(node, args);
     std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
     return 2;
   } catch (const std::exception& e) {

@@ -21,8 +21,10 @@
 // down instead of running on without it — what a robot node wants.
 //
 // Exceptions nobody collected: a destructor never throws. When a thread threw and its exception was
-// never rethrown by join() / join_all(), the destructor writes one line per exception to stderr:
-//   dcp::ScopedThread 'lidar': the thread exited with an exception that was never joined: <what()>
+// never rethrown by join() / join_all(), the destructor reports each one with dcp::report_error()
+// (dcp/core/error_report.hpp: counted, and by default one line on stderr):
+//   dcp: scoped thread 'lidar': the thread exited with an exception that was never joined: <what()>
+// (source "thread group thread 'lidar'" for a ThreadGroup's thread; "(unnamed)" when it has no name).
 //
 // Thread names: an optional name is applied to the thread (pthread_setname_np, truncated to 15
 // characters) before the callable runs.
@@ -38,7 +40,6 @@
 #pragma once
 
 #include <cstddef>
-#include <cstdio>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -72,9 +73,14 @@ void invoke_with_optional_token(Fn& fn, std::stop_token token) {
   }
 }
 
+/// Reports an exception nobody will ever rethrow; `owner` is "scoped thread" or "thread group thread".
 inline void report_never_joined(const char* owner, const std::string& name, const std::exception_ptr& error) noexcept {
-  std::fprintf(stderr, "%s '%s': the thread exited with an exception that was never joined: %s\n", owner,
-               name.c_str(), describe_exception(error).c_str());
+  try {
+    report_error(std::string(owner) + (name.empty() ? std::string(" (unnamed)") : " '" + name + "'"),
+                 "the thread exited with an exception that was never joined: " + describe_exception(error));
+  } catch (...) {  // the texts could not be allocated: still counted and reported
+    report_error(owner, "the thread exited with an exception that was never joined");
+  }
 }
 
 }  // namespace detail
@@ -117,7 +123,7 @@ class ScopedThread {
   ScopedThread& operator=(const ScopedThread&) = delete;
 
   /// Requests stop and joins. Never throws: an exception the thread threw and nobody collected with
-  /// join() is written to stderr.
+  /// join() is reported (dcp::report_error).
   ~ScopedThread() { finish(); }
 
   /// Joins, then rethrows the exception the thread exited with (if any; it is rethrown once).
@@ -154,7 +160,7 @@ class ScopedThread {
       thread_.join();
     }
     if (state_ && state_->error) {
-      detail::report_never_joined("dcp::ScopedThread", state_->name, state_->error);
+      detail::report_never_joined("scoped thread", state_->name, state_->error);
       state_->error = nullptr;
     }
   }
@@ -182,13 +188,13 @@ class ThreadGroup {
   ThreadGroup& operator=(const ThreadGroup&) = delete;
 
   /// Requests stop on every thread and joins them all. Never throws: exceptions not yet rethrown by
-  /// join_all() are written to stderr.
+  /// join_all() are reported (dcp::report_error).
   ~ThreadGroup() {
     stop_source_.request_stop();
     join_threads();
     std::lock_guard lock(mutex_);
     for (std::size_t i = reported_; i < failures_.size(); ++i) {
-      detail::report_never_joined("dcp::ThreadGroup", failures_[i].thread_name, failures_[i].error);
+      detail::report_never_joined("thread group thread", failures_[i].thread_name, failures_[i].error);
     }
   }
 
@@ -246,7 +252,7 @@ class ThreadGroup {
       try {
         failures_.push_back(Failure{error, name});
       } catch (...) {  // out of memory: report it now rather than lose it
-        detail::report_never_joined("dcp::ThreadGroup", name, error);
+        detail::report_never_joined("thread group thread", name, error);
       }
     }
     if (options_.stop_on_error) stop_source_.request_stop();

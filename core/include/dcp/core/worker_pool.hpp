@@ -8,7 +8,7 @@
 //   auto slow = pool.submit([](std::stop_token stop) { return refine(stop); });  // cancellable
 //   slow.cancel();                        // its std::stop_token now reports stop_requested()
 //   Path p = path.get();                  // the result, or the task's exception rethrown
-//   pool.post([] { log_stats(); });       // fire-and-forget; an exception goes to pool.errors()
+//   pool.post([] { log_stats(); });       // fire-and-forget; an exception is reported (error_report.hpp)
 //
 // Tasks. A task is any move-constructible callable invocable as f() or f(std::stop_token) (when both
 // work, it gets the token, as with std::jthread). It runs exactly once on one worker, or never.
@@ -17,7 +17,9 @@
 //
 // Handles. submit() returns a move-only TaskHandle<R>: get() blocks and returns the result, rethrows
 // the task's exception, or throws TaskCancelled when the task never ran. Destroying a handle detaches
-// the task: it still runs; if it then throws, the exception goes to errors() (nobody else can see it).
+// the task: it still runs; if it then throws, the exception is reported (nobody else can see it).
+// A handle destroyed after its task already finished drops the result or exception unreported:
+// its owner had it in hand (ready() / state() say so) and chose not to get() it.
 // The handle's state is queued -> running -> done | failed, or queued -> cancelled (never ran).
 //
 // Cancellation. Each task that takes a std::stop_token gets its own token, which reports
@@ -26,8 +28,12 @@
 // interrupted: it must look at its token and return (or throw) by itself.
 //
 // Exceptions. A throwing task never terminates the process and never kills its worker: the exception
-// is caught on the worker and stored in the handle; for post()ed tasks (and detached handles) it is
-// sent to errors(), a bounded(error_capacity, drop_oldest) channel of TaskError that keeps the newest.
+// is caught on the worker and stored in the handle. An exception nobody can receive — from a post()ed
+// task, or from a task whose handle was destroyed — is never dropped: the worker calls
+// deliver_error(Options::on_error, "worker pool '<name>'", "a posted task threw: <what()>") (or "a
+// detached task threw: ..."), so by default it goes to report_error() (counted; one line on stderr,
+// or the node's log under the node library); set Options::on_error to handle such errors yourself.
+// on_error runs on the worker thread that ran the task; it must be thread-safe when threads > 1.
 //
 // Queue. Tasks wait in a dcp channel: unbounded by default, or bounded (Options::queue_capacity) with
 // the channel overflow policies:
@@ -115,16 +121,6 @@ constexpr const char* to_string(TaskState state) noexcept {
   return "unknown";
 }
 
-/// An exception nobody else can observe: thrown by a post()ed task, or by a submitted task whose
-/// handle had already been destroyed.
-struct TaskError {
-  std::exception_ptr error;
-  std::string pool;  ///< Options::name of the pool the task ran on
-
-  /// what() of the exception ("unknown exception ..." when it is not a std::exception).
-  [[nodiscard]] std::string message() const { return describe_exception(error); }
-};
-
 struct ShutdownReport {
   /// Queued tasks dropped by shutdown(ShutdownMode::cancel) without running (0 for a pure drain).
   /// Overflow-policy drops are not included: see WorkerPool::dropped().
@@ -173,14 +169,17 @@ struct PoolCounters {
 struct WorkerContext {
   std::stop_token pool_token;
   PoolCounters& counters;
-  Sender<TaskError>& errors;
+  const ErrorCallback& on_error;
   const std::string& pool_name;
 
-  /// Sends an exception nobody else will see to errors(); never blocks, never throws.
-  void report_unobserved(std::exception_ptr error) noexcept {
+  /// Hands an exception nobody else will see to deliver_error(); `what` says which kind of task
+  /// threw ("a posted task", "a detached task"). Never throws: should building the texts fail (out of
+  /// memory), a fixed text is reported instead, so the error is still counted.
+  void report_unobserved(const char* what, const std::exception_ptr& error) noexcept {
     try {
-      (void)errors.try_send(TaskError{std::move(error), pool_name});
-    } catch (...) {  // copying the pool name failed: the report is lost, nothing else is
+      deliver_error(on_error, "worker pool '" + pool_name + "'", std::string(what) + " threw: " + describe_exception(error));
+    } catch (...) {
+      report_error("worker pool", "a task threw (its description could not be allocated)");
     }
   }
 };
@@ -241,10 +240,16 @@ class TaskShared {
       context.counters.completed.fetch_add(1, std::memory_order_relaxed);
     } else {
       context.counters.failed.fetch_add(1, std::memory_order_relaxed);
-      // Only the queue's reference is left: the handle is gone and nobody could ever see the error.
-      if (references_.load(std::memory_order_acquire) == 1) context.report_unobserved(std::move(error_));
     }
     publish(returned ? TaskState::done : TaskState::failed);
+    // Checked after publishing, so a handle destroyed at any moment before is seen: only the
+    // queue's reference (ours) is left, nobody can ever see the error. The acquire pairs with the
+    // handle's release, so a take_error() it did (get()) happened before and error_ is then empty.
+    // A handle still alive here sees the final state and owns the error.
+    if (!returned && references_.load(std::memory_order_acquire) == 1 && error_) {
+      context.report_unobserved("a detached task", error_);
+      error_ = nullptr;  // destroyed here, on the worker, like a posted task's
+    }
   }
 
   /// Marks a still-queued task cancelled (it will never run). True when this call did it.
@@ -401,7 +406,7 @@ class QueuedTask {
   TaskShared<R>* shared_;
 };
 
-/// The queue entry of a post()ed task: the callable itself; exceptions go to errors().
+/// The queue entry of a post()ed task: the callable itself; exceptions are reported (report_unobserved).
 template <class Fn>
 class PostedTask {
  public:
@@ -430,9 +435,8 @@ class PostedTask {
       return;
     }
     context.counters.failed.fetch_add(1, std::memory_order_relaxed);
-    // Sent after the catch block ended, and moved: the worker keeps no reference to the exception,
-    // so it is destroyed by whoever receives it.
-    context.report_unobserved(std::move(error));
+    // Reported after the catch block ended; the exception is destroyed here, on the worker.
+    context.report_unobserved("a posted task", error);
   }
 
  private:
@@ -460,7 +464,7 @@ class TaskHandle {
   }
   TaskHandle(const TaskHandle&) = delete;
   TaskHandle& operator=(const TaskHandle&) = delete;
-  /// Detaches: the task still runs; an exception it throws then goes to the pool's errors().
+  /// Detaches: the task still runs; an exception it throws is then reported (WorkerPool::Options::on_error).
   ~TaskHandle() { reset(); }
 
   /// Blocks until the task finished, then returns its result, rethrows its exception, or throws
@@ -539,10 +543,12 @@ class WorkerPool {
     std::size_t queue_capacity = 0;
     /// What submit()/post() do when the bounded queue is full.
     Overflow overflow = Overflow::block;
-    /// Name of every worker thread (pthread_setname_np; truncated to 15 characters) and of TaskError::pool.
+    /// Name of every worker thread (pthread_setname_np; truncated to 15 characters) and, in full, of
+    /// the error source "worker pool '<name>'".
     std::string name = "dcp-worker";
-    /// Capacity of the errors() channel (drop_oldest: the newest errors are kept); at least 1.
-    std::size_t error_capacity = 1024;
+    /// Called (on the worker) with every exception nobody else can receive: a post()ed task's, or a
+    /// detached handle's task's. Empty (the default): report_error() (dcp/core/error_report.hpp).
+    ErrorCallback on_error = nullptr;
   };
 
   /// Options{}: one worker per hardware thread, unbounded queue.
@@ -553,14 +559,11 @@ class WorkerPool {
   explicit WorkerPool(Options options)
       : options_(checked(std::move(options))),
         queue_(options_.queue_capacity == 0 ? unbounded<detail::PoolTask>()
-                                            : bounded<detail::PoolTask>(options_.queue_capacity, options_.overflow)),
-        errors_(bounded<TaskError>(options_.error_capacity, Overflow::drop_oldest)) {
+                                            : bounded<detail::PoolTask>(options_.queue_capacity, options_.overflow)) {
     try {
       threads_.reserve(options_.threads);
       for (std::size_t i = 0; i < options_.threads; ++i) {
-        threads_.emplace_back([this, queue = queue_.second, errors = errors_.first]() mutable noexcept {
-          work(queue, errors);
-        });
+        threads_.emplace_back([this, queue = queue_.second]() mutable noexcept { work(queue); });
       }
     } catch (...) {
       queue_.first.close();
@@ -583,8 +586,12 @@ class WorkerPool {
     try {
       shutdown(ShutdownMode::drain);
     } catch (...) {
-      std::fprintf(stderr, "dcp::WorkerPool '%s': shutdown in the destructor failed: %s\n", options_.name.c_str(),
-                   describe_exception(std::current_exception()).c_str());
+      try {
+        report_error("worker pool '" + options_.name + "'", "shutdown in the destructor failed: " +
+                                                                 describe_current_exception());
+      } catch (...) {
+        report_error("worker pool", "shutdown in the destructor failed");
+      }
     }
   }
 
@@ -614,7 +621,7 @@ class WorkerPool {
   }
 
   /// Fire-and-forget: queues f() or f(std::stop_token) (it gets the pool's token); an exception it
-  /// throws goes to errors(). Blocks like submit(). False when the task was dropped (drop_newest) or
+  /// throws is reported (Options::on_error). Blocks like submit(). False when the task was dropped (drop_newest) or
   /// the pool is shut down; never throws PoolClosed.
   template <class F>
     requires detail::PoolCallable<F>
@@ -622,10 +629,6 @@ class WorkerPool {
     detail::PoolTask task(detail::PostedTask<std::decay_t<F>>(std::forward<F>(f)));
     return queue_.first.send(std::move(task)).ok();
   }
-
-  /// Exceptions nobody else can observe (post()ed tasks, detached handles). Each call returns a new
-  /// Receiver of the same channel; it reports closed once the pool is destroyed and it is drained.
-  [[nodiscard]] Receiver<TaskError> errors() const { return errors_.second; }
 
   /// Stops the pool (see the header comment). Idempotent: later calls return the same numbers once
   /// the workers are joined; a cancel after a drain escalates it.
@@ -640,8 +643,7 @@ class WorkerPool {
     }
     if (mode == ShutdownMode::cancel) {
       // Drop what is queued right away instead of waiting for workers busy with long tasks.
-      Sender<TaskError> errors = errors_.first;
-      detail::WorkerContext context{stop_source_.get_token(), counters_, errors, options_.name};
+      detail::WorkerContext context{stop_source_.get_token(), counters_, options_.on_error, options_.name};
       std::lock_guard lock(drop_mutex_);  // queue_.second is one handle object: one user at a time
       for (;;) {
         RecvResult<detail::PoolTask> next = queue_.second.try_recv();
@@ -701,11 +703,6 @@ class WorkerPool {
                                   std::to_string(options.queue_capacity) + " exceeds dcp::kMaxCapacity (" +
                                   std::to_string(kMaxCapacity) + "); use 0 for an unbounded queue");
     }
-    if (options.error_capacity == 0 || options.error_capacity > kMaxCapacity) {
-      throw std::invalid_argument("dcp::WorkerPool: Options::error_capacity = " +
-                                  std::to_string(options.error_capacity) + " is out of range 1.." +
-                                  std::to_string(kMaxCapacity));
-    }
     return options;
   }
 
@@ -727,10 +724,10 @@ class WorkerPool {
                       "' is shut down (shutdown() was called or the pool is being destroyed)");
   }
 
-  void work(Receiver<detail::PoolTask>& queue, Sender<TaskError>& errors) noexcept {
+  void work(Receiver<detail::PoolTask>& queue) noexcept {
     detail::set_current_thread_name(options_.name);
     detail::current_worker_pool = this;
-    detail::WorkerContext context{stop_source_.get_token(), counters_, errors, options_.name};
+    detail::WorkerContext context{stop_source_.get_token(), counters_, options_.on_error, options_.name};
     for (;;) {
       RecvResult<detail::PoolTask> next = queue.recv();
       if (!next.ok()) break;  // closed and drained
@@ -744,7 +741,6 @@ class WorkerPool {
   detail::PoolCounters counters_;
   std::stop_source stop_source_;
   std::pair<Sender<detail::PoolTask>, Receiver<detail::PoolTask>> queue_;
-  std::pair<Sender<TaskError>, Receiver<TaskError>> errors_;
 
   std::mutex shutdown_mutex_;
   std::atomic<bool> shutdown_started_{false};  // written under shutdown_mutex_

@@ -339,6 +339,13 @@ struct Node {
 /// Otherwise throws NodeError explaining how to run the node. Also throws NodeError when the runner
 /// cannot be reached, refuses the node (the runner's reason is in the message) or does not answer the
 /// handshake within 60 s. Blocks for the handshake only.
+/// Errors nobody can receive (dcp::report_error(), <dcp/core/error_report.hpp>: a posted task that
+/// threw, ...): init_node() installs a reporter that writes each as one line "dcp: <source>:
+/// <message>" to the node's stderr (unless the program installed its own reporter before), and under
+/// `dcp run` the runner learns how many there were: a node that reported errors fails the run. The
+/// last count is sent when the node's EventStream and OutputSender are both destroyed, so let a
+/// WorkerPool whose posted tasks may throw end before them (declare it after the Node); an error
+/// reported after that is still printed, but not counted by the runner.
 Node init_node();
 
 /// What init_node() does when DCP_RUNNER_SOCKET is set, with the values given explicitly: connects

@@ -93,6 +93,10 @@ class NodeHarness {
   std::optional<CapturedOutput> next_output(std::chrono::milliseconds timeout);
   /// Ids passed to close_outputs (each once), in order.
   [[nodiscard]] std::vector<std::string> closed_outputs() const;
+  /// Errors dcp::report_error() counted since this harness was created — what the local runner
+  /// would learn from this node. The count is process-wide (dcp::reported_errors()): errors reported
+  /// by other code of the test process meanwhile are included.
+  [[nodiscard]] std::uint64_t reported_errors() const noexcept;
 
   [[nodiscard]] const std::string& node_id() const noexcept { return node_id_; }
   [[nodiscard]] const std::vector<std::string>& inputs() const noexcept { return inputs_; }
@@ -107,6 +111,7 @@ class NodeHarness {
   std::vector<std::string> outputs_;
   std::shared_ptr<detail::HarnessScript> script_;
   std::shared_ptr<detail::HarnessStore> store_;
+  std::uint64_t errors_at_start_ = 0;  // dcp::reported_errors() when constructed
 };
 
 }  // namespace dcp::testing

@@ -1,0 +1,138 @@
+// Routing for the runner (see router.hpp).
+#include "runner/router.hpp"
+
+#include <algorithm>
+#include <iterator>
+#include <numeric>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+
+namespace dcp::runner {
+namespace {
+
+std::vector<std::size_t> queue_sizes(const dataflow::Node& spec) {
+  std::vector<std::size_t> sizes;
+  for (const dataflow::Input& input : spec.inputs) sizes.push_back(input.queue_size);
+  return sizes;
+}
+
+std::size_t node_index(const dataflow::Dataflow& dataflow, std::string_view id) {
+  for (std::size_t n = 0; n < dataflow.nodes.size(); ++n) {
+    if (dataflow.nodes[n].id == id) return n;
+  }
+  throw std::logic_error("dcp run: unknown node '" + std::string(id) + "' in a validated dataflow");
+}
+
+}  // namespace
+
+NodeInputs::NodeInputs(const dataflow::Node& spec)
+    : queue_(queue_sizes(spec)), dropped_(spec.inputs.size(), 0), closed_(spec.inputs.size(), false) {
+  for (const dataflow::Input& input : spec.inputs) {
+    if (input.timer() != nullptr) {
+      has_timer_input_ = true;
+    } else {
+      ++open_data_inputs_;
+    }
+  }
+}
+
+bool NodeInputs::enqueue(QueuedEvent event) {
+  if (closed_[event.input]) return false;
+  const std::size_t input = event.input;
+  const bool dropped = queue_.push_input(std::move(event));
+  if (dropped) count_drop(input);
+  return dropped;
+}
+
+bool NodeInputs::close(std::size_t input, bool queue_events) {
+  if (closed_[input]) return false;
+  closed_[input] = true;
+  --open_data_inputs_;
+  if (!queue_events) return true;
+  queue_.push_input_closed(input);
+  // Timers never close, so a node reading one never gets AllInputsClosed (as in Dora).
+  if (open_data_inputs_ == 0 && !has_timer_input_) queue_.push_all_inputs_closed();
+  return true;
+}
+
+std::uint64_t NodeInputs::dropped_total() const noexcept {
+  return std::accumulate(dropped_.begin(), dropped_.end(), std::uint64_t{0});
+}
+
+RouteTable build_routes(const dataflow::Dataflow& dataflow) {
+  RouteTable table;
+  table.readers.resize(dataflow.nodes.size());
+  for (std::size_t n = 0; n < dataflow.nodes.size(); ++n) table.readers[n].resize(dataflow.nodes[n].outputs.size());
+  for (std::size_t n = 0; n < dataflow.nodes.size(); ++n) {
+    const dataflow::Node& spec = dataflow.nodes[n];
+    for (std::size_t i = 0; i < spec.inputs.size(); ++i) {
+      const dataflow::Input& input = spec.inputs[i];
+      if (const dataflow::Timer* timer = input.timer()) {
+        const auto period = timer->period();
+        auto group = std::find_if(table.timers.begin(), table.timers.end(),
+                                  [&](const TimerGroup& g) { return g.period == period; });
+        if (group == table.timers.end()) {
+          table.timers.push_back(TimerGroup{period, {}, {}});
+          group = std::prev(table.timers.end());
+        }
+        group->subscribers.push_back(Subscriber{n, i});
+      } else {
+        const dataflow::NodeOutput& upstream = *input.upstream();
+        const std::size_t u = node_index(dataflow, upstream.node);
+        const dataflow::Node& upstream_spec = dataflow.nodes[u];
+        for (std::size_t o = 0; o < upstream_spec.outputs.size(); ++o) {
+          if (upstream_spec.outputs[o].id == upstream.output) table.readers[u][o].push_back(Subscriber{n, i});
+        }
+      }
+    }
+  }
+  return table;
+}
+
+std::optional<Answer> next_answer(const dataflow::Node& spec, NodeLifecycle& state, NodeInputs& inputs,
+                                  const std::function<void(const std::string&)>& warn) {
+  ipc::Event event;
+  Answer answer;
+  if (state.stream() == StreamState::ended) {
+    event.kind = ipc::EventKind::end_of_stream;
+    answer.frame = ipc::encode(event);
+    return answer;
+  }
+  if (state.stream() == StreamState::stop_pending) {
+    event.kind = ipc::EventKind::stop;
+    state.move_to(StreamState::ended);
+    inputs.clear();
+    answer.frame = ipc::encode(event);
+    return answer;
+  }
+  for (;;) {
+    std::optional<QueuedEvent> queued = inputs.queue().pop();
+    if (!queued) return std::nullopt;  // nothing yet: the NextEvent stays outstanding
+    event = ipc::Event{};
+    event.kind = queued->kind;
+    if (queued->kind == ipc::EventKind::input || queued->kind == ipc::EventKind::input_closed) {
+      event.id = spec.inputs[queued->input].id;
+    }
+    if (queued->kind == ipc::EventKind::input) {
+      event.metadata = std::move(queued->metadata);
+      event.payload = std::move(queued->payload);
+      answer.fd = std::move(queued->shared_memory);
+    }
+    try {
+      answer.frame = ipc::encode(event);
+    } catch (const ipc::ProtocolError& e) {
+      // Only possible when a message filled a frame and the input id is longer than the output id
+      // it was sent on: the frame for this node would be over the limit.
+      warn("node '" + spec.id + "': cannot deliver a message on input '" + event.id + "': " + e.what() + " (dropped)");
+      inputs.count_drop(queued->input);
+      answer.fd.reset();
+      continue;
+    }
+    if (queued->kind == ipc::EventKind::all_inputs_closed) state.move_to(StreamState::ended);
+    answer.is_input = queued->kind == ipc::EventKind::input;
+    return answer;
+  }
+}
+
+}  // namespace dcp::runner

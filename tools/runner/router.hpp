@@ -1,0 +1,100 @@
+// tools/runner/router.hpp — routing for the runner: which inputs read each output and each timer,
+// the per-node input queues with their open/closed bookkeeping, and what answers a node's NextEvent.
+//
+// What it is for: the event loop (runner.cpp) builds the RouteTable once from the validated
+// dataflow, then for every message a node sends queues one event per reading input
+// (NodeInputs::enqueue: the input's queue drops its oldest message when full, queue_size), closes
+// inputs when their upstream output closes (NodeInputs::close: InputClosed after the data already
+// queued, and AllInputsClosed once the last non-timer input closed — never for a node reading a
+// timer, as in Dora), and answers an outstanding NextEvent with next_answer(), which also moves the
+// node's stream machine (node_state.hpp: open -> stop_pending -> ended).
+//
+// Thread safety: one owner (the event loop thread). Blocking: none. Errors: build_routes throws
+// std::logic_error for a dataflow that names an unknown node (validation prevents it).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dataflow/dataflow.hpp"
+#include "ipc/protocol.hpp"
+#include "ipc/socket.hpp"
+#include "runner/event_queue.hpp"
+#include "runner/node_state.hpp"
+
+namespace dcp::runner {
+
+/// One input of one node (indices into Dataflow::nodes and that node's inputs).
+struct Subscriber {
+  std::size_t node = 0;
+  std::size_t input = 0;
+};
+
+/// Every timer input of one period: one timerfd ticks them all (the event loop owns `fd`).
+struct TimerGroup {
+  std::chrono::milliseconds period{};
+  ipc::FileDescriptor fd;
+  std::vector<Subscriber> subscribers;
+};
+
+/// The input side of one node: its queue and which of its inputs are still open.
+class NodeInputs {
+ public:
+  explicit NodeInputs(const dataflow::Node& spec);
+
+  /// Queues an input event unless its input is closed. True when a message was dropped to make
+  /// room (counted in dropped()).
+  bool enqueue(QueuedEvent event);
+  /// Marks `input` closed; false when it already was. With `queue_events`, InputClosed is queued
+  /// (after the data already queued) and, once no non-timer input is open and the node reads no
+  /// timer, AllInputsClosed.
+  bool close(std::size_t input, bool queue_events);
+  /// Drops everything queued (Stop, or the node is gone).
+  void clear() noexcept { queue_.clear(); }
+  /// Counts one more message dropped on `input` (also used when one cannot be delivered).
+  void count_drop(std::size_t input) noexcept { ++dropped_[input]; }
+
+  [[nodiscard]] EventQueue& queue() noexcept { return queue_; }
+  /// Messages dropped per input, in the node's input order.
+  [[nodiscard]] const std::vector<std::uint64_t>& dropped() const noexcept { return dropped_; }
+  [[nodiscard]] std::uint64_t dropped_total() const noexcept;
+
+ private:
+  EventQueue queue_;
+  std::vector<std::uint64_t> dropped_;
+  std::vector<bool> closed_;
+  std::size_t open_data_inputs_ = 0;  // inputs from other nodes still open (timers never close)
+  bool has_timer_input_ = false;
+};
+
+/// Who reads what, for every node of a dataflow.
+struct RouteTable {
+  /// readers[node][output]: the inputs reading that output.
+  std::vector<std::vector<std::vector<Subscriber>>> readers;
+  /// One group per distinct timer period, in the order the periods first appear (fds not created).
+  std::vector<TimerGroup> timers;
+};
+[[nodiscard]] RouteTable build_routes(const dataflow::Dataflow& dataflow);
+
+/// The frame that answers a NextEvent, with the shared-memory descriptor that goes with it.
+struct Answer {
+  std::vector<std::uint8_t> frame;
+  std::shared_ptr<const ipc::FileDescriptor> fd;
+  bool is_input = false;  ///< an input message (counted as delivered)
+};
+
+/// What answers `node`'s NextEvent now, by its stream state: end_of_stream once ended; Stop when
+/// pending (the stream then ends, the queue is dropped); else the oldest queued event (the stream
+/// ends after AllInputsClosed); nullopt when nothing is queued (the request stays outstanding).
+/// A queued message whose frame would break the protocol's limits is dropped: `warn` is told, the
+/// drop counted, and the next one taken.
+[[nodiscard]] std::optional<Answer> next_answer(const dataflow::Node& spec, NodeLifecycle& state, NodeInputs& inputs,
+                                                const std::function<void(const std::string&)>& warn);
+
+}  // namespace dcp::runner

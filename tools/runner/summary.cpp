@@ -1,0 +1,107 @@
+// The run report and the summary table printed at the end of `dcp run` (see runner.hpp).
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "runner/duration.hpp"
+#include "runner/process.hpp"
+#include "runner/runner.hpp"
+
+namespace dcp::runner {
+
+bool NodeReport::failed() const noexcept {
+  if (!protocol_error.empty()) return true;
+  switch (end) {
+    case NodeEnd::exited: return exit_code != 0;
+    case NodeEnd::signaled:
+    case NodeEnd::killed_after_grace:
+    case NodeEnd::killed_on_interrupt:
+    case NodeEnd::failed_to_start: return true;
+  }
+  return true;
+}
+
+std::string NodeReport::describe_end(std::chrono::milliseconds grace) const {
+  std::string text;
+  switch (end) {
+    case NodeEnd::exited: text = "exit code " + std::to_string(exit_code); break;
+    case NodeEnd::signaled: text = "signal " + signal_name(signal); break;
+    case NodeEnd::killed_after_grace: text = "killed after the " + format_duration(grace) + " grace period"; break;
+    case NodeEnd::killed_on_interrupt: text = "killed (second interrupt)"; break;
+    case NodeEnd::failed_to_start: text = "failed to start: " + start_error; break;
+  }
+  if (!protocol_error.empty()) text += ", protocol error";
+  return text;
+}
+
+std::size_t RunReport::failed_count() const noexcept {
+  return static_cast<std::size_t>(std::count_if(nodes.begin(), nodes.end(), [](const NodeReport& n) { return n.failed(); }));
+}
+
+std::size_t RunReport::reported_errors_count() const noexcept {
+  return static_cast<std::size_t>(
+      std::count_if(nodes.begin(), nodes.end(), [](const NodeReport& n) { return n.reported_errors > 0; }));
+}
+
+std::string format_summary(const RunReport& report) {
+  const std::size_t failed = report.failed_count();
+  const std::size_t with_errors = report.reported_errors_count();
+  std::string text = "[dcp] ";
+  if (report.success()) {
+    text += "dataflow succeeded: " +
+            (report.nodes.size() == 1 ? std::string("the node") : "all " + std::to_string(report.nodes.size()) + " nodes") +
+            " exited with code 0";
+  } else {
+    text += "dataflow failed: ";
+    if (failed > 0) {
+      text += std::to_string(failed) + " of " + std::to_string(report.nodes.size()) +
+              (report.nodes.size() == 1 ? " node" : " nodes") + " failed";
+      if (with_errors > 0) text += ", " + std::to_string(with_errors) + " reported errors";
+    } else {
+      text += std::to_string(with_errors) + " of " + std::to_string(report.nodes.size()) +
+              (report.nodes.size() == 1 ? " node" : " nodes") + " reported errors";
+    }
+  }
+  if (!report.stop_reason.empty()) text += " (stopped: " + report.stop_reason + ")";
+  text += '\n';
+
+  const std::vector<std::string> headers = {"node", "pid", "ended", "outputs sent", "inputs delivered", "inputs dropped"};
+  std::vector<std::vector<std::string>> rows;
+  for (const NodeReport& node : report.nodes) {
+    rows.push_back({node.id, node.pid > 0 ? std::to_string(node.pid) : "-", node.describe_end(report.grace),
+                    std::to_string(node.outputs_sent), std::to_string(node.inputs_delivered),
+                    std::to_string(node.inputs_dropped)});
+  }
+  std::vector<std::size_t> widths;
+  for (const std::string& header : headers) widths.push_back(header.size());
+  for (const auto& row : rows) {
+    for (std::size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
+  }
+  auto append_row = [&](const std::vector<std::string>& row) {
+    std::string line;
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      const std::size_t pad = widths[c] - row[c].size();
+      line += "  ";
+      if (c >= 3) line.append(pad, ' ');  // numbers: right-aligned
+      line += row[c];
+      if (c < 3 && c + 1 < row.size()) line.append(pad, ' ');
+    }
+    text += line + '\n';
+  };
+  append_row(headers);
+  for (const auto& row : rows) append_row(row);
+  for (const NodeReport& node : report.nodes) {
+    if (node.reported_errors == 0) continue;
+    text += "[dcp] node '" + node.id + "' reported " + std::to_string(node.reported_errors) +
+            (node.reported_errors == 1 ? " error" : " errors") + " that lost work; see its 'dcp:' lines above\n";
+  }
+  for (const NodeReport& node : report.nodes) {
+    for (const NodeReport::InputDrops& drops : node.drops) {
+      text += "[dcp] input " + node.id + "/" + drops.input + " dropped " + std::to_string(drops.dropped) +
+              (drops.dropped == 1 ? " message" : " messages") + " (queue_size " + std::to_string(drops.queue_size) + ")\n";
+    }
+  }
+  return text;
+}
+
+}  // namespace dcp::runner

@@ -1,0 +1,91 @@
+// tools/runner/supervisor.hpp — process supervision for the runner: the process-wide set-up a run
+// needs, starting a node's process, killing it, reaping children and naming how one ended.
+//
+// What it is for: the runner's event loop (runner.cpp) drives each node's process machine
+// (node_state.hpp: not_started -> running -> [killed_after_grace | killed_on_interrupt] -> ended,
+// or failed_to_start) with these pieces:
+//   - SignalSetup for the run: SIGINT, SIGTERM, SIGHUP and SIGCHLD blocked (read from a signalfd),
+//     SIGPIPE ignored; DescriptorLimit: the soft RLIMIT_NOFILE raised to the hard limit.
+//   - node_spawn_request(): how a node is started (its folder, argv, env + DCP_RUNNER_SOCKET,
+//     DCP_NODE_ID, DCP_NODE_SECRET); process.hpp's spawn_process() starts it in its own group.
+//   - kill_process_group(): Stop -> grace -> SIGKILL to the node's process group and the node.
+//   - reap_children(): waitpid(-1, WNOHANG) until nothing more has ended; each ended child once.
+//   - ended_as(): the NodeEnd of a wait status, given whether the runner had sent the SIGKILL.
+//
+// Thread safety: SignalSetup and DescriptorLimit change process-wide state (one run at a time per
+// process); the functions may be called from any thread. Blocking: kill_and_reap() until the child
+// is reaped; everything else returns at once. Errors: SignalSetup throws std::system_error.
+#pragma once
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "dataflow/dataflow.hpp"
+#include "runner/node_state.hpp"
+#include "runner/process.hpp"
+#include "runner/runner.hpp"
+
+namespace dcp::runner {
+
+/// Blocks the signals the loop reads from its signalfd and ignores SIGPIPE (a closed stdout must
+/// not kill the runner and orphan the nodes). The destructor swallows what is still pending, then
+/// restores the previous mask and SIGPIPE disposition.
+class SignalSetup {
+ public:
+  SignalSetup();
+  ~SignalSetup();
+  SignalSetup(const SignalSetup&) = delete;
+  SignalSetup& operator=(const SignalSetup&) = delete;
+
+  [[nodiscard]] const sigset_t& blocked() const noexcept { return blocked_; }
+
+ private:
+  sigset_t blocked_{};
+  sigset_t previous_mask_{};
+  struct sigaction previous_pipe_{};
+};
+
+/// Raises the soft limit on open descriptors to the hard limit: every queued shared-memory message
+/// holds one descriptor in the runner. Raised after the nodes are started (they keep the usual
+/// limit; some programs close every possible descriptor at start-up) and restored afterwards.
+class DescriptorLimit {
+ public:
+  DescriptorLimit() noexcept;
+  ~DescriptorLimit();
+  DescriptorLimit(const DescriptorLimit&) = delete;
+  DescriptorLimit& operator=(const DescriptorLimit&) = delete;
+
+ private:
+  rlimit previous_{};
+  bool changed_ = false;
+};
+
+/// How `node` is started: its executable with its args, in `base_dir` (made absolute), with the
+/// inherited environment plus its `env` plus DCP_RUNNER_SOCKET, DCP_NODE_ID and DCP_NODE_SECRET.
+[[nodiscard]] SpawnRequest node_spawn_request(const dataflow::Node& node, const std::filesystem::path& base_dir,
+                                              const std::filesystem::path& socket_path, const std::string& secret);
+
+/// SIGKILL to the process group `pid` leads (whatever the node started too) and to `pid` itself,
+/// should it have left its group.
+void kill_process_group(pid_t pid) noexcept;
+
+/// kill_process_group(), then waits for `pid` (error paths: no node outlives the runner).
+void kill_and_reap(pid_t pid) noexcept;
+
+/// Calls `on_exit(pid, wait_status)` for every child that has ended, without blocking.
+void reap_children(const std::function<void(pid_t, int)>& on_exit);
+
+/// How a node ended, from its wait status and its process state just before it was reaped.
+struct ProcessEnd {
+  NodeEnd end = NodeEnd::exited;
+  int exit_code = 0;  ///< NodeEnd::exited
+  int signal = 0;     ///< the other ends
+};
+[[nodiscard]] ProcessEnd ended_as(int wait_status, ProcessState before_reaping) noexcept;
+
+}  // namespace dcp::runner
