@@ -262,7 +262,7 @@ TEST(WorkerPool, Submit_HandleDestroyedWhileTaskRuns_ThrowIsReported) {
   Gate gate;
   std::latch started(1);
   {
-    auto handle = pool.submit([&started, opened = gate.opened] {
+    auto handle = pool.submit([&started, opened = gate.opened()] {
       started.count_down();
       opened.wait();
       throw std::runtime_error("after the handle left");
