@@ -352,9 +352,10 @@ int run(const Settings& settings) {
   router.shutdown(dcp::ShutdownMode::drain);
   pool.shutdown(dcp::ShutdownMode::drain);
   const std::size_t flushed = fusion.close();
-  if (dcp::Watchdog* watchdog = estop.watchdog()) watchdog->stop();  // no trigger while winding down
-  const dcp::EmergencyStopStats stop_stats = estop.stats();
-  const dcp::OutputStats sent = outputs.shutdown(dcp::OutputShutdown::drain);
+  estop.shutdown();  // its watchdog stops: no trigger while winding down
+  const dcp::EmergencyStop::Stats stop_stats = estop.stats();
+  outputs.shutdown(dcp::ShutdownMode::drain);
+  const dcp::OutputHandler::Stats sent = outputs.stats();
   const dcp::AggregatorStats frames = fusion.stats();
 
   say("processor: ended (" + std::string(why) + "); fused " + std::to_string(frames.completed) + " complete, " +
