@@ -31,47 +31,30 @@ namespace detail {
 
 enum class OutputLane : std::uint8_t { normal = 0, priority = 1 };
 
-/// Evictions (drop_oldest) done by the calling thread, so send() can tell it made room by dropping.
-thread_local std::uint64_t outputs_evicted_on_this_thread = 0;
-
 /// The OutputHandler whose thread is the calling thread (nullptr elsewhere).
 thread_local const void* current_output_handler = nullptr;
 
 class OutputLedger;
 
-/// One queued output. While it is owned by a lane, `ledger_` is set; whoever decides its fate
-/// (the handler thread, or a producer whose send was refused) settles it first. An output destroyed
-/// unsettled was dropped inside a lane by its overflow policy — its destructor counts that itself,
-/// which is how drops done deep inside the channel are seen.
+/// One queued output. Plain data: whoever decides its fate counts it — the handler thread when it
+/// takes it, the producer when its send is refused or dropped, and the producer again, through the
+/// channel's eviction sink (Sender::send(value, on_evicted)), when its send evicts it.
 class QueuedOutput {
  public:
-  QueuedOutput(OutputLedger* ledger, OutputLane lane, std::uint32_t output, std::uint64_t epoch,
-               std::uint64_t sequence, SteadyTime queued_at, Payload data, Metadata metadata) noexcept
-      : ledger_(ledger),
-        output_(output),
+  QueuedOutput(OutputLane lane, std::uint32_t output, std::uint64_t epoch, std::uint64_t sequence,
+               SteadyTime queued_at, Payload data, Metadata metadata) noexcept
+      : output_(output),
         lane_(lane),
         epoch_(epoch),
         sequence_(sequence),
         queued_at_(queued_at),
         data_(std::move(data)),
         metadata_(std::move(metadata)) {}
-  QueuedOutput(QueuedOutput&& other) noexcept
-      : ledger_(std::exchange(other.ledger_, nullptr)),
-        output_(other.output_),
-        lane_(other.lane_),
-        epoch_(other.epoch_),
-        sequence_(other.sequence_),
-        queued_at_(other.queued_at_),
-        data_(std::move(other.data_)),
-        metadata_(std::move(other.metadata_)) {}
+  QueuedOutput(QueuedOutput&&) noexcept = default;
   QueuedOutput& operator=(QueuedOutput&&) = delete;
   QueuedOutput(const QueuedOutput&) = delete;
   QueuedOutput& operator=(const QueuedOutput&) = delete;
-  ~QueuedOutput();
-
-  /// Its fate is accounted for by the caller: the destructor counts nothing.
-  void settle() noexcept { ledger_ = nullptr; }
-  [[nodiscard]] bool unsettled() const noexcept { return ledger_ != nullptr; }
+  ~QueuedOutput() = default;
 
   [[nodiscard]] std::uint32_t output() const noexcept { return output_; }
   [[nodiscard]] OutputLane lane() const noexcept { return lane_; }
@@ -82,7 +65,6 @@ class QueuedOutput {
   [[nodiscard]] Metadata& metadata() noexcept { return metadata_; }
 
  private:
-  OutputLedger* ledger_;
   std::uint32_t output_;      // index into the declared outputs
   OutputLane lane_;
   std::uint64_t epoch_;
@@ -127,7 +109,6 @@ class OutputLedger {
     alignas(kCacheLine) std::atomic<std::uint64_t> started{0};
     alignas(kCacheLine) std::atomic<std::uint64_t> departed{0};
     std::uint64_t rejected = 0;  // guarded by flush_mutex
-    Overflow policy = Overflow::drop_oldest;
   };
 
   /// One flush_for() in progress.
@@ -252,18 +233,6 @@ class OutputLedger {
   std::atomic<std::size_t> flush_waiters_{0};
 };
 
-QueuedOutput::~QueuedOutput() {
-  if (ledger_ == nullptr) return;
-  // Dropped inside a lane by its overflow policy, on the sending thread, inside the channel's send.
-  ledger_->count_dropped(output_);
-  if (ledger_->lane(lane_).policy == Overflow::drop_newest) {
-    ledger_->rejected(lane_, sequence_);  // the output being sent: it never entered the lane
-  } else {
-    ++outputs_evicted_on_this_thread;  // the oldest queued output made room for a new one
-    ledger_->departed(lane_, true);
-  }
-}
-
 }  // namespace detail
 
 class OutputHandler::Impl {
@@ -280,8 +249,6 @@ class OutputHandler::Impl {
         sender_(std::move(sender)),
         normal_(bounded<detail::QueuedOutput>(options_.capacity, options_.overflow)),
         priority_(bounded<detail::QueuedOutput>(options_.priority_capacity, Overflow::drop_oldest)) {
-    ledger_.lane(detail::OutputLane::normal).policy = options_.overflow;
-    ledger_.lane(detail::OutputLane::priority).policy = Overflow::drop_oldest;
     ledger_.metrics.resize(outputs_.size());
     if (StatusBoard* board = options_.status) {
       for (std::size_t i = 0; i < outputs_.size(); ++i) {
@@ -459,24 +426,25 @@ class OutputHandler::Impl {
     const detail::SteadyTime queued_at =
         options_.status != nullptr ? std::chrono::steady_clock::now() : detail::SteadyTime{};
     const std::uint64_t sequence = ledger_.start(lane);
-    detail::QueuedOutput output_value(&ledger_, lane, output, epoch, sequence, queued_at, std::move(data),
-                                      std::move(metadata));
+    detail::QueuedOutput output_value(lane, output, epoch, sequence, queued_at, std::move(data), std::move(metadata));
     Sender<detail::QueuedOutput>& lane_sender = lane == detail::OutputLane::normal ? normal_.first : priority_.first;
-    const std::uint64_t evicted_before = detail::outputs_evicted_on_this_thread;
+    // An older output this send evicts (drop_oldest) left its lane: counted here, on this thread.
+    const auto on_evicted = [this](detail::QueuedOutput&& evicted) noexcept {
+      ledger_.count_dropped(evicted.output());
+      ledger_.departed(evicted.lane(), true);
+    };
     try {
       // On the handler thread a blocking send would wait for the thread itself: never block there.
       const bool may_block = !(lane == detail::OutputLane::normal && options_.overflow == Overflow::block &&
                                on_handler_thread());
-      SendResult<detail::QueuedOutput> result =
-          may_block ? lane_sender.send(std::move(output_value)) : lane_sender.try_send(std::move(output_value));
+      const SendResult<detail::QueuedOutput> result = may_block
+                                                          ? lane_sender.send(std::move(output_value), on_evicted)
+                                                          : lane_sender.try_send(std::move(output_value), on_evicted);
       switch (result.status()) {
         case SendStatus::sent:
-          return detail::outputs_evicted_on_this_thread != evicted_before ? OutputStatus::queued_dropped_oldest
-                                                                          : OutputStatus::queued;
-        case SendStatus::dropped:  // drop_newest: counted by the output's destructor
-          return OutputStatus::dropped;
-        case SendStatus::full:  // only on the handler thread, Overflow::block
-          result.value().settle();
+          return result.evicted_oldest() ? OutputStatus::queued_dropped_oldest : OutputStatus::queued;
+        case SendStatus::dropped:  // drop_newest: this output never entered the lane
+        case SendStatus::full:     // only on the handler thread, Overflow::block
           ledger_.count_dropped(output);
           ledger_.rejected(lane, sequence);
           return OutputStatus::dropped;
@@ -484,14 +452,10 @@ class OutputHandler::Impl {
         case SendStatus::closed:
           break;
       }
-      result.value().settle();
       ledger_.rejected(lane, sequence);
       return refused();
-    } catch (...) {  // std::bad_alloc while parking: the output never entered the lane
-      if (output_value.unsettled()) {
-        output_value.settle();
-        ledger_.rejected(lane, sequence);
-      }
+    } catch (...) {  // std::bad_alloc while parking (Overflow::block): the output never entered the lane
+      ledger_.rejected(lane, sequence);
       throw;
     }
   }
@@ -550,7 +514,6 @@ class OutputHandler::Impl {
   void handle(detail::QueuedOutput& output) noexcept {
     const detail::OutputLane lane = output.lane();
     const std::uint32_t index = output.output();
-    output.settle();  // its fate is decided here
     ledger_.departed(lane, false);
     const detail::OutputMetrics& metrics = ledger_.metrics[index];
     if (discard_.load(std::memory_order_acquire)) {

@@ -71,7 +71,8 @@
 //
 // Thread safety: send(), send_priority(), set_epoch(), stats(), flush_for(), shutdown() and
 // outputs() may be called from any thread concurrently — except that flush_for() throws
-// std::logic_error on the handler thread itself (inside on_error), where it would wait for itself. The destructor must not race with any other call. on_error runs on the handler thread.
+// std::logic_error on the handler thread itself (inside on_error), where it would wait for itself.
+// The destructor must not race with any other call. on_error runs on the handler thread.
 // Blocking: send() only on a full Overflow::block lane, until there is room or shutdown (called on
 // the handler thread, it never waits: a full lane then drops the output, reported as dropped);
 // flush_for() at most its timeout; shutdown() (off the handler thread) and the destructor until the
