@@ -284,9 +284,10 @@ double overhead_router(int count, dcp::Execution execution, int threads) {
     if (!outputs.flush_for(60s)) fail("outputs not flushed");
     const auto elapsed = SteadyClock::now() - start;
     per_event = static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()) / count;
-    if (router.stats("imu").dropped != 0) fail("router dropped events");
+    if (router.input_stats("imu").dropped != 0) fail("router dropped events");
   }
-  const dcp::OutputStats stats = outputs.shutdown(dcp::OutputShutdown::drain);
+  outputs.shutdown(dcp::ShutdownMode::drain);
+  const dcp::OutputHandler::Stats stats = outputs.stats();
   if (stats.sent != static_cast<std::uint64_t>(count)) {
     fail("router path sent " + std::to_string(stats.sent) + " of " + std::to_string(count) + " outputs");
   }

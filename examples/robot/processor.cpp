@@ -353,9 +353,10 @@ int run(const Settings& settings) {
   pool.shutdown(dcp::ShutdownMode::drain);
   fusion.shutdown(dcp::ShutdownMode::drain);
   const std::uint64_t flushed = fusion.stats().flushed;
-  if (dcp::Watchdog* watchdog = estop.watchdog()) watchdog->shutdown();  // no trigger while winding down
-  const dcp::EmergencyStopStats stop_stats = estop.stats();
-  const dcp::OutputStats sent = outputs.shutdown(dcp::OutputShutdown::drain);
+  estop.shutdown();  // its watchdog stops: no trigger while winding down
+  const dcp::EmergencyStop::Stats stop_stats = estop.stats();
+  outputs.shutdown(dcp::ShutdownMode::drain);
+  const dcp::OutputHandler::Stats sent = outputs.stats();
   const auto frames = fusion.stats();
 
   say("processor: ended (" + std::string(why) + "); fused " + std::to_string(frames.completed) + " complete, " +

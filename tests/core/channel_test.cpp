@@ -329,6 +329,60 @@ TEST(ChannelBounded, DropOldest_EvictedValuesAreDestroyed) {
   EXPECT_EQ(stats.alive(), 0);
 }
 
+TEST(ChannelBounded, DropOldest_SendReportsThatItEvictedTheOldest) {
+  auto [tx, rx] = dcp::bounded<int>(2, dcp::Overflow::drop_oldest);
+  for (int i = 1; i <= 2; ++i) {
+    const auto r = tx.send(i);
+    EXPECT_EQ(r.status(), SendStatus::sent);
+    EXPECT_EQ(r.evicted(), 0u);
+    EXPECT_FALSE(r.evicted_oldest());
+  }
+  const auto full = tx.send(3);
+  EXPECT_EQ(full.status(), SendStatus::sent);  // the new value is in
+  EXPECT_EQ(full.evicted(), 1u);
+  EXPECT_TRUE(full.evicted_oldest());
+  EXPECT_TRUE(tx.try_send(4).evicted_oldest());
+  EXPECT_TRUE(tx.send_for(5, 1s).evicted_oldest());
+  EXPECT_EQ(tx.dropped(), 3u);
+  EXPECT_EQ(*rx.recv(), 4);
+}
+
+TEST(ChannelBounded, DropOldest_OnEvictedReceivesEachEvictedValueOnTheSendingThread) {
+  CountedStats stats;
+  auto [tx, rx] = dcp::bounded<Counted>(2, dcp::Overflow::drop_oldest);
+  std::vector<std::uint64_t> evicted;
+  const auto collect = [&evicted](Counted&& value) noexcept { evicted.push_back(value.id()); };
+  for (std::uint64_t i = 0; i < 5; ++i) {
+    const auto r = i % 2 == 0 ? tx.send(Counted(stats, i), collect) : tx.try_send(Counted(stats, i), collect);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r.evicted(), i < 2 ? 0u : 1u) << i;
+  }
+  EXPECT_EQ(evicted, (std::vector<std::uint64_t>{0, 1, 2}));  // oldest first, each exactly once
+  EXPECT_EQ(stats.alive(), 2);  // handed over, then destroyed: only the two queued values live
+  EXPECT_EQ(tx.dropped(), 3u);
+}
+
+TEST(ChannelBounded, OtherPolicies_NeverReportAnEviction) {
+  auto [block_tx, block_rx] = dcp::bounded<int>(1);
+  EXPECT_EQ(block_tx.send(1).evicted(), 0u);
+  EXPECT_EQ(block_tx.try_send(2).evicted(), 0u);  // full
+  auto [newest_tx, newest_rx] = dcp::bounded<int>(1, dcp::Overflow::drop_newest);
+  EXPECT_EQ(newest_tx.send(1).evicted(), 0u);
+  const auto dropped = newest_tx.send(2);
+  EXPECT_TRUE(dropped.is_dropped());
+  EXPECT_FALSE(dropped.evicted_oldest());
+  auto [utx, urx] = dcp::unbounded<int>();
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(utx.send(i).evicted(), 0u);
+}
+
+TEST(ChannelLatest, EverySendAfterTheFirst_ReportsTheEviction) {
+  auto [tx, rx] = dcp::latest<int>();
+  EXPECT_FALSE(tx.send(1).evicted_oldest());
+  EXPECT_TRUE(tx.send(2).evicted_oldest());
+  EXPECT_EQ(*rx.recv(), 2);
+  EXPECT_FALSE(tx.send(3).evicted_oldest());  // it was empty again
+}
+
 TEST(ChannelBounded, DropNewest_FullChannelDiscardsTheNewValueAndCountsIt) {
   auto [tx, rx] = dcp::bounded<int>(3, dcp::Overflow::drop_newest);
   for (int i = 1; i <= 3; ++i) EXPECT_EQ(tx.send(i).status(), SendStatus::sent);

@@ -92,7 +92,7 @@ TEST(EmergencyStop, TriggerWhileLatched_ChangesNothingButTheRepeatCount) {
   dcp::EmergencyStop estop(f.outputs, {});
   ASSERT_TRUE(estop.trigger("first"));
   EXPECT_FALSE(estop.trigger("second"));
-  const dcp::EmergencyStopStats stats = estop.stats();
+  const dcp::EmergencyStop::Stats stats = estop.stats();
   EXPECT_EQ(stats.triggers, 1u);
   EXPECT_EQ(stats.repeated_triggers, 1u);
   EXPECT_EQ(stats.epoch, 2u);
@@ -184,7 +184,7 @@ TEST(EmergencyStop, Trigger_DiscardsQueuedInputsAndStopsTheRunningHandler) {
   EXPECT_EQ(saw_stop.get_future().wait_for(kHang), std::future_status::ready);
   ASSERT_TRUE(router.wait_idle_for(kHang));
   EXPECT_EQ(runs.load(), 1);  // the five queued inputs never ran
-  EXPECT_EQ(router.stats("work").discarded, 5u);
+  EXPECT_EQ(router.input_stats("work").discarded, 5u);
   EXPECT_EQ(estop.stats().discarded, 5u);
 }
 
@@ -232,6 +232,42 @@ TEST(EmergencyStop, WatchdogTriggersWhenAWatchedInputIsSilent) {
   EXPECT_EQ(halt.id, "safety_state");
   EXPECT_NE(halt.text().find("watchdog: no 'imu' for"), std::string_view::npos) << halt.text();
   EXPECT_TRUE(estop.latched());
+}
+
+TEST(EmergencyStop, Shutdown_StopsTheWatchdog_NoTriggerAfterIt) {
+  Fixture f;
+  dcp::WorkerPool pool({.threads = 1});
+  dcp::EventRouter router(pool);
+  dcp::EmergencyStop estop(f.outputs, {.watchdog = {{"imu", 1ms}}});
+  estop.protect(router);
+  estop.shutdown();  // joins the watchdog thread: a firing in progress has finished
+  const bool latched_at_shutdown = estop.latched();
+  const std::uint64_t epoch_at_shutdown = estop.epoch();
+  // The deadline passes many times over: nothing may trigger any more. (Waiting for something not to
+  // happen needs a wait; this one only bounds how long the test looks, it synchronises nothing.)
+  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(estop.latched(), latched_at_shutdown);
+  EXPECT_EQ(estop.epoch(), epoch_at_shutdown);
+  EXPECT_EQ(estop.stats().triggers, latched_at_shutdown ? 1u : 0u);
+}
+
+TEST(EmergencyStop, AfterShutdown_TriggerAndResetAreRefusedAndCounted_ObserversWork) {
+  Fixture f;
+  dcp::EmergencyStop estop(f.outputs, {});
+  ASSERT_TRUE(estop.trigger("operator"));
+  (void)f.next();  // the halt
+  estop.shutdown(dcp::ShutdownMode::cancel);
+  estop.shutdown();  // idempotent
+  EXPECT_FALSE(estop.reset("operator"));
+  EXPECT_FALSE(estop.trigger("again"));
+  const dcp::EmergencyStop::Stats stats = estop.stats();
+  EXPECT_EQ(stats.refused_after_shutdown, 2u);
+  EXPECT_EQ(stats.resets, 0u);
+  EXPECT_EQ(stats.repeated_triggers, 0u);
+  EXPECT_TRUE(estop.latched());  // the gate keeps its last state: still latched
+  EXPECT_EQ(estop.epoch(), 2u);
+  f.outputs.shutdown();
+  EXPECT_EQ(f.outputs.stats().priority_sent, 1u);  // only the halt left, no reset notice
 }
 
 TEST(EmergencyStop, OnTriggerCallbacks_GetEpochAndReason_AndAThrowingOneIsContained) {
@@ -326,7 +362,7 @@ TEST(EmergencyStop, StopDestroyedBeforeItsRouter_RouterDrainsWithoutTouchingTheS
   // The loop hooks too: stamping, feeding the (stopped) watchdog, a critical input closing.
   router.dispatch(input("imu"));
   router.dispatch(dcp::InputClosedEvent{"imu"});
-  EXPECT_EQ(router.control_failures(), 0u);
+  EXPECT_EQ(router.stats().control_failures, 0u);
 }
 
 TEST(EmergencyStop, BadWatchdogEntry_ThrowsFromTheConstructor) {
@@ -384,7 +420,7 @@ TEST(EmergencyStop, TriggerAllocationFailure_NeverLatchesWithoutTheHalt) {
     release.set_value();
     ASSERT_TRUE(router.wait_idle_for(kHang));
     EXPECT_EQ(runs.load(), 1) << "allocation " << failing;
-    const dcp::InputStats stats = router.stats("work");
+    const dcp::InputStats stats = router.input_stats("work");
     EXPECT_EQ(stats.received, stats.handled + stats.failed + stats.dropped + stats.discarded);
     if (!injected) break;  // trigger() ran through without reaching the n-th allocation
     ASSERT_LT(failing, 1000);

@@ -162,7 +162,7 @@ TEST(EventRouter, SerialInput_HandledInArrivalOrderOneAtATime) {
     EXPECT_EQ(sequences[static_cast<std::size_t>(i)], static_cast<std::uint64_t>(i + 1));
     EXPECT_EQ(texts[static_cast<std::size_t>(i)], std::to_string(i));
   }
-  const dcp::InputStats stats = router.stats("scan");
+  const dcp::InputStats stats = router.input_stats("scan");
   EXPECT_EQ(stats.received, static_cast<std::uint64_t>(kEvents));
   EXPECT_EQ(stats.handled, static_cast<std::uint64_t>(kEvents));
   EXPECT_EQ(stats.queued, 0u);
@@ -203,7 +203,7 @@ TEST(EventRouter, ParallelInput_RunsUpToMaxParallelAtOnceAndNoMore) {
 
   EXPECT_EQ(met.load(), kEvents);
   EXPECT_EQ(concurrency.most.load(), 2);  // a third one at once would show here (4 threads available)
-  EXPECT_EQ(router.stats("camera").handled, static_cast<std::uint64_t>(kEvents));
+  EXPECT_EQ(router.input_stats("camera").handled, static_cast<std::uint64_t>(kEvents));
 }
 
 TEST(EventRouter, ParallelInput_MaxParallelZero_UsesEveryPoolThread) {
@@ -237,7 +237,7 @@ TEST(EventRouter, OnLoopInput_RunsInsideDispatchOnTheCallingThread) {
   EXPECT_EQ(router.dispatch(input("estop")), dcp::DispatchOutcome::handled);
   EXPECT_EQ(ran_on, std::this_thread::get_id());  // already done when dispatch returned
   EXPECT_EQ(sequence, 1u);
-  EXPECT_EQ(router.stats("estop").handled, 1u);
+  EXPECT_EQ(router.input_stats("estop").handled, 1u);
   EXPECT_EQ(pool.completed(), 0u);  // nothing went through the pool
 }
 
@@ -308,7 +308,7 @@ void check_overflow(const OverflowCase& c) {
     for (int i = 1; i <= 6; ++i) outcomes.push_back(router.dispatch(input("imu", std::to_string(i))));
   }));
   EXPECT_EQ(outcomes, c.outcomes);
-  dcp::InputStats before = router.stats("imu");
+  dcp::InputStats before = router.input_stats("imu");
   EXPECT_EQ(before.queued, c.queued);
   EXPECT_EQ(before.running, 1u);
   EXPECT_EQ(before.dropped, c.dropped);
@@ -316,7 +316,7 @@ void check_overflow(const OverflowCase& c) {
   release.open();
   ASSERT_TRUE(router.wait_idle_for(kHang));
   EXPECT_EQ(handled.entries(), c.handled);
-  const dcp::InputStats after = router.stats("imu");
+  const dcp::InputStats after = router.input_stats("imu");
   EXPECT_EQ(after.received, 7u);
   EXPECT_EQ(after.handled, c.handled.size());
   EXPECT_EQ(after.dropped, c.dropped);
@@ -372,7 +372,7 @@ TEST(EventRouter, FullQueueOfOneInput_DoesNotHoldBackAnotherInput) {
   EXPECT_FALSE(release.is_open());
   release.open();
   ASSERT_TRUE(router.wait_idle_for(kHang));
-  EXPECT_EQ(router.stats("slow").dropped, 9u);
+  EXPECT_EQ(router.input_stats("slow").dropped, 9u);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -401,10 +401,10 @@ TEST(EventRouter, ThrowingHandlers_AreCountedReportedAndTheLoopGoesOn) {
   EXPECT_EQ(router.dispatch(input("inline")), dcp::DispatchOutcome::handled);
   ASSERT_TRUE(router.wait_idle_for(kHang));
 
-  const dcp::InputStats pooled = router.stats("pooled");
+  const dcp::InputStats pooled = router.input_stats("pooled");
   EXPECT_EQ(pooled.handled, 5u);
   EXPECT_EQ(pooled.failed, 5u);
-  const dcp::InputStats inline_stats = router.stats("inline");
+  const dcp::InputStats inline_stats = router.input_stats("inline");
   EXPECT_EQ(inline_stats.handled, 0u);
   EXPECT_EQ(inline_stats.failed, 2u);
   std::vector<std::string> reported = errors.entries();
@@ -417,7 +417,7 @@ TEST(EventRouter, ThrowingHandlers_AreCountedReportedAndTheLoopGoesOn) {
   // The pooled input still works afterwards.
   router.dispatch(input("pooled"));
   ASSERT_TRUE(router.wait_idle_for(kHang));
-  EXPECT_EQ(router.stats("pooled").handled, 6u);
+  EXPECT_EQ(router.input_stats("pooled").handled, 6u);
 }
 
 TEST(EventRouter, ThrowingOnError_IsSwallowed) {
@@ -426,7 +426,7 @@ TEST(EventRouter, ThrowingOnError_IsSwallowed) {
   router.on_input("a", [](const dcp::InputEvent&, const dcp::InputContext&) { throw std::runtime_error("x"); },
                   {.execution = dcp::Execution::on_loop});
   EXPECT_EQ(router.dispatch(input("a")), dcp::DispatchOutcome::handled);
-  EXPECT_EQ(router.stats("a").failed, 1u);
+  EXPECT_EQ(router.input_stats("a").failed, 1u);
 }
 
 TEST(EventRouter, ThrowingControlHandler_IsCountedAndDoesNotStopTheRouterFromEnding) {
@@ -441,7 +441,7 @@ TEST(EventRouter, ThrowingControlHandler_IsCountedAndDoesNotStopTheRouterFromEnd
   EXPECT_EQ(router.dispatch(dcp::InputClosedEvent{"lidar"}), dcp::DispatchOutcome::handled);
   EXPECT_EQ(router.dispatch(dcp::StopEvent{}), dcp::DispatchOutcome::handled);
   EXPECT_TRUE(router.has_ended());
-  EXPECT_EQ(router.control_failures(), 2u);
+  EXPECT_EQ(router.stats().control_failures, 2u);
   EXPECT_EQ(errors.entries(), (std::vector<std::string>{"[lidar]", "[]"}));
 }
 
@@ -464,7 +464,7 @@ TEST(EventRouter, Stop_CallsOnStopThenEveryLaterDispatchReturnsEnded) {
   EXPECT_EQ(router.dispatch(dcp::StopEvent{}), dcp::DispatchOutcome::ended);
   EXPECT_EQ(stops, 1);
   EXPECT_EQ(inputs, 0);
-  EXPECT_EQ(router.stats("a").received, 0u);
+  EXPECT_EQ(router.input_stats("a").received, 0u);
 }
 
 TEST(EventRouter, AllInputsClosed_CallsItsHandlerThenEnds) {
@@ -476,7 +476,7 @@ TEST(EventRouter, AllInputsClosed_CallsItsHandlerThenEnds) {
   EXPECT_EQ(all_closed, 1);
   EXPECT_TRUE(router.has_ended());
   EXPECT_EQ(router.dispatch(dcp::ErrorEvent{"late"}), dcp::DispatchOutcome::ended);
-  EXPECT_EQ(router.error_events(), 0u);
+  EXPECT_EQ(router.stats().error_events, 0u);
 }
 
 TEST(EventRouter, InputClosed_ObserversRunBeforeTheHandler) {
@@ -497,8 +497,8 @@ TEST(EventRouter, UnknownInput_DefaultCountsAndIgnores) {
   dcp::EventRouter router(pool);
   EXPECT_EQ(router.dispatch(input("nobody")), dcp::DispatchOutcome::unknown_input);
   EXPECT_EQ(router.dispatch(input("nobody")), dcp::DispatchOutcome::unknown_input);
-  EXPECT_EQ(router.unknown_inputs(), 2u);
-  EXPECT_THROW((void)router.stats("nobody"), std::invalid_argument);
+  EXPECT_EQ(router.stats().unknown_inputs, 2u);
+  EXPECT_THROW((void)router.input_stats("nobody"), std::invalid_argument);
 }
 
 TEST(EventRouter, UnknownInput_CustomHandlerGetsTheEvent) {
@@ -508,21 +508,21 @@ TEST(EventRouter, UnknownInput_CustomHandlerGetsTheEvent) {
   router.on_unknown_input([&](const dcp::InputEvent& in) { seen.push_back(in.id + "=" + text_of(in)); });
   EXPECT_EQ(router.dispatch(input("nobody", "hi")), dcp::DispatchOutcome::unknown_input);
   EXPECT_EQ(seen, (std::vector<std::string>{"nobody=hi"}));
-  EXPECT_EQ(router.unknown_inputs(), 1u);
+  EXPECT_EQ(router.stats().unknown_inputs, 1u);
 }
 
 TEST(EventRouter, ErrorEvent_GoesToItsHandlerAndIsCounted) {
   dcp::WorkerPool pool({.threads = 1});
   dcp::EventRouter router(pool);
   EXPECT_EQ(router.dispatch(dcp::ErrorEvent{"ignored by default"}), dcp::DispatchOutcome::handled);
-  EXPECT_EQ(router.error_events(), 1u);
+  EXPECT_EQ(router.stats().error_events, 1u);
 
   dcp::EventRouter with_handler(pool);
   std::vector<std::string> messages;
   with_handler.on_error_event([&](const dcp::ErrorEvent& e) { messages.push_back(e.message); });
   EXPECT_EQ(with_handler.dispatch(dcp::ErrorEvent{"runner hiccup"}), dcp::DispatchOutcome::handled);
   EXPECT_EQ(messages, (std::vector<std::string>{"runner hiccup"}));
-  EXPECT_EQ(with_handler.error_events(), 1u);
+  EXPECT_EQ(with_handler.stats().error_events, 1u);
   EXPECT_FALSE(with_handler.has_ended());  // the stream goes on after an ErrorEvent
 }
 
@@ -584,7 +584,7 @@ TEST(EventRouter, Run_StreamEndedWithoutStop_ReportsStreamEnded) {
   harness.end();
   EXPECT_EQ(router.run(node.events), dcp::RunEnd::stream_ended);
   ASSERT_TRUE(router.wait_idle_for(kHang));
-  EXPECT_EQ(router.stats("scan").handled, 1u);
+  EXPECT_EQ(router.input_stats("scan").handled, 1u);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -646,7 +646,7 @@ TEST(EventRouter, StaleQueuedEvents_AreDiscardedNotRun) {
   ASSERT_TRUE(router.wait_idle_for(kHang));
 
   EXPECT_EQ(ran.entries(), (std::vector<std::string>{"first", "fresh"}));
-  const dcp::InputStats stats = router.stats("work");
+  const dcp::InputStats stats = router.input_stats("work");
   EXPECT_EQ(stats.discarded, 3u);
   EXPECT_EQ(stats.handled, 2u);
   EXPECT_EQ(stats.received, 5u);
@@ -692,7 +692,7 @@ TEST(EventRouter, DiscardQueuedAndCancel_RequestsStopOnRunningHandlerAndDropsQue
   EXPECT_FALSE(later_token_stopped.load());
   ASSERT_TRUE(router.wait_idle_for(kHang));
 
-  const dcp::InputStats stats = router.stats("work");
+  const dcp::InputStats stats = router.input_stats("work");
   EXPECT_EQ(stats.discarded, 4u);
   EXPECT_EQ(stats.handled, 2u);
   EXPECT_EQ(stats.received, stats.handled + stats.discarded);
@@ -741,7 +741,7 @@ TEST(EventRouter, ThrowingObserver_IsCountedAndTheInputStillDispatched) {
   router.add_input_observer([](const dcp::InputEvent&) { throw std::runtime_error("observer"); });
   EXPECT_EQ(router.dispatch(input("a")), dcp::DispatchOutcome::handled);
   EXPECT_EQ(handled, 1);
-  EXPECT_EQ(router.control_failures(), 1u);
+  EXPECT_EQ(router.stats().control_failures, 1u);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -777,10 +777,14 @@ TEST(EventRouter, ShutdownDrain_RunsQueuedWorkWaitsThenDropsNewInputs) {
   ASSERT_EQ(shutting.wait_for(kHang), std::future_status::ready);
   EXPECT_EQ(handled.load(), 6);
 
-  EXPECT_EQ(router.dispatch(input("work")), dcp::DispatchOutcome::dropped);
-  const dcp::InputStats stats = router.stats("work");
-  EXPECT_EQ(stats.dropped, 1u);
+  // After shutdown: refused with `closed`, counted per input and router-wide, nothing runs.
+  EXPECT_EQ(router.dispatch(input("work")), dcp::DispatchOutcome::closed);
+  const dcp::InputStats stats = router.input_stats("work");
+  EXPECT_EQ(stats.refused_after_shutdown, 1u);
+  EXPECT_EQ(stats.dropped, 0u);
   EXPECT_EQ(stats.received, 7u);
+  EXPECT_EQ(router.stats().refused_after_shutdown, 1u);
+  EXPECT_EQ(handled.load(), 6);
   router.shutdown(dcp::ShutdownMode::drain);  // idempotent
 }
 
@@ -806,11 +810,12 @@ TEST(EventRouter, ShutdownCancel_DiscardsQueuedAndCancelsRunning) {
   ASSERT_TRUE(finishes([&] { router.shutdown(dcp::ShutdownMode::cancel); }));
 
   EXPECT_EQ(runs.load(), 1);
-  const dcp::InputStats stats = router.stats("work");
+  const dcp::InputStats stats = router.input_stats("work");
   EXPECT_EQ(stats.discarded, 5u);
   EXPECT_EQ(stats.handled, 1u);
-  EXPECT_EQ(router.dispatch(input("inline")), dcp::DispatchOutcome::dropped);
-  EXPECT_EQ(router.stats("inline").dropped, 1u);
+  EXPECT_EQ(router.dispatch(input("inline")), dcp::DispatchOutcome::closed);
+  EXPECT_EQ(router.input_stats("inline").refused_after_shutdown, 1u);
+  EXPECT_EQ(router.input_stats("inline").handled, 0u);
 }
 
 TEST(EventRouter, Destructor_DrainsQueuedWork) {
@@ -834,7 +839,7 @@ TEST(EventRouter, PoolShutDown_InputsAreDroppedAndNothingHangs) {
   pool.shutdown(dcp::ShutdownMode::drain);
   EXPECT_EQ(router.dispatch(input("work")), dcp::DispatchOutcome::dropped);
   EXPECT_TRUE(router.wait_idle_for(kHang));
-  EXPECT_EQ(router.stats("work").dropped, 1u);
+  EXPECT_EQ(router.input_stats("work").dropped, 1u);
 }
 
 TEST(EventRouter, PoolCancelledWhileADrainerWaits_WaitingEventsDiscardedRouterIdle) {
@@ -856,7 +861,7 @@ TEST(EventRouter, PoolCancelledWhileADrainerWaits_WaitingEventsDiscardedRouterId
   ASSERT_TRUE(finishes([&] { pool.shutdown(dcp::ShutdownMode::cancel); }));
   ASSERT_TRUE(router.wait_idle_for(kHang));
   EXPECT_EQ(runs.load(), 0);
-  const dcp::InputStats stats = router.stats("work");
+  const dcp::InputStats stats = router.input_stats("work");
   EXPECT_EQ(stats.discarded, 3u);
   EXPECT_EQ(stats.queued, 0u);
 }
@@ -874,7 +879,7 @@ TEST(EventRouter, WaitIdleFor_FalseWhileAHandlerRuns) {
   router.dispatch(input("work"));
   ASSERT_TRUE(started.wait());
   EXPECT_FALSE(router.wait_idle_for(1ms));
-  EXPECT_EQ(router.stats("work").running, 1u);
+  EXPECT_EQ(router.input_stats("work").running, 1u);
   release.open();
   EXPECT_TRUE(router.wait_idle_for(kHang));
 }
@@ -1066,7 +1071,7 @@ TEST(EventRouter, Stress_DrainerRetireRacingEnqueue_EveryEventHandledExactlyOnce
     }
     ASSERT_TRUE(router.wait_idle_for(kHang)) << "iteration " << iteration;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
-      const dcp::InputStats stats = router.stats(inputs[i].first);
+      const dcp::InputStats stats = router.input_stats(inputs[i].first);
       // A stranded event would leave the router idle with the event still queued.
       ASSERT_EQ(stats.queued, 0u) << inputs[i].first << " iteration " << iteration;
       ASSERT_EQ(stats.handled, static_cast<std::uint64_t>(kEventsPerInput)) << inputs[i].first;
@@ -1112,7 +1117,7 @@ TEST(EventRouter, Stress_DiscardRacingDispatch_AccountingIsExact) {
     std::uint64_t discarded = 0;
     std::uint64_t received = 0;
     for (const char* id : {"serial", "parallel"}) {
-      const dcp::InputStats stats = router.stats(id);
+      const dcp::InputStats stats = router.input_stats(id);
       EXPECT_EQ(stats.queued, 0u);
       EXPECT_EQ(stats.running, 0u);
       EXPECT_EQ(stats.failed, 0u);
@@ -1145,7 +1150,7 @@ TEST(EventRouter, DispatchAllocationFailure_EventIsStillCountedExactlyOnce) {
     const auto [threw, injected] =
         dcp::test::with_failing_allocation(failing, [&] { (void)router.dispatch(std::move(event)); });
     ASSERT_TRUE(router.wait_idle_for(kHang)) << "allocation " << failing;
-    const dcp::InputStats stats = router.stats("work");
+    const dcp::InputStats stats = router.input_stats("work");
     EXPECT_EQ(stats.received, 1u) << "allocation " << failing;
     EXPECT_EQ(stats.handled + stats.failed + stats.dropped + stats.discarded, 1u)
         << "allocation " << failing << (threw ? " (dispatch threw)" : "");
@@ -1175,7 +1180,7 @@ TEST(EventRouter, DrainerDiscardingOnPoolCancel_AllocationFailure_StillRetires) 
   for (int i = 0; i < 3; ++i) router->dispatch(input("work"));
   pool.shutdown(dcp::ShutdownMode::cancel);  // requests the pool's stop before is_shut_down() reports it
   const bool idle = router->wait_idle_for(kHang);
-  const dcp::InputStats stats = router->stats("work");
+  const dcp::InputStats stats = router->input_stats("work");
   if (!idle) (void)router.release();  // its destructor would hang: leak it to report the failure
   ASSERT_TRUE(idle) << "the drainer's slot was never retired";
   EXPECT_EQ(stats.handled, 1u);

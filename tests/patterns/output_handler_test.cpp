@@ -35,7 +35,7 @@ namespace {
 using namespace std::chrono_literals;
 using dcp::Metadata;
 using dcp::OutputHandler;
-using dcp::OutputShutdown;
+using dcp::ShutdownMode;
 using dcp::OutputStatus;
 using dcp::testing::CapturedOutput;
 using dcp::testing::NodeHarness;
@@ -290,7 +290,10 @@ TEST(OutputHandler, Block_ShutdownWakesABlockedProducerWithClosed) {
   ASSERT_EQ(out.send("cmd", "queued"), OutputStatus::queued);
   auto blocked = std::async(std::launch::async, [&out] { return out.send("cmd", "blocked"); });
   EXPECT_EQ(blocked.wait_for(20ms), std::future_status::timeout);
-  auto shutdown = std::async(std::launch::async, [&out] { return out.shutdown(OutputShutdown::discard); });
+  auto shutdown = std::async(std::launch::async, [&out] {
+    out.shutdown(ShutdownMode::cancel);
+    return out.stats();
+  });
   ASSERT_EQ(blocked.wait_for(kHang), std::future_status::ready) << "shutdown did not wake the blocked producer";
   EXPECT_EQ(blocked.get(), OutputStatus::closed);
   stall.release();  // the join needs the handler thread back
@@ -436,7 +439,7 @@ TEST(OutputHandler, Gate_NoOutputOfAnOldEpochIsSentAfterTheHalt) {
         out.send_priority("halt", "halt");
       });
     }
-    out.shutdown(OutputShutdown::drain);
+    out.shutdown(ShutdownMode::drain);
     const auto outputs = h.outputs();
     bool halted = false;
     std::size_t before_halt = 0;
@@ -525,26 +528,30 @@ TEST(OutputHandler, OnErrorThrowing_IsSwallowedAndCounted) {
   EXPECT_EQ(out.stats().on_error_failures, 2u);
 }
 
-TEST(OutputHandler, ShutdownAndFlushOnTheHandlerThread_ThrowLogicError) {
+TEST(OutputHandler, OnTheHandlerThread_FlushThrowsLogicError_ShutdownStartsWithoutJoining) {
   NodeHarness h = make_harness();
   OutputHandler* handler = nullptr;
   int logic_errors = 0;
+  std::optional<OutputStatus> after_shutdown;
+  std::promise<void> returned;
   OutputHandler out(h.node().outputs, {.on_error = [&](std::string_view, std::exception_ptr) {
                                          try {
                                            handler->flush_for(1s);
                                          } catch (const std::logic_error&) {
                                            ++logic_errors;
                                          }
-                                         try {
-                                           handler->shutdown(OutputShutdown::drain);
-                                         } catch (const std::logic_error&) {
-                                           ++logic_errors;
-                                         }
+                                         handler->shutdown(ShutdownMode::drain);  // must not join itself
+                                         after_shutdown = handler->send("cmd", "late");
+                                         returned.set_value();
                                        }});
   handler = &out;
   out.send("cmd", "bad", invalid_metadata());
-  ASSERT_TRUE(out.flush_for(kHang));
-  EXPECT_EQ(logic_errors, 2);
+  ASSERT_EQ(returned.get_future().wait_for(kHang), std::future_status::ready) << "shutdown() hung on its own thread";
+  out.shutdown();  // joins the thread, which ends once it is back from on_error
+  EXPECT_EQ(logic_errors, 1);
+  EXPECT_EQ(after_shutdown, OutputStatus::closed);
+  EXPECT_EQ(out.stats().refused_after_shutdown, 1u);
+  EXPECT_TRUE(h.outputs().empty());
 }
 
 TEST(OutputHandler, BadOptions_ThrowInvalidArgumentNamingTheField) {
@@ -597,7 +604,10 @@ TEST(OutputHandler, ShutdownDrain_SendsEverythingQueuedPriorityFirst) {
   for (int i = 0; i < 5; ++i) out.send("cmd", label("n", i));
   out.send_priority("halt", "p0");
   out.send_priority("halt", "p1");
-  auto shutdown = std::async(std::launch::async, [&out] { return out.shutdown(OutputShutdown::drain); });
+  auto shutdown = std::async(std::launch::async, [&out] {
+    out.shutdown(ShutdownMode::drain);
+    return out.stats();
+  });
   stall.release();
   ASSERT_EQ(shutdown.wait_for(kHang), std::future_status::ready);
   const auto stats = shutdown.get();
@@ -612,7 +622,10 @@ TEST(OutputHandler, ShutdownDiscard_DropsWhatIsQueuedAndCountsIt) {
   auto& [h, stall, out] = held;
   for (int i = 0; i < 5; ++i) out.send("cmd", label("n", i));
   out.send_priority("halt", "p0");
-  auto shutdown = std::async(std::launch::async, [&out] { return out.shutdown(OutputShutdown::discard); });
+  auto shutdown = std::async(std::launch::async, [&out] {
+    out.shutdown(ShutdownMode::cancel);
+    return out.stats();
+  });
   // Release the handler only once the lanes are closed (so the discard is decided): probe with
   // sends until one reports closed. Probes that got in before are discarded too.
   std::uint64_t probes = 0;
@@ -633,16 +646,18 @@ TEST(OutputHandler, Shutdown_IsIdempotentAndMayRunConcurrently_ThenSendsReportCl
   NodeHarness h = make_harness();
   OutputHandler out(h.node().outputs);
   for (int i = 0; i < 100; ++i) out.send("cmd", std::to_string(i));
-  std::vector<std::future<dcp::OutputStats>> calls;
+  std::vector<std::future<OutputHandler::Stats>> calls;
   for (int i = 0; i < 4; ++i) {
     calls.push_back(std::async(std::launch::async, [&out, i] {
-      return out.shutdown(i % 2 == 0 ? OutputShutdown::drain : OutputShutdown::discard);
+      out.shutdown(i % 2 == 0 ? ShutdownMode::drain : ShutdownMode::cancel);
+      return out.stats();
     }));
   }
   for (auto& call : calls) ASSERT_EQ(call.wait_for(kHang), std::future_status::ready);
-  std::vector<dcp::OutputStats> results;
+  std::vector<OutputHandler::Stats> results;
   for (auto& call : calls) results.push_back(call.get());
-  const auto stats = out.shutdown(OutputShutdown::drain);  // again: nothing changes
+  out.shutdown();  // again: nothing changes
+  const auto stats = out.stats();
   EXPECT_EQ(stats.sent + stats.discarded, 100u);
   EXPECT_EQ(h.outputs().size(), stats.sent);
   for (const auto& r : results) {
@@ -652,6 +667,8 @@ TEST(OutputHandler, Shutdown_IsIdempotentAndMayRunConcurrently_ThenSendsReportCl
   EXPECT_EQ(out.send("cmd", "late"), OutputStatus::closed);
   EXPECT_EQ(out.send("cmd", dcp::Payload::from_string("late"), {}, 3), OutputStatus::closed);
   EXPECT_EQ(out.send_priority("halt", "late"), OutputStatus::closed);
+  EXPECT_EQ(out.send_priority("halt", dcp::Payload::from_string("late")), OutputStatus::closed);
+  EXPECT_EQ(out.stats().refused_after_shutdown, 4u);  // refused, counted, nothing sent
   EXPECT_TRUE(out.flush_for(0s));
   EXPECT_EQ(h.outputs().size(), stats.sent);
 }

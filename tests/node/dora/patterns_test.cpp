@@ -63,9 +63,10 @@ TEST(DoraPatterns, RouterAndOutputHandler_DriveAFakeDoraNode_EveryResultLeavesWi
         .on_stop([&] { outputs.send("status", "stopping"); });
     EXPECT_EQ(router.run(node.events), dcp::RunEnd::stop);
     router.shutdown(dcp::ShutdownMode::drain);
-    const dcp::OutputStats stats = outputs.shutdown(dcp::OutputShutdown::drain);
+    outputs.shutdown(dcp::ShutdownMode::drain);
+    const dcp::OutputHandler::Stats stats = outputs.stats();
     EXPECT_EQ(stats.failed, 0u);
-    EXPECT_EQ(router.stats("scan").handled, static_cast<std::uint64_t>(kScans));
+    EXPECT_EQ(router.input_stats("scan").handled, static_cast<std::uint64_t>(kScans));
   }
 
   const std::vector<fake_dora::Sent> sent = fake_dora::sent();

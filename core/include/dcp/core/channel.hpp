@@ -42,7 +42,9 @@
 // handle object need it to themselves. Copying a handle is cheap; moving it is cheaper.
 //
 // Destruction of values: a value evicted by Overflow::drop_oldest (or discarded by drop_newest) is
-// destroyed on the sending thread, inside send().
+// destroyed on the sending thread, inside send(). The send says it evicted: SendResult::evicted()
+// (status still `sent`); send(value, on_evicted) / try_send(value, on_evicted) hand each evicted
+// value to the caller first, so it can account for it (nothing leaves a channel unseen).
 //
 // Errors: capacity 0 or above kMaxCapacity throws std::invalid_argument (dcp has no rendezvous
 // channel: use capacity 1); a negative timeout throws std::invalid_argument; any operation on a
@@ -57,6 +59,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "dcp/core/detail/channel_state.hpp"
@@ -141,17 +144,48 @@ template <class T>
 class Sender {
  public:
   /// Blocks while a bounded Overflow::block channel is full.
-  SendResult<T> send(T&& value) { return finish(state("send").send_until(value, detail::kNoDeadline), value); }
+  SendResult<T> send(T&& value) {
+    std::size_t evicted = 0;
+    const SendStatus status = state("send").send_until(value, detail::kNoDeadline, evicted);
+    return finish(status, value, evicted);
+  }
   SendResult<T> send(const T& value) { return send(T(value)); }
 
+  /// send(), handing every value it evicts (Overflow::drop_oldest) to `on_evicted(T&&)` instead of
+  /// destroying it unseen: called on this thread, inside send(), once per evicted value, oldest
+  /// first. (More than one only when other senders refilled the channel between this send's eviction
+  /// and its push.) `on_evicted` must be noexcept and must not use this channel.
+  template <class OnEvicted>
+  SendResult<T> send(T&& value, OnEvicted&& on_evicted) {
+    static_assert(std::is_nothrow_invocable_v<OnEvicted&, T&&>, "dcp::Sender::send: on_evicted(T&&) must be noexcept");
+    std::size_t evicted = 0;
+    const SendStatus status = state("send").send_until(value, detail::kNoDeadline, evicted, on_evicted);
+    return finish(status, value, evicted);
+  }
+
   /// Never blocks: SendStatus::full when a bounded Overflow::block channel is full.
-  SendResult<T> try_send(T&& value) { return finish(state("try_send").try_send(value), value); }
+  SendResult<T> try_send(T&& value) {
+    std::size_t evicted = 0;
+    const SendStatus status = state("try_send").try_send(value, evicted);
+    return finish(status, value, evicted);
+  }
   SendResult<T> try_send(const T& value) { return try_send(T(value)); }
+  /// try_send() with an eviction sink, as send(value, on_evicted).
+  template <class OnEvicted>
+  SendResult<T> try_send(T&& value, OnEvicted&& on_evicted) {
+    static_assert(std::is_nothrow_invocable_v<OnEvicted&, T&&>,
+                  "dcp::Sender::try_send: on_evicted(T&&) must be noexcept");
+    std::size_t evicted = 0;
+    const SendStatus status = state("try_send").try_send(value, evicted, on_evicted);
+    return finish(status, value, evicted);
+  }
 
   template <class Rep, class Period>
   SendResult<T> send_for(T&& value, std::chrono::duration<Rep, Period> timeout) {
     auto& s = state("send_for");
-    return finish(s.send_until(value, detail::deadline_after(timeout, "dcp::Sender::send_for")), value);
+    std::size_t evicted = 0;
+    const SendStatus status = s.send_until(value, detail::deadline_after(timeout, "dcp::Sender::send_for"), evicted);
+    return finish(status, value, evicted);
   }
   template <class Rep, class Period>
   SendResult<T> send_for(const T& value, std::chrono::duration<Rep, Period> timeout) {
@@ -161,7 +195,9 @@ class Sender {
   template <class Clock, class Duration>
   SendResult<T> send_until(T&& value, std::chrono::time_point<Clock, Duration> deadline) {
     auto& s = state("send_until");
-    return finish(s.send_until(value, detail::to_steady(deadline)), value);
+    std::size_t evicted = 0;
+    const SendStatus status = s.send_until(value, detail::to_steady(deadline), evicted);
+    return finish(status, value, evicted);
   }
   template <class Clock, class Duration>
   SendResult<T> send_until(const T& value, std::chrono::time_point<Clock, Duration> deadline) {
@@ -186,9 +222,11 @@ class Sender {
   friend struct detail::HandleAccess;
   explicit Sender(std::shared_ptr<detail::ChannelState<T>> state) noexcept : handle_(std::move(state)) {}
 
-  static SendResult<T> finish(SendStatus status, T& value) {
-    if (status == SendStatus::sent || status == SendStatus::dropped) return SendResult<T>(status);
-    return SendResult<T>(status, std::move(value));
+  // Callers read `evicted` only after the send returned (a separate statement: argument evaluation
+  // order is unspecified).
+  static SendResult<T> finish(SendStatus status, T& value, std::size_t evicted) {
+    if (status == SendStatus::sent || status == SendStatus::dropped) return SendResult<T>(status, evicted);
+    return SendResult<T>(status, std::move(value), evicted);
   }
 
   detail::ChannelState<T>& state(const char* operation) const { return handle_.state(operation); }

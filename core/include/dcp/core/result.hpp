@@ -3,13 +3,15 @@
 // What it is for: the hot path never throws for expected outcomes. A send tells apart "sent",
 // "dropped by the overflow policy", "full" (try_send on a full blocking channel), "timeout" and
 // "closed"; whenever the value was not taken, it is handed back inside the result, so nothing is lost
-// silently. A receive tells apart "received", "empty" (try_recv), "timeout" and "closed" (every sender
+// silently. A send on an Overflow::drop_oldest channel that made room by evicting the oldest queued
+// value says so: status `sent` (the new value is in), evicted() > 0 (evicted_oldest()). A receive tells apart "received", "empty" (try_recv), "timeout" and "closed" (every sender
 // gone or the channel closed, and everything queued already drained).
 //
 // Thread safety: plain values; no sharing.
 // Errors: value() on a result that holds no value throws std::logic_error naming the status.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -60,8 +62,9 @@ constexpr const char* to_string(RecvStatus s) noexcept {
 template <class T>
 class SendResult {
  public:
-  explicit SendResult(SendStatus status) noexcept : status_(status) {}
-  SendResult(SendStatus status, T&& returned) : status_(status), returned_(std::move(returned)) {}
+  explicit SendResult(SendStatus status, std::size_t evicted = 0) noexcept : status_(status), evicted_(evicted) {}
+  SendResult(SendStatus status, T&& returned, std::size_t evicted = 0)
+      : status_(status), evicted_(evicted), returned_(std::move(returned)) {}
 
   [[nodiscard]] SendStatus status() const noexcept { return status_; }
   /// True when the value was sent (not dropped, not returned).
@@ -72,6 +75,13 @@ class SendResult {
   [[nodiscard]] bool is_full() const noexcept { return status_ == SendStatus::full; }
   [[nodiscard]] bool is_timeout() const noexcept { return status_ == SendStatus::timeout; }
   [[nodiscard]] bool is_dropped() const noexcept { return status_ == SendStatus::dropped; }
+
+  /// How many of the oldest queued values this send evicted to make room (Overflow::drop_oldest,
+  /// including dcp::latest): 0 otherwise. Usually 0 or 1; more only when other senders refilled the
+  /// channel between this send's eviction and its push. Counted whatever the final status.
+  [[nodiscard]] std::size_t evicted() const noexcept { return evicted_; }
+  /// Sent, and the oldest queued value was evicted to make room for it.
+  [[nodiscard]] bool evicted_oldest() const noexcept { return status_ == SendStatus::sent && evicted_ != 0; }
 
   /// True when the value was not taken and is held here (full, timeout, closed).
   [[nodiscard]] bool has_value() const noexcept { return returned_.has_value(); }
@@ -94,6 +104,7 @@ class SendResult {
     }
   }
   SendStatus status_;
+  std::size_t evicted_ = 0;
   std::optional<T> returned_;
 };
 

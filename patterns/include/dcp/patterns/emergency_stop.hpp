@@ -56,13 +56,21 @@
 //     "input closed: <input>". (Dora cannot tell a crash from a clean end; a node whose safety
 //     inputs close is not safe to drive in either case.)
 //
-// Thread safety: trigger(), reset(), latched(), epoch(), is_current(), stats() may be called from any
+// Thread safety: trigger(), reset(), latched(), epoch(), is_current(), stats(), shutdown() may be called from any
 // thread concurrently (handlers on the pool, the watchdog thread, the event loop). protect() and
 // on_trigger() are set-up calls: on the event-loop thread before events are dispatched. The
 // destructor must not run concurrently with any of them, nor with the protected routers' dispatch().
 // Blocking: trigger()/reset() take a mutex held only for the non-blocking steps above (the priority
-// lane drops its oldest entry rather than wait). Nothing else blocks. The destructor stops the
-// watchdog thread.
+// lane drops its oldest entry rather than wait). shutdown() and the destructor wait for a watchdog
+// trigger in progress (the watchdog thread is joined). Nothing else blocks.
+// Shutdown. shutdown(mode) stops the watchdog thread (no trigger from it runs after shutdown()
+// returns) and detaches the hooks left in the protected routers (see "Lifetime"). The stop holds no
+// queued work, so drain and cancel do the same. After shutdown: once shutdown() has begun, trigger()
+// and reset() never block, never throw, do nothing and return false, counted in
+// Stats::refused_after_shutdown; latched(), epoch(), is_current() and stats() keep working, and the
+// output gate keeps its last state (a latched stop stays latched). Idempotent, any thread. The
+// destructor runs shutdown(ShutdownMode::drain). Shut the stop down before its OutputHandler and
+// routers (dcp::NodeRuntime does).
 // One stop per OutputHandler: the stop owns the handler's epoch gate (set_epoch), so a second stop on
 // the same handler would overwrite the first one's gate.
 // Lifetime: the OutputHandler and every protected EventRouter must outlive the EmergencyStop (or at
@@ -70,51 +78,51 @@
 // in a router that outlives the stop and are safe there: its pooled drainers (still draining during
 // the router's shutdown) and later dispatch() calls see the last epoch, feed a stopped watchdog, and
 // a critical input closing no longer triggers anything.
+// Bodies: patterns/src/emergency_stop.cpp.
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <cstddef>
 #include <cstdint>
-#include <exception>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "dcp/core/shutdown.hpp"
 #include "dcp/patterns/event_router.hpp"
-#include "dcp/node/metadata.hpp"
 #include "dcp/patterns/output_handler.hpp"
-#include "dcp/node/payload.hpp"
-#include "dcp/patterns/watchdog.hpp"
+#include "dcp/patterns/watchdog.hpp"  // kMaxWatchedInputs, the bound of Options::watchdog
 
 namespace dcp {
 
-/// Counts of what the emergency stop did (a snapshot).
-struct EmergencyStopStats {
-  std::uint64_t triggers = 0;           ///< trigger() calls that latched the stop
-  std::uint64_t repeated_triggers = 0;  ///< trigger() calls while it was already latched
-  std::uint64_t resets = 0;             ///< reset() calls that unlatched it
-  std::uint64_t discarded = 0;          ///< queued inputs the protected routers discarded on triggers
-  std::uint64_t epoch = 1;              ///< the current epoch
-  bool latched = false;
-  std::string last_reason;              ///< the reason of the last trigger (empty before the first)
+/// The options of a EmergencyStop (EmergencyStop::Options; declared outside the class so that `Options options = {}`
+/// works as a default argument — GCC cannot use a nested struct's member initializers there).
+struct EmergencyStopOptions {
+  /// The output the halt and reset notices are sent on (through the priority lane). Must be one of
+  /// the node's outputs.
+  std::string halt_output = "safety_state";
+  /// Inputs whose InputClosed triggers the stop (a crashed or finished safety-relevant upstream).
+  std::vector<std::string> critical_inputs{};
+  /// Inputs that must arrive within a deadline (input id, deadline > 0).
+  std::vector<std::pair<std::string, std::chrono::nanoseconds>> watchdog{};
 };
 
 class EmergencyStop {
  public:
-  struct Options {
-    /// The output the halt and reset notices are sent on (through the priority lane). Must be one of
-    /// the node's outputs.
-    std::string halt_output = "safety_state";
-    /// Inputs whose InputClosed triggers the stop (a crashed or finished safety-relevant upstream).
-    std::vector<std::string> critical_inputs{};
-    /// Inputs that must arrive within a deadline (input id, deadline > 0).
-    std::vector<std::pair<std::string, std::chrono::nanoseconds>> watchdog{};
+  using Options = EmergencyStopOptions;
+
+  /// Counts of what the emergency stop did (a snapshot).
+  struct Stats {
+    std::uint64_t triggers = 0;           ///< trigger() calls that latched the stop
+    std::uint64_t repeated_triggers = 0;  ///< trigger() calls while it was already latched
+    std::uint64_t resets = 0;             ///< reset() calls that unlatched it
+    std::uint64_t discarded = 0;          ///< queued inputs the protected routers discarded on triggers
+    std::uint64_t refused_after_shutdown = 0;  ///< trigger()/reset() after shutdown() began
+    std::uint64_t epoch = 1;              ///< the current epoch
+    bool latched = false;
+    std::string last_reason;              ///< the reason of the last trigger (empty before the first)
   };
 
   using TriggerCallback = std::function<void(std::uint64_t epoch, std::string_view reason)>;
@@ -122,207 +130,46 @@ class EmergencyStop {
   /// The stop starts unlatched at epoch 1 and opens the output gate for it. Throws
   /// std::invalid_argument when halt_output is not an output of the node or a watchdog entry is bad
   /// (empty input id, deadline <= 0, an input listed twice, more than kMaxWatchedInputs entries).
-  EmergencyStop(OutputHandler& outputs, Options options)
-      : outputs_(outputs), options_(std::move(options)) {
-    bool declared = false;
-    for (const std::string& id : outputs_.outputs()) declared = declared || id == options_.halt_output;
-    if (!declared) {
-      throw std::invalid_argument("dcp::EmergencyStop: Options::halt_output '" + options_.halt_output +
-                                  "' is not an output of the node");
-    }
-    check_watchdog_entries(options_.watchdog);
-    if (!options_.watchdog.empty()) {
-      watchdog_ = std::make_shared<Watchdog>(
-          [this](std::string_view input, std::chrono::nanoseconds silent) {
-            trigger("watchdog: no '" + std::string(input) + "' for " +
-                    std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(silent).count()) + " ms");
-          },
-          Watchdog::Options{.name = "dcp-estop-wd"});
-    }
-    outputs_.set_epoch(1, false);
-  }
+  explicit EmergencyStop(OutputHandler& outputs, Options options = {});
 
   EmergencyStop(const EmergencyStop&) = delete;
   EmergencyStop& operator=(const EmergencyStop&) = delete;
 
-  /// Stops the watchdog (no trigger from it runs after the destructor returns) and detaches the
-  /// hooks left in the protected routers (see "Lifetime").
-  ~EmergencyStop() {
-    link_->stop.store(nullptr, std::memory_order_seq_cst);
-    if (watchdog_) watchdog_->shutdown();
-  }
+  /// shutdown(ShutdownMode::drain).
+  ~EmergencyStop();
 
   /// Wires the stop into `router`: inputs are stamped with the stop's epoch, a trigger discards the
   /// router's queued work and cancels its running handlers, every input feeds the watchdog, and
   /// InputClosed on a critical input triggers. The watchdog deadlines start counting now.
   /// Set-up time only (before the router dispatches its first event).
-  void protect(EventRouter& router) {
-    // The hooks hold the shared link and watchdog, not `this`: the router may outlive the stop.
-    router.set_epoch_source([link = link_] { return link->state.load(std::memory_order_acquire) >> 1; });
-    if (watchdog_) {
-      router.add_input_observer([wd = watchdog_](const InputEvent& input) { wd->feed(input.id); });
-    }
-    router.add_input_closed_observer([link = link_](std::string_view input) {
-      EmergencyStop* stop = link->stop.load(std::memory_order_seq_cst);
-      if (stop == nullptr) return;  // the stop was destroyed
-      for (const std::string& critical : stop->options_.critical_inputs) {
-        if (critical == input) {
-          stop->trigger("input closed: " + std::string(input));
-          return;
-        }
-      }
-    });
-    {
-      std::lock_guard lock(mutex_);
-      routers_.push_back(&router);
-    }
-    if (watchdog_ && !watching_) {
-      for (const auto& [input, deadline] : options_.watchdog) watchdog_->watch(input, deadline);
-      watching_ = true;
-    }
-  }
+  void protect(EventRouter& router);
 
   /// Called after every trigger that latched (outside the stop's mutex, on the triggering thread).
-  void on_trigger(TriggerCallback callback) {
-    std::lock_guard lock(mutex_);
-    callbacks_.push_back(std::move(callback));
-  }
+  void on_trigger(TriggerCallback callback);
 
   /// Latches the stop (see the header comment). Returns true if this call latched it, false if it
-  /// was already latched.
-  bool trigger(std::string_view reason) {
-    std::uint64_t epoch_now = 0;
-    std::vector<TriggerCallback> callbacks;
-    std::exception_ptr router_failure;
-    {
-      std::lock_guard lock(mutex_);
-      const std::uint64_t state = state_.load(std::memory_order_relaxed);
-      if (state & kLatchedBit) {
-        ++repeated_triggers_;
-        return false;
-      }
-      epoch_now = (state >> 1) + 1;
-      // Everything that allocates, before anything changes (see the header comment).
-      Metadata metadata;
-      metadata.parameters["latched"] = true;
-      metadata.parameters["epoch"] = static_cast<std::int64_t>(epoch_now);
-      Payload halt = Payload::from_string("halt: " + std::string(reason));
-      std::string reason_copy(reason);
-      callbacks = callbacks_;
-
-      state_.store((epoch_now << 1) | kLatchedBit, std::memory_order_seq_cst);
-      outputs_.set_epoch(epoch_now, true);
-      outputs_.send_priority(options_.halt_output, std::move(halt), std::move(metadata));
-      for (EventRouter* router : routers_) {
-        try {
-          discarded_ += router->discard_queued_and_cancel();
-        } catch (...) {  // its fresh stop source could not be made: the other steps still happen
-          if (!router_failure) router_failure = std::current_exception();
-        }
-      }
-      ++triggers_;
-      last_reason_ = std::move(reason_copy);
-    }
-    for (const TriggerCallback& callback : callbacks) {
-      try {
-        callback(epoch_now, reason);
-      } catch (...) {
-        // A failing observer must not undo or block the stop; the stop itself already happened.
-      }
-    }
-    if (router_failure) std::rethrow_exception(router_failure);
-    return true;
-  }
+  /// was already latched or the stop is shut down.
+  bool trigger(std::string_view reason);
 
   /// Unlatches the stop and starts a new epoch; sends "reset" on the halt output. Returns true if
-  /// it was latched, false (and does nothing) otherwise.
-  bool reset(std::string_view reason = "reset") {
-    std::lock_guard lock(mutex_);
-    const std::uint64_t state = state_.load(std::memory_order_relaxed);
-    if (!(state & kLatchedBit)) return false;
-    const std::uint64_t epoch_now = (state >> 1) + 1;
-    // Everything that allocates, before anything changes: a failure leaves the stop latched.
-    Metadata metadata;
-    metadata.parameters["latched"] = false;
-    metadata.parameters["epoch"] = static_cast<std::int64_t>(epoch_now);
-    metadata.parameters["reason"] = std::string(reason);
-    Payload notice = Payload::from_string("reset");
-    state_.store(epoch_now << 1, std::memory_order_seq_cst);
-    outputs_.set_epoch(epoch_now, false);
-    outputs_.send_priority(options_.halt_output, std::move(notice), std::move(metadata));
-    ++resets_;
-    return true;
-  }
+  /// it was latched, false (and does nothing) otherwise or after shutdown.
+  bool reset(std::string_view reason = "reset");
 
-  [[nodiscard]] bool latched() const noexcept { return (state_.load(std::memory_order_acquire) & kLatchedBit) != 0; }
+  /// Stops the watchdog and detaches the router hooks (see "Shutdown"). Idempotent, any thread.
+  void shutdown(ShutdownMode mode = ShutdownMode::drain);
+
+  [[nodiscard]] bool latched() const noexcept;
   /// The current epoch (starts at 1; every trigger and reset adds one).
-  [[nodiscard]] std::uint64_t epoch() const noexcept { return state_.load(std::memory_order_acquire) >> 1; }
+  [[nodiscard]] std::uint64_t epoch() const noexcept;
   /// True when a result computed from an input of `input_epoch` may still leave the node: that epoch
   /// is current and the stop is not latched. Handlers use it to skip work that would be dropped.
-  [[nodiscard]] bool is_current(std::uint64_t input_epoch) const noexcept {
-    return state_.load(std::memory_order_acquire) == (input_epoch << 1);
-  }
+  [[nodiscard]] bool is_current(std::uint64_t input_epoch) const noexcept;
 
-  [[nodiscard]] EmergencyStopStats stats() const {
-    std::lock_guard lock(mutex_);
-    const std::uint64_t state = state_.load(std::memory_order_relaxed);
-    return EmergencyStopStats{triggers_, repeated_triggers_, resets_, discarded_, state >> 1,
-                              (state & kLatchedBit) != 0, last_reason_};
-  }
-
-  /// The watchdog behind Options::watchdog (nullptr when none was asked for).
-  [[nodiscard]] Watchdog* watchdog() noexcept { return watchdog_.get(); }
+  [[nodiscard]] Stats stats() const;
 
  private:
-  static constexpr std::uint64_t kLatchedBit = 1;
-
-  /// What the hooks in the protected routers hold: shared, so that they outlive the stop.
-  struct Link {
-    // epoch << 1 | latched, so readers see the pair consistently.
-    std::atomic<std::uint64_t> state{std::uint64_t{1} << 1};
-    std::atomic<EmergencyStop*> stop{nullptr};  // null once the stop is destroyed
-  };
-
-  static void check_watchdog_entries(const std::vector<std::pair<std::string, std::chrono::nanoseconds>>& entries) {
-    if (entries.size() > kMaxWatchedInputs) {
-      throw std::invalid_argument("dcp::EmergencyStop: Options::watchdog has " + std::to_string(entries.size()) +
-                                  " entries; at most " + std::to_string(kMaxWatchedInputs) + " (kMaxWatchedInputs)");
-    }
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-      const auto& [input, deadline] = entries[i];
-      if (input.empty()) throw std::invalid_argument("dcp::EmergencyStop: Options::watchdog has an empty input id");
-      if (deadline <= std::chrono::nanoseconds::zero()) {
-        throw std::invalid_argument("dcp::EmergencyStop: Options::watchdog: the deadline of input '" + input +
-                                    "' must be > 0 (got " + std::to_string(deadline.count()) + " ns)");
-      }
-      for (std::size_t j = 0; j < i; ++j) {
-        if (entries[j].first == input) {
-          throw std::invalid_argument("dcp::EmergencyStop: Options::watchdog lists input '" + input + "' twice");
-        }
-      }
-    }
-  }
-
-  OutputHandler& outputs_;
-  const Options options_;
-  const std::shared_ptr<Link> link_ = make_link(this);
-  std::atomic<std::uint64_t>& state_ = link_->state;
-  mutable std::mutex mutex_;
-  std::vector<EventRouter*> routers_;
-  std::vector<TriggerCallback> callbacks_;
-  std::uint64_t triggers_ = 0;
-  std::uint64_t repeated_triggers_ = 0;
-  std::uint64_t resets_ = 0;
-  std::uint64_t discarded_ = 0;
-  std::string last_reason_;
-  bool watching_ = false;
-  std::shared_ptr<Watchdog> watchdog_;  // shared with the routers' input observers
-
-  static std::shared_ptr<Link> make_link(EmergencyStop* stop) {
-    auto link = std::make_shared<Link>();
-    link->stop.store(stop, std::memory_order_relaxed);
-    return link;
-  }
+  class Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace dcp

@@ -59,9 +59,9 @@
 //   - StopEvent: on_stop(), then the router has ended: run() returns RunEnd::stop.
 //   - InputClosedEvent: the input-closed observers, then on_input_closed(id) (for any id).
 //   - AllInputsClosedEvent: on_all_inputs_closed(), then the router has ended (RunEnd::all_inputs_closed).
-//   - ErrorEvent: on_error_event() (default: counted in error_events() and ignored).
+//   - ErrorEvent: on_error_event() (default: counted in Stats::error_events and ignored).
 //   - An input nobody registered: the input observers, then on_unknown_input() (default: counted in
-//     unknown_inputs() and ignored).
+//     Stats::unknown_inputs and ignored).
 // Once ended, dispatch() returns DispatchOutcome::ended for every event and does nothing. Ending does
 // not wait for pooled work: call shutdown() (or let the destructor drain it).
 //
@@ -70,7 +70,7 @@
 // the thread that ran the handler (exceptions from on_error are swallowed). A throwing control
 // handler or observer is reported the same way (not counted per input), with the input's id for
 // on_input_closed / on_unknown_input / observers of an input, and an empty id for on_stop /
-// on_all_inputs_closed / on_error_event; control_failures() counts them. Configuration errors throw:
+// on_all_inputs_closed / on_error_event; Stats::control_failures counts them. Configuration errors throw:
 // std::invalid_argument (duplicate id, empty handler, bad InputOptions — the message names the input
 // and the field), std::logic_error (set-up after the first dispatch()).
 //
@@ -80,25 +80,28 @@
 // router.unknown_inputs and router.error_events.
 //
 // Counting (InputStats): every input event of a registered id is `received`; it ends up exactly once
-// as handled (returned), failed (threw), dropped (overflow policy, or dispatched after shutdown()) or
-// discarded (discard_queued_and_cancel(), stale epoch, pool lost the task); in between it is `queued`
-// or `running`. Once idle: received == handled + failed + dropped + discarded. (If growing an input's
+// as handled (returned), failed (threw), dropped (overflow policy, or the pool is shut down),
+// discarded (discard_queued_and_cancel(), stale epoch, pool lost the task) or refused_after_shutdown
+// (dispatched after shutdown() began); in between it is `queued` or `running`. Once idle:
+// received == handled + failed + dropped + discarded + refused_after_shutdown. (If growing an input's
 // queue fails, dispatch() counts the event dropped and lets the std::bad_alloc propagate.)
 //
 // Thread safety.
 //   - Set-up (on_input, on_stop, ..., set_epoch_source, add_*_observer): on the event-loop thread,
 //     before the first dispatch() (later -> std::logic_error), before other threads use the router.
 //   - dispatch(), run(): the event-loop thread only (one thread).
-//   - discard_queued_and_cancel(), wait_idle_for(), shutdown(), stats(), unknown_inputs(),
-//     error_events(), control_failures(): any thread, concurrently.
+//   - discard_queued_and_cancel(), wait_idle_for(), shutdown(), stats(), input_stats(): any thread,
+//     concurrently.
 //   - Handlers: on_loop handlers and control handlers on the loop; serial/parallel handlers on pool
 //     workers. The epoch source is called on the loop AND on pool workers: it must be thread-safe,
 //     cheap and non-throwing (an atomic load, as EmergencyStop::epoch()).
 // Blocking: dispatch() only for on_loop and control handlers, and for the input's lock (held for a
 //   few pointer moves). discard_queued_and_cancel() never waits for handlers. wait_idle_for() up to
 //   its timeout. shutdown() and the destructor wait for every queued (drain) / running handler.
-// Shutdown. shutdown(drain): dispatch() of inputs from now on counts them dropped; queued work runs;
-//   waits until idle. shutdown(cancel): the same, but discard_queued_and_cancel() first. Idempotent;
+// Shutdown. shutdown(drain) (the default): queued work runs; waits until idle. After shutdown: once
+//   shutdown() has begun, dispatch() of an input event never blocks, never throws, does not run or
+//   queue it and returns DispatchOutcome::closed, counted refused_after_shutdown (per input and in
+//   stats()); control events are still routed (on_stop etc. run). Observers keep working. shutdown(cancel): the same, but discard_queued_and_cancel() first. Idempotent;
 //   cancel after drain escalates. Called from one of this router's own handlers it does not wait (a
 //   handler cannot wait for itself). The destructor runs shutdown(drain); destroying the router from
 //   its own handler aborts the process.
@@ -106,36 +109,25 @@
 //   the pool: a pool that shuts down first refuses new drainers, and the router then discards the
 //   waiting events of inputs left without one (counted discarded); pool shutdown(cancel) drops them
 //   the same way but does not set the handlers' tokens (call router.shutdown(cancel) for that).
+// Bodies: patterns/src/event_router.cpp.
 #pragma once
 
-#include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <exception>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <optional>
-#include <stdexcept>
 #include <stop_token>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <utility>
-#include <variant>
-#include <vector>
 
-#include "dcp/core/channel.hpp"
-#include "dcp/core/detail/deadline.hpp"
-#include "dcp/core/error_report.hpp"
-#include "dcp/node/node.hpp"
+#include "dcp/core/channel.hpp"  // kMaxCapacity, the bound of the lanes
 #include "dcp/core/overflow.hpp"
-#include "dcp/patterns/status.hpp"
+#include "dcp/core/shutdown.hpp"
 #include "dcp/core/worker_pool.hpp"
+#include "dcp/node/node.hpp"
+#include "dcp/patterns/status.hpp"
 
 namespace dcp {
 
@@ -189,8 +181,9 @@ struct InputStats {
   std::uint64_t received = 0;   ///< input events dispatched for this id
   std::uint64_t handled = 0;    ///< the handler returned
   std::uint64_t failed = 0;     ///< the handler threw
-  std::uint64_t dropped = 0;    ///< overflow policy, or dispatched after shutdown()
+  std::uint64_t dropped = 0;    ///< overflow policy, or the pool is shut down
   std::uint64_t discarded = 0;  ///< discard_queued_and_cancel(), stale epoch, or the pool lost the task
+  std::uint64_t refused_after_shutdown = 0;  ///< dispatched after shutdown() began
   std::size_t queued = 0;       ///< waiting now
   std::size_t running = 0;      ///< handlers executing now
 };
@@ -199,9 +192,10 @@ enum class DispatchOutcome {
   handled,                ///< ran inline (on_loop), or a control event / its handler ran
   queued,                 ///< waiting for (or taken by) a worker
   queued_dropped_oldest,  ///< queued; the oldest waiting event was dropped to make room
-  dropped,                ///< this event was dropped (drop_newest, or the router is shut down)
+  dropped,                ///< this event was dropped (drop_newest, or the pool is shut down)
   unknown_input,          ///< no handler for this input id
   ended,                  ///< after Stop / AllInputsClosed: nothing was done
+  closed,                 ///< the router's shutdown() began: refused, nothing was done
 };
 
 constexpr const char* to_string(DispatchOutcome outcome) noexcept {
@@ -212,6 +206,7 @@ constexpr const char* to_string(DispatchOutcome outcome) noexcept {
     case DispatchOutcome::dropped: return "dropped";
     case DispatchOutcome::unknown_input: return "unknown_input";
     case DispatchOutcome::ended: return "ended";
+    case DispatchOutcome::closed: return "closed";
   }
   return "unknown";
 }
@@ -231,721 +226,90 @@ constexpr const char* to_string(RunEnd end) noexcept {
   return "unknown";
 }
 
-class EventRouter;
-
-namespace detail {
-
-/// The router whose handler the calling thread is executing (nullptr otherwise).
-inline thread_local const EventRouter* running_event_router = nullptr;
-
-/// A FIFO of at most `capacity` values whose storage grows on demand (doubling) up to the capacity:
-/// no allocation once it has reached its working size. Not synchronised (the input's lock guards it).
-template <class T>
-class GrowingRing {
- public:
-  explicit GrowingRing(std::size_t capacity) noexcept : capacity_(capacity) {}
-
-  [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
-  [[nodiscard]] bool full() const noexcept { return size_ == capacity_; }
-  [[nodiscard]] std::size_t size() const noexcept { return size_; }
-
-  /// Precondition: !full().
-  void push(T&& value) {
-    if (size_ == slots_.size()) grow();
-    std::size_t index = head_ + size_;
-    if (index >= slots_.size()) index -= slots_.size();
-    slots_[index] = std::move(value);
-    ++size_;
-  }
-
-  /// Precondition: !empty().
-  T pop() noexcept {
-    T value = std::move(slots_[head_]);
-    if (++head_ == slots_.size()) head_ = 0;
-    --size_;
-    return value;
-  }
-
-  /// Takes every value at once (the storage changes hands; nothing is moved one by one): this ring
-  /// is empty afterwards, with the same capacity.
-  GrowingRing take_all() noexcept {
-    GrowingRing taken(capacity_);
-    taken.slots_.swap(slots_);
-    taken.head_ = std::exchange(head_, 0);
-    taken.size_ = std::exchange(size_, 0);
-    return taken;
-  }
-
-  /// Moves every value out (oldest first) into `out`; the ring is empty afterwards.
-  void drain_into(std::vector<T>& out) {
-    out.reserve(out.size() + size_);
-    while (!empty()) out.push_back(pop());
-  }
-
- private:
-  void grow() {
-    const std::size_t next_size = std::min(capacity_, std::max<std::size_t>(4, slots_.size() * 2));
-    std::vector<T> next(next_size);
-    for (std::size_t i = 0; i < size_; ++i) {
-      std::size_t index = head_ + i;
-      if (index >= slots_.size()) index -= slots_.size();
-      next[i] = std::move(slots_[index]);
-    }
-    slots_.swap(next);
-    head_ = 0;
-  }
-
-  std::size_t capacity_;
-  std::vector<T> slots_;
-  std::size_t head_ = 0;
-  std::size_t size_ = 0;
+/// The options of a EventRouter (EventRouter::Options; declared outside the class so that `Options options = {}`
+/// works as a default argument — GCC cannot use a nested struct's member initializers there).
+struct EventRouterOptions {
+  /// Where the per-input metrics go (see the header comment); nullptr = none. Must outlive the router.
+  StatusBoard* status = nullptr;
+  /// Called with the input id and the exception when a handler throws (see "Errors").
+  std::function<void(std::string_view input_id, std::exception_ptr error)> on_error{};
 };
-
-}  // namespace detail
 
 class EventRouter {
  public:
-  struct Options {
-    /// Where the per-input metrics go (see the header comment); nullptr = none. Must outlive the router.
-    StatusBoard* status = nullptr;
-    /// Called with the input id and the exception when a handler throws (see "Errors").
-    std::function<void(std::string_view input_id, std::exception_ptr error)> on_error{};
+  using Options = EventRouterOptions;
+
+  /// Router-wide counters (a snapshot; per input: input_stats()).
+  struct Stats {
+    std::uint64_t unknown_inputs = 0;          ///< input events whose id has no handler
+    std::uint64_t error_events = 0;            ///< ErrorEvents dispatched
+    std::uint64_t control_failures = 0;        ///< control handlers and observers that threw
+    std::uint64_t refused_after_shutdown = 0;  ///< input events dispatched after shutdown() began
   };
 
-  /// A router that runs pooled handlers on `pool` (which must outlive it), with Options{}.
-  explicit EventRouter(WorkerPool& pool) : EventRouter(pool, Options{}) {}
-
   /// A router that runs pooled handlers on `pool` (which must outlive it).
-  explicit EventRouter(WorkerPool& pool, Options options) : pool_(pool), options_(std::move(options)) {
-    if (options_.status != nullptr) {
-      unknown_metric_ = &options_.status->counter("router.unknown_inputs");
-      error_event_metric_ = &options_.status->counter("router.error_events");
-    }
-  }
+  explicit EventRouter(WorkerPool& pool, Options options = {});
 
   EventRouter(const EventRouter&) = delete;
   EventRouter& operator=(const EventRouter&) = delete;
 
   /// shutdown(ShutdownMode::drain): waits for this router's queued and running handlers (not for
-  /// the pool's other work). Never throws.
-  ~EventRouter() {
-    if (detail::running_event_router == this) {
-      std::fprintf(stderr, "dcp::EventRouter: destroyed from one of its own handlers (it cannot wait for itself)\n");
-      std::terminate();
-    }
-    try {
-      shutdown(ShutdownMode::drain);
-    } catch (...) {  // a mutex failed (std::system_error): nothing sensible is left to do but say so
-      std::fprintf(stderr, "dcp::EventRouter: shutdown in the destructor failed: %s\n",
-                   describe_exception(std::current_exception()).c_str());
-    }
-  }
+  /// the pool's other work). Never throws. From one of its own handlers: reported, then std::abort().
+  ~EventRouter();
 
-  // --- set-up ----------------------------------------------------------------------------------
+  // --- set-up (event-loop thread, before the first dispatch) -----------------------------------
 
   /// Registers the handler of input `id`. Throws std::invalid_argument naming the input for a
   /// duplicate id, an empty handler or bad options; std::logic_error after the first dispatch().
-  EventRouter& on_input(std::string id, InputHandler handler, InputOptions options = {}) {
-    check_set_up("on_input");
-    const std::string where = "dcp::EventRouter::on_input('" + id + "'): ";
-    if (!handler) throw std::invalid_argument(where + "the handler is empty");
-    if (inputs_.contains(id)) throw std::invalid_argument(where + "a handler for this input is already registered");
-    std::size_t limit = 0;
-    if (options.execution != Execution::on_loop) {
-      if (options.queue_capacity == 0 || options.queue_capacity > kMaxCapacity) {
-        throw std::invalid_argument(where + "InputOptions::queue_capacity = " + std::to_string(options.queue_capacity) +
-                                    " is out of range 1.." + std::to_string(kMaxCapacity));
-      }
-      if (options.overflow != Overflow::drop_oldest && options.overflow != Overflow::drop_newest) {
-        throw std::invalid_argument(where + "InputOptions::overflow = " + to_string(options.overflow) +
-                                    " is not allowed: the event loop must never wait for a worker "
-                                    "(use drop_oldest, drop_newest, or InputOptions::keep_latest())");
-      }
-      limit = 1;
-    }
-    if (options.execution == Execution::parallel) {
-      limit = options.max_parallel == 0 ? std::max<std::size_t>(1, pool_.thread_count()) : options.max_parallel;
-    } else if (options.max_parallel != 0) {
-      throw std::invalid_argument(where + "InputOptions::max_parallel = " + std::to_string(options.max_parallel) +
-                                  " is only for Execution::parallel (this input is " + to_string(options.execution) +
-                                  "); leave it 0");
-    }
-
-    auto input = std::make_unique<Input>(id, std::move(handler), options, limit);
-    if (options_.status != nullptr) {
-      StatusBoard& status = *options_.status;
-      const std::string prefix = "input." + id + ".";
-      input->metrics = Metrics{&status.counter(prefix + "received"), &status.counter(prefix + "handled"),
-                               &status.counter(prefix + "failed"),   &status.counter(prefix + "dropped"),
-                               &status.counter(prefix + "discarded"), &status.gauge(prefix + "queue"),
-                               &status.latency(prefix + "latency")};
-    }
-    std::lock_guard lock(registry_mutex_);
-    inputs_.emplace(std::move(id), std::move(input));
-    return *this;
-  }
-
-  EventRouter& on_stop(std::function<void()> handler) {
-    check_set_up("on_stop");
-    on_stop_ = std::move(handler);
-    return *this;
-  }
-  EventRouter& on_input_closed(std::function<void(std::string_view input_id)> handler) {
-    check_set_up("on_input_closed");
-    on_input_closed_ = std::move(handler);
-    return *this;
-  }
-  EventRouter& on_all_inputs_closed(std::function<void()> handler) {
-    check_set_up("on_all_inputs_closed");
-    on_all_inputs_closed_ = std::move(handler);
-    return *this;
-  }
-  /// Default: counted in unknown_inputs() and ignored.
-  EventRouter& on_unknown_input(std::function<void(const InputEvent&)> handler) {
-    check_set_up("on_unknown_input");
-    on_unknown_input_ = std::move(handler);
-    return *this;
-  }
-  /// Default: counted in error_events() and ignored. (Counted in both cases.)
-  EventRouter& on_error_event(std::function<void(const ErrorEvent&)> handler) {
-    check_set_up("on_error_event");
-    on_error_event_ = std::move(handler);
-    return *this;
-  }
+  EventRouter& on_input(std::string id, InputHandler handler, InputOptions options = {});
+  EventRouter& on_stop(std::function<void()> handler);
+  EventRouter& on_input_closed(std::function<void(std::string_view input_id)> handler);
+  EventRouter& on_all_inputs_closed(std::function<void()> handler);
+  /// Default: counted in Stats::unknown_inputs and ignored.
+  EventRouter& on_unknown_input(std::function<void(const InputEvent&)> handler);
+  /// Default: counted in Stats::error_events and ignored. (Counted in both cases.)
+  EventRouter& on_error_event(std::function<void(const ErrorEvent&)> handler);
 
   /// The epoch every input is stamped with; called on the loop for every input of a registered id
   /// and on pool workers before each queued handler starts (thread-safe, cheap, non-throwing).
-  void set_epoch_source(std::function<std::uint64_t()> epoch) {
-    check_set_up("set_epoch_source");
-    epoch_source_ = std::move(epoch);
-  }
-
+  void set_epoch_source(std::function<std::uint64_t()> epoch);
   /// Called inline on the loop for every input event (registered or not), before it is dispatched.
   /// Must be cheap (the watchdog's feed).
-  void add_input_observer(std::function<void(const InputEvent&)> observer) {
-    check_set_up("add_input_observer");
-    if (observer) input_observers_.push_back(std::move(observer));
-  }
-
+  void add_input_observer(std::function<void(const InputEvent&)> observer);
   /// Called inline on the loop for every InputClosedEvent, before on_input_closed().
-  void add_input_closed_observer(std::function<void(std::string_view input_id)> observer) {
-    check_set_up("add_input_closed_observer");
-    if (observer) closed_observers_.push_back(std::move(observer));
-  }
+  void add_input_closed_observer(std::function<void(std::string_view input_id)> observer);
 
   // --- the event loop --------------------------------------------------------------------------
 
   /// Routes one event (see the header comment). Never waits for a worker.
-  DispatchOutcome dispatch(Event event) {
-    started_.store(true, std::memory_order_relaxed);
-    if (end_) return DispatchOutcome::ended;
-    return std::visit([this](auto& e) { return route(e); }, event);
-  }
-
+  DispatchOutcome dispatch(Event event);
   /// Dispatches events from `events` until Stop, AllInputsClosed, or the end of the stream. Does not
   /// wait for pooled work (call shutdown() for that). Returns at once if the router already ended.
-  RunEnd run(EventStream& events) {
-    while (!end_) {
-      EventResult next = events.next();
-      if (!next.ok()) return RunEnd::stream_ended;
-      dispatch(std::move(next.event()));
-    }
-    return *end_;
-  }
-
+  RunEnd run(EventStream& events);
   /// True after a StopEvent or an AllInputsClosedEvent was dispatched. Loop thread only.
-  [[nodiscard]] bool has_ended() const noexcept { return end_.has_value(); }
+  [[nodiscard]] bool has_ended() const noexcept;
 
   // --- any thread ------------------------------------------------------------------------------
 
   /// Drops every waiting event of every input (counted discarded) and requests stop on the token of
   /// every running handler; later handlers get a fresh token. Returns how many events were dropped.
-  /// Never waits for handlers.
-  /// Throws std::bad_alloc, before anything changed, when the fresh stop source cannot be made.
-  std::size_t discard_queued_and_cancel() {
-    std::stop_source fresh;  // allocates: first, so that a failure changes nothing
-    std::size_t discarded = 0;
-    // Each input's waiting events change hands at once (O(1) per input, whatever the backlog); they
-    // are destroyed on the pool, not on the caller's thread — typically the event loop inside an
-    // e-stop, which must stay quick so that the halt is not held up by freeing a backlog.
-    std::vector<detail::GrowingRing<Pending>> doomed;
-    {
-      std::lock_guard registry(registry_mutex_);
-      doomed.reserve(inputs_.size());  // allocates before anything changes
-      for (auto& [id, input] : inputs_) {
-        if (input->limit == 0) continue;
-        std::lock_guard lock(input->mutex);
-        const std::size_t n = input->queue.size();
-        if (n == 0) continue;
-        doomed.push_back(input->queue.take_all());  // no allocation: reserved above
-        input->count_discarded(n);
-        input->publish_queue_size();
-        discarded += n;
-      }
-    }
-    // After every queue was emptied: a handler whose event left its queue before that holds a token
-    // of the old source (taken under the same input lock), so it is requested below.
-    std::stop_source old(std::nostopstate);
-    {
-      std::lock_guard lock(stop_mutex_);
-      old = std::exchange(stop_source_, std::move(fresh));
-    }
-    old.request_stop();
-    if (!doomed.empty()) destroy_elsewhere(std::move(doomed));
-    return discarded;
-  }
-
+  /// Never waits for handlers. Throws std::bad_alloc, before anything changed, when the fresh stop
+  /// source cannot be made.
+  std::size_t discard_queued_and_cancel();
   /// True when, within `timeout`, no handler of this router is queued or running. (From one of the
   /// router's own handlers it can only time out: that handler is running.)
   /// A negative timeout throws std::invalid_argument; a huge one (nanoseconds::max()) waits forever.
-  bool wait_idle_for(std::chrono::nanoseconds timeout) {
-    const detail::SteadyTime deadline = detail::deadline_after(timeout, "dcp::EventRouter::wait_idle_for");
-    const auto idle = [this] { return busy_.load(std::memory_order_seq_cst) == 0; };
-    std::unique_lock lock(idle_mutex_);
-    if (deadline == detail::kNoDeadline) {
-      idle_.wait(lock, idle);
-      return true;
-    }
-    return idle_.wait_until(lock, deadline, idle);
-  }
-
+  bool wait_idle_for(std::chrono::nanoseconds timeout);
   /// See "Shutdown" in the header comment. Idempotent; callable from any thread.
-  void shutdown(ShutdownMode mode) {
-    closed_.store(true, std::memory_order_seq_cst);
-    {
-      // A barrier: an enqueue that saw closed_ == false under an input's lock has registered its
-      // drainer (busy_) before we get that lock; a later one sees closed_ == true.
-      std::lock_guard registry(registry_mutex_);
-      for (auto& [id, input] : inputs_) std::lock_guard lock(input->mutex);
-    }
-    if (mode == ShutdownMode::cancel) discard_queued_and_cancel();
-    if (detail::running_event_router == this) return;  // a handler cannot wait for itself
-    std::unique_lock lock(idle_mutex_);
-    idle_.wait(lock, [this] { return busy_.load(std::memory_order_seq_cst) == 0; });
-  }
+  void shutdown(ShutdownMode mode = ShutdownMode::drain);
 
+  [[nodiscard]] Stats stats() const noexcept;
   /// A snapshot of one input's counts. Unknown id -> std::invalid_argument.
-  [[nodiscard]] InputStats stats(std::string_view input_id) const {
-    const Input* input = nullptr;
-    {
-      std::lock_guard registry(registry_mutex_);
-      auto it = inputs_.find(std::string(input_id));
-      if (it == inputs_.end()) {
-        throw std::invalid_argument("dcp::EventRouter::stats: no input '" + std::string(input_id) + "' is registered");
-      }
-      input = it->second.get();
-    }
-    InputStats stats;
-    {
-      std::lock_guard lock(input->mutex);
-      stats.queued = input->queue.size();
-    }
-    stats.received = input->received.load(std::memory_order_relaxed);
-    stats.handled = input->handled.load(std::memory_order_relaxed);
-    stats.failed = input->failed.load(std::memory_order_relaxed);
-    stats.dropped = input->dropped.load(std::memory_order_relaxed);
-    stats.discarded = input->discarded.load(std::memory_order_relaxed);
-    stats.running = input->running.load(std::memory_order_relaxed);
-    return stats;
-  }
-
-  /// Input events whose id has no handler.
-  [[nodiscard]] std::uint64_t unknown_inputs() const noexcept { return unknown_inputs_.load(std::memory_order_relaxed); }
-  /// ErrorEvents dispatched.
-  [[nodiscard]] std::uint64_t error_events() const noexcept { return error_events_.load(std::memory_order_relaxed); }
-  /// Control handlers and observers that threw.
-  [[nodiscard]] std::uint64_t control_failures() const noexcept {
-    return control_failures_.load(std::memory_order_relaxed);
-  }
+  [[nodiscard]] InputStats input_stats(std::string_view input_id) const;
 
  private:
-  struct Metrics {
-    Counter* received = nullptr;
-    Counter* handled = nullptr;
-    Counter* failed = nullptr;
-    Counter* dropped = nullptr;
-    Counter* discarded = nullptr;
-    Gauge* queue = nullptr;
-    LatencyHistogram* latency = nullptr;
-  };
-
-  /// One input event on its way to a worker.
-  struct Pending {
-    InputEvent event;
-    std::uint64_t epoch = 0;
-    std::chrono::steady_clock::time_point received;
-    std::uint64_t sequence = 0;
-  };
-
-  struct Input {
-    Input(std::string input_id, InputHandler input_handler, InputOptions input_options, std::size_t drainer_limit)
-        : id(std::move(input_id)),
-          handler(std::move(input_handler)),
-          options(input_options),
-          limit(drainer_limit),
-          queue(input_options.queue_capacity) {}
-
-    const std::string id;
-    const InputHandler handler;
-    const InputOptions options;
-    const std::size_t limit;  ///< most drainers at once: 0 for on_loop, 1 serial, max_parallel
-    Metrics metrics;
-
-    std::uint64_t next_sequence = 0;  ///< loop thread only
-
-    mutable std::mutex mutex;  ///< guards queue and drainers
-    detail::GrowingRing<Pending> queue;
-    std::size_t drainers = 0;  ///< drainer tasks posted and not retired
-
-    std::atomic<std::uint64_t> received{0};
-    std::atomic<std::uint64_t> handled{0};
-    std::atomic<std::uint64_t> failed{0};
-    std::atomic<std::uint64_t> dropped{0};
-    std::atomic<std::uint64_t> discarded{0};
-    std::atomic<std::size_t> running{0};
-
-    void count_dropped(std::uint64_t n = 1) noexcept {
-      dropped.fetch_add(n, std::memory_order_relaxed);
-      if (metrics.dropped) metrics.dropped->add(n);
-    }
-    void count_discarded(std::uint64_t n = 1) noexcept {
-      discarded.fetch_add(n, std::memory_order_relaxed);
-      if (metrics.discarded) metrics.discarded->add(n);
-    }
-    /// Under `mutex`.
-    void publish_queue_size() noexcept {
-      if (metrics.queue) metrics.queue->set(static_cast<std::int64_t>(queue.size()));
-    }
-  };
-
-  /// The pool task that empties one input's queue. Destroyed without running (the pool refused or
-  /// dropped it), it retires its drainer slot so the router never waits for it.
-  class Drainer {
-   public:
-    Drainer(EventRouter& router, Input& input) noexcept : router_(&router), input_(&input) {}
-    Drainer(Drainer&& other) noexcept
-        : router_(other.router_), input_(std::exchange(other.input_, nullptr)) {}
-    Drainer& operator=(Drainer&&) = delete;
-    ~Drainer() {
-      if (input_ != nullptr) router_->drainer_lost(*input_);
-    }
-
-    void operator()(std::stop_token pool_stop) {
-      Input& input = *std::exchange(input_, nullptr);
-      router_->drain(input, pool_stop);
-    }
-
-   private:
-    EventRouter* router_;
-    Input* input_;
-  };
-
-  static constexpr std::size_t kDrainerBatch = 32;  // events before a drainer yields its worker
-
-  // --- routing (loop thread) -------------------------------------------------------------------
-
-  DispatchOutcome route(InputEvent& event) {
-    for (const auto& observer : input_observers_) {
-      guarded(event.id, [&] { observer(event); });
-    }
-    auto it = inputs_.find(event.id);
-    if (it == inputs_.end()) {
-      unknown_inputs_.fetch_add(1, std::memory_order_relaxed);
-      if (unknown_metric_) unknown_metric_->add();
-      if (on_unknown_input_) guarded(event.id, [&] { on_unknown_input_(event); });
-      return DispatchOutcome::unknown_input;
-    }
-    Input& input = *it->second;
-    Pending pending{std::move(event), epoch_source_ ? epoch_source_() : 0, std::chrono::steady_clock::now(),
-                    ++input.next_sequence};
-    input.received.fetch_add(1, std::memory_order_relaxed);
-    if (input.metrics.received) input.metrics.received->add();
-    if (input.limit == 0) return run_inline(input, pending);
-    return enqueue(input, std::move(pending));
-  }
-
-  DispatchOutcome route(InputClosedEvent& event) {
-    for (const auto& observer : closed_observers_) {
-      guarded(event.id, [&] { observer(event.id); });
-    }
-    if (on_input_closed_) guarded(event.id, [&] { on_input_closed_(event.id); });
-    return DispatchOutcome::handled;
-  }
-
-  DispatchOutcome route(AllInputsClosedEvent&) {
-    if (on_all_inputs_closed_) guarded({}, [&] { on_all_inputs_closed_(); });
-    end_ = RunEnd::all_inputs_closed;
-    return DispatchOutcome::handled;
-  }
-
-  DispatchOutcome route(StopEvent&) {
-    if (on_stop_) guarded({}, [&] { on_stop_(); });
-    end_ = RunEnd::stop;
-    return DispatchOutcome::handled;
-  }
-
-  DispatchOutcome route(ErrorEvent& event) {
-    error_events_.fetch_add(1, std::memory_order_relaxed);
-    if (error_event_metric_) error_event_metric_->add();
-    if (on_error_event_) guarded({}, [&] { on_error_event_(event); });
-    return DispatchOutcome::handled;
-  }
-
-  DispatchOutcome run_inline(Input& input, Pending& pending) {
-    // busy_ before closed_ (both seq_cst): a concurrent shutdown() either sees us busy or we see it.
-    busy_.fetch_add(1, std::memory_order_seq_cst);
-    if (closed_.load(std::memory_order_seq_cst)) {
-      input.count_dropped();
-      release_busy();
-      return DispatchOutcome::dropped;
-    }
-    execute(input, pending, current_stop_token());
-    release_busy();
-    return DispatchOutcome::handled;
-  }
-
-  DispatchOutcome enqueue(Input& input, Pending&& pending) {
-    DispatchOutcome outcome = DispatchOutcome::queued;
-    std::optional<Pending> evicted;  // destroyed after the lock is released
-    bool post = false;
-    {
-      std::lock_guard lock(input.mutex);
-      if (closed_.load(std::memory_order_seq_cst) || pool_.is_shut_down()) {
-        input.count_dropped();
-        return DispatchOutcome::dropped;
-      }
-      if (input.queue.full()) {
-        if (input.options.overflow == Overflow::drop_newest) {
-          input.count_dropped();
-          return DispatchOutcome::dropped;
-        }
-        evicted.emplace(input.queue.pop());
-        input.count_dropped();
-        outcome = DispatchOutcome::queued_dropped_oldest;
-      }
-      try {
-        input.queue.push(std::move(pending));  // may grow the ring (only when not full)
-      } catch (...) {  // std::bad_alloc: this event is dropped (counted), and the caller told
-        input.count_dropped();
-        throw;
-      }
-      input.publish_queue_size();
-      if (input.drainers < input.limit) {
-        ++input.drainers;
-        busy_.fetch_add(1, std::memory_order_seq_cst);  // under the lock: never "queued but idle"
-        post = true;
-      }
-    }
-    // Outside the lock: a refused drainer retires itself (drainer_lost) under the same lock.
-    if (post) pool_.post(Drainer(*this, input));
-    return outcome;
-  }
-
-  // --- pool side -------------------------------------------------------------------------------
-
-  /// Runs the input's waiting events one by one; retires when the queue is empty.
-  void drain(Input& input, const std::stop_token& pool_stop) {
-    for (std::size_t batch = 0;; ++batch) {
-      std::optional<Pending> next;
-      std::stop_token stop;
-      std::vector<Pending> doomed;
-      {
-        std::unique_lock lock(input.mutex);
-        if (pool_stop.stop_requested()) {
-          // The pool is cancelling: what is waiting here will not run.
-          (void)discard_waiting_locked(input, doomed);
-        }
-        if (input.queue.empty()) {  // checked and retired under one lock: no stranded event
-          --input.drainers;
-          lock.unlock();
-          doomed.clear();
-          release_busy();
-          return;
-        }
-        if (batch == kDrainerBatch && !pool_.is_shut_down()) {
-          // Yield the worker: the continuation keeps this drainer's slot (or retires it if lost).
-          lock.unlock();
-          pool_.post(Drainer(*this, input));
-          return;
-        }
-        next.emplace(input.queue.pop());
-        input.publish_queue_size();
-        input.running.fetch_add(1, std::memory_order_relaxed);
-        stop = current_stop_token();  // under the input lock: see discard_queued_and_cancel()
-      }
-      bool stale = stop.stop_requested();
-      if (!stale && epoch_source_) {
-        try {
-          stale = next->epoch < epoch_source_();
-        } catch (...) {
-          stale = false;
-        }
-      }
-      if (stale) {
-        input.count_discarded();
-        input.running.fetch_sub(1, std::memory_order_relaxed);
-      } else {
-        execute_counted_running(input, *next, std::move(stop));
-      }
-    }
-  }
-
-  /// Under input.mutex: moves every waiting event of `input` into `doomed` (to be destroyed outside
-  /// the lock) and counts them discarded. Never throws: without memory for the list, the events are
-  /// destroyed here, one by one.
-  static std::size_t discard_waiting_locked(Input& input, std::vector<Pending>& doomed) noexcept {
-    const std::size_t n = input.queue.size();
-    if (n == 0) return 0;
-    try {
-      input.queue.drain_into(doomed);  // reserves first: throws before moving anything
-    } catch (...) {
-      while (!input.queue.empty()) (void)input.queue.pop();
-    }
-    input.count_discarded(n);
-    input.publish_queue_size();
-    return n;
-  }
-
-  /// Destroys discarded events on the pool; here when the pool does not take the task (shut down,
-  /// or out of memory).
-  void destroy_elsewhere(std::vector<detail::GrowingRing<Pending>>&& doomed) noexcept {
-    try {
-      (void)pool_.post([rings = std::move(doomed)]() mutable { rings.clear(); });
-    } catch (...) {
-      // `doomed` (or the task holding it) is destroyed on this thread: correct, only slower.
-    }
-  }
-
-  /// A drainer task destroyed without running: retire its slot; if it was the input's last one,
-  /// nobody will take the waiting events: discard them.
-  void drainer_lost(Input& input) noexcept {
-    std::vector<Pending> doomed;
-    {
-      std::lock_guard lock(input.mutex);
-      --input.drainers;
-      if (input.drainers == 0) (void)discard_waiting_locked(input, doomed);
-    }
-    doomed.clear();
-    release_busy();
-  }
-
-  // --- running a handler -----------------------------------------------------------------------
-
-  void execute_counted_running(Input& input, Pending& pending, std::stop_token stop) {
-    execute_handler(input, pending, std::move(stop));
-    input.running.fetch_sub(1, std::memory_order_relaxed);
-  }
-
-  void execute(Input& input, Pending& pending, std::stop_token stop) {
-    input.running.fetch_add(1, std::memory_order_relaxed);
-    execute_counted_running(input, pending, std::move(stop));
-  }
-
-  void execute_handler(Input& input, Pending& pending, std::stop_token stop) {
-    const InputContext context{pending.epoch, std::move(stop), pending.received, pending.sequence};
-    const EventRouter* outer = std::exchange(detail::running_event_router, this);
-    std::exception_ptr error;
-    try {
-      input.handler(pending.event, context);
-    } catch (...) {
-      error = std::current_exception();
-    }
-    detail::running_event_router = outer;
-    if (input.metrics.latency) input.metrics.latency->record(std::chrono::steady_clock::now() - pending.received);
-    if (!error) {
-      input.handled.fetch_add(1, std::memory_order_relaxed);
-      if (input.metrics.handled) input.metrics.handled->add();
-      return;
-    }
-    input.failed.fetch_add(1, std::memory_order_relaxed);
-    if (input.metrics.failed) input.metrics.failed->add();
-    report(input.id, std::move(error));
-  }
-
-  /// Runs a control handler or observer; an exception is counted and reported, never propagated.
-  template <class F>
-  void guarded(std::string_view id, F&& f) {
-    std::exception_ptr error;
-    const EventRouter* outer = std::exchange(detail::running_event_router, this);
-    try {
-      f();
-    } catch (...) {
-      error = std::current_exception();
-    }
-    detail::running_event_router = outer;
-    if (!error) return;
-    control_failures_.fetch_add(1, std::memory_order_relaxed);
-    report(id, std::move(error));
-  }
-
-  void report(std::string_view id, std::exception_ptr error) noexcept {
-    if (!options_.on_error) return;
-    try {
-      options_.on_error(id, std::move(error));
-    } catch (...) {  // the error reporter failed: nothing else to tell
-    }
-  }
-
-  // --- helpers ---------------------------------------------------------------------------------
-
-  std::stop_token current_stop_token() const {
-    std::lock_guard lock(stop_mutex_);
-    return stop_source_.get_token();
-  }
-
-  /// Ends one unit of work (a drainer, an inline handler). Nothing of the router may be touched
-  /// after the count can reach 0: a waiting shutdown()/destructor may then return and free it. So
-  /// the last unit decrements under idle_mutex_ and notifies before unlocking.
-  void release_busy() noexcept {
-    std::size_t count = busy_.load(std::memory_order_relaxed);
-    while (count > 1) {
-      if (busy_.compare_exchange_weak(count, count - 1, std::memory_order_seq_cst, std::memory_order_relaxed)) return;
-    }
-    std::lock_guard lock(idle_mutex_);
-    if (busy_.fetch_sub(1, std::memory_order_seq_cst) == 1) idle_.notify_all();
-  }
-
-  void check_set_up(const char* operation) const {
-    if (started_.load(std::memory_order_relaxed)) {
-      throw std::logic_error(std::string("dcp::EventRouter::") + operation +
-                             ": set-up after the first dispatch() (register handlers and hooks before the event loop "
-                             "starts)");
-    }
-  }
-
-  WorkerPool& pool_;
-  const Options options_;
-
-  // Set-up data: written before the first dispatch on the loop thread, read-only afterwards.
-  // registry_mutex_ guards the map's structure against the any-thread readers during set-up.
-  std::unordered_map<std::string, std::unique_ptr<Input>> inputs_;
-  mutable std::mutex registry_mutex_;
-  std::function<void()> on_stop_;
-  std::function<void(std::string_view)> on_input_closed_;
-  std::function<void()> on_all_inputs_closed_;
-  std::function<void(const InputEvent&)> on_unknown_input_;
-  std::function<void(const ErrorEvent&)> on_error_event_;
-  std::function<std::uint64_t()> epoch_source_;
-  std::vector<std::function<void(const InputEvent&)>> input_observers_;
-  std::vector<std::function<void(std::string_view)>> closed_observers_;
-  Counter* unknown_metric_ = nullptr;
-  Counter* error_event_metric_ = nullptr;
-
-  // Loop thread.
-  std::optional<RunEnd> end_;
-  std::atomic<bool> started_{false};
-
-  std::atomic<bool> closed_{false};  ///< shutdown() began
-  std::atomic<std::uint64_t> unknown_inputs_{0};
-  std::atomic<std::uint64_t> error_events_{0};
-  std::atomic<std::uint64_t> control_failures_{0};
-
-  mutable std::mutex stop_mutex_;  ///< guards stop_source_ (taken inside an input's lock, never around one)
-  std::stop_source stop_source_;
-
-  std::atomic<std::size_t> busy_{0};  ///< drainers alive + inline handlers running
-  std::mutex idle_mutex_;
-  std::condition_variable idle_;
+  class Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace dcp

@@ -64,6 +64,12 @@ void park_on(Waker& waker, bool observer, Ready&& ready, SteadyTime deadline) {
 
 struct UnboundedTag {};
 
+/// The default fate of a value evicted by Overflow::drop_oldest: destroyed at once, inside send().
+struct DestroyEvicted {
+  template <class U>
+  void operator()(U&&) const noexcept {}
+};
+
 template <class T>
 class ChannelState final : public ChannelBase {
  public:
@@ -71,8 +77,11 @@ class ChannelState final : public ChannelBase {
       : queue_(std::in_place_index<0>, capacity), policy_(policy) {}
   explicit ChannelState(UnboundedTag) : queue_(std::in_place_index<1>), policy_(Overflow::block) {}
 
-  /// Never blocks. On sent/dropped `value` was consumed; otherwise it is untouched.
-  SendStatus try_send(T& value) {
+  /// Never blocks. On sent/dropped `value` was consumed; otherwise it is untouched. Every value
+  /// evicted to make room (drop_oldest) is counted in `evicted` and handed to `on_evicted` (rvalue),
+  /// on this thread, before this returns; it is destroyed right after.
+  template <class OnEvicted = DestroyEvicted>
+  SendStatus try_send(T& value, std::size_t& evicted, OnEvicted&& on_evicted = {}) {
     for (;;) {
       switch (visit([&](auto& q) { return q.try_push(value); })) {
         case PushStatus::pushed:
@@ -95,6 +104,8 @@ class ChannelState final : public ChannelBase {
           std::optional<T> oldest;
           if (visit([&](auto& q) { return q.try_pop(oldest); }) == PopStatus::popped) {
             dropped_.fetch_add(1, std::memory_order_relaxed);
+            ++evicted;
+            on_evicted(std::move(*oldest));
           }
           break;  // and retry the push
         }
@@ -102,10 +113,11 @@ class ChannelState final : public ChannelBase {
     }
   }
 
-  SendStatus send_until(T& value, SteadyTime deadline) {
+  template <class OnEvicted = DestroyEvicted>
+  SendStatus send_until(T& value, SteadyTime deadline, std::size_t& evicted, OnEvicted&& on_evicted = {}) {
     Backoff backoff;
     for (;;) {
-      const SendStatus status = try_send(value);
+      const SendStatus status = try_send(value, evicted, on_evicted);
       if (status != SendStatus::full) return status;
       if (!backoff.is_completed()) {
         backoff.snooze();

@@ -1,0 +1,250 @@
+// patterns/src/emergency_stop.cpp — the bodies of dcp::EmergencyStop (contract: emergency_stop.hpp).
+#include "dcp/patterns/emergency_stop.hpp"
+
+#include <atomic>
+#include <cstddef>
+#include <exception>
+#include <mutex>
+#include <stdexcept>
+
+#include "dcp/node/metadata.hpp"
+#include "dcp/node/payload.hpp"
+#include "dcp/patterns/watchdog.hpp"
+
+namespace dcp {
+
+class EmergencyStop::Impl {
+ public:
+  using Options = EmergencyStop::Options;
+  using Stats = EmergencyStop::Stats;
+
+  using TriggerCallback = EmergencyStop::TriggerCallback;
+
+  /// The stop starts unlatched at epoch 1 and opens the output gate for it. Throws
+  /// std::invalid_argument when halt_output is not an output of the node or a watchdog entry is bad
+  /// (empty input id, deadline <= 0, an input listed twice, more than kMaxWatchedInputs entries).
+  Impl(OutputHandler& outputs, Options options)
+      : outputs_(outputs), options_(std::move(options)) {
+    bool declared = false;
+    for (const std::string& id : outputs_.outputs()) declared = declared || id == options_.halt_output;
+    if (!declared) {
+      throw std::invalid_argument("dcp::EmergencyStop: Options::halt_output '" + options_.halt_output +
+                                  "' is not an output of the node");
+    }
+    check_watchdog_entries(options_.watchdog);
+    if (!options_.watchdog.empty()) {
+      watchdog_ = std::make_shared<Watchdog>(
+          [this](std::string_view input, std::chrono::nanoseconds silent) {
+            trigger("watchdog: no '" + std::string(input) + "' for " +
+                    std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(silent).count()) + " ms");
+          },
+          Watchdog::Options{.name = "dcp-estop-wd"});
+    }
+    outputs_.set_epoch(1, false);
+  }
+
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  ~Impl() { shutdown(); }
+
+  void shutdown() {
+    closed_.store(true, std::memory_order_seq_cst);
+    link_->stop.store(nullptr, std::memory_order_seq_cst);
+    if (watchdog_) watchdog_->shutdown();
+  }
+
+  bool refuse() noexcept {
+    refused_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+
+  /// Wires the stop into `router`: inputs are stamped with the stop's epoch, a trigger discards the
+  /// router's queued work and cancels its running handlers, every input feeds the watchdog, and
+  /// InputClosed on a critical input triggers. The watchdog deadlines start counting now.
+  /// Set-up time only (before the router dispatches its first event).
+  void protect(EventRouter& router) {
+    // The hooks hold the shared link and watchdog, not `this`: the router may outlive the stop.
+    router.set_epoch_source([link = link_] { return link->state.load(std::memory_order_acquire) >> 1; });
+    if (watchdog_) {
+      router.add_input_observer([wd = watchdog_](const InputEvent& input) { wd->feed(input.id); });
+    }
+    router.add_input_closed_observer([link = link_](std::string_view input) {
+      Impl* stop = link->stop.load(std::memory_order_seq_cst);
+      if (stop == nullptr) return;  // the stop was destroyed
+      for (const std::string& critical : stop->options_.critical_inputs) {
+        if (critical == input) {
+          stop->trigger("input closed: " + std::string(input));
+          return;
+        }
+      }
+    });
+    {
+      std::lock_guard lock(mutex_);
+      routers_.push_back(&router);
+    }
+    if (watchdog_ && !watching_) {
+      for (const auto& [input, deadline] : options_.watchdog) watchdog_->watch(input, deadline);
+      watching_ = true;
+    }
+  }
+
+  /// Called after every trigger that latched (outside the stop's mutex, on the triggering thread).
+  void on_trigger(TriggerCallback callback) {
+    std::lock_guard lock(mutex_);
+    callbacks_.push_back(std::move(callback));
+  }
+
+  /// Latches the stop (see the header comment). Returns true if this call latched it, false if it
+  /// was already latched.
+  bool trigger(std::string_view reason) {
+    if (closed_.load(std::memory_order_seq_cst)) return refuse();
+    std::uint64_t epoch_now = 0;
+    std::vector<TriggerCallback> callbacks;
+    std::exception_ptr router_failure;
+    {
+      std::lock_guard lock(mutex_);
+      const std::uint64_t state = state_.load(std::memory_order_relaxed);
+      if (state & kLatchedBit) {
+        ++repeated_triggers_;
+        return false;
+      }
+      epoch_now = (state >> 1) + 1;
+      // Everything that allocates, before anything changes (see the header comment).
+      Metadata metadata;
+      metadata.parameters["latched"] = true;
+      metadata.parameters["epoch"] = static_cast<std::int64_t>(epoch_now);
+      Payload halt = Payload::from_string("halt: " + std::string(reason));
+      std::string reason_copy(reason);
+      callbacks = callbacks_;
+
+      state_.store((epoch_now << 1) | kLatchedBit, std::memory_order_seq_cst);
+      outputs_.set_epoch(epoch_now, true);
+      outputs_.send_priority(options_.halt_output, std::move(halt), std::move(metadata));
+      for (EventRouter* router : routers_) {
+        try {
+          discarded_ += router->discard_queued_and_cancel();
+        } catch (...) {  // its fresh stop source could not be made: the other steps still happen
+          if (!router_failure) router_failure = std::current_exception();
+        }
+      }
+      ++triggers_;
+      last_reason_ = std::move(reason_copy);
+    }
+    for (const TriggerCallback& callback : callbacks) {
+      try {
+        callback(epoch_now, reason);
+      } catch (...) {
+        // A failing observer must not undo or block the stop; the stop itself already happened.
+      }
+    }
+    if (router_failure) std::rethrow_exception(router_failure);
+    return true;
+  }
+
+  /// Unlatches the stop and starts a new epoch; sends "reset" on the halt output. Returns true if
+  /// it was latched, false (and does nothing) otherwise.
+  bool reset(std::string_view reason) {
+    if (closed_.load(std::memory_order_seq_cst)) return refuse();
+    std::lock_guard lock(mutex_);
+    const std::uint64_t state = state_.load(std::memory_order_relaxed);
+    if (!(state & kLatchedBit)) return false;
+    const std::uint64_t epoch_now = (state >> 1) + 1;
+    // Everything that allocates, before anything changes: a failure leaves the stop latched.
+    Metadata metadata;
+    metadata.parameters["latched"] = false;
+    metadata.parameters["epoch"] = static_cast<std::int64_t>(epoch_now);
+    metadata.parameters["reason"] = std::string(reason);
+    Payload notice = Payload::from_string("reset");
+    state_.store(epoch_now << 1, std::memory_order_seq_cst);
+    outputs_.set_epoch(epoch_now, false);
+    outputs_.send_priority(options_.halt_output, std::move(notice), std::move(metadata));
+    ++resets_;
+    return true;
+  }
+
+  [[nodiscard]] bool latched() const noexcept { return (state_.load(std::memory_order_acquire) & kLatchedBit) != 0; }
+  /// The current epoch (starts at 1; every trigger and reset adds one).
+  [[nodiscard]] std::uint64_t epoch() const noexcept { return state_.load(std::memory_order_acquire) >> 1; }
+  /// True when a result computed from an input of `input_epoch` may still leave the node: that epoch
+  /// is current and the stop is not latched. Handlers use it to skip work that would be dropped.
+  [[nodiscard]] bool is_current(std::uint64_t input_epoch) const noexcept {
+    return state_.load(std::memory_order_acquire) == (input_epoch << 1);
+  }
+
+  [[nodiscard]] Stats stats() const {
+    std::lock_guard lock(mutex_);
+    const std::uint64_t state = state_.load(std::memory_order_relaxed);
+    return Stats{triggers_,  repeated_triggers_,          resets_,     discarded_, refused_.load(std::memory_order_relaxed),
+                 state >> 1, (state & kLatchedBit) != 0, last_reason_};
+  }
+
+  static constexpr std::uint64_t kLatchedBit = 1;
+
+  /// What the hooks in the protected routers hold: shared, so that they outlive the stop.
+  struct Link {
+    // epoch << 1 | latched, so readers see the pair consistently.
+    std::atomic<std::uint64_t> state{std::uint64_t{1} << 1};
+    std::atomic<Impl*> stop{nullptr};  // null once the stop is destroyed
+  };
+
+  static void check_watchdog_entries(const std::vector<std::pair<std::string, std::chrono::nanoseconds>>& entries) {
+    if (entries.size() > kMaxWatchedInputs) {
+      throw std::invalid_argument("dcp::EmergencyStop: Options::watchdog has " + std::to_string(entries.size()) +
+                                  " entries; at most " + std::to_string(kMaxWatchedInputs) + " (kMaxWatchedInputs)");
+    }
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      const auto& [input, deadline] = entries[i];
+      if (input.empty()) throw std::invalid_argument("dcp::EmergencyStop: Options::watchdog has an empty input id");
+      if (deadline <= std::chrono::nanoseconds::zero()) {
+        throw std::invalid_argument("dcp::EmergencyStop: Options::watchdog: the deadline of input '" + input +
+                                    "' must be > 0 (got " + std::to_string(deadline.count()) + " ns)");
+      }
+      for (std::size_t j = 0; j < i; ++j) {
+        if (entries[j].first == input) {
+          throw std::invalid_argument("dcp::EmergencyStop: Options::watchdog lists input '" + input + "' twice");
+        }
+      }
+    }
+  }
+
+  OutputHandler& outputs_;
+  const Options options_;
+  const std::shared_ptr<Link> link_ = make_link(this);
+  std::atomic<std::uint64_t>& state_ = link_->state;
+  mutable std::mutex mutex_;
+  std::vector<EventRouter*> routers_;
+  std::vector<TriggerCallback> callbacks_;
+  std::uint64_t triggers_ = 0;
+  std::uint64_t repeated_triggers_ = 0;
+  std::uint64_t resets_ = 0;
+  std::uint64_t discarded_ = 0;
+  std::string last_reason_;
+  bool watching_ = false;
+  std::atomic<bool> closed_{false};           // shutdown() began
+  std::atomic<std::uint64_t> refused_{0};     // trigger()/reset() after shutdown
+  std::shared_ptr<Watchdog> watchdog_;  // shared with the routers' input observers
+
+  static std::shared_ptr<Link> make_link(Impl* stop) {
+    auto link = std::make_shared<Link>();
+    link->stop.store(stop, std::memory_order_relaxed);
+    return link;
+  }
+};
+
+EmergencyStop::EmergencyStop(OutputHandler& outputs, Options options)
+    : impl_(std::make_unique<Impl>(outputs, std::move(options))) {}
+EmergencyStop::~EmergencyStop() = default;
+void EmergencyStop::protect(EventRouter& router) { impl_->protect(router); }
+void EmergencyStop::on_trigger(TriggerCallback callback) { impl_->on_trigger(std::move(callback)); }
+bool EmergencyStop::trigger(std::string_view reason) { return impl_->trigger(reason); }
+bool EmergencyStop::reset(std::string_view reason) { return impl_->reset(reason); }
+void EmergencyStop::shutdown(ShutdownMode /*mode: nothing is queued here, both modes do the same*/) {
+  impl_->shutdown();
+}
+bool EmergencyStop::latched() const noexcept { return impl_->latched(); }
+std::uint64_t EmergencyStop::epoch() const noexcept { return impl_->epoch(); }
+bool EmergencyStop::is_current(std::uint64_t input_epoch) const noexcept { return impl_->is_current(input_epoch); }
+EmergencyStop::Stats EmergencyStop::stats() const { return impl_->stats(); }
+
+}  // namespace dcp
