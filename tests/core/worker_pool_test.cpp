@@ -29,6 +29,7 @@
 #include "support/gate.hpp"
 #include "support/hang_timeout.hpp"
 #include "dcp/core/error_report.hpp"
+#include "support/captured_reports.hpp"
 
 #ifndef DCP_STRESS_DIVISOR
 #define DCP_STRESS_DIVISOR 1
@@ -72,36 +73,7 @@ class ErrorCollector {
   std::vector<std::string> lines_;
 };
 
-// What dcp::report_error() received while a CapturedReports lives (it installs the reporter).
-std::mutex g_reports_mutex;
-std::vector<std::string> g_reports;
-
-void capture_report(std::string_view source, std::string_view message) noexcept {
-  std::lock_guard lock(g_reports_mutex);
-  g_reports.push_back(std::string(source) + ": " + std::string(message));
-}
-
-class CapturedReports {
- public:
-  CapturedReports() : before_(dcp::reported_errors()) {
-    std::lock_guard lock(g_reports_mutex);
-    g_reports.clear();
-    previous_ = dcp::set_error_reporter(&capture_report);
-  }
-  ~CapturedReports() { dcp::set_error_reporter(previous_); }
-  CapturedReports(const CapturedReports&) = delete;
-  CapturedReports& operator=(const CapturedReports&) = delete;
-
-  [[nodiscard]] std::vector<std::string> lines() const {
-    std::lock_guard lock(g_reports_mutex);
-    return g_reports;
-  }
-  [[nodiscard]] std::uint64_t counted() const { return dcp::reported_errors() - before_; }
-
- private:
-  std::uint64_t before_;
-  dcp::ErrorReporter previous_ = nullptr;
-};
+using dcp::test::CapturedReports;
 
 constexpr auto kStillBlocked = 50ms;  // a blocked call must still be blocked after this long
 

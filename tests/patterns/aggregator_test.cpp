@@ -23,6 +23,7 @@
 
 #include "dcp/core/error_report.hpp"
 #include "dcp/core/shutdown.hpp"
+#include "support/captured_reports.hpp"
 
 #ifndef DCP_STRESS_DIVISOR
 #define DCP_STRESS_DIVISOR 1
@@ -74,22 +75,7 @@ struct FirstResult {
   }
 };
 
-/// Installs a capturing process reporter for the test's scope (restores the previous one).
-std::mutex g_reports_mutex;
-std::vector<std::pair<std::string, std::string>> g_reports;
-void capture_report(std::string_view source, std::string_view message) noexcept {
-  std::lock_guard lock(g_reports_mutex);
-  g_reports.emplace_back(std::string(source), std::string(message));
-}
-struct CapturedReports {
-  CapturedReports() : previous(dcp::set_error_reporter(&capture_report)) { (void)take(); }
-  ~CapturedReports() { dcp::set_error_reporter(previous); }
-  static std::vector<std::pair<std::string, std::string>> take() {
-    std::lock_guard lock(g_reports_mutex);
-    return std::exchange(g_reports, {});
-  }
-  dcp::ErrorReporter previous;
-};
+using dcp::test::CapturedReports;
 
 IntGather::Options options(std::size_t parts, std::chrono::nanoseconds deadline = 1h, std::size_t max_pending = 64) {
   IntGather::Options o;

@@ -30,6 +30,7 @@
 #include "dcp/core/error_report.hpp"
 #include "dcp/core/shutdown.hpp"
 #include "dcp/core/detail/thread_name.hpp"
+#include "support/captured_reports.hpp"
 
 namespace {
 
@@ -71,22 +72,7 @@ std::string text_of(const dcp::Payload& payload) {
   return std::string(payload.as_string());
 }
 
-/// Installs a capturing process reporter for the test's scope (restores the previous one).
-std::mutex g_reports_mutex;
-std::vector<std::pair<std::string, std::string>> g_reports;
-void capture_report(std::string_view source, std::string_view message) noexcept {
-  std::lock_guard lock(g_reports_mutex);
-  g_reports.emplace_back(std::string(source), std::string(message));
-}
-struct CapturedReports {
-  CapturedReports() : previous(dcp::set_error_reporter(&capture_report)) { (void)take(); }
-  ~CapturedReports() { dcp::set_error_reporter(previous); }
-  static std::vector<std::pair<std::string, std::string>> take() {
-    std::lock_guard lock(g_reports_mutex);
-    return std::exchange(g_reports, {});
-  }
-  dcp::ErrorReporter previous;
-};
+using dcp::test::CapturedReports;
 
 long long us(std::chrono::nanoseconds d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); }
 
