@@ -1,4 +1,4 @@
-// src/ipc/protocol.hpp — the wire protocol between `dcp run` (the local runner) and its nodes.
+// node/ipc/protocol.hpp — the wire protocol between `dcp run` (the local runner) and its nodes.
 //
 // What it is for: a node process talks to the runner over one AF_UNIX SOCK_SEQPACKET connection.
 // Every datagram is one frame; a frame is a 12-byte header and a body:

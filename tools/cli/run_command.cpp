@@ -1,7 +1,7 @@
 // `dcp run <dataflow.yml> [--stop-after DURATION] [--grace DURATION]` — runs a dataflow locally.
 //
 // Loads and validates the dataflow (node executables must exist, as with `dcp check`), then hands
-// it to the local runner (src/runner/runner.hpp): every node starts as a child process, outputs are
+// it to the local runner (tools/runner/runner.hpp): every node starts as a child process, outputs are
 // routed to the inputs that read them, timers tick. Node output is shown line by line, prefixed
 // with the node id: `[camera] ...` on stdout for the node's stdout, `[camera!] ...` on stderr for
 // its stderr. The runner's own messages (`[dcp] ...`) and the final summary table go to stderr.

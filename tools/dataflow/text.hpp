@@ -1,4 +1,4 @@
-// src/dataflow/text.hpp — private helpers for putting text from a dataflow file into messages.
+// tools/dataflow/text.hpp — private helpers for putting text from a dataflow file into messages.
 //
 // Text from the file may hold anything (control characters, invalid UTF-8, megabytes): these make
 // it safe and short enough to print. Pure functions; thread-safe.

@@ -1,4 +1,4 @@
-// src/runner/duration.hpp — durations on the `dcp run` command line: "500ms", "10s", "1.5s", "2m".
+// tools/runner/duration.hpp — durations on the `dcp run` command line: "500ms", "10s", "1.5s", "2m".
 //
 // What it is for: `--stop-after` and `--grace` take a human duration. The accepted form is a
 // non-negative decimal number followed by a unit: `ms` (milliseconds), `s` (seconds), `m` (minutes)

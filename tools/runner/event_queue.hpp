@@ -1,4 +1,4 @@
-// src/runner/event_queue.hpp — the events waiting for one node: per-input bounded queues that drop
+// tools/runner/event_queue.hpp — the events waiting for one node: per-input bounded queues that drop
 // their oldest message when full, delivered in arrival order.
 //
 // What it is for: Dora buffers each input of a node separately, at most `queue_size` messages

@@ -1,4 +1,4 @@
-// src/runner/line_splitter.hpp — cuts a node's stdout or stderr byte stream into lines.
+// tools/runner/line_splitter.hpp — cuts a node's stdout or stderr byte stream into lines.
 //
 // What it is for: the runner reads each node's stdout and stderr pipes in chunks of whatever size
 // the kernel hands over and prints every line prefixed with the node id (`[camera] frame 12`).

@@ -1,4 +1,4 @@
-// src/runner/process.hpp — starting a node as a child process, and naming how it ended.
+// tools/runner/process.hpp — starting a node as a child process, and naming how it ended.
 //
 // What it is for: the runner starts every node with spawn_process():
 //   - in its own process group (the child's pid is the group id), so Ctrl-C in the terminal reaches

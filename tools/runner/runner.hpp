@@ -1,4 +1,4 @@
-// src/runner/runner.hpp — the local runner behind `dcp run`: starts every node of a dataflow as a
+// tools/runner/runner.hpp — the local runner behind `dcp run`: starts every node of a dataflow as a
 // child process and routes messages between them, the way Dora's daemon does on one machine.
 //
 // What it is for:

@@ -1,4 +1,4 @@
-// src/runner/runtime_directory.hpp — the private directory holding the runner's socket.
+// tools/runner/runtime_directory.hpp — the private directory holding the runner's socket.
 //
 // What it is for: `dcp run` listens on a Unix domain socket that only the user running it may
 // reach. The socket lives in a fresh directory of mode 0700 —

@@ -1,4 +1,4 @@
-// src/runner/secret.hpp — the per-node secrets that let a node prove it is the process the runner
+// tools/runner/secret.hpp — the per-node secrets that let a node prove it is the process the runner
 // started.
 //
 // What it is for: the runner gives each node a fresh random secret in its environment

@@ -27,7 +27,8 @@
 //   - recv / recv_for / recv_until: block while the channel is empty and open.
 //   - try_send / try_recv never block (beyond a few-instruction spin while another thread finishes
 //     writing or linking a slot).
-//   - Blocking waits spin briefly, then yield, then park on a condition variable.
+//   - Blocking waits spin briefly, then yield, then park: on a futex on Linux (detail/parker.hpp),
+//     elsewhere on a mutex and condition variable.
 //
 // Overflow (bounded channels): Overflow::block (default), Overflow::drop_oldest (the oldest queued
 // value is discarded), Overflow::drop_newest (the new value is discarded). dcp::latest<T>() is a

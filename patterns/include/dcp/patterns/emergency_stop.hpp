@@ -70,7 +70,7 @@
 // Stats::refused_after_shutdown; latched(), epoch(), is_current() and stats() keep working, and the
 // output gate keeps its last state (a latched stop stays latched). Idempotent, any thread. The
 // destructor runs shutdown(ShutdownMode::drain). Shut the stop down before its OutputHandler and
-// routers (dcp::NodeRuntime does).
+// routers (declare it after them, so that it is destroyed first).
 // One stop per OutputHandler: the stop owns the handler's epoch gate (set_epoch), so a second stop on
 // the same handler would overwrite the first one's gate.
 // Lifetime: the OutputHandler and every protected EventRouter must outlive the EmergencyStop (or at
