@@ -24,15 +24,6 @@ std::string format_diagnostic(const std::string& file, SourceLocation location,
 
 namespace {
 
-std::vector<Diagnostic> at_most_reported(std::vector<Diagnostic> diagnostics,
-                                         std::size_t& omitted) {
-  if (diagnostics.empty()) diagnostics.push_back(Diagnostic{{}, "", "invalid dataflow"});
-  if (diagnostics.size() > kMaxReportedDiagnostics) {
-    omitted += diagnostics.size() - kMaxReportedDiagnostics;
-    diagnostics.resize(kMaxReportedDiagnostics);
-  }
-  return diagnostics;
-}
 
 std::vector<std::string> format_all(const std::string& file,
                                     const std::vector<Diagnostic>& diagnostics,
@@ -62,6 +53,15 @@ std::string join_lines(const std::vector<std::string>& lines) {
 
 }  // namespace
 
+DataflowError::Reported DataflowError::at_most_reported(std::vector<Diagnostic> diagnostics, std::size_t omitted) {
+  if (diagnostics.empty()) diagnostics.push_back(Diagnostic{{}, "", "invalid dataflow"});
+  if (diagnostics.size() > kMaxReportedDiagnostics) {
+    omitted += diagnostics.size() - kMaxReportedDiagnostics;
+    diagnostics.resize(kMaxReportedDiagnostics);
+  }
+  return {std::move(diagnostics), omitted};
+}
+
 DataflowError::DataflowError(std::string file, SourceLocation location, std::string field,
                              std::string reason)
     : DataflowError(std::move(file), std::vector<Diagnostic>{Diagnostic{
@@ -69,15 +69,13 @@ DataflowError::DataflowError(std::string file, SourceLocation location, std::str
 
 DataflowError::DataflowError(std::string file, std::vector<Diagnostic> diagnostics,
                              std::size_t omitted)
-    : DataflowError(std::move(file), at_most_reported(std::move(diagnostics), omitted), omitted,
-                    Tag{}) {}
+    : DataflowError(std::move(file), at_most_reported(std::move(diagnostics), omitted)) {}
 
-DataflowError::DataflowError(std::string file, std::vector<Diagnostic> diagnostics,
-                             std::size_t omitted, Tag)
-    : std::runtime_error(join_lines(format_all(file, diagnostics, omitted))),
+DataflowError::DataflowError(std::string file, Reported reported)
+    : std::runtime_error(join_lines(format_all(file, reported.diagnostics, reported.omitted))),
       file_(std::move(file)),
-      diagnostics_(std::move(diagnostics)),
-      omitted_(omitted) {}
+      diagnostics_(std::move(reported.diagnostics)),
+      omitted_(reported.omitted) {}
 
 std::vector<std::string> DataflowError::messages() const {
   return format_all(file_, diagnostics_, omitted_);

@@ -82,8 +82,13 @@ class DataflowError : public std::runtime_error {
   [[nodiscard]] std::vector<std::string> messages() const;
 
  private:
-  struct Tag {};
-  DataflowError(std::string file, std::vector<Diagnostic> diagnostics, std::size_t omitted, Tag);
+  /// The kept problems and the count of the others, computed before either is used.
+  struct Reported {
+    std::vector<Diagnostic> diagnostics;
+    std::size_t omitted = 0;
+  };
+  DataflowError(std::string file, Reported reported);
+  static Reported at_most_reported(std::vector<Diagnostic> diagnostics, std::size_t omitted);
 
   std::string file_;
   std::vector<Diagnostic> diagnostics_;

@@ -240,7 +240,9 @@ class Parser {
     }
     if (found_ > 0) {
       sort_and_keep_reported();
-      throw DataflowError(name_, std::move(diagnostics_), found_ - diagnostics_.size());
+      // Counted before the list is moved into the argument (argument evaluation order is unspecified).
+      const std::size_t omitted = found_ - diagnostics_.size();
+      throw DataflowError(name_, std::move(diagnostics_), omitted);
     }
     return dataflow;
   }
