@@ -1,8 +1,9 @@
 // examples/robot/node_util.hpp — the small helpers every node of the robot example shares.
 //
-// What it is for: the four nodes (sensors, safety, processor, monitor) print their lines, report
-// failures and wrap main() the same way, and the two timer-driven ones (sensors, safety) run the same
-// tick loop. Kept here so that each node's .cpp holds only what that node does:
+// What it is for: the four nodes (sensors, safety, processor, monitor) print their lines and wrap
+// main() the same way, and the two timer-driven ones (sensors, safety) run the same tick loop
+// (exceptions are described with dcp::describe_exception, <dcp/core/error_report.hpp>). Kept
+// here so that each node's .cpp holds only what that node does:
 //
 //   int main(int argc, char** argv) {
 //     ...parse the options...
@@ -19,7 +20,7 @@
 //
 // Thread safety: say() and warn() may be called from any thread; each writes its line and then the
 // newline with separate stdio calls, so lines written by several threads at once may interleave.
-// describe() is a pure function. for_each_tick() and run_node() run on the calling thread.
+// for_each_tick() and run_node() run on the calling thread.
 // Blocking: say() and warn() block while stdio writes and flushes; for_each_tick() blocks in the
 // event stream until the next event. Stop: for_each_tick() returns true as soon as it sees a
 // StopEvent; it returns false when on_tick returned false or the event stream ended.
@@ -51,17 +52,6 @@ inline void warn(const std::string& line) {
   std::fputs(line.c_str(), stderr);
   std::fputc('\n', stderr);
   std::fflush(stderr);
-}
-
-/// The message of the exception `error` holds: what() for a std::exception, "unknown exception" else.
-inline std::string describe(const std::exception_ptr& error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "unknown exception";
-  }
 }
 
 /// Runs a node's body and returns its exit status; a std::exception escaping it is printed on

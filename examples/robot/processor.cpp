@@ -11,6 +11,8 @@
 //     sector; the aggregator emits one fused frame when every sector is in, or a partial one
 //     flagged "deadline" after --fusion-deadline. Each complete fused frame whose scan epoch is
 //     still current (no e-stop since) yields one command.
+//   - NodeRuntime: owns the patterns below (and the node's own state, the aggregator and the map
+//     job, made with make()) and takes them apart in the one safe order when the node ends.
 //   - OutputHandler: one thread owns the node's output sender; every other thread sends through it.
 //   - EmergencyStop: "trigger" on estop latches it, sends the halt through the priority lane,
 //     cancels the running sector work and discards the queued; commands carry the epoch of the scan
@@ -31,9 +33,10 @@
 #include <dcp/patterns/background_job.hpp>
 #include <dcp/patterns/emergency_stop.hpp>
 #include <dcp/patterns/event_router.hpp>
-#include <dcp/node/node.hpp>
+#include <dcp/patterns/node_runtime.hpp>
 #include <dcp/patterns/output_handler.hpp>
 #include <dcp/patterns/status.hpp>
+#include <dcp/core/error_report.hpp>
 #include <dcp/core/worker_pool.hpp>
 
 #include <nlohmann/json.hpp>
@@ -63,7 +66,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-using robot::describe;
 using robot::say;
 using robot::warn;
 
@@ -183,34 +185,34 @@ void build_map(dcp::JobContext& job, const WorldState& world, std::chrono::nanos
 }
 
 int run(const Settings& settings) {
-  dcp::Node node = dcp::init_node();
-  dcp::StatusBoard status(node.id);
-
-  dcp::OutputHandler outputs(
-      std::move(node.outputs),
-      {.capacity = 512,
-       .name = "proc-output",
-       .status = &status,
-       .on_error = [](std::string_view id, std::exception_ptr error) {
-         warn("processor: sending '" + std::string(id) + "' failed: " + describe(error));
-       }});
-  dcp::WorkerPool pool({.threads = settings.workers, .name = "proc-worker"});
-  WorldState world;
+  // The runtime owns the status board, the output handler (its thread owns the node's sender), the
+  // worker pool, the router and the e-stop, and everything made with node.make() below; it takes
+  // them apart in the one safe order when the node ends. The halt goes out on safety_state; a closed
+  // imu or lidar input, or an imu silent for longer than the watchdog deadline, triggers it too.
+  dcp::NodeRuntime node(dcp::init_node(),
+                        {.outputs = {.capacity = 512, .name = "proc-output"},
+                         .pool = {.threads = settings.workers, .name = "proc-worker"},
+                         .estop = dcp::EmergencyStopOptions{.halt_output = "safety_state",
+                                                            .critical_inputs = {"imu", "lidar"},
+                                                            .watchdog = {{settings.watchdog_input,
+                                                                          settings.watchdog_deadline}}}});
+  dcp::StatusBoard& status = node.status();
+  dcp::OutputHandler& outputs = node.outputs();
+  dcp::WorkerPool& pool = node.pool();
+  dcp::EventRouter& router = node.router();
+  dcp::EmergencyStop& estop = node.estop();
+  WorldState& world = node.make<WorldState>();  // owned by the runtime: outlives every handler
 
   // --- Scatter/gather: one fused frame per lidar scan. -------------------------------------
   dcp::Counter& fused_complete = status.counter("fusion.complete");
   dcp::Counter& fused_partial = status.counter("fusion.partial");
   dcp::LatencyHistogram& fusion_latency = status.latency("fusion.latency");
   dcp::Counter& commands_planned = status.counter("commands.planned");
-  // The emergency stop: the halt goes out on safety_state; a closed imu or lidar input, or an imu
-  // silent for longer than the watchdog deadline, triggers it too (wired by protect(router) below).
-  dcp::EmergencyStop estop(outputs, {.halt_output = "safety_state",
-                                     .critical_inputs = {"imu", "lidar"},
-                                     .watchdog = {{settings.watchdog_input, settings.watchdog_deadline}}});
   estop.on_trigger([](std::uint64_t epoch, std::string_view reason) {
     say("processor: E-STOP latched (epoch " + std::to_string(epoch) + "): " + std::string(reason));
   });
-  dcp::Aggregator<std::int64_t, SectorResult> fusion(
+  using Fusion = dcp::Aggregator<std::int64_t, SectorResult>;
+  auto& fusion = node.make<Fusion>(
       [&](dcp::Gathered<std::int64_t, SectorResult>&& frame) {
         fusion_latency.record(frame.age);
         (frame.complete() ? fused_complete : fused_partial).add();
@@ -240,32 +242,32 @@ int run(const Settings& settings) {
         outputs.send("command", dcp::Payload::from_vector(robot::encode(command)), std::move(command_metadata), epoch);
         commands_planned.add();
       },
-      {.parts = settings.sectors, .deadline = settings.fusion_deadline, .max_pending = 8, .name = "proc-fusion"});
+      Fusion::Options{.parts = settings.sectors, .deadline = settings.fusion_deadline, .max_pending = 8, .name = "proc-fusion"});
 
   // --- The router. ----------------------------------------------------------------------------
-  dcp::EventRouter router(pool, {.status = &status, .on_error = [](std::string_view input, std::exception_ptr error) {
-                                   warn("processor: handler for '" + std::string(input) + "' failed: " + describe(error));
-                                 }});
+  // A handler that throws is reported on stderr (and counted: the run then says the node lost work).
   dcp::Counter& bad_messages = status.counter("messages.malformed");
   const auto report_malformed = [&bad_messages](std::string_view input, const std::string& error) {
     bad_messages.add();
     warn("processor: " + std::string(input) + ": " + error);
   };
 
-  router.on_input("imu", [&](const dcp::InputEvent& input, const dcp::InputContext&) {
+  // Handlers hold references only to what the runtime owns (its parts, `world`, `fusion`, the
+  // board's metrics) and copies of the rest, so nothing they use can go away before they end.
+  router.on_input("imu", [&, report_malformed](const dcp::InputEvent& input, const dcp::InputContext&) {
     const auto sample = robot::decode_imu_sample(input.data.bytes());
     if (!sample) return report_malformed("imu", sample.error());
     world.integrate_imu(*sample);
   }, {.execution = dcp::Execution::serial, .queue_capacity = 64});
 
-  router.on_input("camera", [&](const dcp::InputEvent& input, const dcp::InputContext&) {
+  router.on_input("camera", [&, report_malformed](const dcp::InputEvent& input, const dcp::InputContext&) {
     const auto frame = robot::decode_camera_frame(input.data.bytes());
     if (!frame) return report_malformed("camera", frame.error());
     world.set_camera(robot::camera_features(*frame));
   }, {.execution = dcp::Execution::parallel, .queue_capacity = 2, .overflow = dcp::Overflow::drop_oldest});
 
   const std::size_t sectors = settings.sectors;
-  router.on_input("lidar", [&, sectors](const dcp::InputEvent& input, const dcp::InputContext& context) {
+  router.on_input("lidar", [&, report_malformed, sectors](const dcp::InputEvent& input, const dcp::InputContext& context) {
     auto decoded = robot::decode_lidar_scan(input.data.bytes());
     if (!decoded) return report_malformed("lidar", decoded.error());
     auto scan = std::make_shared<const robot::LidarScan>(std::move(*decoded));
@@ -315,16 +317,15 @@ int run(const Settings& settings) {
     if (auto it = open_inputs.find(input); it != open_inputs.end()) open_inputs.erase(it);
     say("processor: input '" + std::string(input) + "' closed");
   });
-  estop.protect(router);
 
   // --- The background map job. ------------------------------------------------------------
-  dcp::BackgroundJob mapper(
+  auto& mapper = node.make<dcp::BackgroundJob>(
       [&](dcp::JobContext& job) { build_map(job, world, settings.map_interval); },
-      {.on_progress = [&](const dcp::JobProgress& progress) { outputs.send("map", progress.message); },
+      dcp::BackgroundJob::Callbacks{.on_progress = [&](const dcp::JobProgress& progress) { outputs.send("map", progress.message); },
        .on_finished = [](dcp::JobState state, std::exception_ptr error) {
-         if (error) warn("processor: map job " + std::string(dcp::to_string(state)) + ": " + describe(error));
+         if (error) warn("processor: map job " + std::string(dcp::to_string(state)) + ": " + dcp::describe_exception(error));
        }},
-      {.name = "proc-mapper", .progress_interval = settings.map_interval});
+      dcp::BackgroundJob::Options{.name = "proc-mapper", .progress_interval = settings.map_interval});
   mapper.start();
 
   say("processor: " + std::to_string(settings.sectors) + " sectors on " + std::to_string(settings.workers) +
@@ -334,7 +335,7 @@ int run(const Settings& settings) {
   // --- The event loop: it only routes. ------------------------------------------------------
   const char* why = "the event stream ended";
   for (;;) {
-    dcp::EventResult next = node.events.next();
+    dcp::EventResult next = node.events().next();
     if (!next) break;
     const bool stop = std::holds_alternative<dcp::StopEvent>(*next);
     if (router.dispatch(std::move(*next)) == dcp::DispatchOutcome::ended || stop) {
@@ -347,17 +348,14 @@ int run(const Settings& settings) {
     }
   }
 
-  // --- Shutdown: job, queued work, pending frames, outputs. -----------------------------------
+  // --- Shutdown: the map job (its stop latency is part of the report), then the runtime takes the
+  // rest apart: queued inputs and sector tasks, pending frames (flushed), the e-stop, the outputs.
   const bool job_stopped = mapper.stop_for(2s);
-  router.shutdown(dcp::ShutdownMode::drain);
-  pool.shutdown(dcp::ShutdownMode::drain);
-  fusion.shutdown(dcp::ShutdownMode::drain);
-  const std::uint64_t flushed = fusion.stats().flushed;
-  estop.shutdown();  // its watchdog stops: no trigger while winding down
-  const dcp::EmergencyStop::Stats stop_stats = estop.stats();
-  outputs.shutdown(dcp::ShutdownMode::drain);
-  const dcp::OutputHandler::Stats sent = outputs.stats();
+  node.shutdown(dcp::ShutdownMode::drain);
   const auto frames = fusion.stats();
+  const std::uint64_t flushed = frames.flushed;
+  const dcp::EmergencyStop::Stats stop_stats = estop.stats();
+  const dcp::OutputHandler::Stats sent = outputs.stats();
 
   say("processor: ended (" + std::string(why) + "); fused " + std::to_string(frames.completed) + " complete, " +
       std::to_string(frames.partial) + " partial, " + std::to_string(frames.evicted) + " evicted, " +
