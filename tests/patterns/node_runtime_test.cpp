@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
@@ -15,6 +14,7 @@
 #include <vector>
 
 #include "dcp/node/node_harness.hpp"
+#include "support/event_log.hpp"
 #include "support/gate.hpp"
 #include "support/hang_timeout.hpp"
 
@@ -26,22 +26,7 @@ using dcp::test::kHangTimeout;
 
 constexpr auto kHang = std::chrono::duration_cast<std::chrono::milliseconds>(kHangTimeout);
 
-/// What happened, in order, from every thread.
-class Log {
- public:
-  void add(std::string entry) {
-    std::lock_guard lock(mutex_);
-    entries_.push_back(std::move(entry));
-  }
-  std::vector<std::string> entries() const {
-    std::lock_guard lock(mutex_);
-    return entries_;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<std::string> entries_;
-};
+using Log = dcp::test::EventLog;
 
 /// A component that logs each stage it takes part in.
 struct Staged {
