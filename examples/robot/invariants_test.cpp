@@ -77,6 +77,15 @@ bool mentions(const robot::InvariantReport& report, int invariant, const std::st
   });
 }
 
+/// Exactly one violation of `invariant`, and its message contains `words` (the failure lists every
+/// violation of the report).
+testing::AssertionResult violated_once(const robot::InvariantReport& report, int invariant, const std::string& words) {
+  if (report.count(invariant) == 1 && mentions(report, invariant, words)) return testing::AssertionSuccess();
+  return testing::AssertionFailure() << "expected exactly one violation of invariant " << invariant << " mentioning '"
+                                     << words << "'; the report has:\n"
+                                     << describe(report);
+}
+
 TEST(Invariants, CleanRun_Passes) {
   const robot::InvariantReport report = Timeline::clean().check();
   EXPECT_TRUE(report.passed()) << describe(report);
@@ -119,8 +128,7 @@ TEST(Invariants, CommandInsideTheHaltWindow_IsAViolation) {
   Timeline t = Timeline::clean();
   t.commands.push_back({ms(3000), 30, 1});
   const auto report = t.check();
-  EXPECT_EQ(report.count(1), 1u) << describe(report);
-  EXPECT_TRUE(mentions(report, 1, "while halted")) << describe(report);
+  EXPECT_TRUE(violated_once(report, 1, "while halted"));
   EXPECT_EQ(report.commands_while_halted, 1u);
 }
 
@@ -141,8 +149,7 @@ TEST(Invariants, CommandWithAStaleEpochAfterTheReset_IsAViolation) {
   Timeline t = Timeline::clean();
   t.commands.push_back({ms(3600), 24, 0});  // computed from data from before the e-stop
   const auto report = t.check();
-  EXPECT_EQ(report.count(1), 1u) << describe(report);
-  EXPECT_TRUE(mentions(report, 1, "stale epoch")) << describe(report);
+  EXPECT_TRUE(violated_once(report, 1, "stale epoch"));
   EXPECT_EQ(report.commands_with_stale_epoch, 1u);
 }
 
@@ -173,16 +180,14 @@ TEST(Invariants, PartialFrameWithoutAFlag_IsAViolation) {
   Timeline t = Timeline::clean();
   t.fused[10] = {t.fused[10].timestamp_ns, 10, false, 3, 4, ""};
   const auto report = t.check();
-  EXPECT_EQ(report.count(2), 1u) << describe(report);
-  EXPECT_TRUE(mentions(report, 2, "without a partial_reason")) << describe(report);
+  EXPECT_TRUE(violated_once(report, 2, "without a partial_reason"));
 }
 
 TEST(Invariants, FrameClaimingCompleteWithMissingParts_IsAViolation) {
   Timeline t = Timeline::clean();
   t.fused[10].parts = 3;
   const auto report = t.check();
-  EXPECT_EQ(report.count(2), 1u) << describe(report);
-  EXPECT_TRUE(mentions(report, 2, "claims to be complete")) << describe(report);
+  EXPECT_TRUE(violated_once(report, 2, "claims to be complete"));
 }
 
 TEST(Invariants, UnknownReasonOrImpossiblePartCount_AreViolations) {
@@ -201,8 +206,7 @@ TEST(Invariants, FrameIdTwice_IsAViolation) {
   Timeline t = Timeline::clean();
   t.fused.push_back({ms(5990), 17, true, 4, 4, ""});
   const auto report = t.check();
-  EXPECT_EQ(report.count(2), 1u) << describe(report);
-  EXPECT_TRUE(mentions(report, 2, "fused frame 17 at t=")) << describe(report);
+  EXPECT_TRUE(violated_once(report, 2, "fused frame 17 at t="));
   EXPECT_TRUE(mentions(report, 2, "appears twice")) << describe(report);
   EXPECT_EQ(report.fused_duplicates, 1u);
 }
@@ -214,8 +218,7 @@ TEST(Invariants, StatusGapLongerThanThreePeriods_IsAViolation) {
   // Drop the status messages at 1.5, 2.0, 2.5 s: a 2 s gap (1.0 -> 3.0 s) > 3 x 500 ms.
   t.drop_statuses_between(ms(1000), ms(3000));
   const auto report = t.check();
-  EXPECT_EQ(report.count(3), 1u) << describe(report);
-  EXPECT_TRUE(mentions(report, 3, "a gap of 2000.0 ms")) << describe(report);
+  EXPECT_TRUE(violated_once(report, 3, "a gap of 2000.0 ms"));
   EXPECT_EQ(report.longest_status_gap, 2s);
 }
 
@@ -230,8 +233,7 @@ TEST(Invariants, FewerThanHalfTheExpectedStatusMessages_IsAViolation) {
   Timeline t = Timeline::clean();
   t.statuses = {{ms(1000)}, {ms(2400)}, {ms(3800)}, {ms(5200)}, {ms(5900)}};  // 5 < 12 / 2, gaps < 1.5 s
   const auto report = t.check();
-  EXPECT_EQ(report.count(3), 1u) << describe(report);
-  EXPECT_TRUE(mentions(report, 3, "only 5 status message(s)")) << describe(report);
+  EXPECT_TRUE(violated_once(report, 3, "only 5 status message(s)"));
   t.statuses.push_back({ms(5950)});  // 6 of 12: enough
   EXPECT_TRUE(t.check().passed());
 }
@@ -242,17 +244,14 @@ TEST(Invariants, TriggerWithoutAHalt_IsAViolation) {
   Timeline t = Timeline::clean();
   t.states.erase(t.states.begin());  // no halt (the reset stays)
   const auto report = t.check();
-  EXPECT_EQ(report.count(4), 1u) << describe(report);
-  EXPECT_TRUE(mentions(report, 4, "e-stop trigger at t=2.500s was never followed by a processor halt"))
-      << describe(report);
+  EXPECT_TRUE(violated_once(report, 4, "e-stop trigger at t=2.500s was never followed by a processor halt"));
 }
 
 TEST(Invariants, HaltLaterThanMaxReaction_IsAViolation) {
   Timeline t = Timeline::clean();
   t.states[0].timestamp_ns = ms(2500 + 300);
   auto report = t.check({.max_reaction = 200ms});
-  EXPECT_EQ(report.count(4), 1u) << describe(report);
-  EXPECT_TRUE(mentions(report, 4, "only after 300.0 ms")) << describe(report);
+  EXPECT_TRUE(violated_once(report, 4, "only after 300.0 ms"));
   ASSERT_EQ(report.halt_latencies.size(), 1u);
   EXPECT_EQ(report.halt_latencies[0], 300ms);
   report = t.check({.max_reaction = 400ms});
@@ -282,16 +281,14 @@ TEST(Invariants, NoCommandBeforeTheFirstTrigger_IsAViolation) {
   Timeline t = Timeline::clean();
   std::erase_if(t.commands, [](const robot::CommandSeen& c) { return c.timestamp_ns < ms(2500); });
   const auto report = t.check();
-  EXPECT_EQ(report.count(5), 1u) << describe(report);
-  EXPECT_TRUE(mentions(report, 5, "no command before the first e-stop")) << describe(report);
+  EXPECT_TRUE(violated_once(report, 5, "no command before the first e-stop"));
 }
 
 TEST(Invariants, NoCommandAfterTheReset_IsAViolation) {
   Timeline t = Timeline::clean();
   std::erase_if(t.commands, [](const robot::CommandSeen& c) { return c.timestamp_ns > ms(2500); });
   const auto report = t.check();
-  EXPECT_EQ(report.count(5), 1u) << describe(report);
-  EXPECT_TRUE(mentions(report, 5, "no command after the processor's reset")) << describe(report);
+  EXPECT_TRUE(violated_once(report, 5, "no command after the processor's reset"));
 }
 
 TEST(Invariants, RunWithoutAnEstop_FailsUnlessAllowed) {
