@@ -39,6 +39,7 @@
 #include <array>
 #include <bit>
 #include <cmath>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -330,12 +331,6 @@ inline void encode_into(const LidarScan& scan, std::span<std::uint8_t> out) {
   }
 }
 
-inline std::vector<std::uint8_t> encode(const LidarScan& scan) {
-  std::vector<std::uint8_t> bytes(encoded_size(scan));
-  encode_into(scan, bytes);
-  return bytes;
-}
-
 inline Decoded<LidarScan> decode_lidar_scan(std::span<const std::uint8_t> bytes) {
   constexpr const char* kind = "lidar scan";
   if (auto error = detail::check_header(bytes, kLidarTag, kind, kLidarHeaderSize); !error.empty()) {
@@ -403,9 +398,16 @@ inline void encode_into(const CameraFrame& frame, std::span<std::uint8_t> out) {
   writer.put_bytes(frame.pixels);
 }
 
-inline std::vector<std::uint8_t> encode(const CameraFrame& frame) {
-  std::vector<std::uint8_t> bytes(encoded_size(frame));
-  encode_into(frame, bytes);
+/// The bytes of a message that is written in place (LidarScan, CameraFrame): encode_into() on a new
+/// buffer of encoded_size() bytes. (send_with() calls encode_into() on the shared memory directly.)
+template <class Message>
+  requires requires(const Message& message, std::span<std::uint8_t> out) {
+    { encoded_size(message) } -> std::convertible_to<std::size_t>;
+    encode_into(message, out);
+  }
+std::vector<std::uint8_t> encode(const Message& message) {
+  std::vector<std::uint8_t> bytes(encoded_size(message));
+  encode_into(message, bytes);
   return bytes;
 }
 
