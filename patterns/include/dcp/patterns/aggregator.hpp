@@ -146,6 +146,18 @@ constexpr const char* to_string(AddResult result) noexcept {
   return "unknown";
 }
 
+/// The options of an Aggregator (Aggregator<...>::Options; one struct for every Key and Part, declared
+/// outside the class so that `Options options = {}` works as a default argument — a nested struct's
+/// member initialisers cannot be used there).
+struct AggregatorOptions {
+  std::size_t parts = 1;                                        ///< slots per key, 1..kMaxGatherParts
+  std::chrono::nanoseconds deadline = std::chrono::milliseconds(100);  ///< > 0; from opening
+  std::size_t max_pending = 64;                                 ///< 1..kMaxGatherPending
+  std::string name = "dcp-gather";                              ///< the timer thread's name
+  std::size_t remembered = 0;  ///< emitted keys remembered for `late`; 0 -> 4 * max_pending
+  ErrorCallback on_error = nullptr;  ///< where a throwing on_result is reported (unset: dcp::report_error)
+};
+
 /// Scatter/gather with a deadline. See the header comment. Key: copyable, hashable with Hash,
 /// comparable with KeyEqual. Part: move-constructible (may be move-only).
 template <class Key, class Part, class Hash = std::hash<Key>, class KeyEqual = std::equal_to<Key>>
@@ -154,17 +166,9 @@ class Aggregator {
   static_assert(std::is_move_constructible_v<Part>, "dcp::Aggregator: Part must be move-constructible");
 
  public:
+  using Options = AggregatorOptions;
   using Result = Gathered<Key, Part>;
   using Callback = std::function<void(Result&&)>;
-
-  struct Options {
-    std::size_t parts = 1;                                        ///< slots per key, 1..kMaxGatherParts
-    std::chrono::nanoseconds deadline = std::chrono::milliseconds(100);  ///< > 0; from opening
-    std::size_t max_pending = 64;                                 ///< 1..kMaxGatherPending
-    std::string name = "dcp-gather";                              ///< the timer thread's name
-    std::size_t remembered = 0;  ///< emitted keys remembered for `late`; 0 -> 4 * max_pending
-    ErrorCallback on_error = nullptr;  ///< where a throwing on_result is reported (unset: dcp::report_error)
-  };
 
   /// Counts since construction (emissions by reason, dropped parts) and the keys pending now.
   struct Stats {
@@ -182,10 +186,8 @@ class Aggregator {
   };
 
   /// Starts the timer thread. Throws std::invalid_argument naming the field for bad options or an
-  /// empty on_result. (Two overloads rather than `Options options = {}`: a nested struct with default
-  /// member initialisers cannot be a default argument inside its own class.)
-  explicit Aggregator(Callback on_result) : Aggregator(std::move(on_result), Options{}) {}
-  Aggregator(Callback on_result, Options options)
+  /// empty on_result.
+  explicit Aggregator(Callback on_result, Options options = {})
       : options_(validated(std::move(options), on_result)), on_result_(std::move(on_result)) {
     remembered_capacity_ = options_.remembered != 0 ? options_.remembered : 4 * options_.max_pending;
     index_.reserve(options_.max_pending);

@@ -126,6 +126,19 @@ struct JobProgress {
 
 class BackgroundJob;
 
+/// The options of a BackgroundJob (BackgroundJob::Options; declared outside the class so that
+/// `Options options = {}` works as a default argument — a nested struct's member initialisers cannot
+/// be used there).
+struct BackgroundJobOptions {
+  /// Name of the job thread (truncated to 15 characters) and of the job in messages.
+  std::string name = "dcp-job";
+  /// Least time between two progress deliveries (>= 0; 0 delivers every report).
+  std::chrono::nanoseconds progress_interval = std::chrono::milliseconds(100);
+  /// Where a throwing body (other than TaskCancelled) or callback is reported (unset:
+  /// dcp::report_error).
+  ErrorCallback on_error = nullptr;
+};
+
 /// What the body of a BackgroundJob gets: its stop token, progress reporting, interruptible sleep.
 /// Used only on the job thread.
 class JobContext {
@@ -179,6 +192,8 @@ class JobContext {
 
 class BackgroundJob {
  public:
+  using Options = BackgroundJobOptions;
+
   /// What the job runs, once, on its own thread.
   using Body = std::function<void(JobContext&)>;
 
@@ -188,16 +203,6 @@ class BackgroundJob {
     /// Once, when the job ended: its final state and what the body threw (nullptr if it returned).
     /// Job thread. May be empty.
     std::function<void(JobState, std::exception_ptr)> on_finished = nullptr;
-  };
-
-  struct Options {
-    /// Name of the job thread (truncated to 15 characters) and of the job in messages.
-    std::string name = "dcp-job";
-    /// Least time between two progress deliveries (>= 0; 0 delivers every report).
-    std::chrono::nanoseconds progress_interval = std::chrono::milliseconds(100);
-    /// Where a throwing body (other than TaskCancelled) or callback is reported (unset:
-    /// dcp::report_error).
-    ErrorCallback on_error = nullptr;
   };
 
   /// A snapshot of the job's counters.
@@ -213,10 +218,8 @@ class BackgroundJob {
   };
 
   /// A job that runs `body` once start() is called. Throws std::invalid_argument when `body` is empty
-  /// or Options::progress_interval is negative. (Two overloads rather than `Options options = {}`: a
-  /// nested struct with default member initialisers cannot be a default argument inside its class.)
-  BackgroundJob(Body body, Callbacks callbacks) : BackgroundJob(std::move(body), std::move(callbacks), Options{}) {}
-  BackgroundJob(Body body, Callbacks callbacks, Options options);
+  /// or Options::progress_interval is negative.
+  BackgroundJob(Body body, Callbacks callbacks, Options options = {});
 
   BackgroundJob(const BackgroundJob&) = delete;
   BackgroundJob& operator=(const BackgroundJob&) = delete;

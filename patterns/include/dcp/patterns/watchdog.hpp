@@ -87,17 +87,21 @@ namespace dcp {
 /// Most inputs one Watchdog watches at once.
 inline constexpr std::size_t kMaxWatchedInputs = 256;
 
+/// The options of a Watchdog (Watchdog::Options; declared outside the class so that `Options options = {}`
+/// works as a default argument — a nested struct's member initialisers cannot be used there).
+struct WatchdogOptions {
+  /// Name of the watchdog's thread (truncated to 15 characters) and of the watchdog in messages.
+  std::string name = "dcp-watchdog";
+  /// Where a throwing expiry callback is reported (unset: dcp::report_error).
+  ErrorCallback on_error = nullptr;
+};
+
 class Watchdog {
  public:
+  using Options = WatchdogOptions;
+
   /// Called on the watchdog's thread when `input_id` has been silent for `silent_for` (>= deadline).
   using ExpiredCallback = std::function<void(std::string_view input_id, std::chrono::nanoseconds silent_for)>;
-
-  struct Options {
-    /// Name of the watchdog's thread (truncated to 15 characters) and of the watchdog in messages.
-    std::string name = "dcp-watchdog";
-    /// Where a throwing expiry callback is reported (unset: dcp::report_error).
-    ErrorCallback on_error = nullptr;
-  };
 
   /// Counters since construction (a snapshot).
   struct Stats {
@@ -109,10 +113,8 @@ class Watchdog {
   };
 
   /// Starts the watchdog thread (watching nothing yet). Throws std::invalid_argument when `on_expired`
-  /// is empty. (Two overloads rather than `Options options = {}`: a nested struct with default member
-  /// initialisers cannot be a default argument inside its own class.)
-  explicit Watchdog(ExpiredCallback on_expired) : Watchdog(std::move(on_expired), Options{}) {}
-  Watchdog(ExpiredCallback on_expired, Options options);
+  /// is empty.
+  explicit Watchdog(ExpiredCallback on_expired, Options options = {});
 
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
