@@ -2,6 +2,7 @@
 #include "dcp/patterns/watchdog.hpp"
 
 #include <stdexcept>
+#include <string>
 #include <utility>
 
 namespace dcp {
@@ -37,13 +38,18 @@ Watchdog::Watchdog(ExpiredCallback on_expired, Options options)
 
 Watchdog::~Watchdog() { shutdown(ShutdownMode::drain); }  // thread_'s destructor aborts on the own thread
 
-bool Watchdog::watch(std::string input_id, std::chrono::nanoseconds deadline) {
+namespace {
+
+[[noreturn]] void throw_after_shutdown(const char* member) {
+  throw std::logic_error(std::string("dcp::Watchdog::") + member + ": called after shutdown()");
+}
+
+}  // namespace
+
+void Watchdog::watch(std::string input_id, std::chrono::nanoseconds deadline) {
   {
     std::lock_guard lock(mutex_);
-    if (phase_ != Phase::running) {
-      refused_.fetch_add(1, std::memory_order_relaxed);
-      return false;
-    }
+    if (phase_ != Phase::running) throw_after_shutdown("watch");
   }
   if (input_id.empty()) throw std::invalid_argument("dcp::Watchdog::watch: the input id is empty");
   if (deadline <= std::chrono::nanoseconds::zero()) {
@@ -52,10 +58,7 @@ bool Watchdog::watch(std::string input_id, std::chrono::nanoseconds deadline) {
   }
   {
     std::lock_guard lock(mutex_);
-    if (phase_ != Phase::running) {  // shutdown began meanwhile
-      refused_.fetch_add(1, std::memory_order_relaxed);
-      return false;
-    }
+    if (phase_ != Phase::running) throw_after_shutdown("watch");  // shutdown began meanwhile
     if (find_locked(input_id) != kNotFound) {
       throw std::invalid_argument("dcp::Watchdog::watch: input '" + input_id + "' is already watched");
     }
@@ -77,7 +80,6 @@ bool Watchdog::watch(std::string input_id, std::chrono::nanoseconds deadline) {
     wake_pending_ = true;  // the new deadline may be the earliest
   }
   wake_.notify_one();
-  return true;
 }
 
 bool Watchdog::unwatch(std::string_view input_id) {

@@ -56,9 +56,16 @@
 // Shutdown: shutdown(ShutdownMode::drain) emits every pending key (flushed) on the calling thread;
 // shutdown(ShutdownMode::cancel) drops them without calling back, counted in stats().cancelled. Both
 // then stop and join the timer thread (waiting for a deadline callback it runs). Idempotent, any
-// thread; the destructor calls shutdown(drain). Once shutdown() has begun, add() returns
-// AddResult::closed and open() false: nothing is stored, nothing thrown, each counted in
-// stats().refused_after_shutdown. stats() keeps working.
+// thread; the destructor calls shutdown(drain).
+// After shutdown — one rule for every dcp pattern. Once shutdown() has begun:
+//   - a call that starts something new is a mistake in the owner's sequence and throws
+//     std::logic_error("dcp::Aggregator::<member>: called after shutdown()") (here: none — the
+//     aggregator has no set-up calls);
+//   - a hot-path call, which may legitimately race with a shutdown on another thread (here: add()
+//     and open()), is refused: it never blocks, never throws, does nothing, returns AddResult::closed
+//     (add) or false (open) and is counted in stats().refused_after_shutdown;
+//   - shutdown() again is a no-op (except that cancel escalates a drain in progress);
+//   - queries and stats() keep working (here also flush(), which finds nothing to emit).
 // Limits: Options::parts <= kMaxGatherParts, max_pending <= kMaxGatherPending, remembered <=
 // kMaxGatherRemembered; a deadline of 100 years or more means "never".
 #pragma once

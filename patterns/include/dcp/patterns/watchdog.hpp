@@ -41,9 +41,16 @@
 // Shutdown: shutdown(ShutdownMode::drain) stops deciding new firings, delivers the firings already
 // decided, and joins the thread; shutdown(ShutdownMode::cancel) skips the decided firings too
 // (counted in stats().firings_cancelled). Both wait for a running callback to return. Idempotent, any
-// thread; cancel escalates a drain in progress. The destructor calls shutdown(drain). Once shutdown()
-// has begun, feed() and watch() are refused: they return false, do nothing, never throw, and are
-// counted in stats().refused_after_shutdown. unwatch() and the queries keep working.
+// thread; cancel escalates a drain in progress. The destructor calls shutdown(drain).
+//
+// After shutdown — one rule for every dcp pattern. Once shutdown() has begun:
+//   - a call that starts something new (here: watch()) is a mistake in the owner's sequence and
+//     throws std::logic_error("dcp::Watchdog::watch: called after shutdown()");
+//   - a hot-path call, which may legitimately race with a shutdown on another thread (here: feed()),
+//     is refused: it never blocks, never throws, does nothing, returns false and is counted in
+//     stats().refused_after_shutdown;
+//   - shutdown() again is a no-op (except that cancel escalates a drain in progress);
+//   - queries and stats() keep working (here also unwatch()).
 //
 // Limits: at most kMaxWatchedInputs (256) inputs watched at once (watch() throws std::length_error
 // beyond); ids are non-empty. The storage for all of them is allocated by the constructor (about
@@ -109,7 +116,7 @@ class Watchdog {
     std::uint64_t expirations = 0;            ///< firings decided (all inputs, since construction)
     std::uint64_t callback_errors = 0;        ///< exceptions the expiry callback threw (each delivered)
     std::uint64_t firings_cancelled = 0;      ///< decided firings skipped by shutdown(cancel)
-    std::uint64_t refused_after_shutdown = 0; ///< feed() / watch() calls after shutdown() began
+    std::uint64_t refused_after_shutdown = 0; ///< feed() calls after shutdown() began
   };
 
   /// Starts the watchdog thread (watching nothing yet). Throws std::invalid_argument when `on_expired`
@@ -122,11 +129,11 @@ class Watchdog {
   /// shutdown(ShutdownMode::drain). From the watchdog's own thread: reported, then aborts.
   ~Watchdog();
 
-  /// Starts watching `input_id`: armed now, it expires unless fed within `deadline`. True when
-  /// watched; false (nothing done, nothing thrown) once shutdown() has begun. Otherwise throws
+  /// Starts watching `input_id`: armed now, it expires unless fed within `deadline`. Throws
+  /// std::logic_error once shutdown() has begun (before the arguments are checked),
   /// std::invalid_argument for an empty id, a deadline <= 0 or an id already watched, and
-  /// std::length_error when kMaxWatchedInputs inputs are already watched.
-  bool watch(std::string input_id, std::chrono::nanoseconds deadline);
+  /// std::length_error when kMaxWatchedInputs inputs are already watched; nothing changes then.
+  void watch(std::string input_id, std::chrono::nanoseconds deadline);
 
   /// Stops watching `input_id` (e.g. after it closed normally): it will not fire any more, and a
   /// firing already decided but not yet delivered is skipped (unless its callback is running right
