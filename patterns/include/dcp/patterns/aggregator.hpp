@@ -64,7 +64,7 @@
 //   - a hot-path call, which may legitimately race with a shutdown on another thread (here: add()
 //     and open()), is refused: it never blocks, never throws, does nothing, returns AddResult::closed
 //     (add) or false (open) and is counted in stats().refused_after_shutdown;
-//   - shutdown() again is a no-op (except that cancel escalates a drain in progress);
+//   - shutdown() again is a no-op (a drain in progress still emits the keys it took);
 //   - queries and stats() keep working (here also flush(), which finds nothing to emit).
 // Limits: Options::parts <= kMaxGatherParts, max_pending <= kMaxGatherPending, remembered <=
 // kMaxGatherRemembered; a deadline of 100 years or more means "never".

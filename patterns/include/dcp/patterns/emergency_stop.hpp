@@ -76,7 +76,7 @@
 //   - a hot-path call, which may legitimately race with a shutdown on another thread (here:
 //     trigger() and reset()), is refused: it never blocks, never throws, does nothing, returns false
 //     and is counted in stats().refused_after_shutdown;
-//   - shutdown() again is a no-op (except that cancel escalates a drain in progress);
+//   - shutdown() again is a no-op (here drain and cancel do the same);
 //   - queries and stats() keep working (here latched(), epoch(), is_current()).
 // One stop per OutputHandler: the stop owns the handler's epoch gate (set_epoch), so a second stop on
 // the same handler would overwrite the first one's gate.
