@@ -76,7 +76,8 @@ class EmergencyStop::Impl {
       std::lock_guard lock(mutex_);
       for (const EventRouter* protected_router : link_->routers) {
         if (protected_router == &router) {
-          throw std::logic_error("dcp::EmergencyStop::protect: this router is already protected (call protect() once per router)");
+          throw std::logic_error(
+              "dcp::EmergencyStop::protect: this router is already protected (call protect() once per router)");
         }
       }
     }

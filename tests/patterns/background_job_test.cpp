@@ -2,9 +2,9 @@
 //
 // Synchronisation: wait_for()/stop_for() (which return only after on_finished returned, so whatever
 // the callbacks recorded on the job thread is visible afterwards), dcp::test::Gate and a dcp channel
-// for progress observed while the job still runs. Timeouts (kHang = dcp::test::kHangTimeout) only catch hangs. Throttling is
-// asserted on counts: with an interval of an hour exactly the first and the last report are delivered
-// whatever the machine's speed.
+// for progress observed while the job still runs. Timeouts (kHang = dcp::test::kHangTimeout) only
+// catch hangs. Throttling is asserted on counts: with an interval of an hour exactly the first and
+// the last report are delivered whatever the machine's speed.
 #include "dcp/patterns/background_job.hpp"
 
 #include <gtest/gtest.h>

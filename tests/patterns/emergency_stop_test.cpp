@@ -51,7 +51,8 @@ struct Fixture {
     return *out;
   }
 
-  /// Waits until every queued output has left, then returns the text of each output not read yet, in order.
+  /// Waits until every queued output has left, then returns the text of each output not read yet, in
+  /// order.
   std::vector<std::string> flushed_texts() {
     EXPECT_TRUE(outputs.flush_for(kHang));
     std::vector<std::string> texts;

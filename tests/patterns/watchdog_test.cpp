@@ -1,11 +1,12 @@
 // Tests of dcp::Watchdog (include/dcp/patterns/watchdog.hpp).
 //
-// Synchronisation: every firing is sent over a dcp channel and the test receives it (kHangTimeout only
-// catches hangs); callbacks are held with dcp::test::Gate. "It did not fire (again)" is checked against a sentinel input watched with a much
-// longer deadline from inside the callback — on the watchdog thread, where nothing else can fire —
-// so when the sentinel fires, the input under test has provably been silent for many of its own
-// deadlines. The one test that must feed "regularly" states what it can assert honestly: no firing
-// unless a gap between two feeds really exceeded the deadline.
+// Synchronisation: every firing is sent over a dcp channel and the test receives it (kHangTimeout
+// only catches hangs); callbacks are held with dcp::test::Gate. "It did not fire (again)" is checked
+// against a sentinel input watched with a much longer deadline from inside the callback — on the
+// watchdog thread, where nothing else can fire — so when the sentinel fires, the input under test
+// has provably been silent for many of its own deadlines. The one test that must feed "regularly"
+// states what it can assert honestly: no firing unless a gap between two feeds really exceeded the
+// deadline.
 #include "dcp/patterns/watchdog.hpp"
 
 #include <gtest/gtest.h>
