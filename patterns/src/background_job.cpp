@@ -31,9 +31,12 @@ BackgroundJob::BackgroundJob(Body body, Callbacks callbacks, Options options)
 
 BackgroundJob::~BackgroundJob() { shutdown(ShutdownMode::drain); }  // thread_'s destructor aborts on the job thread
 
-void BackgroundJob::start() {
+bool BackgroundJob::start() {
   std::lock_guard lock(mutex_);
-  if (shut_down_) throw std::logic_error("dcp::BackgroundJob::start: called after shutdown()");
+  if (shut_down_) {
+    refused_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
   if (started_) {
     throw std::logic_error("dcp::BackgroundJob::start: job '" + options_.name +
                            "' was already started (start() may be called once)");
@@ -46,6 +49,7 @@ void BackgroundJob::start() {
     throw;
   }
   started_ = true;
+  return true;
 }
 
 void BackgroundJob::request_stop() noexcept {
@@ -100,6 +104,7 @@ BackgroundJob::Stats BackgroundJob::stats() const noexcept {
   stats.progress_published = progress_published_.load(std::memory_order_acquire);
   stats.callback_errors = callback_errors_.load(std::memory_order_acquire);
   stats.body_errors = body_errors_.load(std::memory_order_acquire);
+  stats.refused_after_shutdown = refused_.load(std::memory_order_relaxed);
   stats.stop_latency = std::chrono::nanoseconds(stop_latency_ns_.load(std::memory_order_acquire));
   return stats;
 }

@@ -2,7 +2,6 @@
 #include "dcp/patterns/watchdog.hpp"
 
 #include <stdexcept>
-#include <string>
 #include <utility>
 
 namespace dcp {
@@ -38,18 +37,15 @@ Watchdog::Watchdog(ExpiredCallback on_expired, Options options)
 
 Watchdog::~Watchdog() { shutdown(ShutdownMode::drain); }  // thread_'s destructor aborts on the own thread
 
-namespace {
-
-[[noreturn]] void throw_after_shutdown(const char* member) {
-  throw std::logic_error(std::string("dcp::Watchdog::") + member + ": called after shutdown()");
+bool Watchdog::refuse() noexcept {
+  refused_.fetch_add(1, std::memory_order_relaxed);
+  return false;
 }
 
-}  // namespace
-
-void Watchdog::watch(std::string input_id, std::chrono::nanoseconds deadline) {
+bool Watchdog::watch(std::string input_id, std::chrono::nanoseconds deadline) {
   {
     std::lock_guard lock(mutex_);
-    if (phase_ != Phase::running) throw_after_shutdown("watch");
+    if (phase_ != Phase::running) return refuse();
   }
   if (input_id.empty()) throw std::invalid_argument("dcp::Watchdog::watch: the input id is empty");
   if (deadline <= std::chrono::nanoseconds::zero()) {
@@ -58,7 +54,7 @@ void Watchdog::watch(std::string input_id, std::chrono::nanoseconds deadline) {
   }
   {
     std::lock_guard lock(mutex_);
-    if (phase_ != Phase::running) throw_after_shutdown("watch");  // shutdown began meanwhile
+    if (phase_ != Phase::running) return refuse();  // shutdown began meanwhile
     if (find_locked(input_id) != kNotFound) {
       throw std::invalid_argument("dcp::Watchdog::watch: input '" + input_id + "' is already watched");
     }
@@ -80,6 +76,7 @@ void Watchdog::watch(std::string input_id, std::chrono::nanoseconds deadline) {
     wake_pending_ = true;  // the new deadline may be the earliest
   }
   wake_.notify_one();
+  return true;
 }
 
 bool Watchdog::unwatch(std::string_view input_id) {
@@ -96,10 +93,7 @@ bool Watchdog::feed(std::string_view input_id) noexcept {
   bool rearmed = false;
   {
     std::lock_guard lock(mutex_);
-    if (phase_ != Phase::running) {
-      refused_.fetch_add(1, std::memory_order_relaxed);
-      return false;
-    }
+    if (phase_ != Phase::running) return refuse();
     const std::size_t index = find_locked(input_id);
     if (index == kNotFound) return false;
     Slot& slot = slots_[index];

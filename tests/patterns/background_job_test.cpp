@@ -298,20 +298,18 @@ TEST(BackgroundJob, ShutdownCancel_StopsARunningJobAndWaitsForIt) {
   job.shutdown(dcp::ShutdownMode::cancel);  // idempotent
 }
 
-TEST(BackgroundJob, StartAfterShutdown_ThrowsLogicError_TheBodyNeverRuns) {
+TEST(BackgroundJob, StartAfterShutdown_IsRefusedAndCounted_TheBodyNeverRuns) {
   std::atomic<bool> ran{false};
   Record record;
   BackgroundJob job([&](JobContext&) { ran = true; }, record.callbacks());
   job.shutdown();
-  try {
-    job.start();
-    ADD_FAILURE() << "start() after shutdown() did not throw";
-  } catch (const std::logic_error& error) {
-    EXPECT_STREQ(error.what(), "dcp::BackgroundJob::start: called after shutdown()");
-  }
+  EXPECT_FALSE(job.start());  // refused: never throws, does nothing
+  EXPECT_FALSE(job.start());
   EXPECT_FALSE(ran.load());
   EXPECT_EQ(record.finished_calls, 0);
-  EXPECT_EQ(job.stats().state, JobState::cancelled);  // never ran; stats() keeps working
+  const BackgroundJob::Stats stats = job.stats();
+  EXPECT_EQ(stats.refused_after_shutdown, 2u);
+  EXPECT_EQ(stats.state, JobState::cancelled);  // never ran
   EXPECT_TRUE(job.stop_for(0ns));
 }
 
@@ -328,6 +326,7 @@ TEST(BackgroundJob, ShutdownTwice_IsANoOp) {
   EXPECT_EQ(second.state, first.state);
   EXPECT_EQ(second.progress_published, first.progress_published);
   EXPECT_EQ(second.stop_latency, first.stop_latency);
+  EXPECT_EQ(second.refused_after_shutdown, 0u);
   EXPECT_EQ(record.finished_calls, 1);
 }
 
@@ -341,10 +340,11 @@ TEST(BackgroundJob, ShutdownFromTheBody_ReturnsWithoutWaitingForItself) {
       },
       {});
   self = &job;
-  job.start();
+  ASSERT_TRUE(job.start());
   ASSERT_TRUE(job.wait_for(kHang));
   EXPECT_TRUE(returned.load());
   EXPECT_EQ(job.state(), JobState::cancelled);
+  EXPECT_FALSE(job.start());  // after shutdown: refused (start() twice would throw otherwise)
 }
 
 TEST(BackgroundJobDeathTest, DestroyedFromItsOwnBody_ReportsAndAborts) {

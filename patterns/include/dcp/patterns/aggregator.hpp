@@ -58,14 +58,11 @@
 // then stop and join the timer thread (waiting for a deadline callback it runs). Idempotent, any
 // thread; the destructor calls shutdown(drain).
 // After shutdown — one rule for every dcp pattern. Once shutdown() has begun:
-//   - a call that starts something new is a mistake in the owner's sequence and throws
-//     std::logic_error("dcp::Aggregator::<member>: called after shutdown()") (here: none — the
-//     aggregator has no set-up calls);
-//   - a hot-path call, which may legitimately race with a shutdown on another thread (here: add()
-//     and open()), is refused: it never blocks, never throws, does nothing, returns AddResult::closed
-//     (add) or false (open) and is counted in stats().refused_after_shutdown;
-//   - shutdown() again is a no-op (a drain in progress still emits the keys it took);
-//   - queries and stats() keep working (here also flush(), which finds nothing to emit).
+//   - a call that submits work (here: add(), open()) never blocks and never throws; it returns its
+//     refusal (AddResult::closed / false) and is counted in stats().refused_after_shutdown;
+//   - a configuration call throws std::logic_error naming the class and member (here: none);
+//   - shutdown() again is a no-op (cancel may escalate a drain);
+//   - stats() and read-only accessors keep working (here also flush(), which finds nothing).
 // Limits: Options::parts <= kMaxGatherParts, max_pending <= kMaxGatherPending, remembered <=
 // kMaxGatherRemembered; a deadline of 100 years or more means "never".
 #pragma once

@@ -62,12 +62,11 @@
 // shut down before it started never runs (its state becomes cancelled, on_finished is not called).
 //
 // After shutdown — one rule for every dcp pattern. Once shutdown() has begun:
-//   - a call that starts something new (here: start()) is a mistake in the owner's sequence and
-//     throws std::logic_error("dcp::BackgroundJob::start: called after shutdown()");
-//   - a hot-path call, which may legitimately race with a shutdown on another thread, is refused
-//     (here: none — the job takes no work after start());
-//   - shutdown() again is a no-op (except that cancel escalates a drain in progress);
-//   - queries and stats() keep working (here also request_stop(), stop_for() and wait_for()).
+//   - a call that submits work (here: start()) never blocks and never throws; it returns its
+//     refusal (false) and is counted in stats().refused_after_shutdown;
+//   - a configuration call throws std::logic_error naming the class and member (here: none);
+//   - shutdown() again is a no-op (cancel may escalate a drain);
+//   - stats() and read-only accessors keep working (here also request_stop(), stop_for(), wait_for()).
 //
 // Thread safety: every member of BackgroundJob may be called from any thread concurrently, except the
 // destructor (no other call may run or start once it begins). JobContext is used only by the body, on
@@ -217,6 +216,7 @@ class BackgroundJob {
     std::uint64_t progress_published = 0;     ///< progress reports delivered (with or without on_progress)
     std::uint64_t callback_errors = 0;        ///< exceptions on_progress / on_finished threw (each delivered)
     std::uint64_t body_errors = 0;            ///< exceptions the body threw, TaskCancelled aside (each delivered)
+    std::uint64_t refused_after_shutdown = 0; ///< start() calls after shutdown() began
     /// From the first request_stop() to the end of the body; 0 when not applicable (not ended yet,
     /// ended without a stop request, or never ran).
     std::chrono::nanoseconds stop_latency{0};
@@ -233,10 +233,11 @@ class BackgroundJob {
   /// (its body or callbacks): reported, then aborts.
   ~BackgroundJob();
 
-  /// Starts the job thread. Once only: a second call throws std::logic_error, and so does a call
-  /// once shutdown() has begun (nothing done). When request_stop() came first, the body never runs:
-  /// the job ends as cancelled (on_finished still runs, on the job thread).
-  void start();
+  /// Starts the job thread: true. False once shutdown() has begun (refused: nothing done, nothing
+  /// thrown, counted in stats().refused_after_shutdown). Once only: a second call before any
+  /// shutdown throws std::logic_error. When request_stop() came first, the body never runs: the job
+  /// ends as cancelled (on_finished still runs, on the job thread).
+  bool start();
 
   /// Asks the body to stop: its token reports stop_requested() and sleep_for() returns false. The
   /// first call is the start of stats().stop_latency. Any thread, any time (before start(): the body
@@ -281,6 +282,7 @@ class BackgroundJob {
   std::atomic<std::uint64_t> progress_published_{0};
   std::atomic<std::uint64_t> callback_errors_{0};
   std::atomic<std::uint64_t> body_errors_{0};
+  std::atomic<std::uint64_t> refused_{0};
   std::atomic<std::int64_t> stop_latency_ns_{0};
   mutable std::mutex mutex_;
   mutable std::condition_variable ended_cv_;

@@ -71,13 +71,12 @@
 // queued work, so drain and cancel do the same. The output gate keeps its last state (a latched stop
 // stays latched). The destructor runs shutdown(ShutdownMode::drain).
 // After shutdown — one rule for every dcp pattern. Once shutdown() has begun:
-//   - a call that starts something new (here: protect() and on_trigger()) is a mistake in the
-//     owner's sequence and throws std::logic_error("dcp::EmergencyStop::<member>: called after shutdown()");
-//   - a hot-path call, which may legitimately race with a shutdown on another thread (here:
-//     trigger() and reset()), is refused: it never blocks, never throws, does nothing, returns false
-//     and is counted in stats().refused_after_shutdown;
-//   - shutdown() again is a no-op (here drain and cancel do the same);
-//   - queries and stats() keep working (here latched(), epoch(), is_current()).
+//   - a call that submits work (here: trigger(), reset()) never blocks and never throws; it returns
+//     its refusal (false) and is counted in stats().refused_after_shutdown;
+//   - a configuration call throws std::logic_error naming the class and member (here: protect(),
+//     on_trigger(): "dcp::EmergencyStop::<member>: called after shutdown()");
+//   - shutdown() again is a no-op (cancel may escalate a drain; here both modes do the same);
+//   - stats() and read-only accessors keep working (here latched(), epoch(), is_current()).
 // One stop per OutputHandler: the stop owns the handler's epoch gate (set_epoch), so a second stop on
 // the same handler would overwrite the first one's gate.
 // Lifetime: the OutputHandler must outlive the EmergencyStop (declare the stop after it). The stop

@@ -44,13 +44,11 @@
 // thread; cancel escalates a drain in progress. The destructor calls shutdown(drain).
 //
 // After shutdown — one rule for every dcp pattern. Once shutdown() has begun:
-//   - a call that starts something new (here: watch()) is a mistake in the owner's sequence and
-//     throws std::logic_error("dcp::Watchdog::watch: called after shutdown()");
-//   - a hot-path call, which may legitimately race with a shutdown on another thread (here: feed()),
-//     is refused: it never blocks, never throws, does nothing, returns false and is counted in
-//     stats().refused_after_shutdown;
-//   - shutdown() again is a no-op (except that cancel escalates a drain in progress);
-//   - queries and stats() keep working (here also unwatch()).
+//   - a call that submits work (here: watch(), feed()) never blocks and never throws; it returns its
+//     refusal (false) and is counted in stats().refused_after_shutdown;
+//   - a configuration call throws std::logic_error naming the class and member (here: none);
+//   - shutdown() again is a no-op (cancel may escalate a drain);
+//   - stats() and read-only accessors keep working (here also unwatch()).
 //
 // Limits: at most kMaxWatchedInputs (256) inputs watched at once (watch() throws std::length_error
 // beyond); ids are non-empty. The storage for all of them is allocated by the constructor (about
@@ -116,7 +114,7 @@ class Watchdog {
     std::uint64_t expirations = 0;            ///< firings decided (all inputs, since construction)
     std::uint64_t callback_errors = 0;        ///< exceptions the expiry callback threw (each delivered)
     std::uint64_t firings_cancelled = 0;      ///< decided firings skipped by shutdown(cancel)
-    std::uint64_t refused_after_shutdown = 0; ///< feed() calls after shutdown() began
+    std::uint64_t refused_after_shutdown = 0; ///< feed() / watch() calls after shutdown() began
   };
 
   /// Starts the watchdog thread (watching nothing yet). Throws std::invalid_argument when `on_expired`
@@ -129,11 +127,12 @@ class Watchdog {
   /// shutdown(ShutdownMode::drain). From the watchdog's own thread: reported, then aborts.
   ~Watchdog();
 
-  /// Starts watching `input_id`: armed now, it expires unless fed within `deadline`. Throws
-  /// std::logic_error once shutdown() has begun (before the arguments are checked),
+  /// Starts watching `input_id`: armed now, it expires unless fed within `deadline`. True when
+  /// watched; false once shutdown() has begun (refused before the arguments are checked: nothing
+  /// done, nothing thrown, counted in stats().refused_after_shutdown). Otherwise throws
   /// std::invalid_argument for an empty id, a deadline <= 0 or an id already watched, and
   /// std::length_error when kMaxWatchedInputs inputs are already watched; nothing changes then.
-  void watch(std::string input_id, std::chrono::nanoseconds deadline);
+  bool watch(std::string input_id, std::chrono::nanoseconds deadline);
 
   /// Stops watching `input_id` (e.g. after it closed normally): it will not fire any more, and a
   /// firing already decided but not yet delivered is skipped (unless its callback is running right
@@ -187,6 +186,7 @@ class Watchdog {
     std::chrono::nanoseconds silent_for;
   };
 
+  bool refuse() noexcept;  // counts a call refused after shutdown; false
   std::size_t find_locked(std::string_view input_id) const noexcept;
   std::size_t claim_free_slot_locked() const noexcept;
   void run() noexcept;
