@@ -367,27 +367,33 @@ TEST(Watchdog, Destructor_WaitsForARunningCallback_AndNoCallbackRunsAfterIt) {
   EXPECT_LE(calls.load(), 8);
 }
 
-TEST(Watchdog, WatchAfterShutdown_IsRefusedAndCounted) {
+/// A watchdog that watched "a" (for an hour) and was then shut down; `calls` counts its callbacks.
+struct ShutDownWatchdog {
   std::atomic<int> calls{0};
-  dcp::Watchdog watchdog([&](std::string_view, std::chrono::nanoseconds) { ++calls; });
-  ASSERT_TRUE(watchdog.watch("a", 1h));
-  watchdog.shutdown();
+  dcp::Watchdog watchdog{[this](std::string_view, std::chrono::nanoseconds) { ++calls; }};
+  ShutDownWatchdog() {
+    EXPECT_TRUE(watchdog.watch("a", 1h));
+    watchdog.shutdown();
+  }
+};
+
+TEST(Watchdog, WatchAfterShutdown_IsRefusedAndCounted) {
+  ShutDownWatchdog shut;
+  dcp::Watchdog& watchdog = shut.watchdog;
   EXPECT_FALSE(watchdog.watch("b", 1ns));  // refused: never throws, does nothing
   EXPECT_FALSE(watchdog.watch("", -1ns));  // refused before the arguments are checked
   EXPECT_EQ(watchdog.watched(), 1u);
   EXPECT_FALSE(watchdog.expired("b"));
   EXPECT_EQ(watchdog.stats().refused_after_shutdown, 2u);
-  EXPECT_EQ(calls.load(), 0);
+  EXPECT_EQ(shut.calls.load(), 0);
 }
 
 TEST(Watchdog, FeedAfterShutdown_IsRefusedAndCounted_WhileQueriesAndUnwatchKeepWorking) {
-  std::atomic<int> calls{0};
-  dcp::Watchdog watchdog([&](std::string_view, std::chrono::nanoseconds) { ++calls; });
-  ASSERT_TRUE(watchdog.watch("a", 1h));
-  watchdog.shutdown();
+  ShutDownWatchdog shut;
+  dcp::Watchdog& watchdog = shut.watchdog;
   EXPECT_FALSE(watchdog.feed("a"));  // refused: never throws, does nothing
   EXPECT_FALSE(watchdog.feed("unknown"));
-  EXPECT_EQ(calls.load(), 0);
+  EXPECT_EQ(shut.calls.load(), 0);
   const dcp::Watchdog::Stats stats = watchdog.stats();
   EXPECT_EQ(stats.refused_after_shutdown, 2u);
   EXPECT_EQ(stats.watched, 1u);
