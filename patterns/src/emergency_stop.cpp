@@ -4,8 +4,11 @@
 #include <atomic>
 #include <cstddef>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "dcp/node/metadata.hpp"
 #include "dcp/node/payload.hpp"
@@ -54,24 +57,48 @@ class EmergencyStop::Impl {
     if (watchdog_) watchdog_->shutdown();
   }
 
+  /// The set-up calls throw after shutdown (see the header's "After shutdown").
+  void check_not_shut_down(const char* member) const {
+    if (closed_.load(std::memory_order_seq_cst)) {
+      throw std::logic_error(std::string("dcp::EmergencyStop::") + member + ": called after shutdown()");
+    }
+  }
+
   bool refuse() noexcept {
     refused_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
 
-  /// Wires the stop into `router`: inputs are stamped with the stop's epoch, a trigger discards the
-  /// router's queued work and cancels its running handlers, every input feeds the watchdog, and
-  /// InputClosed on a critical input triggers. The watchdog deadlines start counting now.
-  /// Set-up time only (before the router dispatches its first event).
+  /// Wires the stop into `router` (see EmergencyStop::protect).
   void protect(EventRouter& router) {
-    // The hooks hold the shared link and watchdog, not `this`: the router may outlive the stop.
-    router.set_epoch_source([link = link_] { return link->state.load(std::memory_order_acquire) >> 1; });
+    check_not_shut_down("protect");
+    {
+      std::lock_guard lock(mutex_);
+      for (const EventRouter* protected_router : link_->routers) {
+        if (protected_router == &router) {
+          throw std::logic_error(
+              "dcp::EmergencyStop::protect: this router is already protected (call protect() once per router)");
+        }
+      }
+    }
+    // The hooks hold the shared link and watchdog, not `this`: the router may outlive the stop. The
+    // first hook is set first: a router that has dispatched refuses it before anything changed.
+    try {
+      router.set_epoch_source([link = link_] { return link->state.load(std::memory_order_acquire) >> 1; });
+    } catch (const std::logic_error& error) {
+      throw std::logic_error(std::string("dcp::EmergencyStop::protect: the router has already dispatched events; "
+                                         "protect it before its first dispatch() (") + error.what() + ")");
+    }
     if (watchdog_) {
       router.add_input_observer([wd = watchdog_](const InputEvent& input) { wd->feed(input.id); });
     }
-    router.add_input_closed_observer([link = link_](std::string_view input) {
+    // The registration lives in the router's hooks: when the router is destroyed, so are they, and the
+    // registration's destructor takes the router off the link's list (the stop never reaches a router
+    // that is gone, whichever of the two is destroyed first).
+    auto registration = std::make_shared<Registration>(link_, &router);
+    router.add_input_closed_observer([link = link_, registration](std::string_view input) {
       Impl* stop = link->stop.load(std::memory_order_seq_cst);
-      if (stop == nullptr) return;  // the stop was destroyed
+      if (stop == nullptr) return;  // the stop was shut down or destroyed
       for (const std::string& critical : stop->options_.critical_inputs) {
         if (critical == input) {
           stop->trigger("input closed: " + std::string(input));
@@ -81,7 +108,7 @@ class EmergencyStop::Impl {
     });
     {
       std::lock_guard lock(mutex_);
-      routers_.push_back(&router);
+      link_->routers.push_back(&router);
     }
     if (watchdog_ && !watching_) {
       for (const auto& [input, deadline] : options_.watchdog) watchdog_->watch(input, deadline);
@@ -91,6 +118,7 @@ class EmergencyStop::Impl {
 
   /// Called after every trigger that latched (outside the stop's mutex, on the triggering thread).
   void on_trigger(TriggerCallback callback) {
+    check_not_shut_down("on_trigger");
     std::lock_guard lock(mutex_);
     callbacks_.push_back(std::move(callback));
   }
@@ -121,7 +149,7 @@ class EmergencyStop::Impl {
       state_.store((epoch_now << 1) | kLatchedBit, std::memory_order_seq_cst);
       outputs_.set_epoch(epoch_now, true);
       outputs_.send_priority(options_.halt_output, std::move(halt), std::move(metadata));
-      for (EventRouter* router : routers_) {
+      for (EventRouter* router : link_->routers) {
         try {
           discarded_ += router->discard_queued_and_cancel();
         } catch (...) {  // its fresh stop source could not be made: the other steps still happen
@@ -185,7 +213,23 @@ class EmergencyStop::Impl {
   struct Link {
     // epoch << 1 | latched, so readers see the pair consistently.
     std::atomic<std::uint64_t> state{std::uint64_t{1} << 1};
-    std::atomic<Impl*> stop{nullptr};  // null once the stop is destroyed
+    std::atomic<Impl*> stop{nullptr};  // null once the stop is shut down (or destroyed)
+    std::mutex mutex;                  // the stop's mutex: guards `routers` and the stop's state
+    std::vector<EventRouter*> routers; // the protected routers still alive
+  };
+
+  /// Held by a protected router's hooks only: destroyed with them, when the router is destroyed, it
+  /// takes the router off the list the stop triggers.
+  struct Registration {
+    Registration(std::shared_ptr<Link> link, EventRouter* router) noexcept : link(std::move(link)), router(router) {}
+    Registration(const Registration&) = delete;
+    Registration& operator=(const Registration&) = delete;
+    ~Registration() {
+      std::lock_guard lock(link->mutex);
+      std::erase(link->routers, router);
+    }
+    const std::shared_ptr<Link> link;
+    EventRouter* const router;
   };
 
   static void check_watchdog_entries(const std::vector<std::pair<std::string, std::chrono::nanoseconds>>& entries) {
@@ -212,8 +256,7 @@ class EmergencyStop::Impl {
   const Options options_;
   const std::shared_ptr<Link> link_ = make_link(this);
   std::atomic<std::uint64_t>& state_ = link_->state;
-  mutable std::mutex mutex_;
-  std::vector<EventRouter*> routers_;
+  std::mutex& mutex_ = link_->mutex;
   std::vector<TriggerCallback> callbacks_;
   std::uint64_t triggers_ = 0;
   std::uint64_t repeated_triggers_ = 0;

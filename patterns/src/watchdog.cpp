@@ -37,13 +37,15 @@ Watchdog::Watchdog(ExpiredCallback on_expired, Options options)
 
 Watchdog::~Watchdog() { shutdown(ShutdownMode::drain); }  // thread_'s destructor aborts on the own thread
 
+bool Watchdog::refuse() noexcept {
+  refused_.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
 bool Watchdog::watch(std::string input_id, std::chrono::nanoseconds deadline) {
   {
     std::lock_guard lock(mutex_);
-    if (phase_ != Phase::running) {
-      refused_.fetch_add(1, std::memory_order_relaxed);
-      return false;
-    }
+    if (phase_ != Phase::running) return refuse();
   }
   if (input_id.empty()) throw std::invalid_argument("dcp::Watchdog::watch: the input id is empty");
   if (deadline <= std::chrono::nanoseconds::zero()) {
@@ -52,10 +54,7 @@ bool Watchdog::watch(std::string input_id, std::chrono::nanoseconds deadline) {
   }
   {
     std::lock_guard lock(mutex_);
-    if (phase_ != Phase::running) {  // shutdown began meanwhile
-      refused_.fetch_add(1, std::memory_order_relaxed);
-      return false;
-    }
+    if (phase_ != Phase::running) return refuse();  // shutdown began meanwhile
     if (find_locked(input_id) != kNotFound) {
       throw std::invalid_argument("dcp::Watchdog::watch: input '" + input_id + "' is already watched");
     }
@@ -94,10 +93,7 @@ bool Watchdog::feed(std::string_view input_id) noexcept {
   bool rearmed = false;
   {
     std::lock_guard lock(mutex_);
-    if (phase_ != Phase::running) {
-      refused_.fetch_add(1, std::memory_order_relaxed);
-      return false;
-    }
+    if (phase_ != Phase::running) return refuse();
     const std::size_t index = find_locked(input_id);
     if (index == kNotFound) return false;
     Slot& slot = slots_[index];

@@ -1,10 +1,10 @@
 // Tests of dcp::BackgroundJob and dcp::JobContext (include/dcp/patterns/background_job.hpp).
 //
 // Synchronisation: wait_for()/stop_for() (which return only after on_finished returned, so whatever
-// the callbacks recorded on the job thread is visible afterwards), latches, promises and a dcp channel
-// for progress observed while the job still runs. Timeouts (kHang) only catch hangs. Throttling is
-// asserted on counts: with an interval of an hour exactly the first and the last report are delivered
-// whatever the machine's speed.
+// the callbacks recorded on the job thread is visible afterwards), dcp::test::Gate and a dcp channel
+// for progress observed while the job still runs. Timeouts (kHang = dcp::test::kHangTimeout) only
+// catch hangs. Throttling is asserted on counts: with an interval of an hour exactly the first and
+// the last report are delivered whatever the machine's speed.
 #include "dcp/patterns/background_job.hpp"
 
 #include <gtest/gtest.h>
@@ -31,6 +31,8 @@
 #include "dcp/core/shutdown.hpp"
 #include "dcp/core/detail/thread_name.hpp"
 #include "support/captured_reports.hpp"
+#include "support/gate.hpp"
+#include "support/hang_timeout.hpp"
 
 namespace {
 
@@ -40,7 +42,8 @@ using dcp::JobContext;
 using dcp::JobProgress;
 using dcp::JobState;
 
-constexpr auto kHang = 10s;
+using dcp::test::Gate;
+constexpr auto kHang = dcp::test::kHangTimeout;
 
 /// What the callbacks saw, written on the job thread; read after wait_for()/stop_for() returned true.
 struct Record {
@@ -73,6 +76,16 @@ std::string text_of(const dcp::Payload& payload) {
 }
 
 using dcp::test::CapturedReports;
+
+/// Starts `job`, waits for its end and checks that it ended `expected`, with on_finished called once
+/// with that state.
+void start_and_expect_end(BackgroundJob& job, const Record& record, JobState expected) {
+  job.start();
+  ASSERT_TRUE(job.wait_for(kHang));
+  EXPECT_EQ(job.state(), expected);
+  EXPECT_EQ(record.finished_calls, 1);
+  EXPECT_EQ(record.finished_state, expected);
+}
 
 long long us(std::chrono::nanoseconds d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); }
 
@@ -114,11 +127,7 @@ TEST(BackgroundJob, StartTwice_ThrowsLogicError) {
 TEST(BackgroundJob, BodyReturns_Finished_OnFinishedOnceWithoutError) {
   Record record;
   BackgroundJob job([](JobContext& ctx) { ctx.progress(1.0, "done"); }, record.callbacks(), {.name = "job-finish"});
-  job.start();
-  ASSERT_TRUE(job.wait_for(kHang));
-  EXPECT_EQ(job.state(), JobState::finished);
-  EXPECT_EQ(record.finished_calls, 1);
-  EXPECT_EQ(record.finished_state, JobState::finished);
+  start_and_expect_end(job, record, JobState::finished);
   EXPECT_EQ(record.error, "");
   EXPECT_EQ(job.stats().stop_latency, 0ns);
   EXPECT_EQ(record.callback_thread, "job-finish");  // callbacks run on the job thread
@@ -129,17 +138,11 @@ TEST(BackgroundJob, BodyThrows_Failed_OnFinishedGetsTheException_AndItIsReported
   Record record;
   BackgroundJob job([](JobContext&) { throw std::runtime_error("map too large"); }, record.callbacks(),
                     {.name = "job-throws"});
-  job.start();
-  ASSERT_TRUE(job.wait_for(kHang));
-  EXPECT_EQ(job.state(), JobState::failed);
-  EXPECT_EQ(record.finished_calls, 1);
-  EXPECT_EQ(record.finished_state, JobState::failed);
+  start_and_expect_end(job, record, JobState::failed);
   EXPECT_EQ(record.error, "map too large");
   EXPECT_EQ(job.stats().body_errors, 1u);
-  const auto captured = reports.take();
-  ASSERT_EQ(captured.size(), 1u);
-  EXPECT_EQ(captured[0].first, "background job 'job-throws'");
-  EXPECT_EQ(captured[0].second, "the body threw: map too large");
+  EXPECT_EQ(reports.take(), (std::vector<CapturedReports::Report>{{"background job 'job-throws'",
+                                                                    "the body threw: map too large"}}));
 }
 
 TEST(BackgroundJob, BodyAndCallbackErrors_WithOnError_GoToOnErrorAlone) {
@@ -166,16 +169,16 @@ TEST(BackgroundJob, BodyAndCallbackErrors_WithOnError_GoToOnErrorAlone) {
 
 TEST(BackgroundJob, CooperativeJob_StopForReturnsPromptly_Cancelled_LatencyMeasured) {
   Record record;
-  std::latch running(1);
+  Gate running;
   std::atomic<int> sleeps{0};
   BackgroundJob job(
       [&](JobContext& ctx) {
-        running.count_down();
+        running.open();
         while (ctx.sleep_for(1h)) ++sleeps;  // paces itself; wakes at once on stop
       },
       record.callbacks());
   job.start();
-  running.wait();
+  EXPECT_TRUE(running.wait());
   EXPECT_EQ(job.state(), JobState::running);
   ASSERT_TRUE(job.stop_for(kHang));
   EXPECT_EQ(job.state(), JobState::cancelled);
@@ -191,15 +194,15 @@ TEST(BackgroundJob, CooperativeJob_StopForReturnsPromptly_Cancelled_LatencyMeasu
 TEST(BackgroundJob, JobThrowsTaskCancelledOnStop_Cancelled_ExceptionPassedOn_NotReported) {
   CapturedReports reports;
   Record record;
-  std::latch running(1);
+  Gate running;
   BackgroundJob job(
       [&](JobContext& ctx) {
-        running.count_down();
+        running.open();
         if (!ctx.sleep_for(1h)) throw dcp::TaskCancelled("mapping abandoned");
       },
       record.callbacks());
   job.start();
-  running.wait();
+  EXPECT_TRUE(running.wait());
   ASSERT_TRUE(job.stop_for(kHang));
   EXPECT_EQ(job.state(), JobState::cancelled);
   EXPECT_EQ(record.finished_state, JobState::cancelled);
@@ -209,10 +212,10 @@ TEST(BackgroundJob, JobThrowsTaskCancelledOnStop_Cancelled_ExceptionPassedOn_Not
 }
 
 TEST(BackgroundJob, StopTokenOfTheContext_ReportsTheStop) {
-  std::latch running(1);
+  Gate running;
   BackgroundJob job(
       [&](JobContext& ctx) {
-        running.count_down();
+        running.open();
         const std::stop_token token = ctx.stop_token();
         std::promise<void> stopped;
         std::stop_callback on_stop(token, [&] { stopped.set_value(); });
@@ -221,7 +224,7 @@ TEST(BackgroundJob, StopTokenOfTheContext_ReportsTheStop) {
       },
       {});
   job.start();
-  running.wait();
+  EXPECT_TRUE(running.wait());
   job.request_stop();
   ASSERT_TRUE(job.wait_for(kHang));
   EXPECT_EQ(job.state(), JobState::cancelled);
@@ -253,22 +256,21 @@ TEST(BackgroundJob, StopAfterTheJobFinished_StaysFinished) {
 
 TEST(BackgroundJob, Destructor_DrainsARunningJobToItsEnd_WithoutAStopRequest) {
   Record record;
-  std::latch running(1);
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
+  Gate running;
+  Gate release;
   std::atomic<bool> saw_stop{true};
   std::thread releaser;
   {
     BackgroundJob job(
         [&](JobContext& ctx) {
-          running.count_down();
-          released.wait();
+          running.open();
+          EXPECT_TRUE(release.wait());
           saw_stop = ctx.stop_requested();
         },
         record.callbacks());
     job.start();
-    running.wait();
-    releaser = std::thread([&] { release.set_value(); });
+    EXPECT_TRUE(running.wait());
+    releaser = std::thread([&] { release.open(); });
   }  // shutdown(drain): waits for the body, which ends on its own
   releaser.join();
   EXPECT_FALSE(saw_stop);
@@ -278,16 +280,16 @@ TEST(BackgroundJob, Destructor_DrainsARunningJobToItsEnd_WithoutAStopRequest) {
 
 TEST(BackgroundJob, ShutdownCancel_StopsARunningJobAndWaitsForIt) {
   Record record;
-  std::latch running(1);
+  Gate running;
   std::atomic<bool> saw_stop{false};
   BackgroundJob job(
       [&](JobContext& ctx) {
-        running.count_down();
+        running.open();
         saw_stop = !ctx.sleep_for(1h);
       },
       record.callbacks());
   job.start();
-  running.wait();
+  EXPECT_TRUE(running.wait());
   job.shutdown(dcp::ShutdownMode::cancel);
   EXPECT_TRUE(saw_stop);
   EXPECT_EQ(record.finished_calls, 1);
@@ -311,6 +313,23 @@ TEST(BackgroundJob, StartAfterShutdown_IsRefusedAndCounted_TheBodyNeverRuns) {
   EXPECT_TRUE(job.stop_for(0ns));
 }
 
+TEST(BackgroundJob, ShutdownTwice_IsANoOp) {
+  Record record;
+  BackgroundJob job([](JobContext& ctx) { ctx.progress(1.0, "done"); }, record.callbacks());
+  job.start();
+  job.shutdown();
+  const BackgroundJob::Stats first = job.stats();
+  job.shutdown();
+  job.shutdown(dcp::ShutdownMode::cancel);  // the body ended: nothing left to cancel
+  const BackgroundJob::Stats second = job.stats();
+  EXPECT_EQ(second.state, JobState::finished);
+  EXPECT_EQ(second.state, first.state);
+  EXPECT_EQ(second.progress_published, first.progress_published);
+  EXPECT_EQ(second.stop_latency, first.stop_latency);
+  EXPECT_EQ(second.refused_after_shutdown, 0u);
+  EXPECT_EQ(record.finished_calls, 1);
+}
+
 TEST(BackgroundJob, ShutdownFromTheBody_ReturnsWithoutWaitingForItself) {
   BackgroundJob* self = nullptr;
   std::atomic<bool> returned{false};
@@ -325,7 +344,7 @@ TEST(BackgroundJob, ShutdownFromTheBody_ReturnsWithoutWaitingForItself) {
   ASSERT_TRUE(job.wait_for(kHang));
   EXPECT_TRUE(returned.load());
   EXPECT_EQ(job.state(), JobState::cancelled);
-  EXPECT_FALSE(job.start());  // after shutdown; start() twice would throw otherwise
+  EXPECT_FALSE(job.start());  // after shutdown: refused (start() twice would throw otherwise)
 }
 
 TEST(BackgroundJobDeathTest, DestroyedFromItsOwnBody_ReportsAndAborts) {
@@ -343,22 +362,21 @@ TEST(BackgroundJobDeathTest, DestroyedFromItsOwnBody_ReportsAndAborts) {
 
 TEST(BackgroundJob, JobIgnoringStop_StopForReturnsFalse_ThenEndsWhenItDecides) {
   Record record;
-  std::latch running(1);
-  std::promise<void> allowed_to_end;
-  std::shared_future<void> may_end = allowed_to_end.get_future().share();
+  Gate running;
+  Gate may_end;
   BackgroundJob job(
       [&](JobContext&) {
-        running.count_down();
-        may_end.wait();  // ignores its stop token
+        running.open();
+        EXPECT_TRUE(may_end.wait());  // ignores its stop token
       },
       record.callbacks());
   job.start();
-  running.wait();
+  EXPECT_TRUE(running.wait());
   constexpr auto kShort = 20ms;
   EXPECT_FALSE(job.stop_for(kShort));
   EXPECT_EQ(job.state(), JobState::running);
   EXPECT_FALSE(job.wait_for(0ns));
-  allowed_to_end.set_value();
+  may_end.open();
   ASSERT_TRUE(job.wait_for(kHang));
   EXPECT_EQ(job.state(), JobState::cancelled);  // it ended after a stop request
   EXPECT_GE(job.stats().stop_latency, kShort);        // measured from the request, which it outlived

@@ -1,5 +1,8 @@
 // Tests of dcp::EmergencyStop: latching, epochs, the priority halt, discarding queued work,
-// cancelling running handlers, the watchdog and critical-input triggers — through the test harness.
+// cancelling running handlers, the watchdog and critical-input triggers, the set-up and after-shutdown
+// rules and both destruction orders with a router — through the test harness.
+// Synchronisation: handlers are held with dcp::test::Gate; kHang (dcp::test::kHangTimeout) only
+// catches hangs.
 #include "dcp/patterns/emergency_stop.hpp"
 
 #include <gtest/gtest.h>
@@ -24,14 +27,17 @@
 #include "dcp/node/node_harness.hpp"
 #include "dcp/core/worker_pool.hpp"
 
-#include "../support/failing_allocation.hpp"  // this binary's operator new fails on demand
+#include "support/failing_allocation.hpp"  // this binary's operator new fails on demand
+#include "support/gate.hpp"
+#include "support/hang_timeout.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using dcp::testing::CapturedOutput;
 
-constexpr auto kHang = 10s;  // only catches hangs
+using dcp::test::Gate;
+constexpr auto kHang = dcp::test::kHangTimeout;  // only catches hangs
 
 /// A node with the outputs the stop needs, its OutputHandler, and helpers to read what left.
 struct Fixture {
@@ -44,11 +50,54 @@ struct Fixture {
     if (!out) throw std::runtime_error("no output within the hang timeout");
     return *out;
   }
+
+  /// Waits until every queued output has left, then returns the text of each output not read yet, in
+  /// order.
+  std::vector<std::string> flushed_texts() {
+    EXPECT_TRUE(outputs.flush_for(kHang));
+    std::vector<std::string> texts;
+    while (std::optional<CapturedOutput> out = harness.next_output(0ms)) texts.emplace_back(out->text());
+    return texts;
+  }
 };
 
 dcp::InputEvent input(std::string id, std::string text = "x") {
   return dcp::InputEvent{std::move(id), dcp::Payload::from_string(text), {}};
 }
+
+/// A serial "work" handler whose first run is held until `release` opens; counts the runs and records
+/// each input's epoch. Outlives the router it is installed in (declare it first).
+struct HeldWork {
+  Gate started;
+  Gate release;
+  std::atomic<int> runs{0};
+  std::vector<std::uint64_t> epochs;  // written by the serial handler only
+
+  void install(dcp::EventRouter& router) {
+    router.on_input("work", [this](const dcp::InputEvent&, const dcp::InputContext& context) {
+      epochs.push_back(context.epoch);
+      if (runs.fetch_add(1) == 0) {
+        started.open();
+        (void)release.wait();
+      }
+    }, {.execution = dcp::Execution::serial, .queue_capacity = 16});
+  }
+
+  /// Dispatches one input and waits until its handler runs (held), then queues `queued` more behind it.
+  void hold_one_and_queue(dcp::EventRouter& router, int queued) {
+    router.dispatch(input("work"));
+    ASSERT_TRUE(started.wait());
+    for (int i = 0; i < queued; ++i) router.dispatch(input("work"));
+  }
+};
+
+/// Fixture plus a one-worker pool and a router on it, declared before the stop a test makes (so that
+/// the stop is destroyed first, the documented order), and a HeldWork that outlives the router.
+struct RouterFixture : Fixture {
+  HeldWork work;
+  dcp::WorkerPool pool{dcp::WorkerPool::Options{.threads = 1}};
+  dcp::EventRouter router{pool};
+};
 
 std::int64_t epoch_of(const CapturedOutput& out) { return out.metadata.get_int("epoch").value_or(-1); }
 
@@ -130,10 +179,7 @@ TEST(EmergencyStop, ResultOfAnEarlierEpoch_IsDroppedAsStale) {
   // One of the latched epoch (an input that arrived while latched).
   f.outputs.send("command", "latched", {}, before + 1);
   f.outputs.send("command", "fresh", {}, estop.epoch());
-  EXPECT_EQ(f.next().text(), "halt: operator");
-  EXPECT_EQ(f.next().text(), "reset");
-  EXPECT_EQ(f.next().text(), "fresh");
-  ASSERT_TRUE(f.outputs.flush_for(kHang));
+  EXPECT_EQ(f.flushed_texts(), (std::vector<std::string>{"halt: operator", "reset", "fresh"}));
   EXPECT_EQ(f.outputs.stats().stale, 2u);
 }
 
@@ -143,24 +189,21 @@ TEST(EmergencyStop, WhileLatched_TaggedOutputsOfTheCurrentEpochAreDroppedToo) {
   ASSERT_TRUE(estop.trigger("operator"));
   f.outputs.send("command", "computed while latched", {}, estop.epoch());
   f.outputs.send("safety_state", "untagged passes");
-  EXPECT_EQ(f.next().text(), "halt: operator");
-  EXPECT_EQ(f.next().text(), "untagged passes");
-  ASSERT_TRUE(f.outputs.flush_for(kHang));
+  EXPECT_EQ(f.flushed_texts(), (std::vector<std::string>{"halt: operator", "untagged passes"}));
   EXPECT_EQ(f.outputs.stats().stale, 1u);
 }
 
 TEST(EmergencyStop, Trigger_DiscardsQueuedInputsAndStopsTheRunningHandler) {
-  Fixture f;
-  dcp::WorkerPool pool({.threads = 1});
-  dcp::EventRouter router(pool);
+  RouterFixture f;
+  dcp::EventRouter& router = f.router;
   dcp::EmergencyStop estop(f.outputs, {});
 
-  std::promise<void> started;
+  Gate started;
   std::promise<void> saw_stop;
   std::atomic<int> runs{0};
   router.on_input("work", [&](const dcp::InputEvent&, const dcp::InputContext& context) {
     if (runs.fetch_add(1) == 0) {
-      started.set_value();
+      started.open();
       // Wait (without a timer) until the stop token is requested.
       std::mutex mutex;
       std::condition_variable cv;
@@ -177,7 +220,7 @@ TEST(EmergencyStop, Trigger_DiscardsQueuedInputsAndStopsTheRunningHandler) {
   estop.protect(router);
 
   router.dispatch(input("work"));
-  started.get_future().wait();
+  ASSERT_TRUE(started.wait());
   for (int i = 0; i < 5; ++i) router.dispatch(input("work"));
 
   ASSERT_TRUE(estop.trigger("operator"));
@@ -189,9 +232,8 @@ TEST(EmergencyStop, Trigger_DiscardsQueuedInputsAndStopsTheRunningHandler) {
 }
 
 TEST(EmergencyStop, InputsAreStampedWithTheEpochCurrentWhenTheyArrive) {
-  Fixture f;
-  dcp::WorkerPool pool({.threads = 1});
-  dcp::EventRouter router(pool);
+  RouterFixture f;
+  dcp::EventRouter& router = f.router;
   dcp::EmergencyStop estop(f.outputs, {});
   std::vector<std::uint64_t> epochs;
   router.on_input("imu", [&](const dcp::InputEvent&, const dcp::InputContext& context) {
@@ -208,9 +250,8 @@ TEST(EmergencyStop, InputsAreStampedWithTheEpochCurrentWhenTheyArrive) {
 }
 
 TEST(EmergencyStop, CriticalInputClosed_Triggers) {
-  Fixture f;
-  dcp::WorkerPool pool({.threads = 1});
-  dcp::EventRouter router(pool);
+  RouterFixture f;
+  dcp::EventRouter& router = f.router;
   dcp::EmergencyStop estop(f.outputs, {.critical_inputs = {"imu"}});
   estop.protect(router);
 
@@ -222,9 +263,8 @@ TEST(EmergencyStop, CriticalInputClosed_Triggers) {
 }
 
 TEST(EmergencyStop, WatchdogTriggersWhenAWatchedInputIsSilent) {
-  Fixture f;
-  dcp::WorkerPool pool({.threads = 1});
-  dcp::EventRouter router(pool);
+  RouterFixture f;
+  dcp::EventRouter& router = f.router;
   dcp::EmergencyStop estop(f.outputs, {.watchdog = {{"imu", 50ms}}});
   estop.protect(router);
   // No imu input arrives: the watchdog fires on its own thread.
@@ -235,9 +275,8 @@ TEST(EmergencyStop, WatchdogTriggersWhenAWatchedInputIsSilent) {
 }
 
 TEST(EmergencyStop, Shutdown_StopsTheWatchdog_NoTriggerAfterIt) {
-  Fixture f;
-  dcp::WorkerPool pool({.threads = 1});
-  dcp::EventRouter router(pool);
+  RouterFixture f;
+  dcp::EventRouter& router = f.router;
   dcp::EmergencyStop estop(f.outputs, {.watchdog = {{"imu", 1ms}}});
   estop.protect(router);
   estop.shutdown();  // joins the watchdog thread: a firing in progress has finished
@@ -251,14 +290,13 @@ TEST(EmergencyStop, Shutdown_StopsTheWatchdog_NoTriggerAfterIt) {
   EXPECT_EQ(estop.stats().triggers, latched_at_shutdown ? 1u : 0u);
 }
 
-TEST(EmergencyStop, AfterShutdown_TriggerAndResetAreRefusedAndCounted_ObserversWork) {
+TEST(EmergencyStop, TriggerAndResetAfterShutdown_AreRefusedAndCounted_QueriesKeepWorking) {
   Fixture f;
   dcp::EmergencyStop estop(f.outputs, {});
   ASSERT_TRUE(estop.trigger("operator"));
   (void)f.next();  // the halt
   estop.shutdown(dcp::ShutdownMode::cancel);
-  estop.shutdown();  // idempotent
-  EXPECT_FALSE(estop.reset("operator"));
+  EXPECT_FALSE(estop.reset("operator"));  // refused: never throws, does nothing
   EXPECT_FALSE(estop.trigger("again"));
   const dcp::EmergencyStop::Stats stats = estop.stats();
   EXPECT_EQ(stats.refused_after_shutdown, 2u);
@@ -268,6 +306,100 @@ TEST(EmergencyStop, AfterShutdown_TriggerAndResetAreRefusedAndCounted_ObserversW
   EXPECT_EQ(estop.epoch(), 2u);
   f.outputs.shutdown();
   EXPECT_EQ(f.outputs.stats().priority_sent, 1u);  // only the halt left, no reset notice
+}
+
+TEST(EmergencyStop, ProtectAfterShutdown_ThrowsLogicError) {
+  RouterFixture f;
+  dcp::EmergencyStop estop(f.outputs, {.critical_inputs = {"imu"}});
+  estop.shutdown();
+  try {
+    estop.protect(f.router);
+    ADD_FAILURE() << "protect() after shutdown() did not throw";
+  } catch (const std::logic_error& error) {
+    EXPECT_STREQ(error.what(), "dcp::EmergencyStop::protect: called after shutdown()");
+  }
+  // Nothing was wired: the router stamps no epoch and a critical input closing triggers nothing.
+  std::uint64_t epoch = 99;
+  f.router.on_input("imu", [&](const dcp::InputEvent&, const dcp::InputContext& context) { epoch = context.epoch; },
+                    {.execution = dcp::Execution::on_loop});
+  f.router.dispatch(input("imu"));
+  EXPECT_EQ(epoch, 0u);
+  f.router.dispatch(dcp::InputClosedEvent{"imu"});
+  EXPECT_FALSE(estop.latched());
+}
+
+TEST(EmergencyStop, OnTriggerAfterShutdown_ThrowsLogicError) {
+  Fixture f;
+  dcp::EmergencyStop estop(f.outputs, {});
+  estop.shutdown();
+  try {
+    estop.on_trigger([](std::uint64_t, std::string_view) {});
+    ADD_FAILURE() << "on_trigger() after shutdown() did not throw";
+  } catch (const std::logic_error& error) {
+    EXPECT_STREQ(error.what(), "dcp::EmergencyStop::on_trigger: called after shutdown()");
+  }
+}
+
+TEST(EmergencyStop, ShutdownTwice_IsANoOp) {
+  RouterFixture f;
+  dcp::EmergencyStop estop(f.outputs, {.watchdog = {{"imu", 1h}}});
+  estop.protect(f.router);
+  ASSERT_TRUE(estop.trigger("operator"));
+  estop.shutdown();
+  const dcp::EmergencyStop::Stats first = estop.stats();
+  estop.shutdown();
+  estop.shutdown(dcp::ShutdownMode::cancel);
+  const dcp::EmergencyStop::Stats second = estop.stats();
+  EXPECT_EQ(second.triggers, first.triggers);
+  EXPECT_EQ(second.epoch, first.epoch);
+  EXPECT_EQ(second.latched, first.latched);
+  EXPECT_EQ(second.refused_after_shutdown, 0u);
+  EXPECT_EQ(f.flushed_texts(), (std::vector<std::string>{"halt: operator"}));  // nothing sent by the shutdowns
+}
+
+TEST(EmergencyStop, ProtectTwiceForTheSameRouter_ThrowsLogicError_AnotherRouterIsFine) {
+  RouterFixture f;
+  dcp::EventRouter other(f.pool);
+  dcp::EmergencyStop estop(f.outputs, {.critical_inputs = {"imu"}});
+  std::atomic<int> triggers{0};
+  estop.on_trigger([&](std::uint64_t, std::string_view) { triggers.fetch_add(1); });
+  estop.protect(f.router);
+  try {
+    estop.protect(f.router);
+    ADD_FAILURE() << "a second protect() of the same router did not throw";
+  } catch (const std::logic_error& error) {
+    EXPECT_NE(std::string(error.what()).find("already protected"), std::string::npos) << error.what();
+  }
+  estop.protect(other);
+  // The first router's hooks are installed once: one close, one trigger (a second hook would be a
+  // second, repeated, trigger).
+  f.router.dispatch(dcp::InputClosedEvent{"imu"});
+  EXPECT_EQ(triggers.load(), 1);
+  EXPECT_EQ(estop.stats().repeated_triggers, 0u);
+  EXPECT_EQ(estop.stats().triggers, 1u);
+}
+
+TEST(EmergencyStop, ProtectAfterTheRouterDispatched_ThrowsLogicError_NothingChanged) {
+  RouterFixture f;
+  std::vector<std::uint64_t> epochs;
+  f.router.on_input("imu", [&](const dcp::InputEvent&, const dcp::InputContext& context) {
+    epochs.push_back(context.epoch);
+  }, {.execution = dcp::Execution::on_loop});
+  f.router.dispatch(input("imu"));
+  dcp::EmergencyStop estop(f.outputs, {.critical_inputs = {"imu"}, .watchdog = {{"imu", 1ms}}});
+  try {
+    estop.protect(f.router);
+    ADD_FAILURE() << "protect() after the router dispatched did not throw";
+  } catch (const std::logic_error& error) {
+    EXPECT_NE(std::string(error.what()).find("dcp::EmergencyStop::protect: the router has already dispatched"),
+              std::string::npos)
+        << error.what();
+  }
+  f.router.dispatch(input("imu"));
+  f.router.dispatch(dcp::InputClosedEvent{"imu"});
+  EXPECT_EQ(epochs, (std::vector<std::uint64_t>{0, 0}));  // not stamped
+  EXPECT_FALSE(estop.latched());                          // no hook, and the watchdog never armed
+  EXPECT_EQ(estop.stats().triggers, 0u);
 }
 
 TEST(EmergencyStop, OnTriggerCallbacks_GetEpochAndReason_AndAThrowingOneIsContained) {
@@ -332,37 +464,51 @@ TEST(EmergencyStop, NoStaleCommandLeavesAfterTheHalt_UnderConcurrentProducers) {
 // The documented destruction order (the stop before the routers it protects): a router that still
 // has queued work drains it afterwards, and its hooks must not reach into the destroyed stop.
 TEST(EmergencyStop, StopDestroyedBeforeItsRouter_RouterDrainsWithoutTouchingTheStop) {
-  Fixture f;
-  dcp::WorkerPool pool({.threads = 1});
-  dcp::EventRouter router(pool);
+  RouterFixture f;
+  dcp::EventRouter& router = f.router;
   auto estop = std::make_unique<dcp::EmergencyStop>(
       f.outputs, dcp::EmergencyStop::Options{.critical_inputs = {"imu"}, .watchdog = {{"imu", 1h}}});
-  std::promise<void> started;
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  std::atomic<int> runs{0};
-  std::vector<std::uint64_t> epochs;  // written by the (serial) handler only
-  router.on_input("work", [&](const dcp::InputEvent&, const dcp::InputContext& context) {
-    epochs.push_back(context.epoch);
-    if (runs.fetch_add(1) == 0) {
-      started.set_value();
-      (void)released.wait_for(kHang);
-    }
-  }, {.execution = dcp::Execution::serial, .queue_capacity = 16});
+  f.work.install(router);
   estop->protect(router);
 
-  router.dispatch(input("work"));
-  ASSERT_EQ(started.get_future().wait_for(kHang), std::future_status::ready);
-  for (int i = 0; i < 3; ++i) router.dispatch(input("work"));
-  estop.reset();  // the stop goes first, as its header asks
-  release.set_value();
+  f.work.hold_one_and_queue(router, 3);
+  estop.reset();  // the stop goes first
+  f.work.release.open();
   router.shutdown(dcp::ShutdownMode::drain);  // the drainer checks the epoch of each queued input
-  EXPECT_EQ(runs.load(), 4);
-  EXPECT_EQ(epochs, (std::vector<std::uint64_t>{1, 1, 1, 1}));
+  EXPECT_EQ(f.work.runs.load(), 4);
+  EXPECT_EQ(f.work.epochs, (std::vector<std::uint64_t>{1, 1, 1, 1}));
   // The loop hooks too: stamping, feeding the (stopped) watchdog, a critical input closing.
   router.dispatch(input("imu"));
   router.dispatch(dcp::InputClosedEvent{"imu"});
   EXPECT_EQ(router.stats().control_failures, 0u);
+}
+
+// The other order: a protected router destroyed while the stop lives on. Its hooks go with it and
+// take it off the stop's list, so a later trigger never reaches the destroyed router (under ASan a
+// use-after-free here would abort).
+TEST(EmergencyStop, RouterDestroyedBeforeTheStop_LaterTriggersAndResetsSkipIt) {
+  Fixture f;
+  HeldWork work;
+  dcp::WorkerPool pool({.threads = 1});
+  dcp::EmergencyStop estop(f.outputs, {.critical_inputs = {"imu"}, .watchdog = {{"imu", 1h}}});
+  auto router = std::make_unique<dcp::EventRouter>(pool);
+  auto survivor = std::make_unique<dcp::EventRouter>(pool);
+  work.install(*survivor);
+  estop.protect(*router);
+  estop.protect(*survivor);
+  router->dispatch(input("imu"));
+  router.reset();  // destroyed first
+
+  work.hold_one_and_queue(*survivor, 2);
+  ASSERT_TRUE(estop.trigger("operator"));  // reaches the survivor only
+  EXPECT_EQ(estop.stats().discarded, 2u);
+  ASSERT_TRUE(estop.reset());
+  work.release.open();
+  ASSERT_TRUE(survivor->wait_idle_for(kHang));
+  EXPECT_EQ(work.runs.load(), 1);
+  EXPECT_EQ(f.flushed_texts(), (std::vector<std::string>{"halt: operator", "reset"}));
+  survivor.reset();  // the last protected router goes too; the stop is destroyed after both
+  EXPECT_TRUE(estop.trigger("after both routers"));
 }
 
 TEST(EmergencyStop, BadWatchdogEntry_ThrowsFromTheConstructor) {
@@ -378,26 +524,14 @@ TEST(EmergencyStop, BadWatchdogEntry_ThrowsFromTheConstructor) {
 TEST(EmergencyStop, TriggerAllocationFailure_NeverLatchesWithoutTheHalt) {
   const std::string reason = "operator pressed the red button on the panel";  // beyond SSO
   for (long failing = 0;; ++failing) {
-    Fixture f;
-    dcp::WorkerPool pool({.threads = 1});
-    dcp::EventRouter router(pool);
+    RouterFixture f;
+    dcp::EventRouter& router = f.router;
     dcp::EmergencyStop estop(f.outputs, {});
     std::atomic<int> callbacks{0};
     estop.on_trigger([&](std::uint64_t, std::string_view) { callbacks.fetch_add(1); });
-    std::promise<void> started;
-    std::promise<void> release;
-    std::shared_future<void> released = release.get_future().share();
-    std::atomic<int> runs{0};
-    router.on_input("work", [&](const dcp::InputEvent&, const dcp::InputContext&) {
-      if (runs.fetch_add(1) == 0) {
-        started.set_value();
-        (void)released.wait_for(kHang);
-      }
-    }, {.execution = dcp::Execution::serial, .queue_capacity = 16});
+    f.work.install(router);
     estop.protect(router);
-    router.dispatch(input("work"));
-    ASSERT_EQ(started.get_future().wait_for(kHang), std::future_status::ready);
-    for (int i = 0; i < 3; ++i) router.dispatch(input("work"));
+    f.work.hold_one_and_queue(router, 3);
 
     const auto [threw, injected] = dcp::test::with_failing_allocation(failing, [&] { (void)estop.trigger(reason); });
     if (threw) {
@@ -417,9 +551,9 @@ TEST(EmergencyStop, TriggerAllocationFailure_NeverLatchesWithoutTheHalt) {
     EXPECT_EQ(halts, 1) << "allocation " << failing;
     EXPECT_EQ(estop.stats().triggers, 1u) << "allocation " << failing;
     EXPECT_EQ(callbacks.load(), 1) << "allocation " << failing;
-    release.set_value();
+    f.work.release.open();
     ASSERT_TRUE(router.wait_idle_for(kHang));
-    EXPECT_EQ(runs.load(), 1) << "allocation " << failing;
+    EXPECT_EQ(f.work.runs.load(), 1) << "allocation " << failing;
     const dcp::InputStats stats = router.input_stats("work");
     EXPECT_EQ(stats.received, stats.handled + stats.failed + stats.dropped + stats.discarded);
     if (!injected) break;  // trigger() ran through without reaching the n-th allocation

@@ -1,11 +1,12 @@
 // Tests of dcp::Watchdog (include/dcp/patterns/watchdog.hpp).
 //
-// Synchronisation: every firing is sent over a dcp channel and the test receives it (kHang only
-// catches hangs). "It did not fire (again)" is checked against a sentinel input watched with a much
-// longer deadline from inside the callback — on the watchdog thread, where nothing else can fire —
-// so when the sentinel fires, the input under test has provably been silent for many of its own
-// deadlines. The one test that must feed "regularly" states what it can assert honestly: no firing
-// unless a gap between two feeds really exceeded the deadline.
+// Synchronisation: every firing is sent over a dcp channel and the test receives it (kHangTimeout
+// only catches hangs); callbacks are held with dcp::test::Gate. "It did not fire (again)" is checked
+// against a sentinel input watched with a much longer deadline from inside the callback — on the
+// watchdog thread, where nothing else can fire — so when the sentinel fires, the input under test
+// has provably been silent for many of its own deadlines. The one test that must feed "regularly"
+// states what it can assert honestly: no firing unless a gap between two feeds really exceeded the
+// deadline.
 #include "dcp/patterns/watchdog.hpp"
 
 #include <gtest/gtest.h>
@@ -31,13 +32,16 @@
 #include "dcp/core/error_report.hpp"
 #include "dcp/core/shutdown.hpp"
 #include "support/captured_reports.hpp"
+#include "support/gate.hpp"
+#include "support/hang_timeout.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-constexpr auto kHang = 10s;
+using dcp::test::Gate;
+using dcp::test::kHangTimeout;
 
 struct Fired {
   std::string input;
@@ -58,10 +62,10 @@ struct Recorder {
     (void)tx.send(Fired{std::string(input), silent_for, dcp::detail::current_thread_name()});
   }
 
-  /// The next firing; fails the test (and returns an empty Fired) after kHang.
+  /// The next firing; fails the test (and returns an empty Fired) after kHangTimeout.
   Fired next() {
-    auto result = rx.recv_for(kHang);
-    EXPECT_TRUE(result.ok()) << "no firing within " << kHang.count() << " s";
+    auto result = rx.recv_for(kHangTimeout);
+    EXPECT_TRUE(result.ok()) << "no firing within " << kHangTimeout.count() << " s";
     return result.ok() ? std::move(result.value()) : Fired{};
   }
 };
@@ -136,7 +140,7 @@ TEST(Watchdog, ExpiredInput_FiresOncePerSilence_ThenAgainAfterAFeed) {
   EXPECT_TRUE(recorder.rx.try_recv().is_empty());
 
   // Everything watched is expired, so the thread sleeps without a deadline: only the re-arming feed
-  // can wake it. A lost wake-up would hang here (caught by kHang).
+  // can wake it. A lost wake-up would hang here (caught by kHangTimeout).
   const auto fed_at = Clock::now();
   EXPECT_TRUE(watchdog.feed("a"));
   EXPECT_FALSE(watchdog.expired("a"));
@@ -177,6 +181,8 @@ TEST(Watchdog, FedWithinItsDeadline_DoesNotFire_ThenFiresOnceFeedingStops) {
     std::cout << "[ note     ] a feed gap exceeded the deadline (overloaded machine): firings allowed\n";
   }
 
+  // The firings of an overloaded machine come first (each received, so none is mistaken for the last).
+  for (std::uint64_t i = 0; i < fired_while_fed; ++i) EXPECT_EQ(recorder.next().input, "lidar");
   const Fired fired = recorder.next();  // the silence after the last feed
   EXPECT_EQ(fired.input, "lidar");
   EXPECT_GE(fired.silent_for, kDeadline);
@@ -250,7 +256,7 @@ TEST(Watchdog, ShutdownFromTheCallback_StartsTheShutdownAndReturnsWithoutJoining
   self = &watchdog;
   ASSERT_TRUE(watchdog.watch("a", 5ms));
   auto future = returned.get_future();
-  ASSERT_EQ(future.wait_for(kHang), std::future_status::ready);
+  ASSERT_EQ(future.wait_for(kHangTimeout), std::future_status::ready);
   watchdog.shutdown();  // from another thread: joins
   EXPECT_FALSE(watchdog.feed("a"));  // the shutdown had begun
   EXPECT_EQ(watchdog.stats().refused_after_shutdown, 1u);
@@ -305,7 +311,7 @@ TEST(Watchdog, ThrowingCallback_WithOnError_GoesToOnErrorAlone) {
                           }});
   watchdog.watch("a", 1ms);
   auto future = delivered.get_future();
-  ASSERT_EQ(future.wait_for(kHang), std::future_status::ready);
+  ASSERT_EQ(future.wait_for(kHangTimeout), std::future_status::ready);
   EXPECT_NE(future.get().find("boom"), std::string::npos);
   watchdog.shutdown();
   EXPECT_EQ(watchdog.stats().callback_errors, 1u);
@@ -330,9 +336,8 @@ TEST(Watchdog, DestructorWithPendingDeadlines_ReturnsPromptly) {
 }
 
 TEST(Watchdog, Destructor_WaitsForARunningCallback_AndNoCallbackRunsAfterIt) {
-  std::latch entered(1);
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
+  Gate entered;
+  Gate release;
   std::atomic<bool> callback_returned{false};
   std::atomic<int> calls{0};
   std::atomic<bool> destroyed{false};
@@ -340,13 +345,13 @@ TEST(Watchdog, Destructor_WaitsForARunningCallback_AndNoCallbackRunsAfterIt) {
   auto watchdog = std::make_unique<dcp::Watchdog>([&](std::string_view, std::chrono::nanoseconds) {
     if (destroyed) ++calls_after_destruction;
     if (calls++ == 0) {
-      entered.count_down();
-      released.wait();
+      entered.open();
+      EXPECT_TRUE(release.wait());
       callback_returned = true;
     }
   });
   for (int i = 0; i < 8; ++i) watchdog->watch("input-" + std::to_string(i), 1ms);  // several due together
-  entered.wait();
+  ASSERT_TRUE(entered.wait());
 
   std::promise<bool> observed;  // callback_returned as seen by the destroyer right after destruction
   std::thread destroyer([&] {
@@ -354,7 +359,7 @@ TEST(Watchdog, Destructor_WaitsForARunningCallback_AndNoCallbackRunsAfterIt) {
     destroyed = true;
     observed.set_value(callback_returned.load());
   });
-  release.set_value();
+  release.open();
   destroyer.join();
   EXPECT_TRUE(observed.get_future().get()) << "the destructor returned while the callback still ran";
   EXPECT_EQ(calls_after_destruction.load(), 0);
@@ -362,49 +367,92 @@ TEST(Watchdog, Destructor_WaitsForARunningCallback_AndNoCallbackRunsAfterIt) {
   EXPECT_LE(calls.load(), 8);
 }
 
-TEST(Watchdog, Shutdown_IsIdempotent_AndLaterFeedsAndWatchesAreRefusedAndCounted) {
+/// A watchdog that watched "a" (for an hour) and was then shut down; `calls` counts its callbacks.
+struct ShutDownWatchdog {
   std::atomic<int> calls{0};
-  dcp::Watchdog watchdog([&](std::string_view, std::chrono::nanoseconds) { ++calls; });
-  ASSERT_TRUE(watchdog.watch("a", 1h));
-  watchdog.shutdown();
-  watchdog.shutdown(dcp::ShutdownMode::cancel);
+  dcp::Watchdog watchdog{[this](std::string_view, std::chrono::nanoseconds) { ++calls; }};
+  ShutDownWatchdog() {
+    EXPECT_TRUE(watchdog.watch("a", 1h));
+    watchdog.shutdown();
+  }
+};
+
+TEST(Watchdog, WatchAfterShutdown_IsRefusedAndCounted) {
+  ShutDownWatchdog shut;
+  dcp::Watchdog& watchdog = shut.watchdog;
   EXPECT_FALSE(watchdog.watch("b", 1ns));  // refused: never throws, does nothing
   EXPECT_FALSE(watchdog.watch("", -1ns));  // refused before the arguments are checked
-  EXPECT_FALSE(watchdog.feed("a"));
-  EXPECT_EQ(calls.load(), 0);
+  EXPECT_EQ(watchdog.watched(), 1u);
+  EXPECT_FALSE(watchdog.expired("b"));
+  EXPECT_EQ(watchdog.stats().refused_after_shutdown, 2u);
+  EXPECT_EQ(shut.calls.load(), 0);
+}
+
+TEST(Watchdog, FeedAfterShutdown_IsRefusedAndCounted_WhileQueriesAndUnwatchKeepWorking) {
+  ShutDownWatchdog shut;
+  dcp::Watchdog& watchdog = shut.watchdog;
+  EXPECT_FALSE(watchdog.feed("a"));  // refused: never throws, does nothing
+  EXPECT_FALSE(watchdog.feed("unknown"));
+  EXPECT_EQ(shut.calls.load(), 0);
   const dcp::Watchdog::Stats stats = watchdog.stats();
-  EXPECT_EQ(stats.refused_after_shutdown, 3u);
-  EXPECT_EQ(stats.watched, 1u);  // observers keep working
+  EXPECT_EQ(stats.refused_after_shutdown, 2u);
+  EXPECT_EQ(stats.watched, 1u);
+  EXPECT_FALSE(watchdog.expired("a"));
   EXPECT_TRUE(watchdog.unwatch("a"));
   EXPECT_EQ(watchdog.watched(), 0u);
 }
 
+TEST(Watchdog, ShutdownTwice_IsANoOp) {
+  Recorder recorder;
+  dcp::Watchdog watchdog([&](std::string_view input, std::chrono::nanoseconds silent_for) {
+    recorder.record(input, silent_for);
+  });
+  watchdog.watch("a", 1ms);
+  watchdog.watch("idle", 1h);
+  EXPECT_EQ(recorder.next().input, "a");
+  watchdog.shutdown();
+  const dcp::Watchdog::Stats first = watchdog.stats();
+  watchdog.shutdown();
+  watchdog.shutdown(dcp::ShutdownMode::cancel);  // nothing left to cancel either
+  const dcp::Watchdog::Stats second = watchdog.stats();
+  EXPECT_EQ(second.watched, first.watched);
+  EXPECT_EQ(second.expirations, first.expirations);
+  EXPECT_EQ(second.firings_cancelled, first.firings_cancelled);
+  EXPECT_EQ(second.refused_after_shutdown, 0u);
+  EXPECT_FALSE(recorder.rx.try_recv().ok());  // no callback ran again
+}
+
 /// Eight inputs due together; the first callback blocks until the test has started the shutdown.
 struct BlockedFirings {
-  std::latch entered{1};
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
+  Gate entered;
+  Gate release;
   std::atomic<int> calls{0};
   std::unique_ptr<dcp::Watchdog> watchdog = std::make_unique<dcp::Watchdog>(
       [this](std::string_view, std::chrono::nanoseconds) {
         if (calls++ == 0) {
-          entered.count_down();
-          released.wait();
+          entered.open();
+          EXPECT_TRUE(release.wait());
         }
       });
   BlockedFirings() {
     for (int i = 0; i < 8; ++i) watchdog->watch("input-" + std::to_string(i), 1ms);
-    entered.wait();
+    EXPECT_TRUE(entered.wait());
   }
 };
 
+/// Shuts `firings` down with `mode` from another thread while its first callback is blocked; returns
+/// the stats once the shutdown returned.
+dcp::Watchdog::Stats shut_down_during_a_firing(BlockedFirings& firings, dcp::ShutdownMode mode) {
+  std::thread shutter([&] { firings.watchdog->shutdown(mode); });
+  while (firings.watchdog->feed("input-0")) std::this_thread::yield();  // until the shutdown began
+  firings.release.open();
+  shutter.join();
+  return firings.watchdog->stats();
+}
+
 TEST(Watchdog, ShutdownCancel_SkipsTheDecidedFiringsAndCountsThem) {
   BlockedFirings firings;
-  std::thread shutter([&] { firings.watchdog->shutdown(dcp::ShutdownMode::cancel); });
-  while (firings.watchdog->feed("input-0")) std::this_thread::yield();  // until the shutdown began
-  firings.release.set_value();
-  shutter.join();
-  const dcp::Watchdog::Stats stats = firings.watchdog->stats();
+  const dcp::Watchdog::Stats stats = shut_down_during_a_firing(firings, dcp::ShutdownMode::cancel);
   EXPECT_EQ(firings.calls.load(), 1);
   EXPECT_GE(stats.expirations, 1u);
   EXPECT_EQ(stats.firings_cancelled, stats.expirations - 1);
@@ -412,11 +460,7 @@ TEST(Watchdog, ShutdownCancel_SkipsTheDecidedFiringsAndCountsThem) {
 
 TEST(Watchdog, ShutdownDrain_DeliversTheDecidedFirings) {
   BlockedFirings firings;
-  std::thread shutter([&] { firings.watchdog->shutdown(dcp::ShutdownMode::drain); });
-  while (firings.watchdog->feed("input-0")) std::this_thread::yield();  // until the shutdown began
-  firings.release.set_value();
-  shutter.join();
-  const dcp::Watchdog::Stats stats = firings.watchdog->stats();
+  const dcp::Watchdog::Stats stats = shut_down_during_a_firing(firings, dcp::ShutdownMode::drain);
   EXPECT_EQ(static_cast<std::uint64_t>(firings.calls.load()), stats.expirations);
   EXPECT_EQ(stats.firings_cancelled, 0u);
 }

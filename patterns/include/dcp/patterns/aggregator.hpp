@@ -56,9 +56,13 @@
 // Shutdown: shutdown(ShutdownMode::drain) emits every pending key (flushed) on the calling thread;
 // shutdown(ShutdownMode::cancel) drops them without calling back, counted in stats().cancelled. Both
 // then stop and join the timer thread (waiting for a deadline callback it runs). Idempotent, any
-// thread; the destructor calls shutdown(drain). Once shutdown() has begun, add() returns
-// AddResult::closed and open() false: nothing is stored, nothing thrown, each counted in
-// stats().refused_after_shutdown. stats() keeps working.
+// thread; the destructor calls shutdown(drain).
+// After shutdown — one rule for every dcp pattern. Once shutdown() has begun:
+//   - a call that submits work (here: add(), open()) never blocks and never throws; it returns its
+//     refusal (AddResult::closed / false) and is counted in stats().refused_after_shutdown;
+//   - a configuration call throws std::logic_error naming the class and member (here: none);
+//   - shutdown() again is a no-op (cancel may escalate a drain);
+//   - stats() and read-only accessors keep working (here also flush(), which finds nothing).
 // Limits: Options::parts <= kMaxGatherParts, max_pending <= kMaxGatherPending, remembered <=
 // kMaxGatherRemembered; a deadline of 100 years or more means "never".
 #pragma once
@@ -146,6 +150,18 @@ constexpr const char* to_string(AddResult result) noexcept {
   return "unknown";
 }
 
+/// The options of an Aggregator (Aggregator<...>::Options; one struct for every Key and Part, declared
+/// outside the class so that `Options options = {}` works as a default argument — a nested struct's
+/// member initialisers cannot be used there).
+struct AggregatorOptions {
+  std::size_t parts = 1;                                        ///< slots per key, 1..kMaxGatherParts
+  std::chrono::nanoseconds deadline = std::chrono::milliseconds(100);  ///< > 0; from opening
+  std::size_t max_pending = 64;                                 ///< 1..kMaxGatherPending
+  std::string name = "dcp-gather";                              ///< the timer thread's name
+  std::size_t remembered = 0;  ///< emitted keys remembered for `late`; 0 -> 4 * max_pending
+  ErrorCallback on_error = nullptr;  ///< where a throwing on_result is reported (unset: dcp::report_error)
+};
+
 /// Scatter/gather with a deadline. See the header comment. Key: copyable, hashable with Hash,
 /// comparable with KeyEqual. Part: move-constructible (may be move-only).
 template <class Key, class Part, class Hash = std::hash<Key>, class KeyEqual = std::equal_to<Key>>
@@ -154,17 +170,9 @@ class Aggregator {
   static_assert(std::is_move_constructible_v<Part>, "dcp::Aggregator: Part must be move-constructible");
 
  public:
+  using Options = AggregatorOptions;
   using Result = Gathered<Key, Part>;
   using Callback = std::function<void(Result&&)>;
-
-  struct Options {
-    std::size_t parts = 1;                                        ///< slots per key, 1..kMaxGatherParts
-    std::chrono::nanoseconds deadline = std::chrono::milliseconds(100);  ///< > 0; from opening
-    std::size_t max_pending = 64;                                 ///< 1..kMaxGatherPending
-    std::string name = "dcp-gather";                              ///< the timer thread's name
-    std::size_t remembered = 0;  ///< emitted keys remembered for `late`; 0 -> 4 * max_pending
-    ErrorCallback on_error = nullptr;  ///< where a throwing on_result is reported (unset: dcp::report_error)
-  };
 
   /// Counts since construction (emissions by reason, dropped parts) and the keys pending now.
   struct Stats {
@@ -182,10 +190,8 @@ class Aggregator {
   };
 
   /// Starts the timer thread. Throws std::invalid_argument naming the field for bad options or an
-  /// empty on_result. (Two overloads rather than `Options options = {}`: a nested struct with default
-  /// member initialisers cannot be a default argument inside its own class.)
-  explicit Aggregator(Callback on_result) : Aggregator(std::move(on_result), Options{}) {}
-  Aggregator(Callback on_result, Options options)
+  /// empty on_result.
+  explicit Aggregator(Callback on_result, Options options = {})
       : options_(validated(std::move(options), on_result)), on_result_(std::move(on_result)) {
     remembered_capacity_ = options_.remembered != 0 ? options_.remembered : 4 * options_.max_pending;
     index_.reserve(options_.max_pending);

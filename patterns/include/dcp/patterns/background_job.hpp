@@ -58,10 +58,15 @@
 // Shutdown: shutdown(ShutdownMode::drain) lets a running body end on its own and joins the thread;
 // shutdown(ShutdownMode::cancel) requests stop first (as request_stop()). Idempotent, any thread;
 // cancel escalates a drain in progress. The destructor calls shutdown(drain): a body that only ends
-// on a stop request must be stopped first (request_stop(), stop_for() or shutdown(cancel)). Once
-// shutdown() has begun, start() is refused: it returns false, does nothing, never throws, and is
-// counted in stats().refused_after_shutdown; a job shut down before it started never runs (its state
-// becomes cancelled, on_finished is not called). state(), stats(), wait_for() keep working.
+// on a stop request must be stopped first (request_stop(), stop_for() or shutdown(cancel)). A job
+// shut down before it started never runs (its state becomes cancelled, on_finished is not called).
+//
+// After shutdown — one rule for every dcp pattern. Once shutdown() has begun:
+//   - a call that submits work (here: start()) never blocks and never throws; it returns its
+//     refusal (false) and is counted in stats().refused_after_shutdown;
+//   - a configuration call throws std::logic_error naming the class and member (here: none);
+//   - shutdown() again is a no-op (cancel may escalate a drain);
+//   - stats() and read-only accessors keep working (here also request_stop(), stop_for(), wait_for()).
 //
 // Thread safety: every member of BackgroundJob may be called from any thread concurrently, except the
 // destructor (no other call may run or start once it begins). JobContext is used only by the body, on
@@ -126,6 +131,19 @@ struct JobProgress {
 
 class BackgroundJob;
 
+/// The options of a BackgroundJob (BackgroundJob::Options; declared outside the class so that
+/// `Options options = {}` works as a default argument — a nested struct's member initialisers cannot
+/// be used there).
+struct BackgroundJobOptions {
+  /// Name of the job thread (truncated to 15 characters) and of the job in messages.
+  std::string name = "dcp-job";
+  /// Least time between two progress deliveries (>= 0; 0 delivers every report).
+  std::chrono::nanoseconds progress_interval = std::chrono::milliseconds(100);
+  /// Where a throwing body (other than TaskCancelled) or callback is reported (unset:
+  /// dcp::report_error).
+  ErrorCallback on_error = nullptr;
+};
+
 /// What the body of a BackgroundJob gets: its stop token, progress reporting, interruptible sleep.
 /// Used only on the job thread.
 class JobContext {
@@ -179,6 +197,8 @@ class JobContext {
 
 class BackgroundJob {
  public:
+  using Options = BackgroundJobOptions;
+
   /// What the job runs, once, on its own thread.
   using Body = std::function<void(JobContext&)>;
 
@@ -188,16 +208,6 @@ class BackgroundJob {
     /// Once, when the job ended: its final state and what the body threw (nullptr if it returned).
     /// Job thread. May be empty.
     std::function<void(JobState, std::exception_ptr)> on_finished = nullptr;
-  };
-
-  struct Options {
-    /// Name of the job thread (truncated to 15 characters) and of the job in messages.
-    std::string name = "dcp-job";
-    /// Least time between two progress deliveries (>= 0; 0 delivers every report).
-    std::chrono::nanoseconds progress_interval = std::chrono::milliseconds(100);
-    /// Where a throwing body (other than TaskCancelled) or callback is reported (unset:
-    /// dcp::report_error).
-    ErrorCallback on_error = nullptr;
   };
 
   /// A snapshot of the job's counters.
@@ -213,10 +223,8 @@ class BackgroundJob {
   };
 
   /// A job that runs `body` once start() is called. Throws std::invalid_argument when `body` is empty
-  /// or Options::progress_interval is negative. (Two overloads rather than `Options options = {}`: a
-  /// nested struct with default member initialisers cannot be a default argument inside its class.)
-  BackgroundJob(Body body, Callbacks callbacks) : BackgroundJob(std::move(body), std::move(callbacks), Options{}) {}
-  BackgroundJob(Body body, Callbacks callbacks, Options options);
+  /// or Options::progress_interval is negative.
+  BackgroundJob(Body body, Callbacks callbacks, Options options = {});
 
   BackgroundJob(const BackgroundJob&) = delete;
   BackgroundJob& operator=(const BackgroundJob&) = delete;
@@ -225,9 +233,10 @@ class BackgroundJob {
   /// (its body or callbacks): reported, then aborts.
   ~BackgroundJob();
 
-  /// Starts the job thread: true. False (nothing done) once shutdown() has begun. Once only: a
-  /// second call before any shutdown throws std::logic_error. When request_stop() came first, the body
-  /// never runs: the job ends as cancelled (on_finished still runs, on the job thread).
+  /// Starts the job thread: true. False once shutdown() has begun (refused: nothing done, nothing
+  /// thrown, counted in stats().refused_after_shutdown). Once only: a second call before any
+  /// shutdown throws std::logic_error. When request_stop() came first, the body never runs: the job
+  /// ends as cancelled (on_finished still runs, on the job thread).
   bool start();
 
   /// Asks the body to stop: its token reports stop_requested() and sleep_for() returns false. The

@@ -63,21 +63,30 @@
 // Blocking: trigger()/reset() take a mutex held only for the non-blocking steps above (the priority
 // lane drops its oldest entry rather than wait). shutdown() and the destructor wait for a watchdog
 // trigger in progress (the watchdog thread is joined). Nothing else blocks.
+// Set-up errors: protect() of a router already protected, or of a router that has dispatched an
+// event, throws std::logic_error saying so (nothing changed); protecting several routers is fine.
+// on_trigger() may be called any number of times before shutdown (each callback runs).
 // Shutdown. shutdown(mode) stops the watchdog thread (no trigger from it runs after shutdown()
 // returns) and detaches the hooks left in the protected routers (see "Lifetime"). The stop holds no
-// queued work, so drain and cancel do the same. After shutdown: once shutdown() has begun, trigger()
-// and reset() never block, never throw, do nothing and return false, counted in
-// Stats::refused_after_shutdown; latched(), epoch(), is_current() and stats() keep working, and the
-// output gate keeps its last state (a latched stop stays latched). Idempotent, any thread. The
-// destructor runs shutdown(ShutdownMode::drain). Shut the stop down before its OutputHandler and
-// routers (declare it after them, so that it is destroyed first).
+// queued work, so drain and cancel do the same. The output gate keeps its last state (a latched stop
+// stays latched). The destructor runs shutdown(ShutdownMode::drain).
+// After shutdown — one rule for every dcp pattern. Once shutdown() has begun:
+//   - a call that submits work (here: trigger(), reset()) never blocks and never throws; it returns
+//     its refusal (false) and is counted in stats().refused_after_shutdown;
+//   - a configuration call throws std::logic_error naming the class and member (here: protect(),
+//     on_trigger(): "dcp::EmergencyStop::<member>: called after shutdown()");
+//   - shutdown() again is a no-op (cancel may escalate a drain; here both modes do the same);
+//   - stats() and read-only accessors keep working (here latched(), epoch(), is_current()).
 // One stop per OutputHandler: the stop owns the handler's epoch gate (set_epoch), so a second stop on
 // the same handler would overwrite the first one's gate.
-// Lifetime: the OutputHandler and every protected EventRouter must outlive the EmergencyStop (or at
-// least its last trigger()/reset()); destroy the stop before them. The hooks protect() installed stay
-// in a router that outlives the stop and are safe there: its pooled drainers (still draining during
-// the router's shutdown) and later dispatch() calls see the last epoch, feed a stopped watchdog, and
-// a critical input closing no longer triggers anything.
+// Lifetime: the OutputHandler must outlive the EmergencyStop (declare the stop after it). The stop
+// and the routers it protects may be destroyed in either order:
+//   - the stop first (declared after the routers): the hooks protect() installed stay in the router
+//     and are safe there — its pooled drainers (still draining during the router's shutdown) and
+//     later dispatch() calls see the last epoch, feed a stopped watchdog, and a critical input
+//     closing no longer triggers anything;
+//   - a router first: destroying it destroys its hooks, which take it off the stop's list, so a
+//     later trigger() latches, sends the halt and skips the router that is gone.
 // Bodies: patterns/src/emergency_stop.cpp.
 #pragma once
 
@@ -140,11 +149,13 @@ class EmergencyStop {
 
   /// Wires the stop into `router`: inputs are stamped with the stop's epoch, a trigger discards the
   /// router's queued work and cancels its running handlers, every input feeds the watchdog, and
-  /// InputClosed on a critical input triggers. The watchdog deadlines start counting now.
-  /// Set-up time only (before the router dispatches its first event).
+  /// InputClosed on a critical input triggers. The watchdog deadlines start counting at the first
+  /// protect(). Set-up time only: throws std::logic_error (nothing changed) once shutdown() has
+  /// begun, for a router already protected, and for a router that has dispatched an event.
   void protect(EventRouter& router);
 
   /// Called after every trigger that latched (outside the stop's mutex, on the triggering thread).
+  /// Throws std::logic_error once shutdown() has begun.
   void on_trigger(TriggerCallback callback);
 
   /// Latches the stop (see the header comment). Returns true if this call latched it, false if it

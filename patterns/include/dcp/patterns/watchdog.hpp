@@ -41,9 +41,14 @@
 // Shutdown: shutdown(ShutdownMode::drain) stops deciding new firings, delivers the firings already
 // decided, and joins the thread; shutdown(ShutdownMode::cancel) skips the decided firings too
 // (counted in stats().firings_cancelled). Both wait for a running callback to return. Idempotent, any
-// thread; cancel escalates a drain in progress. The destructor calls shutdown(drain). Once shutdown()
-// has begun, feed() and watch() are refused: they return false, do nothing, never throw, and are
-// counted in stats().refused_after_shutdown. unwatch() and the queries keep working.
+// thread; cancel escalates a drain in progress. The destructor calls shutdown(drain).
+//
+// After shutdown — one rule for every dcp pattern. Once shutdown() has begun:
+//   - a call that submits work (here: watch(), feed()) never blocks and never throws; it returns its
+//     refusal (false) and is counted in stats().refused_after_shutdown;
+//   - a configuration call throws std::logic_error naming the class and member (here: none);
+//   - shutdown() again is a no-op (cancel may escalate a drain);
+//   - stats() and read-only accessors keep working (here also unwatch()).
 //
 // Limits: at most kMaxWatchedInputs (256) inputs watched at once (watch() throws std::length_error
 // beyond); ids are non-empty. The storage for all of them is allocated by the constructor (about
@@ -87,17 +92,21 @@ namespace dcp {
 /// Most inputs one Watchdog watches at once.
 inline constexpr std::size_t kMaxWatchedInputs = 256;
 
+/// The options of a Watchdog (Watchdog::Options; declared outside the class so that `Options options = {}`
+/// works as a default argument — a nested struct's member initialisers cannot be used there).
+struct WatchdogOptions {
+  /// Name of the watchdog's thread (truncated to 15 characters) and of the watchdog in messages.
+  std::string name = "dcp-watchdog";
+  /// Where a throwing expiry callback is reported (unset: dcp::report_error).
+  ErrorCallback on_error = nullptr;
+};
+
 class Watchdog {
  public:
+  using Options = WatchdogOptions;
+
   /// Called on the watchdog's thread when `input_id` has been silent for `silent_for` (>= deadline).
   using ExpiredCallback = std::function<void(std::string_view input_id, std::chrono::nanoseconds silent_for)>;
-
-  struct Options {
-    /// Name of the watchdog's thread (truncated to 15 characters) and of the watchdog in messages.
-    std::string name = "dcp-watchdog";
-    /// Where a throwing expiry callback is reported (unset: dcp::report_error).
-    ErrorCallback on_error = nullptr;
-  };
 
   /// Counters since construction (a snapshot).
   struct Stats {
@@ -109,10 +118,8 @@ class Watchdog {
   };
 
   /// Starts the watchdog thread (watching nothing yet). Throws std::invalid_argument when `on_expired`
-  /// is empty. (Two overloads rather than `Options options = {}`: a nested struct with default member
-  /// initialisers cannot be a default argument inside its own class.)
-  explicit Watchdog(ExpiredCallback on_expired) : Watchdog(std::move(on_expired), Options{}) {}
-  Watchdog(ExpiredCallback on_expired, Options options);
+  /// is empty.
+  explicit Watchdog(ExpiredCallback on_expired, Options options = {});
 
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
@@ -121,9 +128,10 @@ class Watchdog {
   ~Watchdog();
 
   /// Starts watching `input_id`: armed now, it expires unless fed within `deadline`. True when
-  /// watched; false (nothing done, nothing thrown) once shutdown() has begun. Otherwise throws
+  /// watched; false once shutdown() has begun (refused before the arguments are checked: nothing
+  /// done, nothing thrown, counted in stats().refused_after_shutdown). Otherwise throws
   /// std::invalid_argument for an empty id, a deadline <= 0 or an id already watched, and
-  /// std::length_error when kMaxWatchedInputs inputs are already watched.
+  /// std::length_error when kMaxWatchedInputs inputs are already watched; nothing changes then.
   bool watch(std::string input_id, std::chrono::nanoseconds deadline);
 
   /// Stops watching `input_id` (e.g. after it closed normally): it will not fire any more, and a
@@ -178,6 +186,7 @@ class Watchdog {
     std::chrono::nanoseconds silent_for;
   };
 
+  bool refuse() noexcept;  // counts a call refused after shutdown; false
   std::size_t find_locked(std::string_view input_id) const noexcept;
   std::size_t claim_free_slot_locked() const noexcept;
   void run() noexcept;
