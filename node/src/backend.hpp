@@ -50,6 +50,10 @@ class OutputSink {
   }
   /// Transmits `size` bytes written by `fill` into the buffer that travels.
   virtual void send_with(std::string_view output_id, std::size_t size, FillRef fill, Metadata&& metadata) = 0;
+  /// A payload of `size` (checked) bytes written by `fill`, in the buffer send(id, payload) passes on
+  /// without a copy. Called from any thread, concurrently with the other members: it must only read
+  /// immutable state. The default: an owned buffer (one allocation).
+  virtual Payload make_payload(std::size_t size, FillRef fill) const;
   /// Closes validated, newly closed outputs.
   virtual void close_outputs(const std::vector<std::string>& output_ids) = 0;
 };

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <initializer_list>
 #include <cstdlib>
 #include <mutex>
 #include <optional>
@@ -419,13 +420,13 @@ class EventRouter::Impl {
 
   DispatchOutcome route(InputEvent& event) {
     for (const auto& observer : input_observers_) {
-      guarded(event.id, [&] { observer(event); });
+      guarded("an input observer", event.id, [&] { observer(event); });
     }
     auto it = inputs_.find(event.id);
     if (it == inputs_.end()) {
       unknown_inputs_.fetch_add(1, std::memory_order_relaxed);
       if (unknown_metric_) unknown_metric_->add();
-      if (on_unknown_input_) guarded(event.id, [&] { on_unknown_input_(event); });
+      if (on_unknown_input_) guarded("on_unknown_input", event.id, [&] { on_unknown_input_(event); });
       return DispatchOutcome::unknown_input;
     }
     Input& input = *it->second;
@@ -439,20 +440,20 @@ class EventRouter::Impl {
 
   DispatchOutcome route(InputClosedEvent& event) {
     for (const auto& observer : closed_observers_) {
-      guarded(event.id, [&] { observer(event.id); });
+      guarded("an input-closed observer", event.id, [&] { observer(event.id); });
     }
-    if (on_input_closed_) guarded(event.id, [&] { on_input_closed_(event.id); });
+    if (on_input_closed_) guarded("on_input_closed", event.id, [&] { on_input_closed_(event.id); });
     return DispatchOutcome::handled;
   }
 
   DispatchOutcome route(AllInputsClosedEvent&) {
-    if (on_all_inputs_closed_) guarded({}, [&] { on_all_inputs_closed_(); });
+    if (on_all_inputs_closed_) guarded("on_all_inputs_closed", {}, [&] { on_all_inputs_closed_(); });
     end_ = RunEnd::all_inputs_closed;
     return DispatchOutcome::handled;
   }
 
   DispatchOutcome route(StopEvent&) {
-    if (on_stop_) guarded({}, [&] { on_stop_(); });
+    if (on_stop_) guarded("on_stop", {}, [&] { on_stop_(); });
     end_ = RunEnd::stop;
     return DispatchOutcome::handled;
   }
@@ -460,7 +461,7 @@ class EventRouter::Impl {
   DispatchOutcome route(ErrorEvent& event) {
     error_events_.fetch_add(1, std::memory_order_relaxed);
     if (error_event_metric_) error_event_metric_->add();
-    if (on_error_event_) guarded({}, [&] { on_error_event_(event); });
+    if (on_error_event_) guarded("on_error_event", {}, [&] { on_error_event_(event); });
     return DispatchOutcome::handled;
   }
 
@@ -638,12 +639,13 @@ class EventRouter::Impl {
     }
     input.failed.fetch_add(1, std::memory_order_relaxed);
     if (input.metrics.failed) input.metrics.failed->add();
-    report(input.id, std::move(error));
+    report({"input '", input.id, "' handler threw: "}, error);
   }
 
-  /// Runs a control handler or observer; an exception is counted and reported, never propagated.
+  /// Runs a control handler or observer (`what`, about input `id` when not empty); an exception is
+  /// counted and delivered ("<what> threw: ..." / "<what> for input '<id>' threw: ..."), never propagated.
   template <class F>
-  void guarded(std::string_view id, F&& f) {
+  void guarded(const char* what, std::string_view id, F&& f) {
     std::exception_ptr error;
     const Impl* outer = std::exchange(running_event_router, this);
     try {
@@ -654,14 +656,23 @@ class EventRouter::Impl {
     running_event_router = outer;
     if (!error) return;
     control_failures_.fetch_add(1, std::memory_order_relaxed);
-    report(id, std::move(error));
+    if (id.empty()) {
+      report({what, " threw: "}, error);
+    } else {
+      report({what, " for input '", id, "' threw: "}, error);
+    }
   }
 
-  void report(std::string_view id, std::exception_ptr error) noexcept {
-    if (!options_.on_error) return;
+  /// Delivers the concatenated `parts` + what `error` says with dcp::deliver_error: Options::on_error,
+  /// else dcp::report_error (the node's log, the run's summary). Never throws, never drops the error.
+  void report(std::initializer_list<std::string_view> parts, const std::exception_ptr& error) noexcept {
     try {
-      options_.on_error(id, std::move(error));
-    } catch (...) {  // the error reporter failed: nothing else to tell
+      std::string message;
+      for (const std::string_view part : parts) message += part;
+      message += describe_exception(error);
+      deliver_error(options_.on_error, "event router", message);
+    } catch (...) {  // the message could not be allocated: still say that work was lost
+      deliver_error(options_.on_error, "event router", "a handler threw");
     }
   }
 

@@ -26,47 +26,29 @@
 #include "dcp/patterns/status.hpp"
 #include "dcp/node/node_harness.hpp"
 #include "dcp/core/worker_pool.hpp"
+#include "support/captured_reports.hpp"
+#include "support/event_log.hpp"
+#include "support/gate.hpp"
+#include "support/hang_timeout.hpp"
 
-#include "../support/failing_allocation.hpp"  // this binary's operator new fails on demand
+#include "support/failing_allocation.hpp"  // this binary's operator new fails on demand
 
 namespace {
 
 using dcp::test::allocations_until_failure;
+using dcp::test::CapturedReports;
+using dcp::test::Gate;
+using dcp::test::EventLog;
 
 using namespace std::chrono_literals;
 
-constexpr auto kHang = 10s;  // only catches hangs; nothing waits for it to pass
+constexpr auto kHang = dcp::test::kHangTimeout;  // only catches hangs; nothing waits for it to pass
 
 dcp::InputEvent input(std::string id, std::string text = "x") {
   return dcp::InputEvent{std::move(id), dcp::Payload::from_string(text), {}};
 }
 
 std::string text_of(const dcp::InputEvent& event) { return std::string(event.data.as_string()); }
-
-/// A one-shot signal: open() once, wait() until then (false after kHang: a hang, reported).
-class Gate {
- public:
-  void open() {
-    {
-      std::lock_guard lock(mutex_);
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-  bool wait() {
-    std::unique_lock lock(mutex_);
-    return cv_.wait_for(lock, kHang, [this] { return open_; });
-  }
-  bool is_open() const {
-    std::lock_guard lock(mutex_);
-    return open_;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
 
 /// A cyclic barrier for `parties` threads with a hang timeout: arrive_and_wait() returns true once
 /// `parties` threads arrived in the current round — which proves they ran at the same time.
@@ -104,23 +86,6 @@ struct Concurrency {
     }
   }
   void leave() { now.fetch_sub(1); }
-};
-
-/// Thread-safe list of strings.
-class Log {
- public:
-  void add(std::string entry) {
-    std::lock_guard lock(mutex_);
-    entries_.push_back(std::move(entry));
-  }
-  std::vector<std::string> entries() const {
-    std::lock_guard lock(mutex_);
-    return entries_;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<std::string> entries_;
 };
 
 /// Runs `f` on another thread and reports whether it finished within kHang (a hang is a failure, not
@@ -246,12 +211,12 @@ TEST(EventRouter, BusyInput_YieldsItsWorkerSoAnotherInputIsNotStarved) {
   dcp::EventRouter router(pool);
   Gate first_started;
   Gate release;
-  Log order;
+  EventLog order;
   std::atomic<bool> first{true};
   router.on_input("flood", [&](const dcp::InputEvent&, const dcp::InputContext&) {
     if (first.exchange(false)) {
       first_started.open();
-      release.wait();
+      EXPECT_TRUE(release.wait());
     }
     order.add("flood");
   }, {.queue_capacity = 200});
@@ -289,11 +254,11 @@ void check_overflow(const OverflowCase& c) {
   dcp::EventRouter router(pool);
   Gate started;
   Gate release;
-  Log handled;
+  EventLog handled;
   router.on_input("imu", [&](const dcp::InputEvent& in, const dcp::InputContext&) {
     if (text_of(in) == "0") {
       started.open();
-      release.wait();
+      EXPECT_TRUE(release.wait());
     }
     handled.add(text_of(in));
   }, c.options);
@@ -360,7 +325,7 @@ TEST(EventRouter, FullQueueOfOneInput_DoesNotHoldBackAnotherInput) {
   Gate other_ran;
   router.on_input("slow", [&](const dcp::InputEvent&, const dcp::InputContext&) {
     started.open();
-    release.wait();
+    EXPECT_TRUE(release.wait());
   }, {.queue_capacity = 1});
   router.on_input("fast", [&](const dcp::InputEvent&, const dcp::InputContext&) { other_ran.open(); });
 
@@ -379,15 +344,12 @@ TEST(EventRouter, FullQueueOfOneInput_DoesNotHoldBackAnotherInput) {
 // Failures
 // ------------------------------------------------------------------------------------------------
 
-TEST(EventRouter, ThrowingHandlers_AreCountedReportedAndTheLoopGoesOn) {
+TEST(EventRouter, ThrowingHandlers_AreCountedDeliveredToOnErrorAndTheLoopGoesOn) {
+  CapturedReports reports;
   dcp::WorkerPool pool({.threads = 2});
-  Log errors;
-  dcp::EventRouter router(pool, {.on_error = [&](std::string_view id, std::exception_ptr error) {
-                                   try {
-                                     std::rethrow_exception(error);
-                                   } catch (const std::exception& e) {
-                                     errors.add(std::string(id) + ":" + e.what());
-                                   }
+  EventLog errors;
+  dcp::EventRouter router(pool, {.on_error = [&](std::string_view source, std::string_view message) {
+                                   errors.add(std::string(source) + ": " + std::string(message));
                                  }});
   router.on_input("pooled", [](const dcp::InputEvent&, const dcp::InputContext& context) {
     if (context.sequence % 2 == 0) throw std::runtime_error("even");
@@ -410,9 +372,10 @@ TEST(EventRouter, ThrowingHandlers_AreCountedReportedAndTheLoopGoesOn) {
   std::vector<std::string> reported = errors.entries();
   std::sort(reported.begin(), reported.end());
   ASSERT_EQ(reported.size(), 7u);
-  EXPECT_EQ(reported.front(), "inline:always");
-  EXPECT_EQ(reported.back(), "pooled:even");
+  EXPECT_EQ(reported.front(), "event router: input 'inline' handler threw: always");
+  EXPECT_EQ(reported.back(), "event router: input 'pooled' handler threw: even");
   EXPECT_EQ(pool.failed(), 0u);  // the router caught them: no worker task failed
+  EXPECT_EQ(reports.counted(), 0u);  // on_error took them all
 
   // The pooled input still works afterwards.
   router.dispatch(input("pooled"));
@@ -420,29 +383,64 @@ TEST(EventRouter, ThrowingHandlers_AreCountedReportedAndTheLoopGoesOn) {
   EXPECT_EQ(router.input_stats("pooled").handled, 6u);
 }
 
-TEST(EventRouter, ThrowingOnError_IsSwallowed) {
+TEST(EventRouter, ThrowingHandlerWithoutOnError_IsReportedNamingTheInput) {
+  CapturedReports reports;
   dcp::WorkerPool pool({.threads = 1});
-  dcp::EventRouter router(pool, {.on_error = [](std::string_view, std::exception_ptr) { throw 42; }});
+  dcp::EventRouter router(pool);
+  router.on_input("lidar", [](const dcp::InputEvent&, const dcp::InputContext&) { throw std::runtime_error("bad scan"); });
+  EXPECT_EQ(router.dispatch(input("lidar")), dcp::DispatchOutcome::queued);
+  ASSERT_TRUE(router.wait_idle_for(kHang));
+  EXPECT_EQ(router.input_stats("lidar").failed, 1u);
+  EXPECT_EQ(reports.take(), (std::vector<CapturedReports::Report>{{"event router", "input 'lidar' handler threw: bad scan"}}));
+  EXPECT_EQ(reports.counted(), 1u);
+}
+
+TEST(EventRouter, ThrowingOnError_TheErrorAndWhatOnErrorThrewAreReported) {
+  CapturedReports reports;
+  dcp::WorkerPool pool({.threads = 1});
+  dcp::EventRouter router(pool, {.on_error = [](std::string_view, std::string_view) { throw std::runtime_error("42"); }});
   router.on_input("a", [](const dcp::InputEvent&, const dcp::InputContext&) { throw std::runtime_error("x"); },
                   {.execution = dcp::Execution::on_loop});
   EXPECT_EQ(router.dispatch(input("a")), dcp::DispatchOutcome::handled);
   EXPECT_EQ(router.input_stats("a").failed, 1u);
+  EXPECT_EQ(reports.take(), (std::vector<CapturedReports::Report>{
+                                {"event router", "input 'a' handler threw: x"},
+                                {"event router", "its on_error callback threw: 42"}}));
 }
 
-TEST(EventRouter, ThrowingControlHandler_IsCountedAndDoesNotStopTheRouterFromEnding) {
+TEST(EventRouter, ThrowingControlHandlers_AreCountedReportedByNameAndDoNotStopTheRouterFromEnding) {
+  CapturedReports reports;
   dcp::WorkerPool pool({.threads = 1});
-  Log errors;
-  dcp::EventRouter router(pool, {.on_error = [&](std::string_view id, std::exception_ptr) {
-                                   errors.add("[" + std::string(id) + "]");
-                                 }});
+  dcp::EventRouter router(pool);
   router.on_input_closed([](std::string_view) { throw std::runtime_error("closed"); });
+  router.add_input_closed_observer([](std::string_view) { throw std::runtime_error("watching"); });
+  router.on_unknown_input([](const dcp::InputEvent&) { throw std::runtime_error("who"); });
+  router.on_error_event([](const dcp::ErrorEvent&) { throw std::runtime_error("error"); });
   router.on_stop([] { throw std::runtime_error("stop"); });
 
   EXPECT_EQ(router.dispatch(dcp::InputClosedEvent{"lidar"}), dcp::DispatchOutcome::handled);
+  EXPECT_EQ(router.dispatch(input("nobody")), dcp::DispatchOutcome::unknown_input);
+  EXPECT_EQ(router.dispatch(dcp::ErrorEvent{"e"}), dcp::DispatchOutcome::handled);
   EXPECT_EQ(router.dispatch(dcp::StopEvent{}), dcp::DispatchOutcome::handled);
   EXPECT_TRUE(router.has_ended());
-  EXPECT_EQ(router.stats().control_failures, 2u);
-  EXPECT_EQ(errors.entries(), (std::vector<std::string>{"[lidar]", "[]"}));
+  EXPECT_EQ(router.stats().control_failures, 5u);
+  EXPECT_EQ(reports.take(), (std::vector<CapturedReports::Report>{
+                                {"event router", "an input-closed observer for input 'lidar' threw: watching"},
+                                {"event router", "on_input_closed for input 'lidar' threw: closed"},
+                                {"event router", "on_unknown_input for input 'nobody' threw: who"},
+                                {"event router", "on_error_event threw: error"},
+                                {"event router", "on_stop threw: stop"}}));
+}
+
+TEST(EventRouter, ThrowingAllInputsClosedHandler_IsReportedAndTheRouterEnds) {
+  CapturedReports reports;
+  dcp::WorkerPool pool({.threads = 1});
+  dcp::EventRouter router(pool);
+  router.on_all_inputs_closed([] { throw std::runtime_error("closing"); });
+  EXPECT_EQ(router.dispatch(dcp::AllInputsClosedEvent{}), dcp::DispatchOutcome::handled);
+  EXPECT_TRUE(router.has_ended());
+  EXPECT_EQ(reports.take(),
+            (std::vector<CapturedReports::Report>{{"event router", "on_all_inputs_closed threw: closing"}}));
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -628,11 +626,11 @@ TEST(EventRouter, StaleQueuedEvents_AreDiscardedNotRun) {
   router.set_epoch_source([&] { return epoch.load(); });
   Gate started;
   Gate release;
-  Log ran;
+  EventLog ran;
   router.on_input("work", [&](const dcp::InputEvent& in, const dcp::InputContext&) {
     if (text_of(in) == "first") {
       started.open();
-      release.wait();
+      EXPECT_TRUE(release.wait());
     }
     ran.add(text_of(in));
   }, {.queue_capacity = 10});
@@ -732,7 +730,8 @@ TEST(EventRouter, InputObservers_SeeEveryInputKnownOrNotBeforeItsHandler) {
   EXPECT_EQ(calls, (std::vector<std::string>{"observer:a", "handler:a", "observer:unknown"}));
 }
 
-TEST(EventRouter, ThrowingObserver_IsCountedAndTheInputStillDispatched) {
+TEST(EventRouter, ThrowingObserver_IsCountedReportedAndTheInputStillDispatched) {
+  CapturedReports reports;
   dcp::WorkerPool pool({.threads = 1});
   dcp::EventRouter router(pool);
   int handled = 0;
@@ -742,6 +741,8 @@ TEST(EventRouter, ThrowingObserver_IsCountedAndTheInputStillDispatched) {
   EXPECT_EQ(router.dispatch(input("a")), dcp::DispatchOutcome::handled);
   EXPECT_EQ(handled, 1);
   EXPECT_EQ(router.stats().control_failures, 1u);
+  EXPECT_EQ(reports.take(),
+            (std::vector<CapturedReports::Report>{{"event router", "an input observer for input 'a' threw: observer"}}));
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -757,7 +758,7 @@ TEST(EventRouter, ShutdownDrain_RunsQueuedWorkWaitsThenDropsNewInputs) {
   router.on_input("work", [&](const dcp::InputEvent& in, const dcp::InputContext&) {
     if (text_of(in) == "first") {
       started.open();
-      release.wait();
+      EXPECT_TRUE(release.wait());
     }
     handled.fetch_add(1);
   }, {.queue_capacity = 10});
@@ -873,7 +874,7 @@ TEST(EventRouter, WaitIdleFor_FalseWhileAHandlerRuns) {
   Gate release;
   router.on_input("work", [&](const dcp::InputEvent&, const dcp::InputContext&) {
     started.open();
-    release.wait();
+    EXPECT_TRUE(release.wait());
   });
   EXPECT_TRUE(router.wait_idle_for(0ms));
   router.dispatch(input("work"));
@@ -891,7 +892,7 @@ TEST(EventRouter, WaitIdleFor_HugeTimeoutWaitsForTheHandler_NegativeThrows) {
   Gate release;
   router.on_input("work", [&](const dcp::InputEvent&, const dcp::InputContext&) {
     started.open();
-    release.wait();
+    EXPECT_TRUE(release.wait());
   });
   EXPECT_THROW((void)router.wait_idle_for(-1ns), std::invalid_argument);
   router.dispatch(input("work"));
@@ -979,6 +980,7 @@ TEST(EventRouter, BadRegistrations_ThrowInvalidArgumentNamingTheInputAndField) {
 // ------------------------------------------------------------------------------------------------
 
 TEST(EventRouter, StatusBoard_ReceivesPerInputCountersGaugeAndLatency) {
+  CapturedReports reports;  // the "throw" input's report
   dcp::WorkerPool pool({.threads = 1});
   dcp::StatusBoard status("node");
   dcp::EventRouter router(pool, {.status = &status});
@@ -987,7 +989,7 @@ TEST(EventRouter, StatusBoard_ReceivesPerInputCountersGaugeAndLatency) {
   router.on_input("imu", [&](const dcp::InputEvent& in, const dcp::InputContext&) {
     if (text_of(in) == "block") {
       started.open();
-      release.wait();
+      EXPECT_TRUE(release.wait());
     }
     if (text_of(in) == "throw") throw std::runtime_error("bad");
   }, {.queue_capacity = 2, .overflow = dcp::Overflow::drop_newest});
@@ -1022,7 +1024,7 @@ TEST(EventRouter, StatusBoard_CountsDiscarded) {
   Gate release;
   router.on_input("imu", [&](const dcp::InputEvent&, const dcp::InputContext&) {
     started.open();
-    release.wait();
+    EXPECT_TRUE(release.wait());
   });
   router.dispatch(input("imu"));
   ASSERT_TRUE(started.wait());

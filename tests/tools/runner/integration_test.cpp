@@ -354,6 +354,23 @@ TEST(DcpRun, NodesThatReportedErrors_AreNamedInTheSummary_NoSuccess_Exit3) {
   EXPECT_FALSE(contains(r.err, "dataflow succeeded")) << r.dump();
 }
 
+TEST(DcpRun, RouterAndOutputHandlerErrorsWithoutOnError_AreNamedInTheSummary_NoSuccess_Exit3) {
+  const RunResult r = run_dcp({dataflow("lost_routed_work")});
+  EXPECT_EQ(r.exit_code, 3) << r.dump();
+  EXPECT_EQ(r.summary.at("routed").ended, "exit code 0") << r.dump();
+  EXPECT_TRUE(contains(r.out, "[routed] result inputs=3")) << r.dump();
+  for (const std::string seq : {"0", "1", "2"}) {
+    EXPECT_TRUE(contains(r.err, "[routed!] dcp: event router: input 'in' handler threw: input " + seq + " lost"))
+        << seq << "\n" << r.dump();
+  }
+  EXPECT_TRUE(contains(r.err, "[routed!] dcp: output handler 'routed': send of output 'out' failed: output 'out': "
+                              "metadata has 65 parameters")) << r.dump();
+  EXPECT_TRUE(contains(r.err, "[dcp] dataflow failed: 1 of 2 nodes reported errors")) << r.dump();
+  EXPECT_TRUE(contains(r.err, "[dcp] node 'routed' reported 6 errors that lost work; see its 'dcp:' lines above"))
+      << r.dump();
+  EXPECT_FALSE(contains(r.err, "node 'source' reported")) << r.dump();
+}
+
 TEST(DcpRun, NodeKilledBySigsegv_IsReportedWithTheSignalName) {
   const RunResult r = run_dcp({dataflow("crash_segv")});
   EXPECT_EQ(r.exit_code, 1) << r.dump();

@@ -23,8 +23,16 @@
 //            posts N tasks that throw to a dcp::WorkerPool (each is reported: "dcp: worker pool
 //            'lossy': ..." on stderr), waits for them, then reads its events to the end (if it has
 //            inputs) and exits 0 — a node that ends normally but lost work
+//   lose_routed_work  [input=in] [output=out]
+//            an EventRouter (pooled handler) and an OutputHandler, both without on_error: for every
+//            input the handler queues an output whose metadata breaks the limits (the output
+//            handler's send fails: "dcp: output handler '<id>': send of output ..."), then throws
+//            ("dcp: event router: input '<input>' handler threw: input <seq> lost"); exits 0 after
+//            the stream — two lost results per input, none of them vanishing
 #include <dcp/core/worker_pool.hpp>
 #include <dcp/node/node.hpp>
+#include <dcp/patterns/event_router.hpp>
+#include <dcp/patterns/output_handler.hpp>
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -41,6 +49,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -279,6 +288,35 @@ int run_lose_work(dcp::Node& node, const Args& args) {
   return 0;
 }
 
+int run_lose_routed_work(dcp::Node& node, const Args& args) {
+  const std::string input = arg(args, "input", "in");
+  const std::string output = arg(args, "output", "out");
+  dcp::Metadata too_many;  // OutputSender::send refuses it, on the output handler's thread
+  for (std::size_t i = 0; i <= dcp::kMaxParameters; ++i) {
+    std::string key = "p";  // appended: g++ 12 -O3 warns falsely about "literal" + std::string
+    key += std::to_string(i);
+    too_many.parameters.emplace(std::move(key), static_cast<std::int64_t>(i));
+  }
+  long inputs = 0;
+  {
+    // Destroyed in reverse: the router drains its handlers, the pool ends, then the output handler
+    // sends (here: fails) what is queued and destroys the sender.
+    dcp::OutputHandler outputs(std::move(node.outputs));
+    dcp::WorkerPool pool({.threads = 1, .name = "routed"});
+    dcp::EventRouter router(pool);
+    router.on_input(input, [&](const dcp::InputEvent& event, const dcp::InputContext&) {
+      (void)outputs.send(output, "result", too_many);
+      throw std::runtime_error("input " + std::string(event.data.as_string()) + " lost");
+    });
+    router.add_input_observer([&](const dcp::InputEvent&) { ++inputs; });  // on the loop thread
+    router.on_stop([] { say("stop"); });
+    router.on_all_inputs_closed([] { say("all_inputs_closed"); });
+    (void)router.run(node.events);
+  }
+  say("result inputs=" + std::to_string(inputs));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -303,6 +341,7 @@ int main(int argc, char** argv) {
     if (mode == "stop_ignorer") return run_stop_ignorer(node);
     if (mode == "inspect") return run_inspect(node, argc, argv);
     if (mode == "lose_work") return run_lose_work(node, args);
+    if (mode == "lose_routed_work") return run_lose_routed_work(node, args);
     std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
     return 2;
   } catch (const std::exception& e) {
