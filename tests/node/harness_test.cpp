@@ -319,6 +319,22 @@ TEST(NodeHarnessOutputs, SendWith_CapturesWhatFillWrote) {
   EXPECT_TRUE(outputs[1].data.empty());
 }
 
+TEST(NodeHarnessOutputs, SentPayload_IsKeptAsHandedOver_BytesAndTextLeaveItEmpty) {
+  NodeHarness harness = make_camera();
+  dcp::Node node = harness.node();
+  const dcp::Payload made = node.outputs.make_payload(3, [](std::span<std::uint8_t> bytes) {
+    std::iota(bytes.begin(), bytes.end(), std::uint8_t{1});
+  });
+  node.outputs.send("image", made);
+  node.outputs.send("status", "text");
+  const auto outputs = harness.outputs();
+  ASSERT_EQ(outputs.size(), 2u);
+  EXPECT_EQ(outputs[0].data, (std::vector<std::uint8_t>{1, 2, 3}));
+  EXPECT_EQ(outputs[0].payload.data(), made.data());  // the same buffer: nothing copied it
+  EXPECT_TRUE(outputs[1].payload.empty());
+  EXPECT_EQ(outputs[1].text(), "text");
+}
+
 TEST(NodeHarnessOutputs, SendWithThrowingFill_SendsNothing) {
   NodeHarness harness = make_camera();
   dcp::Node node = harness.node();
