@@ -167,6 +167,13 @@ struct FillRef {
   void (*call)(void* context, std::span<std::uint8_t> bytes);
   void* context;
   void operator()(std::span<std::uint8_t> bytes) const { call(context, bytes); }
+
+  /// A reference to `fill` (callable as fill(std::span<std::uint8_t>)), valid while `fill` lives.
+  template <class Fill>
+  static FillRef to(Fill& fill) noexcept {
+    return FillRef{[](void* c, std::span<std::uint8_t> bytes) { (*static_cast<Fill*>(c))(bytes); },
+                   const_cast<void*>(static_cast<const void*>(std::addressof(fill)))};
+  }
 };
 }  // namespace detail
 
@@ -284,11 +291,7 @@ class OutputSender {
   void send_with(std::string_view output_id, std::size_t size, Fill&& fill, Metadata metadata = {}) {
     static_assert(std::is_invocable_v<Fill&, std::span<std::uint8_t>>,
                   "dcp::OutputSender::send_with: fill must be callable as fill(std::span<std::uint8_t>)");
-    using FillType = std::remove_reference_t<Fill>;
-    const detail::FillRef ref{
-        [](void* context, std::span<std::uint8_t> bytes) { (*static_cast<FillType*>(context))(bytes); },
-        const_cast<void*>(static_cast<const void*>(std::addressof(fill)))};
-    send_with_impl(output_id, size, ref, std::move(metadata));
+    send_with_impl(output_id, size, detail::FillRef::to(fill), std::move(metadata));
   }
 
   /// A payload of `size` bytes written by `fill` (callable as void(std::span<std::uint8_t>)) straight
@@ -303,11 +306,7 @@ class OutputSender {
   [[nodiscard]] Payload make_payload(std::size_t size, Fill&& fill) const {
     static_assert(std::is_invocable_v<Fill&, std::span<std::uint8_t>>,
                   "dcp::OutputSender::make_payload: fill must be callable as fill(std::span<std::uint8_t>)");
-    using FillType = std::remove_reference_t<Fill>;
-    const detail::FillRef ref{
-        [](void* context, std::span<std::uint8_t> bytes) { (*static_cast<FillType*>(context))(bytes); },
-        const_cast<void*>(static_cast<const void*>(std::addressof(fill)))};
-    return make_payload_impl(size, ref);
+    return make_payload_impl(size, detail::FillRef::to(fill));
   }
   /// Closes outputs early: their subscribers get InputClosed. Closing a closed output again does
   /// nothing; an undeclared id throws NodeError and closes nothing.

@@ -213,11 +213,7 @@ class OutputHandler {
                          std::uint64_t epoch = kUntagged) {
     static_assert(std::is_invocable_v<Fill&, std::span<std::uint8_t>>,
                   "dcp::OutputHandler::send_with: fill must be callable as fill(std::span<std::uint8_t>)");
-    using FillType = std::remove_reference_t<Fill>;
-    const detail::FillRef ref{
-        [](void* context, std::span<std::uint8_t> bytes) { (*static_cast<FillType*>(context))(bytes); },
-        const_cast<void*>(static_cast<const void*>(std::addressof(fill)))};
-    return send_with_impl(output_id, size, ref, std::move(metadata), epoch);
+    return send_with_impl(output_id, size, detail::FillRef::to(fill), std::move(metadata), epoch);
   }
 
   /// Queues `data` on the priority lane: sent before any normal output still queued; never gated;
