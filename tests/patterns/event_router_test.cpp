@@ -50,6 +50,22 @@ dcp::InputEvent input(std::string id, std::string text = "x") {
 
 std::string text_of(const dcp::InputEvent& event) { return std::string(event.data.as_string()); }
 
+/// Holds the worker running a handler until the test lets it go: the handler calls hold() (which
+/// says it started, then waits for release()); the test waits for wait_started() (false: a hang).
+class HeldWorker {
+ public:
+  void hold() {
+    started_.open();
+    EXPECT_TRUE(release_.wait()) << "never released";
+  }
+  [[nodiscard]] bool wait_started() const { return started_.wait(); }
+  void release() { release_.open(); }
+
+ private:
+  Gate started_;
+  Gate release_;
+};
+
 /// A cyclic barrier for `parties` threads with a hang timeout: arrive_and_wait() returns true once
 /// `parties` threads arrived in the current round — which proves they ran at the same time.
 class Rendezvous {
@@ -219,24 +235,20 @@ TEST(EventRouter, OnLoopInput_RunsInsideDispatchOnTheCallingThread) {
 TEST(EventRouter, BusyInput_YieldsItsWorkerSoAnotherInputIsNotStarved) {
   dcp::WorkerPool pool({.threads = 1});
   dcp::EventRouter router(pool);
-  Gate first_started;
-  Gate release;
+  HeldWorker worker;
   EventLog order;
   std::atomic<bool> first{true};
   router.on_input("flood", [&](const dcp::InputEvent&, const dcp::InputContext&) {
-    if (first.exchange(false)) {
-      first_started.open();
-      EXPECT_TRUE(release.wait());
-    }
+    if (first.exchange(false)) worker.hold();
     order.add("flood");
   }, {.queue_capacity = 200});
   router.on_input("rare", [&](const dcp::InputEvent&, const dcp::InputContext&) { order.add("rare"); });
 
   router.dispatch(input("flood"));
-  ASSERT_TRUE(first_started.wait());
+  ASSERT_TRUE(worker.wait_started());
   for (int i = 0; i < 150; ++i) router.dispatch(input("flood"));
   router.dispatch(input("rare"));
-  release.open();
+  worker.release();
   ASSERT_TRUE(router.wait_idle_for(kHang));
 
   const std::vector<std::string> entries = order.entries();
@@ -262,19 +274,15 @@ struct OverflowCase {
 void check_overflow(const OverflowCase& c) {
   dcp::WorkerPool pool({.threads = 1});
   dcp::EventRouter router(pool);
-  Gate started;
-  Gate release;
+  HeldWorker worker;
   EventLog handled;
   router.on_input("imu", [&](const dcp::InputEvent& in, const dcp::InputContext&) {
-    if (text_of(in) == "0") {
-      started.open();
-      EXPECT_TRUE(release.wait());
-    }
+    if (text_of(in) == "0") worker.hold();
     handled.add(text_of(in));
   }, c.options);
 
   ASSERT_EQ(router.dispatch(input("imu", "0")), dcp::DispatchOutcome::queued);
-  ASSERT_TRUE(started.wait());  // the only worker is now blocked inside the handler
+  ASSERT_TRUE(worker.wait_started());  // the only worker is now blocked inside the handler
 
   std::vector<dcp::DispatchOutcome> outcomes;
   // Dispatch on another thread, so a dispatch that waited for the blocked worker fails the test
@@ -288,7 +296,7 @@ void check_overflow(const OverflowCase& c) {
   EXPECT_EQ(before.running, 1u);
   EXPECT_EQ(before.dropped, c.dropped);
 
-  release.open();
+  worker.release();
   ASSERT_TRUE(router.wait_idle_for(kHang));
   EXPECT_EQ(handled.entries(), c.handled);
   const dcp::InputStats after = router.input_stats("imu");
@@ -330,22 +338,18 @@ TEST(EventRouter, FullQueue_KeepLatest_KeepsOnlyTheNewest) {
 TEST(EventRouter, FullQueueOfOneInput_DoesNotHoldBackAnotherInput) {
   dcp::WorkerPool pool({.threads = 2});
   dcp::EventRouter router(pool);
-  Gate started;
-  Gate release;
+  HeldWorker worker;
   Gate other_ran;
-  router.on_input("slow", [&](const dcp::InputEvent&, const dcp::InputContext&) {
-    started.open();
-    EXPECT_TRUE(release.wait());
-  }, {.queue_capacity = 1});
+  router.on_input("slow", [&](const dcp::InputEvent&, const dcp::InputContext&) { worker.hold(); },
+                  {.queue_capacity = 1});
   router.on_input("fast", [&](const dcp::InputEvent&, const dcp::InputContext&) { other_ran.open(); });
 
   router.dispatch(input("slow"));
-  ASSERT_TRUE(started.wait());
+  ASSERT_TRUE(worker.wait_started());
   for (int i = 0; i < 10; ++i) router.dispatch(input("slow"));
   router.dispatch(input("fast"));
-  EXPECT_TRUE(other_ran.wait());  // while "slow" is still blocked
-  EXPECT_FALSE(release.is_open());
-  release.open();
+  EXPECT_TRUE(other_ran.wait());  // while "slow" is still held
+  worker.release();
   ASSERT_TRUE(router.wait_idle_for(kHang));
   EXPECT_EQ(router.input_stats("slow").dropped, 9u);
 }
@@ -633,23 +637,19 @@ TEST(EventRouter, StaleQueuedEvents_AreDiscardedNotRun) {
   dcp::EventRouter router(pool);
   std::atomic<std::uint64_t> epoch{1};
   router.set_epoch_source([&] { return epoch.load(); });
-  Gate started;
-  Gate release;
+  HeldWorker worker;
   EventLog ran;
   router.on_input("work", [&](const dcp::InputEvent& in, const dcp::InputContext&) {
-    if (text_of(in) == "first") {
-      started.open();
-      EXPECT_TRUE(release.wait());
-    }
+    if (text_of(in) == "first") worker.hold();
     ran.add(text_of(in));
   }, {.queue_capacity = 10});
 
   router.dispatch(input("work", "first"));
-  ASSERT_TRUE(started.wait());
+  ASSERT_TRUE(worker.wait_started());
   for (int i = 0; i < 3; ++i) router.dispatch(input("work", "stale"));
   epoch = 2;  // an e-stop: no discard_queued_and_cancel() call, the epoch alone must do it
   router.dispatch(input("work", "fresh"));
-  release.open();
+  worker.release();
   ASSERT_TRUE(router.wait_idle_for(kHang));
 
   EXPECT_EQ(ran.entries(), (std::vector<std::string>{"first", "fresh"}));
@@ -760,19 +760,15 @@ TEST(EventRouter, ThrowingObserver_IsCountedReportedAndTheInputStillDispatched) 
 TEST(EventRouter, ShutdownDrain_RunsQueuedWorkWaitsThenDropsNewInputs) {
   dcp::WorkerPool pool({.threads = 1});
   dcp::EventRouter router(pool);
-  Gate started;
-  Gate release;
+  HeldWorker worker;
   std::atomic<int> handled{0};
   router.on_input("work", [&](const dcp::InputEvent& in, const dcp::InputContext&) {
-    if (text_of(in) == "first") {
-      started.open();
-      EXPECT_TRUE(release.wait());
-    }
+    if (text_of(in) == "first") worker.hold();
     handled.fetch_add(1);
   }, {.queue_capacity = 10});
 
   router.dispatch(input("work", "first"));
-  ASSERT_TRUE(started.wait());
+  ASSERT_TRUE(worker.wait_started());
   for (int i = 0; i < 5; ++i) router.dispatch(input("work"));
 
   std::atomic<bool> returned{false};
@@ -782,7 +778,7 @@ TEST(EventRouter, ShutdownDrain_RunsQueuedWorkWaitsThenDropsNewInputs) {
   });
   // shutdown() cannot return while "first" is blocked; release it and it must finish everything.
   EXPECT_FALSE(returned.load());
-  release.open();
+  worker.release();
   ASSERT_EQ(shutting.wait_for(kHang), std::future_status::ready);
   EXPECT_EQ(handled.load(), 6);
 
@@ -878,33 +874,25 @@ TEST(EventRouter, PoolCancelledWhileADrainerWaits_WaitingEventsDiscardedRouterId
 TEST(EventRouter, WaitIdleFor_FalseWhileAHandlerRuns) {
   dcp::WorkerPool pool({.threads = 1});
   dcp::EventRouter router(pool);
-  Gate started;
-  Gate release;
-  router.on_input("work", [&](const dcp::InputEvent&, const dcp::InputContext&) {
-    started.open();
-    EXPECT_TRUE(release.wait());
-  });
+  HeldWorker worker;
+  router.on_input("work", [&](const dcp::InputEvent&, const dcp::InputContext&) { worker.hold(); });
   EXPECT_TRUE(router.wait_idle_for(0ms));
   router.dispatch(input("work"));
-  ASSERT_TRUE(started.wait());
+  ASSERT_TRUE(worker.wait_started());
   EXPECT_FALSE(router.wait_idle_for(1ms));
   EXPECT_EQ(router.input_stats("work").running, 1u);
-  release.open();
+  worker.release();
   EXPECT_TRUE(router.wait_idle_for(kHang));
 }
 
 TEST(EventRouter, WaitIdleFor_HugeTimeoutWaitsForTheHandler_NegativeThrows) {
   dcp::WorkerPool pool({.threads = 1});
   dcp::EventRouter router(pool);
-  Gate started;
-  Gate release;
-  router.on_input("work", [&](const dcp::InputEvent&, const dcp::InputContext&) {
-    started.open();
-    EXPECT_TRUE(release.wait());
-  });
+  HeldWorker worker;
+  router.on_input("work", [&](const dcp::InputEvent&, const dcp::InputContext&) { worker.hold(); });
   EXPECT_THROW((void)router.wait_idle_for(-1ns), std::invalid_argument);
   router.dispatch(input("work"));
-  ASSERT_TRUE(started.wait());
+  ASSERT_TRUE(worker.wait_started());
   // nanoseconds::max() must mean "forever", not overflow into the past and return false at once.
   std::atomic<int> result{-1};
   Gate calling;
@@ -913,7 +901,7 @@ TEST(EventRouter, WaitIdleFor_HugeTimeoutWaitsForTheHandler_NegativeThrows) {
     result = router.wait_idle_for(std::chrono::nanoseconds::max()) ? 1 : 0;
   });
   ASSERT_TRUE(calling.wait());
-  release.open();
+  worker.release();
   waiter.join();
   EXPECT_EQ(result.load(), 1);
 }
@@ -992,23 +980,19 @@ TEST(EventRouter, StatusBoard_ReceivesPerInputCountersGaugeAndLatency) {
   dcp::WorkerPool pool({.threads = 1});
   dcp::StatusBoard status("node");
   dcp::EventRouter router(pool, {.status = &status});
-  Gate started;
-  Gate release;
+  HeldWorker worker;
   router.on_input("imu", [&](const dcp::InputEvent& in, const dcp::InputContext&) {
-    if (text_of(in) == "block") {
-      started.open();
-      EXPECT_TRUE(release.wait());
-    }
+    if (text_of(in) == "block") worker.hold();
     if (text_of(in) == "throw") throw std::runtime_error("bad");
   }, {.queue_capacity = 2, .overflow = dcp::Overflow::drop_newest});
 
   router.dispatch(input("imu", "block"));
-  ASSERT_TRUE(started.wait());
+  ASSERT_TRUE(worker.wait_started());
   router.dispatch(input("imu", "ok"));
   router.dispatch(input("imu", "throw"));
   router.dispatch(input("imu", "dropped"));
   EXPECT_EQ(status.gauge("input.imu.queue").value(), 2);
-  release.open();
+  worker.release();
   ASSERT_TRUE(router.wait_idle_for(kHang));
   router.dispatch(input("unknown"));
   router.dispatch(dcp::ErrorEvent{"e"});
@@ -1028,20 +1012,16 @@ TEST(EventRouter, StatusBoard_CountsDiscarded) {
   dcp::WorkerPool pool({.threads = 1});
   dcp::StatusBoard status("node");
   dcp::EventRouter router(pool, {.status = &status});
-  Gate started;
-  Gate release;
-  router.on_input("imu", [&](const dcp::InputEvent&, const dcp::InputContext&) {
-    started.open();
-    EXPECT_TRUE(release.wait());
-  });
+  HeldWorker worker;
+  router.on_input("imu", [&](const dcp::InputEvent&, const dcp::InputContext&) { worker.hold(); });
   router.dispatch(input("imu"));
-  ASSERT_TRUE(started.wait());
+  ASSERT_TRUE(worker.wait_started());
   router.dispatch(input("imu"));
   router.dispatch(input("imu"));
   EXPECT_EQ(router.discard_queued_and_cancel(), 2u);
   EXPECT_EQ(status.counter("input.imu.discarded").value(), 2u);
   EXPECT_EQ(status.gauge("input.imu.queue").value(), 0);
-  release.open();
+  worker.release();
   ASSERT_TRUE(router.wait_idle_for(kHang));
 }
 
