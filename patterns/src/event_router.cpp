@@ -19,6 +19,7 @@
 
 #include "dcp/core/detail/deadline.hpp"
 #include "dcp/core/error_report.hpp"
+#include "item_metrics.hpp"
 
 namespace dcp {
 
@@ -154,10 +155,8 @@ class EventRouter::Impl {
     if (options_.status != nullptr) {
       StatusBoard& status = *options_.status;
       const std::string prefix = "input." + id + ".";
-      input->metrics = Metrics{&status.counter(prefix + "received"), &status.counter(prefix + "handled"),
-                               &status.counter(prefix + "failed"),   &status.counter(prefix + "dropped"),
-                               &status.counter(prefix + "discarded"), &status.gauge(prefix + "queue"),
-                               &status.latency(prefix + "latency")};
+      input->metrics = InputMetrics(status, prefix, {"received", "handled", "failed", "dropped", "discarded"},
+                                    detail::ItemGauge::queue);
     }
     std::lock_guard lock(registry_mutex_);
     inputs_.emplace(std::move(id), std::move(input));
@@ -332,15 +331,9 @@ class EventRouter::Impl {
     return s;
   }
 
-  struct Metrics {
-    Counter* received = nullptr;
-    Counter* handled = nullptr;
-    Counter* failed = nullptr;
-    Counter* dropped = nullptr;
-    Counter* discarded = nullptr;
-    Gauge* queue = nullptr;
-    LatencyHistogram* latency = nullptr;
-  };
+  /// The counters of an input on the status board ("input.<id>.<name>", in this order).
+  enum InputCount : std::size_t { kReceived, kHandled, kFailed, kDropped, kDiscarded, kInputCounts };
+  using InputMetrics = detail::ItemMetrics<kInputCounts>;
 
   /// One input event on its way to a worker.
   struct Pending {
@@ -362,7 +355,7 @@ class EventRouter::Impl {
     const InputHandler handler;
     const InputOptions options;
     const std::size_t limit;  ///< most drainers at once: 0 for on_loop, 1 serial, max_parallel
-    Metrics metrics;
+    InputMetrics metrics;  ///< no-ops without a status board
 
     std::uint64_t next_sequence = 0;  ///< loop thread only
 
@@ -380,15 +373,15 @@ class EventRouter::Impl {
 
     void count_dropped(std::uint64_t n = 1) noexcept {
       dropped.fetch_add(n, std::memory_order_relaxed);
-      if (metrics.dropped) metrics.dropped->add(n);
+      metrics.add(kDropped, n);
     }
     void count_discarded(std::uint64_t n = 1) noexcept {
       discarded.fetch_add(n, std::memory_order_relaxed);
-      if (metrics.discarded) metrics.discarded->add(n);
+      metrics.add(kDiscarded, n);
     }
     /// Under `mutex`.
     void publish_queue_size() noexcept {
-      if (metrics.queue) metrics.queue->set(static_cast<std::int64_t>(queue.size()));
+      metrics.set_queue(static_cast<std::int64_t>(queue.size()));
     }
   };
 
@@ -433,7 +426,7 @@ class EventRouter::Impl {
     Pending pending{std::move(event), epoch_source_ ? epoch_source_() : 0, std::chrono::steady_clock::now(),
                     ++input.next_sequence};
     input.received.fetch_add(1, std::memory_order_relaxed);
-    if (input.metrics.received) input.metrics.received->add();
+    input.metrics.add(kReceived);
     if (input.limit == 0) return run_inline(input, pending);
     return enqueue(input, std::move(pending));
   }
@@ -631,14 +624,14 @@ class EventRouter::Impl {
       error = std::current_exception();
     }
     running_event_router = outer;
-    if (input.metrics.latency) input.metrics.latency->record(std::chrono::steady_clock::now() - pending.received);
+    input.metrics.record_since(pending.received);
     if (!error) {
       input.handled.fetch_add(1, std::memory_order_relaxed);
-      if (input.metrics.handled) input.metrics.handled->add();
+      input.metrics.add(kHandled);
       return;
     }
     input.failed.fetch_add(1, std::memory_order_relaxed);
-    if (input.metrics.failed) input.metrics.failed->add();
+    input.metrics.add(kFailed);
     report({"input '", input.id, "' handler threw: "}, error);
   }
 

@@ -23,6 +23,7 @@
 #include "dcp/core/error_report.hpp"
 #include "dcp/core/select.hpp"
 #include "dcp/patterns/detail/owned_thread.hpp"
+#include "item_metrics.hpp"
 
 namespace dcp {
 
@@ -72,14 +73,9 @@ class QueuedOutput {
 
 static_assert(std::is_nothrow_move_constructible_v<QueuedOutput> && std::is_nothrow_destructible_v<QueuedOutput>);
 
-/// The status-board metrics of one declared output (all null without a board).
-struct OutputMetrics {
-  Counter* sent = nullptr;
-  Counter* dropped = nullptr;
-  Counter* failed = nullptr;
-  Counter* stale = nullptr;
-  LatencyHistogram* latency = nullptr;
-};
+/// The counters of a declared output on the status board ("output.<id>.<name>", in this order).
+enum OutputCount : std::size_t { kSent, kDropped, kFailed, kStale, kOutputCounts };
+using OutputMetrics = ItemMetrics<kOutputCounts>;  // no-ops without a board
 
 /// The bookkeeping shared by producers, the handler thread and the queued outputs themselves.
 ///
@@ -160,7 +156,7 @@ class OutputLedger {
   /// Counts one output dropped by an overflow policy.
   void count_dropped(std::uint32_t output) noexcept {
     dropped.fetch_add(1, std::memory_order_relaxed);
-    if (Counter* c = metrics[output].dropped) c->add();
+    metrics[output].add(kDropped);
   }
 
   /// The handler thread is about to look at the lanes.
@@ -246,12 +242,8 @@ class OutputHandler::Impl {
     if (StatusBoard* board = options_.status) {
       for (std::size_t i = 0; i < outputs_.size(); ++i) {
         const std::string prefix = "output." + outputs_[i] + ".";
-        detail::OutputMetrics& m = ledger_.metrics[i];
-        m.sent = &board->counter(prefix + "sent");
-        m.dropped = &board->counter(prefix + "dropped");
-        m.failed = &board->counter(prefix + "failed");
-        m.stale = &board->counter(prefix + "stale");
-        m.latency = &board->latency(prefix + "latency");
+        ledger_.metrics[i] =
+            detail::OutputMetrics(*board, prefix, {"sent", "dropped", "failed", "stale"}, detail::ItemGauge::none);
       }
       ledger_.queue_gauge = &board->gauge("output.queue");
     }
@@ -514,7 +506,7 @@ class OutputHandler::Impl {
       ledger_.discarded.fetch_add(1, std::memory_order_relaxed);
     } else if (lane == detail::OutputLane::normal && !gate_passes(output.epoch())) {
       ledger_.stale.fetch_add(1, std::memory_order_relaxed);
-      if (metrics.stale != nullptr) metrics.stale->add();
+      metrics.add(detail::kStale);
     } else {
       std::exception_ptr error;
       try {
@@ -523,13 +515,13 @@ class OutputHandler::Impl {
         error = std::current_exception();
       }
       if (!error) {
-        if (metrics.latency != nullptr) metrics.latency->record(std::chrono::steady_clock::now() - output.queued_at());
+        metrics.record_since(output.queued_at());
         ledger_.sent.fetch_add(1, std::memory_order_relaxed);
         if (lane == detail::OutputLane::priority) ledger_.priority_sent.fetch_add(1, std::memory_order_relaxed);
-        if (metrics.sent != nullptr) metrics.sent->add();
+        metrics.add(detail::kSent);
       } else {
         ledger_.failed.fetch_add(1, std::memory_order_relaxed);
-        if (metrics.failed != nullptr) metrics.failed->add();
+        metrics.add(detail::kFailed);
         report(outputs_[index], error);
       }
     }
