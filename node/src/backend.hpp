@@ -6,8 +6,9 @@
 // the front ends so they can live on different threads:
 //   EventSource  owned by the EventStream; called by one thread at a time (the event loop).
 //   OutputSink   owned by the OutputSender; called by one thread at a time, possibly another thread
-//                than the EventSource's, concurrently with it. Halves that share state (a socket, a
-//                store) synchronize it themselves.
+//                than the EventSource's, concurrently with it — but make_payload() by any thread,
+//                concurrently with everything. Halves that share state (a socket, a store)
+//                synchronize it themselves.
 //
 // The front ends do what is common to every backend: output ids are checked (declared, not closed),
 // metadata limits are checked and the timestamp filled in, before the sink is called; the stream's

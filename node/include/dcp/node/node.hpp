@@ -29,7 +29,8 @@
 // Thread safety.
 //   - EventStream: move-only, used by one thread at a time (the event loop).
 //   - OutputSender: move-only; may be moved to another thread and used there, one thread at a time,
-//     while the event loop runs on its own thread.
+//     while the event loop runs on its own thread — except make_payload(), which any thread may call
+//     at the same time as the thread using the sender (dcp::OutputHandler::send_with relies on it).
 //   - Node, EventResult, the event structs: plain values.
 // What blocks: next() until an event comes or the stream ends; next_for / next_until at most until
 // the deadline; try_next never waits for the runner. send() may block while the runner's socket
