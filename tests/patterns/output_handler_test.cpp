@@ -639,7 +639,7 @@ TEST(OutputHandler, OnTheHandlerThread_FlushThrowsLogicError_ShutdownStartsWitho
   OutputHandler* handler = nullptr;
   int logic_errors = 0;
   std::optional<OutputStatus> after_shutdown;
-  std::promise<void> returned;
+  Gate returned;
   OutputHandler out(h.node().outputs, {.on_error = [&](std::string_view, std::string_view) {
                                          try {
                                            handler->flush_for(1s);
@@ -648,11 +648,11 @@ TEST(OutputHandler, OnTheHandlerThread_FlushThrowsLogicError_ShutdownStartsWitho
                                          }
                                          handler->shutdown(ShutdownMode::drain);  // must not join itself
                                          after_shutdown = handler->send("cmd", "late");
-                                         returned.set_value();
+                                         returned.open();
                                        }});
   handler = &out;
   out.send("cmd", "bad", invalid_metadata());
-  ASSERT_EQ(returned.get_future().wait_for(kHang), std::future_status::ready) << "shutdown() hung on its own thread";
+  ASSERT_TRUE(returned.wait()) << "shutdown() hung on its own thread";
   out.shutdown();  // joins the thread, which ends once it is back from on_error
   EXPECT_EQ(logic_errors, 1);
   EXPECT_EQ(after_shutdown, OutputStatus::closed);

@@ -10,7 +10,7 @@
 //   pool.post([&outputs, scan] { outputs.send("obstacles", detect(scan)); });   // any thread
 //   outputs.send("status", "ready");                                         // text works too
 //   outputs.send_priority("safety_state", "halt");        // overtakes everything queued
-//   outputs.send_with("image", bytes, [&](std::span<std::uint8_t> out) { render(out); });  // no copy
+//   outputs.send_with("image", image_size, [&](std::span<std::uint8_t> out) { render(out); });  // no copy
 //   ...
 //   outputs.shutdown();                                   // drain; or let the destructor do it
 //
