@@ -379,14 +379,15 @@ TEST(DcpRun, NodeKilledBySigsegv_IsReportedWithTheSignalName) {
   EXPECT_TRUE(contains(r.out, "[sink] all_inputs_closed")) << r.dump();
 }
 
-TEST(DcpRun, BigPayloads_ArriveIntactThroughSharedMemoryFrom4KiB_AlsoWhenForwarded) {
+TEST(DcpRun, BigPayloads_ArriveIntactThroughSharedMemoryFrom4KiB_AlsoWhenForwardedOrSentByAnOutputHandler) {
   const RunResult r = run_dcp({dataflow("big_payloads")});
   ASSERT_EQ(r.exit_code, 0) << r.dump();
-  // 6 x 64 KiB + 3 x 4 MiB (forwarded) + 2 x 4096 B in shared memory; 2 x 4095 B inline.
-  EXPECT_TRUE(contains(r.out, "[sink] result received=13 order=ok")) << r.dump();
-  EXPECT_EQ(value_in_line(r.out, "[sink] result", "big_ok"), 13) << r.dump();
+  // 6 + 4 (OutputHandler) x 64 KiB + 3 x 4 MiB (forwarded) + 2 x 4096 B in shared memory; 2 x 4095 B inline.
+  EXPECT_TRUE(contains(r.out, "[sink] result received=17 order=ok")) << r.dump();
+  EXPECT_EQ(value_in_line(r.out, "[sink] result", "big_ok"), 17) << r.dump();
   EXPECT_EQ(value_in_line(r.out, "[sink] result", "big_bad"), 0) << r.dump();
-  EXPECT_EQ(value_in_line(r.out, "[sink] result", "shm"), 11) << r.dump();
+  EXPECT_EQ(value_in_line(r.out, "[sink] result", "shm"), 15) << r.dump();
+  EXPECT_TRUE(contains(r.out, "[handled] result sent=4")) << r.dump();
 }
 
 TEST(DcpRun, MisbehavingNodes_AreDisconnectedWithAClearError_OthersComplete) {

@@ -9,9 +9,10 @@
 //   "input_closed <id>", "all_inputs_closed", "stop", "error <message>"
 // and at the end a "result ..." line. It exits 0 unless a check failed (exit 1) or it was told to
 // fail. Modes:
-//   source   count=N [output=out] [interval_ms=0] [size=0] [tick=0] [wait_stop=0]
+//   source   count=N [output=out] [interval_ms=0] [size=0] [tick=0] [wait_stop=0] [handler=0]
 //            sends N messages with "seq" 0..N-1 (text "<seq>", or `size` bytes with a checksum);
-//            tick=1: one message per input event instead of as fast as possible
+//            tick=1: one message per input event instead of as fast as possible; handler=1:
+//            through a dcp::OutputHandler (without tick or interval)
 //   sink     [expect=N] [strict=0] [print=0] [delay_ms=0]
 //            counts inputs per input id, checks seq increases per input (strict: by exactly 1),
 //            verifies big payloads (checksum, shared memory from 4 KiB on)
@@ -89,11 +90,13 @@ void fill_pattern(std::span<std::uint8_t> bytes, std::int64_t seq) {
   for (std::size_t j = 0; j < bytes.size(); ++j) bytes[j] = static_cast<std::uint8_t>((j * 31 + static_cast<std::size_t>(seq) * 7) & 0xff);
 }
 
-void send_numbered(dcp::OutputSender& out, const std::string& output, std::int64_t seq, std::size_t size) {
+/// Through a dcp::OutputSender or a dcp::OutputHandler (the same send / send_with calls).
+template <class Outputs>
+void send_numbered(Outputs& out, const std::string& output, std::int64_t seq, std::size_t size) {
   dcp::Metadata metadata;
   metadata.parameters["seq"] = seq;
   if (size == 0) {
-    out.send(output, std::to_string(seq), metadata);
+    (void)out.send(output, std::to_string(seq), metadata);
     return;
   }
   std::vector<std::uint8_t> bytes(size);
@@ -101,9 +104,9 @@ void send_numbered(dcp::OutputSender& out, const std::string& output, std::int64
   metadata.parameters["checksum"] = static_cast<std::int64_t>(fnv1a(bytes));
   metadata.parameters["size"] = static_cast<std::int64_t>(size);
   if (seq % 2 == 0) {
-    out.send(output, std::span<const std::uint8_t>(bytes), metadata);  // copied into the buffer
+    (void)out.send(output, std::span<const std::uint8_t>(bytes), metadata);  // copied into the buffer
   } else {
-    out.send_with(output, size, [&](std::span<std::uint8_t> target) { fill_pattern(target, seq); }, metadata);
+    (void)out.send_with(output, size, [&](std::span<std::uint8_t> target) { fill_pattern(target, seq); }, metadata);
   }
 }
 
@@ -139,6 +142,10 @@ int run_source(dcp::Node& node, const Args& args) {
       if (std::holds_alternative<dcp::InputEvent>(event) && sent < count) send_numbered(node.outputs, output, sent++, size);
       if (sent == count) break;
     }
+  } else if (number(args, "handler") != 0) {  // the OutputHandler's thread sends; send_with fills here
+    dcp::OutputHandler handler(std::move(node.outputs), {.overflow = dcp::Overflow::block});
+    for (; sent < count; ++sent) send_numbered(handler, output, sent, size);
+    // the destructor sends what is still queued, then destroys the sender
   } else {
     for (; sent < count; ++sent) {
       send_numbered(node.outputs, output, sent, size);
