@@ -184,6 +184,14 @@ def impl_label(row):
     return f"**{name}**" if row["impl"] in (DCP, POOL) else name
 
 
+def rows_of(merged, workload):
+    return [row for key, row in merged.items() if key[0] == workload]
+
+
+def table_row(cells):
+    return "| " + " | ".join(cells) + " |"
+
+
 def sort_rows(rows, value, impl_of=lambda row: row["impl"]):
     """dcp first, then best first."""
     return sorted(rows, key=lambda row: (impl_of(row) not in (DCP, POOL), -value(row)))
@@ -221,13 +229,13 @@ def throughput_tables(merged):
                     cells += ["-", "-"]
                 else:
                     cells += [millions(row["msgs_per_sec"]), ratio(row["msgs_per_sec"], reference)]
-            lines.append("| " + " | ".join(cells) + " |")
+            lines.append(table_row(cells))
         lines.append("")
     return lines
 
 
 def ping_pong_table(merged):
-    rows = [row for key, row in merged.items() if key[0] == "ping_pong"]
+    rows = rows_of(merged, "ping_pong")
     if not rows:
         return []
     dcp = {row["bounded"]: row for row in rows if row["impl"] == DCP}
@@ -238,16 +246,16 @@ def ping_pong_table(merged):
         group = [row for row in rows if row["bounded"] == bounded]
         reference = dcp.get(bounded, {})
         for row in sort_rows(group, lambda r: -r["median_ns"]):
-            lines.append("| " + " | ".join([
+            lines.append(table_row([
                 impl_label(row), "bounded" if bounded else "unbounded",
                 micros(row["median_ns"]), ratio(row["median_ns"], reference.get("median_ns")),
-                micros(row["p99_ns"]), ratio(row["p99_ns"], reference.get("p99_ns"))]) + " |")
+                micros(row["p99_ns"]), ratio(row["p99_ns"], reference.get("p99_ns"))]))
     lines.append("")
     return lines
 
 
 def events_table(merged):
-    rows = [row for key, row in merged.items() if key[0] == "thread_per_event"]
+    rows = rows_of(merged, "thread_per_event")
     if not rows:
         return []
     pool = next((row for row in rows if row["impl"] == POOL), None)
@@ -257,8 +265,8 @@ def events_table(merged):
         label = impl_label(row)
         if row["impl"] == POOL and row.get("threads"):
             label += f" ({row['threads']} threads)"
-        lines.append(f"| {label} | {row['msgs_per_sec']:,.0f} | {1e9 / row['msgs_per_sec']:,.0f} | "
-                     f"{ratio(row['msgs_per_sec'], pool['msgs_per_sec'] if pool else None)} |")
+        lines.append(table_row([label, f"{row['msgs_per_sec']:,.0f}", f"{1e9 / row['msgs_per_sec']:,.0f}",
+                                ratio(row["msgs_per_sec"], pool["msgs_per_sec"] if pool else None)]))
     lines.append("")
     return lines
 
@@ -294,7 +302,7 @@ def check_targets(merged):
                                        f">= {peer_name} {millions(peer['msgs_per_sec'])} M msg/s "
                                        f"(dcp/peer {dcp['msgs_per_sec'] / peer['msgs_per_sec']:.2f})"))
 
-    ping = [row for key, row in merged.items() if key[0] == "ping_pong"]
+    ping = rows_of(merged, "ping_pong")
     blocking_peers = [row for row in ping if row["impl"] != DCP and row.get("wait") == "blocking"]
     spinning_peers = [row for row in ping if row["impl"] != DCP and row.get("wait") != "blocking"]
     for dcp in (row for row in ping if row["impl"] == DCP):
@@ -372,7 +380,7 @@ def write_plot(merged, path):
         axis.legend(fontsize=7)
 
     axis = axes[1][0]
-    ping = sorted((row for key, row in merged.items() if key[0] == "ping_pong"),
+    ping = sorted(rows_of(merged, "ping_pong"),
                   key=lambda r: (r["impl"] != DCP, r["median_ns"]))
     names = [f"{label(row)} {'B' if row['bounded'] else 'U'}" for row in ping]
     axis.barh(names, [row["median_ns"] / 1e3 for row in ping],
@@ -387,7 +395,7 @@ def write_plot(merged, path):
     axis.legend(fontsize=7)
 
     axis = axes[1][1]
-    events = sorted((row for key, row in merged.items() if key[0] == "thread_per_event"),
+    events = sorted(rows_of(merged, "thread_per_event"),
                     key=lambda r: -r["msgs_per_sec"])
     bars = axis.bar([label(row) for row in events], [row["msgs_per_sec"] for row in events],
                     color=[colour(row) for row in events])

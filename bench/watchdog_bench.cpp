@@ -38,6 +38,22 @@ constexpr std::array<std::string_view, 8> kInputs = {"imu", "lidar", "camera", "
                                                      "gps", "bumper", "battery", "joystick"};
 constexpr std::string_view kFedInput = "odometry";  // the 4th: the scan is not trivially short
 
+/// The input's key, as dcp::Watchdog hashes it: FNV-1a with the low bit set.
+std::uint64_t key_of(std::string_view id) noexcept {
+  std::uint64_t hash = 14695981039346656037ULL;
+  for (const char c : id) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 1099511628211ULL;
+  }
+  return hash | 1U;
+}
+
+/// The feed timestamp both feeds store (steady clock, ns).
+std::int64_t now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 /// The alternative: the same feed, under one plain mutex.
 class MutexFeed {
  public:
@@ -62,19 +78,6 @@ class MutexFeed {
   }
 
  private:
-  static std::uint64_t key_of(std::string_view id) noexcept {  // as dcp::Watchdog: FNV-1a
-    std::uint64_t hash = 14695981039346656037ULL;
-    for (const char c : id) {
-      hash ^= static_cast<unsigned char>(c);
-      hash *= 1099511628211ULL;
-    }
-    return hash | 1U;
-  }
-  static std::int64_t now_ns() noexcept {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
-
   std::mutex mutex_;
   std::array<std::uint64_t, kInputs.size()> keys_{};
   std::array<std::string, kInputs.size()> ids_;
@@ -117,19 +120,6 @@ class LockFreeFeed {
     std::atomic<std::int64_t> fed_at{0};
     std::string id;
   };
-  static std::uint64_t key_of(std::string_view id) noexcept {
-    std::uint64_t hash = 14695981039346656037ULL;
-    for (const char c : id) {
-      hash ^= static_cast<unsigned char>(c);
-      hash *= 1099511628211ULL;
-    }
-    return hash | 1U;
-  }
-  static std::int64_t now_ns() noexcept {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
-
   std::array<std::atomic<std::uint64_t>, kInputs.size()> keys_{};
   std::array<Slot, kInputs.size()> slots_;
   std::atomic<std::size_t> slot_count_{kInputs.size()};

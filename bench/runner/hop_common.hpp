@@ -1,5 +1,6 @@
 // bench/runner/hop_common.hpp — what hop_source, hop_sink and socket_floor share: the payload
-// pattern and its checks, the clock, `key=value` arguments and JSON output.
+// pattern and its checks, the clock, `key=value` arguments (and the ones both ends of the hop
+// take) and JSON output.
 //
 // What it is for: the "one hop through the runner" benchmark (docs/benchmarks.md, bench/runner_hop.sh).
 // The source writes every payload from its sequence number, the sink checks it, and both sides
@@ -218,6 +219,36 @@ class JsonLine {
   }
   std::string line_;
 };
+
+// ---------------------------------------------------------------------------------------------
+// The arguments both ends of the hop take, and the JSON fields that echo them.
+// ---------------------------------------------------------------------------------------------
+
+/// mode=latency|throughput size=BYTES count=N [warmup=W] out=FILE (each end adds its own).
+struct HopArgs {
+  std::string mode;
+  std::size_t size = 0;
+  std::int64_t count = 0;
+  std::int64_t warmup = 0;
+  std::string out;
+
+  /// A result line that starts with `role` and the arguments above.
+  [[nodiscard]] JsonLine json_line(std::string_view role) const {
+    JsonLine line;
+    line.field("role", role).field("mode", mode).field("size", static_cast<std::int64_t>(size))
+        .field("count", count).field("warmup", warmup);
+    return line;
+  }
+};
+
+/// Reads and checks the shared arguments; a bad one ends the program (Args::fail, status 2).
+inline HopArgs hop_args(const Args& args) {
+  HopArgs hop{args.text("mode"), static_cast<std::size_t>(args.number("size")), args.number("count"),
+              args.number("warmup", 0), args.text("out")};
+  if (hop.mode != "latency" && hop.mode != "throughput") args.fail("mode must be latency or throughput");
+  if (hop.size == 0 || hop.count <= hop.warmup) args.fail("need size >= 1, count > warmup");
+  return hop;
+}
 
 /// Writes `lines` to `path` (replacing it); "-" means stdout. Throws std::runtime_error.
 inline void write_lines(const std::string& path, const std::string& lines) {

@@ -48,17 +48,11 @@ struct Failures {
 
 int main(int argc, char** argv) {
   const dcp_bench::Args args(argc, argv, "hop_sink");
-  const std::string mode = args.text("mode");
-  const auto size = static_cast<std::size_t>(args.number("size"));
-  const std::int64_t count = args.number("count");
-  const std::int64_t warmup = args.number("warmup", 0);
+  const dcp_bench::HopArgs hop = dcp_bench::hop_args(args);
+  const auto& [mode, size, count, warmup, out] = hop;
   const std::int64_t ack_every = args.number("ack_every", 1);
   const std::int64_t full_every = args.number("full_every", 16);
-  const std::string out = args.text("out");
-  if (mode != "latency" && mode != "throughput") args.fail("mode must be latency or throughput");
-  if (size == 0 || count <= warmup || ack_every < 1 || full_every < 1) {
-    args.fail("need size >= 1, count > warmup, ack_every >= 1, full_every >= 1");
-  }
+  if (ack_every < 1 || full_every < 1) args.fail("need ack_every >= 1, full_every >= 1");
   const bool latency = mode == "latency";
 
   try {
@@ -140,10 +134,8 @@ int main(int argc, char** argv) {
       failures.add("received up to message " + std::to_string(expected - 1) + ", expected " + std::to_string(count - 1));
     }
 
-    dcp_bench::JsonLine line;
-    line.field("role", "sink").field("mode", mode).field("size", static_cast<std::int64_t>(size))
-        .field("count", count).field("warmup", warmup).field("received", expected)
-        .field("full_checks", full_checks).field("failures", failures.count);
+    dcp_bench::JsonLine line = hop.json_line("sink");
+    line.field("received", expected).field("full_checks", full_checks).field("failures", failures.count);
     if (latency) {
       line.field("hop_ns", hop_ns).field("before_fill_ns", before_fill_ns).field("fill_ns", fill_ns)
           .field("after_fill_ns", after_fill_ns).field("busy_ns", busy_ns);

@@ -71,14 +71,10 @@ Ack next_ack(dcp::EventStream& events) {
 
 int main(int argc, char** argv) {
   const dcp_bench::Args args(argc, argv, "hop_source");
-  const std::string mode = args.text("mode");
-  const auto size = static_cast<std::size_t>(args.number("size"));
-  const std::int64_t count = args.number("count");
-  const std::int64_t warmup = args.number("warmup", 0);
+  const dcp_bench::HopArgs hop = dcp_bench::hop_args(args);
+  const auto& [mode, size, count, warmup, out] = hop;
   const std::int64_t window = args.number("window", 64);
-  const std::string out = args.text("out");
-  if (mode != "latency" && mode != "throughput") args.fail("mode must be latency or throughput");
-  if (size == 0 || count <= warmup || window < 1) args.fail("need size >= 1, count > warmup, window >= 1");
+  if (window < 1) args.fail("need window >= 1");
 
   try {
     dcp::Node node = dcp::init_node();
@@ -119,10 +115,8 @@ int main(int argc, char** argv) {
     while (acked < count - 1) acked = std::max(acked, next_ack(node.events).seq);
     const std::int64_t last_ack_ns = now_ns();
 
-    dcp_bench::JsonLine line;
-    line.field("role", "source").field("mode", mode).field("size", static_cast<std::int64_t>(size))
-        .field("count", count).field("warmup", warmup).field("window", window)
-        .field("elapsed_ns", last_ack_ns - first_send_ns)
+    dcp_bench::JsonLine line = hop.json_line("source");
+    line.field("window", window).field("elapsed_ns", last_ack_ns - first_send_ns)
         .field("send_call_ns", send_call_ns);
     if (mode == "latency") line.field("round_trip_ns", round_trip_ns);
     dcp_bench::write_lines(out, line.str());

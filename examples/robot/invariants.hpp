@@ -167,26 +167,11 @@ class InvariantChecker {
     }
   }
 
-  void observe(const CommandSeen& command) {
-    note_time(command.timestamp_ns);
-    commands_.push_back(command);
-  }
-  void observe(const FusedSeen& fused) {
-    note_time(fused.timestamp_ns);
-    fused_.push_back(fused);
-  }
-  void observe(const SafetyStateSeen& state) {
-    note_time(state.timestamp_ns);
-    safety_states_.push_back(state);
-  }
-  void observe(const EstopSeen& estop) {
-    note_time(estop.timestamp_ns);
-    estops_.push_back(estop);
-  }
-  void observe(const StatusSeen& status) {
-    note_time(status.timestamp_ns);
-    statuses_.push_back(status);
-  }
+  void observe(const CommandSeen& command) { record(commands_, command); }
+  void observe(const FusedSeen& fused) { record(fused_, fused); }
+  void observe(const SafetyStateSeen& state) { record(safety_states_, state); }
+  void observe(const EstopSeen& estop) { record(estops_, estop); }
+  void observe(const StatusSeen& status) { record(statuses_, status); }
   /// A message that could not be decoded (counts as a violation: a bad message is a bug somewhere).
   void observe_malformed(const std::string& input, const std::string& error) {
     malformed_.push_back(Violation{0, "malformed message on " + input + ": " + error});
@@ -226,6 +211,12 @@ class InvariantChecker {
     std::stable_sort(items.begin(), items.end(),
                      [](const T& a, const T& b) { return a.timestamp_ns < b.timestamp_ns; });
     return items;
+  }
+
+  template <class Seen>
+  void record(std::vector<Seen>& seen, const Seen& observation) {
+    note_time(observation.timestamp_ns);
+    seen.push_back(observation);
   }
 
   void note_time(std::int64_t timestamp_ns) {

@@ -73,22 +73,13 @@ const char* rule_name(int invariant) {
 class Monitor {
  public:
   struct Settings {
-    std::chrono::nanoseconds status_period{std::chrono::milliseconds(500)};
-    std::chrono::nanoseconds max_reaction{std::chrono::seconds(1)};
-    bool require_estop_cycle = true;
+    robot::InvariantChecker::Config rules;  // time_origin_ns is set by the Monitor: its start
     bool quiet = false;
     std::size_t max_shown = 20;  // violations printed per rule
   };
 
   explicit Monitor(Settings settings)
-      : settings_(settings),
-        checker_({.status_period = settings.status_period,
-                  .max_reaction = settings.max_reaction,
-                  .require_estop_cycle = settings.require_estop_cycle,
-                  .time_origin_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count()}),
-        start_(Clock::now()) {}
+      : settings_(settings), checker_(starting_now(settings.rules)), start_(Clock::now()) {}
 
   void on_input(const dcp::InputEvent& input) {
     ++received_[input.id];
@@ -126,6 +117,13 @@ class Monitor {
   }
 
  private:
+  /// `rules` with times reported from now (ns since the UNIX epoch, as the message timestamps).
+  static robot::InvariantChecker::Config starting_now(robot::InvariantChecker::Config rules) {
+    const auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
+    rules.time_origin_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch).count();
+    return rules;
+  }
+
   // ---- decoding --------------------------------------------------------------------------------
 
   void malformed(const std::string& input, const std::string& error) {
@@ -134,14 +132,26 @@ class Monitor {
     warn("malformed message on " + input + ": " + error);
   }
 
-  /// The payload parsed as JSON; nothing (the message counted malformed) when it is not JSON.
-  std::optional<json> parse_json(const dcp::InputEvent& input) {
+  /// The payload parsed as a JSON object with a number `field`; nothing (the message counted
+  /// malformed, with `expected` when it is JSON of another shape) otherwise.
+  std::optional<json> parse_object(const dcp::InputEvent& input, const char* field, const char* expected) {
+    std::optional<json> parsed;
     try {
-      return json::parse(input.data.as_string());
+      parsed = json::parse(input.data.as_string());
     } catch (const json::exception& error) {
       malformed(input.id, std::string("not JSON: ") + error.what());
       return std::nullopt;
     }
+    if (!has_number(*parsed, field)) {
+      malformed(input.id, expected);
+      return std::nullopt;
+    }
+    return parsed;
+  }
+
+  /// `value` is an object whose `field` is a number.
+  static bool has_number(const json& value, const char* field) {
+    return value.is_object() && value.contains(field) && value.at(field).is_number();
   }
 
   template <class T>
@@ -215,12 +225,10 @@ class Monitor {
   }
 
   void on_map(const dcp::InputEvent& input) {
-    std::optional<json> parsed = parse_json(input);
+    std::optional<json> parsed =
+        parse_object(input, "fraction", "expected {\"fraction\": <0..1>, \"cells\": <int>, \"message\": <text>}");
     if (!parsed) return;
     json& map = *parsed;
-    if (!map.is_object() || !map.contains("fraction") || !map["fraction"].is_number()) {
-      return malformed(input.id, "expected {\"fraction\": <0..1>, \"cells\": <int>, \"message\": <text>}");
-    }
     const double fraction = map["fraction"].get<double>();
     if (!(fraction >= 0 && fraction <= 1)) return malformed(input.id, "fraction " + compact(fraction) + " not in [0, 1]");
     map_fraction_ = fraction;
@@ -243,12 +251,10 @@ class Monitor {
   // non-zero, queue depths as the deepest one. Latencies: p99 of each non-input/output latency, and the
   // worst p99 over the inputs and over the outputs.
   void on_status(const dcp::InputEvent& input) {
-    std::optional<json> parsed = parse_json(input);
+    std::optional<json> parsed = parse_object(
+        input, "uptime_ms", "expected a status object with \"uptime_ms\", \"counters\", \"gauges\", \"latencies\"");
     if (!parsed) return;
     json& status = *parsed;
-    if (!status.is_object() || !status.contains("uptime_ms") || !status["uptime_ms"].is_number()) {
-      return malformed(input.id, "expected a status object with \"uptime_ms\", \"counters\", \"gauges\", \"latencies\"");
-    }
     checker_.observe(robot::StatusSeen{input.metadata.timestamp_ns});
     const double uptime_ms = status["uptime_ms"].get<double>();
     const double seconds = (uptime_ms - previous_uptime_ms_) / 1000.0;
@@ -300,7 +306,7 @@ class Monitor {
       std::string latencies;
       double worst_input = -1, worst_output = -1;
       for (const auto& [name, value] : status["latencies"].items()) {
-        if (!value.is_object() || !value.contains("p99_us") || !value["p99_us"].is_number()) continue;
+        if (!has_number(value, "p99_us")) continue;
         const double p99_ms = value["p99_us"].get<double>() / 1000.0;
         if (name.starts_with("input.")) worst_input = std::max(worst_input, p99_ms);
         else if (name.starts_with("output.")) worst_output = std::max(worst_output, p99_ms);
@@ -453,16 +459,13 @@ int main(int argc, char** argv) {
          {"allow-no-estop", "do not require an e-stop trigger and reset in the run", true},
          {"quiet", "no live lines, only the summary", true},
          {"max-violations-shown", "violations printed per rule (default 20)"}});
-    if (options.help_requested()) {
-      std::fputs(options.usage().c_str(), stdout);
-      return 0;
-    }
-    settings.status_period = options.duration("status-period", std::chrono::milliseconds(500));
-    settings.max_reaction = options.duration("max-reaction", std::chrono::seconds(1));
-    settings.require_estop_cycle = !options.flag("allow-no-estop");
+    if (options.print_usage_if_help()) return 0;
+    settings.rules.status_period = options.duration("status-period", std::chrono::milliseconds(500));
+    settings.rules.max_reaction = options.duration("max-reaction", std::chrono::seconds(1));
+    settings.rules.require_estop_cycle = !options.flag("allow-no-estop");
     settings.quiet = options.flag("quiet");
     settings.max_shown = static_cast<std::size_t>(options.integer("max-violations-shown", 20, 1, 1'000'000));
-    if (settings.status_period.count() <= 0 || settings.max_reaction.count() <= 0) {
+    if (settings.rules.status_period.count() <= 0 || settings.rules.max_reaction.count() <= 0) {
       throw std::invalid_argument("dcp_robot_monitor: --status-period and --max-reaction must be positive");
     }
   } catch (const std::exception& error) {

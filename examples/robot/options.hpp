@@ -11,7 +11,8 @@
 //   const auto points = options.integer("lidar-points", 4096, /*min=*/1, /*max=*/robot::kMaxLidarPoints);
 //
 // Syntax: `--name value` or `--name=value`; an option may be repeated (values() returns all, the
-// getters the last one); `--help` sets help_requested(). Options declared as flags take no value.
+// getters the last one); `--help` sets help_requested() (print_usage_if_help() answers it). Options
+// declared as flags take no value.
 // Durations are a number and a unit: `500ms`, `10s`, `1.5s`, `2m`, also `us` and `ns`.
 //
 // Thread safety: plain values, parse once at start-up. Blocking: none.
@@ -125,6 +126,11 @@ class Options {
   }
 
   [[nodiscard]] bool help_requested() const noexcept { return help_requested_; }
+  /// With --help: prints usage() to stdout and returns true (the node then exits with status 0).
+  [[nodiscard]] bool print_usage_if_help() const {
+    if (help_requested_) std::fputs(usage().c_str(), stdout);
+    return help_requested_;
+  }
 
   /// "usage: <program> [options]" and one line per option.
   [[nodiscard]] std::string usage() const {

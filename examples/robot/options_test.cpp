@@ -100,4 +100,16 @@ TEST(RobotOptions, Help_IsRequestedWithoutFailing) {
   EXPECT_NE(options.usage().find("usage: node [options]"), std::string::npos);
 }
 
+TEST(RobotOptions, PrintUsageIfHelp_PrintsTheUsageOnlyWhenHelpWasGiven) {
+  const auto with_help = parse({"--help"});
+  testing::internal::CaptureStdout();
+  EXPECT_TRUE(with_help.print_usage_if_help());
+  EXPECT_EQ(testing::internal::GetCapturedStdout(), with_help.usage());
+
+  const auto without_help = parse({"--count", "3"});
+  testing::internal::CaptureStdout();
+  EXPECT_FALSE(without_help.print_usage_if_help());
+  EXPECT_EQ(testing::internal::GetCapturedStdout(), "");
+}
+
 }  // namespace

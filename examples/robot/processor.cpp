@@ -85,11 +85,8 @@ Settings parse(int argc, char** argv, bool& help) {
                                 {"fusion-deadline", "a fused frame still incomplete after this is emitted partial (default 60ms)"},
                                 {"watchdog", "input:deadline that triggers the e-stop when silent (default imu:200ms)"},
                                 {"map-interval", "period of the map job's progress output (default 500ms)"}});
-  help = options.help_requested();
-  if (help) {
-    std::fputs(options.usage().c_str(), stdout);
-    return {};
-  }
+  help = options.print_usage_if_help();
+  if (help) return {};
   Settings settings;
   settings.sectors = static_cast<std::size_t>(options.integer("sectors", 4, 1, static_cast<std::int64_t>(robot::kMaxSectors)));
   settings.workers = static_cast<std::size_t>(options.integer("workers", 2, 1, 64));

@@ -71,10 +71,7 @@ int main(int argc, char** argv) {
                                   {"script", "actions as <time>:<estop|reset>,... (e.g. 4s:estop,6s:reset)"},
                                   {"estop-at", "press the e-stop at this time (repeatable)"},
                                   {"reset-at", "release the e-stop at this time (repeatable)"}});
-    if (options.help_requested()) {
-      std::fputs(options.usage().c_str(), stdout);
-      return 0;
-    }
+    if (options.print_usage_if_help()) return 0;
     duration = options.duration("duration", std::chrono::seconds(10));
     for (const std::string& script : options.values("script")) {
       for (Action& action : parse_script(script)) actions.push_back(std::move(action));

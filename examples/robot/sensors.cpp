@@ -64,10 +64,7 @@ int main(int argc, char** argv) {
                                   {"camera-width", "camera width in pixels (default 160)"},
                                   {"camera-height", "camera height in pixels (default 120)"},
                                   {"max-burst", "most overdue messages per output sent on one tick (default 10)"}});
-    if (options.help_requested()) {
-      std::fputs(options.usage().c_str(), stdout);
-      return 0;
-    }
+    if (options.print_usage_if_help()) return 0;
     duration = options.duration("duration", std::chrono::seconds(10));
     imu.rate_hz = options.integer("imu-rate", 100, 1, 10'000);
     lidar.rate_hz = options.integer("lidar-rate", 10, 1, 1'000);

@@ -53,6 +53,13 @@ class Writer {
     number<std::uint32_t>(static_cast<std::uint32_t>(n));
   }
 
+  /// A count, then each string (Reader::text_list reads it back).
+  void text_list(const std::vector<std::string>& list, std::size_t limit, const char* field,
+                 const char* element_field = nullptr) {
+    count(list.size(), kMaxListLength, field);
+    for (const std::string& s : list) text(s, limit, element_field != nullptr ? element_field : field);
+  }
+
   void metadata(const Metadata& m) {
     number<std::int64_t>(m.timestamp_ns);
     count(m.parameters.size(), kMaxParameters, "metadata.parameters");
@@ -103,40 +110,41 @@ class Writer {
     }
   }
 
+  void tag(ParameterTag t) { number<std::uint8_t>(static_cast<std::uint8_t>(t)); }
+
   void parameter(bool v) {
-    number<std::uint8_t>(static_cast<std::uint8_t>(ParameterTag::boolean));
+    tag(ParameterTag::boolean);
     number<std::uint8_t>(v ? 1 : 0);
   }
   void parameter(std::int64_t v) {
-    number<std::uint8_t>(static_cast<std::uint8_t>(ParameterTag::integer));
+    tag(ParameterTag::integer);
     number<std::int64_t>(v);
   }
   void parameter(std::uint64_t v) {
-    number<std::uint8_t>(static_cast<std::uint8_t>(ParameterTag::unsigned_integer));
+    tag(ParameterTag::unsigned_integer);
     number<std::uint64_t>(v);
   }
   void parameter(double v) {
-    number<std::uint8_t>(static_cast<std::uint8_t>(ParameterTag::floating));
+    tag(ParameterTag::floating);
     number<double>(v);
   }
   void parameter(const std::string& v) {
-    number<std::uint8_t>(static_cast<std::uint8_t>(ParameterTag::string));
+    tag(ParameterTag::string);
     text(v, kMaxTextLength, "metadata string parameter");
   }
   void parameter(const std::vector<std::int64_t>& v) {
-    number<std::uint8_t>(static_cast<std::uint8_t>(ParameterTag::integer_list));
+    tag(ParameterTag::integer_list);
     count(v.size(), kMaxListLength, "metadata integer list");
     for (auto x : v) number<std::int64_t>(x);
   }
   void parameter(const std::vector<double>& v) {
-    number<std::uint8_t>(static_cast<std::uint8_t>(ParameterTag::float_list));
+    tag(ParameterTag::float_list);
     count(v.size(), kMaxListLength, "metadata float list");
     for (auto x : v) number<double>(x);
   }
   void parameter(const std::vector<std::string>& v) {
-    number<std::uint8_t>(static_cast<std::uint8_t>(ParameterTag::string_list));
-    count(v.size(), kMaxListLength, "metadata string list");
-    for (const auto& x : v) text(x, kMaxTextLength, "metadata string list element");
+    tag(ParameterTag::string_list);
+    text_list(v, kMaxTextLength, "metadata string list", "metadata string list element");
   }
 
   std::vector<std::uint8_t> out_;
@@ -315,10 +323,8 @@ std::vector<std::uint8_t> encode(const Message& message) {
       w.text(m.secret, kMaxIdLength, "hello.secret");
     }
     void operator()(const HelloOk& m) const {
-      w.count(m.inputs.size(), kMaxListLength, "hello_ok.inputs");
-      for (const auto& s : m.inputs) w.text(s, kMaxIdLength, "hello_ok.inputs");
-      w.count(m.outputs.size(), kMaxListLength, "hello_ok.outputs");
-      for (const auto& s : m.outputs) w.text(s, kMaxIdLength, "hello_ok.outputs");
+      w.text_list(m.inputs, kMaxIdLength, "hello_ok.inputs");
+      w.text_list(m.outputs, kMaxIdLength, "hello_ok.outputs");
     }
     void operator()(const NextEvent&) const {}
     void operator()(const Event& m) const {
@@ -335,8 +341,7 @@ std::vector<std::uint8_t> encode(const Message& message) {
       w.payload(m.payload);
     }
     void operator()(const CloseOutputs& m) const {
-      w.count(m.outputs.size(), kMaxListLength, "close_outputs.outputs");
-      for (const auto& s : m.outputs) w.text(s, kMaxIdLength, "close_outputs.outputs");
+      w.text_list(m.outputs, kMaxIdLength, "close_outputs.outputs");
     }
     void operator()(const Error& m) const { w.text(m.message, kMaxTextLength, "error.message"); }
     void operator()(const ErrorCount& m) const { encode_error_count(w, m); }

@@ -35,14 +35,21 @@ using dcp::test::message_of;
 
 NodeHarness make_camera() { return NodeHarness("camera", {"tick", "settings"}, {"image", "status"}); }
 
+/// A camera node and the harness that scripts it, fresh for each test.
+class CameraNode : public ::testing::Test {
+ protected:
+  NodeHarness harness = make_camera();
+  dcp::Node node = harness.node();
+};
+class NodeHarnessEvents : public CameraNode {};
+class NodeHarnessOutputs : public CameraNode {};
+
 
 // ---------------------------------------------------------------------------------------------
 // Events
 // ---------------------------------------------------------------------------------------------
 
-TEST(NodeHarnessEvents, ScriptedEvents_ArriveInOrderWithTheirData) {
-  NodeHarness harness = make_camera();
-  dcp::Node node = harness.node();
+TEST_F(NodeHarnessEvents, ScriptedEvents_ArriveInOrderWithTheirData) {
   EXPECT_EQ(node.id, "camera");
   EXPECT_EQ(node.events.inputs(), (std::vector<std::string>{"tick", "settings"}));
   EXPECT_EQ(node.outputs.outputs(), (std::vector<std::string>{"image", "status"}));
@@ -79,9 +86,7 @@ TEST(NodeHarnessEvents, ScriptedEvents_ArriveInOrderWithTheirData) {
   EXPECT_EQ(node.events.next_for(1ms).status(), EventStatus::ended);
 }
 
-TEST(NodeHarnessEvents, NextForWithNothingScripted_TimesOut) {
-  NodeHarness harness = make_camera();
-  dcp::Node node = harness.node();
+TEST_F(NodeHarnessEvents, NextForWithNothingScripted_TimesOut) {
   EXPECT_EQ(node.events.next_for(10ms).status(), EventStatus::timeout);
   EXPECT_EQ(node.events.next_for(0ms).status(), EventStatus::timeout);
   EXPECT_EQ(node.events.next_until(std::chrono::steady_clock::now() + 5ms).status(), EventStatus::timeout);
@@ -91,9 +96,7 @@ TEST(NodeHarnessEvents, NextForWithNothingScripted_TimesOut) {
   EXPECT_EQ(event_as<dcp::InputEvent>(result).data.as_string(), "late");
 }
 
-TEST(NodeHarnessEvents, TryNextWithNothingScripted_ReportsEmpty) {
-  NodeHarness harness = make_camera();
-  dcp::Node node = harness.node();
+TEST_F(NodeHarnessEvents, TryNextWithNothingScripted_ReportsEmpty) {
   EXPECT_EQ(node.events.try_next().status(), EventStatus::empty);
   harness.push_input("tick", "now");
   auto result = node.events.try_next();
@@ -101,9 +104,7 @@ TEST(NodeHarnessEvents, TryNextWithNothingScripted_ReportsEmpty) {
   EXPECT_EQ(node.events.try_next().status(), EventStatus::empty);
 }
 
-TEST(NodeHarnessEvents, AfterStop_StreamReportsEndedAndTheScriptIsClosed) {
-  NodeHarness harness = make_camera();
-  dcp::Node node = harness.node();
+TEST_F(NodeHarnessEvents, AfterStop_StreamReportsEndedAndTheScriptIsClosed) {
   harness.push_input("tick", "a");
   harness.push_stop();
   EXPECT_THROW(harness.push_input("tick", "too late"), std::logic_error);
@@ -117,9 +118,7 @@ TEST(NodeHarnessEvents, AfterStop_StreamReportsEndedAndTheScriptIsClosed) {
   EXPECT_EQ(node.events.next().status(), EventStatus::ended);
 }
 
-TEST(NodeHarnessEvents, End_DeliversScriptedEventsThenEnded) {
-  NodeHarness harness = make_camera();
-  dcp::Node node = harness.node();
+TEST_F(NodeHarnessEvents, End_DeliversScriptedEventsThenEnded) {
   harness.push_input("tick", "1");
   harness.push_input("tick", "2");
   harness.end();
@@ -132,9 +131,7 @@ TEST(NodeHarnessEvents, End_DeliversScriptedEventsThenEnded) {
   EXPECT_EQ(node.events.next().status(), EventStatus::ended);
 }
 
-TEST(NodeHarnessEvents, RangeFor_EndsAfterStop) {
-  NodeHarness harness = make_camera();
-  dcp::Node node = harness.node();
+TEST_F(NodeHarnessEvents, RangeFor_EndsAfterStop) {
   harness.push_input("tick", "x");
   harness.push_stop();
   int events = 0;
@@ -145,7 +142,7 @@ TEST(NodeHarnessEvents, RangeFor_EndsAfterStop) {
   EXPECT_EQ(events, 2);  // the input and the stop
 }
 
-TEST(NodeHarnessEvents, HarnessDestroyedWhileNodeWaits_StreamEnds) {
+TEST(NodeHarnessLifetime, HarnessDestroyedWhileNodeWaits_StreamEnds) {
   auto harness = std::make_unique<NodeHarness>(make_camera());
   dcp::Node node = harness->node();
   std::latch waiting(1);
@@ -161,13 +158,11 @@ TEST(NodeHarnessEvents, HarnessDestroyedWhileNodeWaits_StreamEnds) {
   EXPECT_NO_THROW(node.outputs.send("status", "nobody listens"));  // the store outlives the harness
 }
 
-TEST(NodeHarnessEvents, NegativeTimeout_ThrowsInvalidArgument) {
-  NodeHarness harness = make_camera();
-  dcp::Node node = harness.node();
+TEST_F(NodeHarnessEvents, NegativeTimeout_ThrowsInvalidArgument) {
   EXPECT_THROW((void)node.events.next_for(-1ms), std::invalid_argument);
 }
 
-TEST(NodeHarnessEvents, EventOfAResultWithoutEvent_ThrowsLogicErrorNamingTheStatus) {
+TEST_F(NodeHarnessEvents, EventOfAResultWithoutEvent_ThrowsLogicErrorNamingTheStatus) {
   dcp::EventResult result(EventStatus::timeout);
   EXPECT_FALSE(result);
   EXPECT_TRUE(result.is_timeout());
@@ -175,9 +170,7 @@ TEST(NodeHarnessEvents, EventOfAResultWithoutEvent_ThrowsLogicErrorNamingTheStat
   EXPECT_THROW(dcp::EventResult{EventStatus::event}, std::logic_error);
 }
 
-TEST(NodeHarnessEvents, MovedFromHalves_ThrowLogicError) {
-  NodeHarness harness = make_camera();
-  dcp::Node node = harness.node();
+TEST_F(NodeHarnessEvents, MovedFromHalves_ThrowLogicError) {
   dcp::EventStream events = std::move(node.events);
   dcp::OutputSender outputs = std::move(node.outputs);
   EXPECT_FALSE(node.events.valid());
@@ -218,9 +211,7 @@ TEST(NodeHarnessScript, NodeTakenTwice_ThrowsLogicError) {
 // Outputs
 // ---------------------------------------------------------------------------------------------
 
-TEST(NodeHarnessOutputs, SentOutputs_AreCapturedInOrderWithMetadata) {
-  NodeHarness harness = make_camera();
-  dcp::Node node = harness.node();
+TEST_F(NodeHarnessOutputs, SentOutputs_AreCapturedInOrderWithMetadata) {
 
   dcp::Metadata explicit_time;
   explicit_time.timestamp_ns = 42;
@@ -249,9 +240,7 @@ TEST(NodeHarnessOutputs, SentOutputs_AreCapturedInOrderWithMetadata) {
   EXPECT_EQ(outputs[2].text(), "payload");
 }
 
-TEST(NodeHarnessOutputs, NextOutput_ReturnsEachOutputOnceThenTimesOut) {
-  NodeHarness harness = make_camera();
-  dcp::Node node = harness.node();
+TEST_F(NodeHarnessOutputs, NextOutput_ReturnsEachOutputOnceThenTimesOut) {
   EXPECT_FALSE(harness.next_output(1ms).has_value());
   node.outputs.send("status", "one");
   node.outputs.send("status", "two");
@@ -261,9 +250,7 @@ TEST(NodeHarnessOutputs, NextOutput_ReturnsEachOutputOnceThenTimesOut) {
   EXPECT_EQ(harness.outputs().size(), 2u);  // the snapshot still has both
 }
 
-TEST(NodeHarnessOutputs, UndeclaredOutput_ThrowsNodeErrorNamingItAndTheDeclaredOutputs) {
-  NodeHarness harness = make_camera();
-  dcp::Node node = harness.node();
+TEST_F(NodeHarnessOutputs, UndeclaredOutput_ThrowsNodeErrorNamingItAndTheDeclaredOutputs) {
   EXPECT_EQ(message_of([&] { node.outputs.send("imgae", "typo"); }),
             "output 'imgae' is not declared by node 'camera' (declared outputs: image, status)");
   EXPECT_THROW(node.outputs.send_with("nope", 3, [](std::span<std::uint8_t>) {}), dcp::NodeError);
@@ -275,9 +262,7 @@ TEST(NodeHarnessOutputs, UndeclaredOutput_ThrowsNodeErrorNamingItAndTheDeclaredO
             "output 'out' is not declared by node 'sink' (declared outputs: none)");
 }
 
-TEST(NodeHarnessOutputs, CloseOutputs_RecordsThemAndLaterSendsThrow) {
-  NodeHarness harness = make_camera();
-  dcp::Node node = harness.node();
+TEST_F(NodeHarnessOutputs, CloseOutputs_RecordsThemAndLaterSendsThrow) {
   node.outputs.close_outputs({"status"});
   EXPECT_TRUE(node.outputs.is_closed("status"));
   EXPECT_FALSE(node.outputs.is_closed("image"));
@@ -294,9 +279,7 @@ TEST(NodeHarnessOutputs, CloseOutputs_RecordsThemAndLaterSendsThrow) {
   EXPECT_EQ(harness.outputs().size(), 1u);
 }
 
-TEST(NodeHarnessOutputs, CloseOutputsWithAnUndeclaredId_ThrowsAndClosesNothing) {
-  NodeHarness harness = make_camera();
-  dcp::Node node = harness.node();
+TEST_F(NodeHarnessOutputs, CloseOutputsWithAnUndeclaredId_ThrowsAndClosesNothing) {
   EXPECT_EQ(message_of([&] {
               node.outputs.close_outputs({"image", "bogus"});
             }),
@@ -305,9 +288,7 @@ TEST(NodeHarnessOutputs, CloseOutputsWithAnUndeclaredId_ThrowsAndClosesNothing) 
   EXPECT_TRUE(harness.closed_outputs().empty());
 }
 
-TEST(NodeHarnessOutputs, SendWith_CapturesWhatFillWrote) {
-  NodeHarness harness = make_camera();
-  dcp::Node node = harness.node();
+TEST_F(NodeHarnessOutputs, SendWith_CapturesWhatFillWrote) {
   constexpr std::size_t kLarge = 100'000;
   node.outputs.send_with("image", kLarge,
                          [](std::span<std::uint8_t> bytes) { std::iota(bytes.begin(), bytes.end(), std::uint8_t{0}); });
@@ -319,9 +300,7 @@ TEST(NodeHarnessOutputs, SendWith_CapturesWhatFillWrote) {
   EXPECT_TRUE(outputs[1].data.empty());
 }
 
-TEST(NodeHarnessOutputs, SentPayload_IsKeptAsHandedOver_BytesAndTextLeaveItEmpty) {
-  NodeHarness harness = make_camera();
-  dcp::Node node = harness.node();
+TEST_F(NodeHarnessOutputs, SentPayload_IsKeptAsHandedOver_BytesAndTextLeaveItEmpty) {
   const dcp::Payload made = node.outputs.make_payload(3, [](std::span<std::uint8_t> bytes) {
     std::iota(bytes.begin(), bytes.end(), std::uint8_t{1});
   });
@@ -335,17 +314,13 @@ TEST(NodeHarnessOutputs, SentPayload_IsKeptAsHandedOver_BytesAndTextLeaveItEmpty
   EXPECT_EQ(outputs[1].text(), "text");
 }
 
-TEST(NodeHarnessOutputs, SendWithThrowingFill_SendsNothing) {
-  NodeHarness harness = make_camera();
-  dcp::Node node = harness.node();
+TEST_F(NodeHarnessOutputs, SendWithThrowingFill_SendsNothing) {
   EXPECT_THROW(node.outputs.send_with("image", 10, [](std::span<std::uint8_t>) { throw std::runtime_error("no"); }),
                std::runtime_error);
   EXPECT_TRUE(harness.outputs().empty());
 }
 
-TEST(NodeHarnessOutputs, UnsignedAndSignedLimitValues_ReachTheNodeAndTheCaptureUnchanged) {
-  NodeHarness harness = make_camera();
-  dcp::Node node = harness.node();
+TEST_F(NodeHarnessOutputs, UnsignedAndSignedLimitValues_ReachTheNodeAndTheCaptureUnchanged) {
   dcp::Metadata limits;
   limits.set("u_zero", std::uint64_t{0})
       .set("u_max", std::numeric_limits<std::uint64_t>::max())
@@ -366,9 +341,7 @@ TEST(NodeHarnessOutputs, UnsignedAndSignedLimitValues_ReachTheNodeAndTheCaptureU
   EXPECT_EQ(outputs[0].metadata.get_uint("size"), 640u * 480u);
 }
 
-TEST(NodeHarnessOutputs, MetadataBeyondTheLimits_ThrowsInvalidArgument) {
-  NodeHarness harness = make_camera();
-  dcp::Node node = harness.node();
+TEST_F(NodeHarnessOutputs, MetadataBeyondTheLimits_ThrowsInvalidArgument) {
   dcp::Metadata many;
   for (std::size_t i = 0; i <= dcp::kMaxParameters; ++i) many.parameters["p" + std::to_string(i)] = true;
   EXPECT_THROW(node.outputs.send("status", "x", many), std::invalid_argument);

@@ -14,7 +14,11 @@
 #include <variant>
 #include <vector>
 
+#include "support/exception_message.hpp"
+
 namespace {
+
+using dcp::test::error_of;
 
 constexpr std::int64_t kInt64Min = std::numeric_limits<std::int64_t>::min();
 constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
@@ -70,12 +74,8 @@ TEST(MetadataSet, BoolFloatsAndText_PickBoolDoubleAndString) {
 TEST(MetadataSet, NullCString_ThrowsInvalidArgumentNamingTheKey) {
   dcp::Metadata metadata;
   const char* none = nullptr;
-  try {
-    metadata.set("label", none);
-    FAIL() << "expected std::invalid_argument";
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("'label'"), std::string::npos) << e.what();
-  }
+  EXPECT_PRED_FORMAT2(::testing::IsSubstring, "'label'",
+                      error_of<std::invalid_argument>([&] { metadata.set("label", none); }));
   EXPECT_TRUE(metadata.parameters.empty());
 }
 

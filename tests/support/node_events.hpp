@@ -1,6 +1,7 @@
 // tests/support/node_events.hpp — checking what a node sees, shared by the tests of every node
 // backend (harness, local runner client, Dora): the event inside an EventResult, the message of
-// an exception, the exception of a given type a call throws (NodeError most often), and a fixture that gives each test a clean environment.
+// the NodeError a call throws (message_of and error_of come with it from exception_message.hpp),
+// and a fixture that gives each test a clean environment.
 //
 //   auto result = node.events.next();
 //   EXPECT_EQ(dcp::test::event_as<dcp::InputEvent>(result).id, "tick");
@@ -21,6 +22,7 @@
 #include <variant>
 
 #include "dcp/node/node.hpp"
+#include "support/exception_message.hpp"
 
 namespace dcp::test {
 
@@ -34,32 +36,6 @@ T& event_as(dcp::EventResult& result) {
     throw std::runtime_error("unexpected event alternative (index " + std::to_string(result.event().index()) + ")");
   }
   return *value;
-}
-
-/// The what() of the exception `action` throws, or "(no exception)".
-inline std::string message_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
-
-/// The what() of the E that `action` throws; a test failure (and "") when it throws nothing or
-/// something else.
-template <class E>
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected another exception type, got: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "expected an exception, nothing was thrown";
-  return {};
 }
 
 /// The what() of the dcp::NodeError `action` throws (see error_of).

@@ -41,6 +41,9 @@
 #include <system_error>
 #include <utility>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include "ipc/protocol.hpp"
 #include "ipc/socket.hpp"
 #include "runner/connections.hpp"
@@ -74,14 +77,7 @@ std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-std::string join_ids(const std::vector<std::string>& ids) {
-  std::string text;
-  for (const std::string& id : ids) {
-    if (!text.empty()) text += ", ";
-    text += id;
-  }
-  return text;
-}
+std::string join_ids(const std::vector<std::string>& ids) { return fmt::format("{}", fmt::join(ids, ", ")); }
 
 // ---------------------------------------------------------------------------------------------
 // epoll tokens: what a ready descriptor is, packed into epoll_event.data.u64.

@@ -30,9 +30,17 @@ trait Channel {
     type Sender: Clone + Send + 'static;
     type Receiver: Send + 'static;
     fn make(capacity: usize) -> (Self::Sender, Self::Receiver);
-    fn send(sender: &Self::Sender, value: u64);
+    /// Blocks while a bounded channel is full; false when every receiver is gone.
+    fn try_deliver(sender: &Self::Sender, value: u64) -> bool;
     /// None once every sender is gone and the channel is drained.
     fn recv(receiver: &Self::Receiver) -> Option<u64>;
+
+    /// try_deliver(), where a receiver that is gone means the benchmark is broken.
+    fn send(sender: &Self::Sender, value: u64) {
+        if !Self::try_deliver(sender, value) {
+            fail(&format!("{}: send failed while the receiver is alive", Self::IMPL));
+        }
+    }
 }
 
 struct StdSyncChannel;
@@ -43,10 +51,8 @@ impl Channel for StdSyncChannel {
     fn make(capacity: usize) -> (Self::Sender, Self::Receiver) {
         std::sync::mpsc::sync_channel(capacity)
     }
-    fn send(sender: &Self::Sender, value: u64) {
-        if sender.send(value).is_err() {
-            fail("std::sync::mpsc (bounded): send failed while the receiver is alive");
-        }
+    fn try_deliver(sender: &Self::Sender, value: u64) -> bool {
+        sender.send(value).is_ok()
     }
     fn recv(receiver: &Self::Receiver) -> Option<u64> {
         receiver.recv().ok()
@@ -61,10 +67,8 @@ impl Channel for StdChannel {
     fn make(_capacity: usize) -> (Self::Sender, Self::Receiver) {
         std::sync::mpsc::channel()
     }
-    fn send(sender: &Self::Sender, value: u64) {
-        if sender.send(value).is_err() {
-            fail("std::sync::mpsc (unbounded): send failed while the receiver is alive");
-        }
+    fn try_deliver(sender: &Self::Sender, value: u64) -> bool {
+        sender.send(value).is_ok()
     }
     fn recv(receiver: &Self::Receiver) -> Option<u64> {
         receiver.recv().ok()
@@ -83,10 +87,8 @@ impl Channel for CrossbeamChannel {
             crossbeam_channel::unbounded()
         }
     }
-    fn send(sender: &Self::Sender, value: u64) {
-        if sender.send(value).is_err() {
-            fail("crossbeam-channel: send failed while the receiver is alive");
-        }
+    fn try_deliver(sender: &Self::Sender, value: u64) -> bool {
+        sender.send(value).is_ok()
     }
     fn recv(receiver: &Self::Receiver) -> Option<u64> {
         receiver.recv().ok()

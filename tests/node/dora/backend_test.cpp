@@ -62,6 +62,18 @@ run_config:
 
 std::vector<std::uint8_t> bytes(std::string_view text) { return {text.begin(), text.end()}; }
 
+/// One parameter of every type both dcp and Dora have, as a map of either side
+/// (dcp::Metadata::parameters or fake_dora::Parameters): the same values go out and come back.
+template <class Parameters>
+Parameters one_of_each_shared_type() {
+  return {{"frame", std::int64_t{-7}},
+          {"latched", false},
+          {"speed", 1.25},
+          {"reason", std::string("estop")},
+          {"ids", std::vector<std::int64_t>{1, 2, 3}},
+          {"pose", std::vector<double>{0.5, 1.5}},
+          {"tags", std::vector<std::string>{"x", "", "z"}}};
+}
 
 /// Each test: a fresh fake Dora, the environment of a node started by Dora's daemon.
 class DoraBackend : public dcp::test::CleanNodeEnvironment {
@@ -347,26 +359,13 @@ TEST_F(DoraBackend, SendWithoutParameters_BytesReachDoraThroughSendOutput) {
 TEST_F(DoraBackend, SendWithParameters_EveryTypeReachesDora_AndComesBackUnchanged) {
   dcp::Metadata metadata;
   metadata.timestamp_ns = 123;  // not transmitted: Dora stamps messages itself
-  metadata.parameters = {{"frame", std::int64_t{-7}},
-                         {"latched", false},
-                         {"speed", 1.25},
-                         {"reason", std::string("estop")},
-                         {"ids", std::vector<std::int64_t>{1, 2, 3}},
-                         {"pose", std::vector<double>{0.5, 1.5}},
-                         {"tags", std::vector<std::string>{"x", "", "z"}}};
+  metadata.parameters = one_of_each_shared_type<decltype(metadata.parameters)>();
   dcp::Node node = dcp::init_node();
   node.outputs.send("status", std::span<const std::uint8_t>(), metadata);
   const std::vector<fake_dora::Sent> sent = fake_dora::sent();
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_TRUE(sent[0].with_metadata);
-  const fake_dora::Parameters expected{{"frame", std::int64_t{-7}},
-                                       {"latched", false},
-                                       {"speed", 1.25},
-                                       {"reason", std::string("estop")},
-                                       {"ids", std::vector<std::int64_t>{1, 2, 3}},
-                                       {"pose", std::vector<double>{0.5, 1.5}},
-                                       {"tags", std::vector<std::string>{"x", "", "z"}}};
-  EXPECT_EQ(sent[0].parameters, expected);
+  EXPECT_EQ(sent[0].parameters, one_of_each_shared_type<fake_dora::Parameters>());
 
   // Round trip: what Dora delivers downstream reads back as the parameters that were sent.
   fake_dora::push_input("imu", {}, fake_dora::ntp64(5, 0), sent[0].parameters);

@@ -12,8 +12,11 @@
 
 #include "dcp/node/node.hpp"
 #include "fake_dora.hpp"
+#include "support/exception_message.hpp"
 
 namespace {
+
+using dcp::test::error_of;
 
 #ifndef FAKE_DORA_MINIMAL
 #error "this test is built against the minimal fake Dora API"
@@ -62,12 +65,8 @@ TEST_F(DoraMinimalApi, SendWithParameters_NodeErrorInsteadOfDroppingThem_Nothing
   dcp::Node node = dcp::init_node();
   dcp::Metadata metadata;
   metadata.parameters["frame"] = std::int64_t{1};
-  try {
-    node.outputs.send("obstacles", "x", metadata);
-    FAIL() << "expected dcp::NodeError";
-  } catch (const dcp::NodeError& e) {
-    EXPECT_NE(std::string(e.what()).find("send_output_with_metadata"), std::string::npos) << e.what();
-  }
+  EXPECT_PRED_FORMAT2(::testing::IsSubstring, "send_output_with_metadata",
+                      error_of<dcp::NodeError>([&] { node.outputs.send("obstacles", "x", metadata); }));
   EXPECT_TRUE(fake_dora::sent().empty());
 }
 

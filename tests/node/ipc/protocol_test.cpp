@@ -1,6 +1,7 @@
 // Tests of the runner <-> node wire protocol (node/ipc/protocol.hpp): round trips of every message,
 // limits, and clear errors for malformed frames.
 #include "ipc/protocol.hpp"
+#include "support/exception_message.hpp"
 
 #include <gtest/gtest.h>
 
@@ -27,13 +28,9 @@ dcp::Metadata rich_metadata() {
   return m;
 }
 
+/// What decode() says about `frame` (a test failure when it accepts it).
 std::string error_of(std::span<const std::uint8_t> frame) {
-  try {
-    (void)decode(frame);
-  } catch (const ProtocolError& e) {
-    return e.what();
-  }
-  return "no error";
+  return dcp::test::error_of<ProtocolError>([&] { (void)decode(frame); });
 }
 
 template <class M>
@@ -79,12 +76,8 @@ TEST(Protocol, InlinePayloadJustBelowTheLimit_IsEncoded) {
 
 TEST(Protocol, InlinePayloadAtTheLimit_IsRefusedWithAHintToUseSharedMemory) {
   SendOutput m{"out", {}, PayloadRef{PayloadLocation::inline_bytes, std::vector<std::uint8_t>(kInlinePayloadLimit, 7), 0}};
-  try {
-    (void)encode(m);
-    FAIL() << "expected ProtocolError";
-  } catch (const ProtocolError& e) {
-    EXPECT_NE(std::string(e.what()).find("must use shared memory"), std::string::npos) << e.what();
-  }
+  EXPECT_PRED_FORMAT2(::testing::IsSubstring, "must use shared memory",
+                      dcp::test::error_of<ProtocolError>([&] { (void)encode(m); }));
 }
 
 TEST(Protocol, IdLongerThanTheLimit_IsRefused) {

@@ -16,10 +16,12 @@
 #include "ipc/protocol.hpp"
 #include "ipc/shared_memory.hpp"
 #include "ipc/socket.hpp"
+#include "support/exception_message.hpp"
 
 namespace {
 
 using namespace dcp::ipc;
+using dcp::test::error_of;
 
 struct SocketPair {
   FileDescriptor a, b;
@@ -64,12 +66,8 @@ TEST(Socket, OversizedDatagram_ThrowsProtocolError) {
   std::vector<std::uint8_t> big(kMaxFrameSize + 100, 0);
   ASSERT_EQ(send_frame(pair.a.get(), big), IoStatus::ok);
   ReceivedFrame received;
-  try {
-    (void)receive_frame(pair.b.get(), received);
-    FAIL() << "expected ProtocolError";
-  } catch (const ProtocolError& e) {
-    EXPECT_STREQ(e.what(), "frame larger than the limit of 65536 bytes");
-  }
+  EXPECT_EQ(error_of<ProtocolError>([&] { (void)receive_frame(pair.b.get(), received); }),
+            "frame larger than the limit of 65536 bytes");
 }
 
 TEST(Socket, DescriptorTravelsWithItsFrame) {
@@ -127,23 +125,15 @@ TEST(SharedMemory, SealedBufferIsReadOnlyAndKeepsItsBytes) {
 TEST(SharedMemory, UnsealedMemfd_IsRejected) {
   FileDescriptor fd(::memfd_create("test", MFD_CLOEXEC | MFD_ALLOW_SEALING));
   ASSERT_EQ(::ftruncate(fd.get(), 4096), 0);
-  try {
-    (void)SharedBuffer::map(std::move(fd), 4096);
-    FAIL() << "expected ProtocolError";
-  } catch (const ProtocolError& e) {
-    EXPECT_STREQ(e.what(), "shared memory payload: the memfd is not sealed against writing and resizing");
-  }
+  EXPECT_EQ(error_of<ProtocolError>([&] { (void)SharedBuffer::map(std::move(fd), 4096); }),
+            "shared memory payload: the memfd is not sealed against writing and resizing");
 }
 
 TEST(SharedMemory, SizeMismatch_IsRejected) {
   auto sealed = SharedBuffer::copy_of(std::vector<std::uint8_t>(5000, 1));
   FileDescriptor copy(::dup(sealed.fd()));
-  try {
-    (void)SharedBuffer::map(std::move(copy), 6000);
-    FAIL() << "expected ProtocolError";
-  } catch (const ProtocolError& e) {
-    EXPECT_STREQ(e.what(), "shared memory payload: announced 6000 bytes, the memfd has 5000");
-  }
+  EXPECT_EQ(error_of<ProtocolError>([&] { (void)SharedBuffer::map(std::move(copy), 6000); }),
+            "shared memory payload: announced 6000 bytes, the memfd has 5000");
 }
 
 TEST(SharedMemory, NotAMemfd_IsRejected) {

@@ -105,6 +105,22 @@ struct RunResult {
   std::map<std::string, SummaryRow> summary;
 
   [[nodiscard]] std::string dump() const { return "--- stdout ---\n" + out + "--- stderr ---\n" + err; }
+
+  /// Whether dcp's stdout (stderr) contains `text`; either way the message quotes it and dump().
+  [[nodiscard]] ::testing::AssertionResult stdout_has(const std::string& text) const {
+    return has("stdout", out, text);
+  }
+  [[nodiscard]] ::testing::AssertionResult stderr_has(const std::string& text) const {
+    return has("stderr", err, text);
+  }
+
+ private:
+  [[nodiscard]] ::testing::AssertionResult has(const char* stream, const std::string& captured,
+                                               const std::string& text) const {
+    const bool found = contains(captured, text);
+    auto result = found ? ::testing::AssertionSuccess() : ::testing::AssertionFailure();
+    return result << stream << (found ? " has \"" : " lacks \"") << text << "\"\n" << dump();
+  }
 };
 
 // One `dcp run` process with stdout and stderr captured in files and a private XDG_RUNTIME_DIR.
@@ -239,10 +255,10 @@ std::size_t index_of(const std::vector<std::string>& lines, const std::string& l
 TEST(DcpRun, Routing_EveryMessageReachesEveryReaderInOrder_Exit0) {
   const RunResult r = run_dcp({dataflow("routing")});
   ASSERT_EQ(r.exit_code, 0) << r.dump();
-  EXPECT_TRUE(contains(r.out, "[sink] result received=50 order=ok")) << r.dump();
-  EXPECT_TRUE(contains(r.out, "[direct] result received=50 order=ok")) << r.dump();
-  EXPECT_TRUE(contains(r.out, "[forward] result forwarded=50")) << r.dump();
-  EXPECT_TRUE(contains(r.err, "[dcp] dataflow succeeded: all 4 nodes exited with code 0")) << r.dump();
+  EXPECT_TRUE(r.stdout_has("[sink] result received=50 order=ok"));
+  EXPECT_TRUE(r.stdout_has("[direct] result received=50 order=ok"));
+  EXPECT_TRUE(r.stdout_has("[forward] result forwarded=50"));
+  EXPECT_TRUE(r.stderr_has("[dcp] dataflow succeeded: all 4 nodes exited with code 0"));
   ASSERT_EQ(r.summary.size(), 4u) << r.dump();
   EXPECT_EQ(r.summary.at("source").sent, 50);
   EXPECT_EQ(r.summary.at("forward").delivered, 50);
@@ -265,7 +281,7 @@ TEST(DcpRun, Routing_EveryMessageReachesEveryReaderInOrder_Exit0) {
 TEST(DcpRun, Timers_TickRoughlyAtTheirRates_UntilStopAfter) {
   const RunResult r = run_dcp({"--stop-after", "1s", dataflow("timers")});
   ASSERT_EQ(r.exit_code, 0) << r.dump();
-  EXPECT_TRUE(contains(r.out, "[ticker] stop")) << r.dump();
+  EXPECT_TRUE(r.stdout_has("[ticker] stop"));
   const long fast = value_in_line(r.out, "[ticker] result", "fast");
   const long slow = value_in_line(r.out, "[ticker] result", "slow");
   // 20 ms and 100 ms periods over about 1 s (minus start-up): ~50 and ~10. Bounds are generous on
@@ -275,7 +291,7 @@ TEST(DcpRun, Timers_TickRoughlyAtTheirRates_UntilStopAfter) {
   EXPECT_GE(slow, 3) << r.dump();
   EXPECT_LE(slow, 12) << r.dump();
   EXPECT_GT(fast, 2 * slow) << r.dump();
-  EXPECT_TRUE(contains(r.err, "(stopped: --stop-after 1s elapsed)")) << r.dump();
+  EXPECT_TRUE(r.stderr_has("(stopped: --stop-after 1s elapsed)"));
 }
 
 TEST(DcpRun, QueueSize_SlowConsumerLosesTheOldestMessages_AndTheSummaryCountsThem) {
@@ -289,9 +305,9 @@ TEST(DcpRun, QueueSize_SlowConsumerLosesTheOldestMessages_AndTheSummaryCountsThe
   EXPECT_EQ(slow.delivered, received) << r.dump();
   EXPECT_EQ(slow.delivered + slow.dropped, 100) << r.dump();
   EXPECT_EQ(value_in_line(r.out, "[slow] result", "last_in"), 99) << r.dump();
-  EXPECT_TRUE(contains(r.err, "[dcp] input slow/in dropped " + std::to_string(slow.dropped) + " messages (queue_size 5)\n"))
-      << r.dump();
-  EXPECT_TRUE(contains(r.out, "[slow] result received=" + std::to_string(received) + " order=ok")) << r.dump();
+  EXPECT_TRUE(
+      r.stderr_has("[dcp] input slow/in dropped " + std::to_string(slow.dropped) + " messages (queue_size 5)\n"));
+  EXPECT_TRUE(r.stdout_has("[slow] result received=" + std::to_string(received) + " order=ok"));
 }
 
 TEST(DcpRun, CloseOutputs_InputClosedAfterThatOutputsData_BeforeAllInputsClosed) {
@@ -310,20 +326,19 @@ TEST(DcpRun, CloseOutputs_InputClosedAfterThatOutputsData_BeforeAllInputsClosed)
 TEST(DcpRun, StopIgnoringNode_IsKilledAfterTheGracePeriod_ExitNonZero) {
   const RunResult r = run_dcp({"--stop-after", "300ms", "--grace", "500ms", dataflow("stop_grace")});
   EXPECT_EQ(r.exit_code, 1) << r.dump();
-  EXPECT_TRUE(contains(r.out, "[stubborn] got stop, ignoring it")) << r.dump();
-  EXPECT_TRUE(contains(r.out, "[polite] stop")) << r.dump();
-  EXPECT_TRUE(contains(r.err, "[dcp] node 'stubborn' is still running after the 500ms grace period: killing it"))
-      << r.dump();
+  EXPECT_TRUE(r.stdout_has("[stubborn] got stop, ignoring it"));
+  EXPECT_TRUE(r.stdout_has("[polite] stop"));
+  EXPECT_TRUE(r.stderr_has("[dcp] node 'stubborn' is still running after the 500ms grace period: killing it"));
   EXPECT_EQ(r.summary.at("stubborn").ended, "killed after the 500ms grace period") << r.dump();
   EXPECT_EQ(r.summary.at("polite").ended, "exit code 0") << r.dump();
-  EXPECT_TRUE(contains(r.err, "[dcp] dataflow failed: 1 of 2 nodes failed")) << r.dump();
+  EXPECT_TRUE(r.stderr_has("[dcp] dataflow failed: 1 of 2 nodes failed"));
   EXPECT_LT(r.elapsed, 20s);
 }
 
 TEST(DcpRun, NodeExitingWithCode3_IsReported_ItsReadersInputsClose_ExitNonZero) {
   const RunResult r = run_dcp({dataflow("crash_exit3")});
   EXPECT_EQ(r.exit_code, 1) << r.dump();
-  EXPECT_TRUE(contains(r.err, "[dcp] node 'crasher' failed: exit code 3")) << r.dump();
+  EXPECT_TRUE(r.stderr_has("[dcp] node 'crasher' failed: exit code 3"));
   EXPECT_EQ(r.summary.at("crasher").ended, "exit code 3") << r.dump();
   EXPECT_EQ(r.summary.at("source").ended, "exit code 0") << r.dump();
   EXPECT_EQ(r.summary.at("sink").ended, "exit code 0") << r.dump();
@@ -332,8 +347,8 @@ TEST(DcpRun, NodeExitingWithCode3_IsReported_ItsReadersInputsClose_ExitNonZero) 
   ASSERT_LT(closed, sink.size()) << r.dump();
   EXPECT_EQ(sink.at(closed - 1), "input in 4") << r.dump();
   EXPECT_EQ(sink.at(closed + 1), "all_inputs_closed") << r.dump();
-  EXPECT_TRUE(contains(r.out, "[sink] result received=5 order=ok")) << r.dump();
-  EXPECT_TRUE(contains(r.err, "[dcp] dataflow failed: 1 of 3 nodes failed")) << r.dump();
+  EXPECT_TRUE(r.stdout_has("[sink] result received=5 order=ok"));
+  EXPECT_TRUE(r.stderr_has("[dcp] dataflow failed: 1 of 3 nodes failed"));
 }
 
 TEST(DcpRun, NodesThatReportedErrors_AreNamedInTheSummary_NoSuccess_Exit3) {
@@ -342,129 +357,122 @@ TEST(DcpRun, NodesThatReportedErrors_AreNamedInTheSummary_NoSuccess_Exit3) {
   for (const std::string id : {"source", "processor", "oneshot", "fine"}) {
     EXPECT_EQ(r.summary.at(id).ended, "exit code 0") << id << "\n" << r.dump();
   }
-  EXPECT_TRUE(contains(r.out, "[processor] result posted=3 inputs=3")) << r.dump();
-  EXPECT_TRUE(contains(r.err, "[processor!] dcp: worker pool 'lossy': a posted task threw: result 2 lost")) << r.dump();
-  EXPECT_TRUE(contains(r.err, "[oneshot!] dcp: worker pool 'lossy': a posted task threw: result 0 lost")) << r.dump();
-  EXPECT_TRUE(contains(r.err, "[dcp] dataflow failed: 2 of 4 nodes reported errors")) << r.dump();
-  EXPECT_TRUE(contains(r.err, "[dcp] node 'processor' reported 3 errors that lost work; see its 'dcp:' lines above"))
-      << r.dump();
-  EXPECT_TRUE(contains(r.err, "[dcp] node 'oneshot' reported 1 error that lost work; see its 'dcp:' lines above"))
-      << r.dump();
-  EXPECT_FALSE(contains(r.err, "node 'fine' reported")) << r.dump();
-  EXPECT_FALSE(contains(r.err, "dataflow succeeded")) << r.dump();
+  EXPECT_TRUE(r.stdout_has("[processor] result posted=3 inputs=3"));
+  EXPECT_TRUE(r.stderr_has("[processor!] dcp: worker pool 'lossy': a posted task threw: result 2 lost"));
+  EXPECT_TRUE(r.stderr_has("[oneshot!] dcp: worker pool 'lossy': a posted task threw: result 0 lost"));
+  EXPECT_TRUE(r.stderr_has("[dcp] dataflow failed: 2 of 4 nodes reported errors"));
+  EXPECT_TRUE(r.stderr_has("[dcp] node 'processor' reported 3 errors that lost work; see its 'dcp:' lines above"));
+  EXPECT_TRUE(r.stderr_has("[dcp] node 'oneshot' reported 1 error that lost work; see its 'dcp:' lines above"));
+  EXPECT_FALSE(r.stderr_has("node 'fine' reported"));
+  EXPECT_FALSE(r.stderr_has("dataflow succeeded"));
 }
 
 TEST(DcpRun, RouterAndOutputHandlerErrorsWithoutOnError_AreNamedInTheSummary_NoSuccess_Exit3) {
   const RunResult r = run_dcp({dataflow("lost_routed_work")});
   EXPECT_EQ(r.exit_code, 3) << r.dump();
   EXPECT_EQ(r.summary.at("routed").ended, "exit code 0") << r.dump();
-  EXPECT_TRUE(contains(r.out, "[routed] result inputs=3")) << r.dump();
+  EXPECT_TRUE(r.stdout_has("[routed] result inputs=3"));
   for (const std::string seq : {"0", "1", "2"}) {
-    EXPECT_TRUE(contains(r.err, "[routed!] dcp: event router: input 'in' handler threw: input " + seq + " lost"))
-        << seq << "\n" << r.dump();
+    EXPECT_TRUE(r.stderr_has("[routed!] dcp: event router: input 'in' handler threw: input " + seq + " lost"));
   }
-  EXPECT_TRUE(contains(r.err, "[routed!] dcp: output handler 'routed': send of output 'out' failed: output 'out': "
-                              "metadata has 65 parameters")) << r.dump();
-  EXPECT_TRUE(contains(r.err, "[dcp] dataflow failed: 1 of 2 nodes reported errors")) << r.dump();
-  EXPECT_TRUE(contains(r.err, "[dcp] node 'routed' reported 6 errors that lost work; see its 'dcp:' lines above"))
-      << r.dump();
-  EXPECT_FALSE(contains(r.err, "node 'source' reported")) << r.dump();
+  EXPECT_TRUE(r.stderr_has("[routed!] dcp: output handler 'routed': send of output 'out' failed: output 'out': "
+                           "metadata has 65 parameters"));
+  EXPECT_TRUE(r.stderr_has("[dcp] dataflow failed: 1 of 2 nodes reported errors"));
+  EXPECT_TRUE(r.stderr_has("[dcp] node 'routed' reported 6 errors that lost work; see its 'dcp:' lines above"));
+  EXPECT_FALSE(r.stderr_has("node 'source' reported"));
 }
 
 TEST(DcpRun, NodeKilledBySigsegv_IsReportedWithTheSignalName) {
   const RunResult r = run_dcp({dataflow("crash_segv")});
   EXPECT_EQ(r.exit_code, 1) << r.dump();
-  EXPECT_TRUE(contains(r.err, "[dcp] node 'crasher' failed: killed by signal SIGSEGV")) << r.dump();
+  EXPECT_TRUE(r.stderr_has("[dcp] node 'crasher' failed: killed by signal SIGSEGV"));
   EXPECT_EQ(r.summary.at("crasher").ended, "signal SIGSEGV") << r.dump();
-  EXPECT_TRUE(contains(r.out, "[sink] all_inputs_closed")) << r.dump();
+  EXPECT_TRUE(r.stdout_has("[sink] all_inputs_closed"));
 }
 
 TEST(DcpRun, BigPayloads_ArriveIntactThroughSharedMemoryFrom4KiB_AlsoWhenForwardedOrSentByAnOutputHandler) {
   const RunResult r = run_dcp({dataflow("big_payloads")});
   ASSERT_EQ(r.exit_code, 0) << r.dump();
   // 6 + 4 (OutputHandler) x 64 KiB + 3 x 4 MiB (forwarded) + 2 x 4096 B in shared memory; 2 x 4095 B inline.
-  EXPECT_TRUE(contains(r.out, "[sink] result received=17 order=ok")) << r.dump();
+  EXPECT_TRUE(r.stdout_has("[sink] result received=17 order=ok"));
   EXPECT_EQ(value_in_line(r.out, "[sink] result", "big_ok"), 17) << r.dump();
   EXPECT_EQ(value_in_line(r.out, "[sink] result", "big_bad"), 0) << r.dump();
   EXPECT_EQ(value_in_line(r.out, "[sink] result", "shm"), 15) << r.dump();
-  EXPECT_TRUE(contains(r.out, "[handled] result sent=4")) << r.dump();
+  EXPECT_TRUE(r.stdout_has("[handled] result sent=4"));
 }
 
 TEST(DcpRun, MisbehavingNodes_AreDisconnectedWithAClearError_OthersComplete) {
   const RunResult r = run_dcp({dataflow("misbehaving")});
   EXPECT_EQ(r.exit_code, 1) << r.dump();  // protocol errors count as failures
   // The healthy pair is untouched.
-  EXPECT_TRUE(contains(r.out, "[sink] result received=20 order=ok")) << r.dump();
+  EXPECT_TRUE(r.stdout_has("[sink] result received=20 order=ok"));
   EXPECT_EQ(r.summary.at("sink").ended, "exit code 0") << r.dump();
   EXPECT_EQ(r.summary.at("source").ended, "exit code 0") << r.dump();
   // Every bad node saw the Error it expected (and its connection closed).
   for (const char* node : {"malformed", "oversized", "undeclared", "unsealed", "pipe", "double_hello",
                            "wrong_secret", "foreign_pid"}) {
-    EXPECT_TRUE(contains(r.out, std::string("[") + node + "] bad: ok ")) << node << "\n" << r.dump();
-    EXPECT_FALSE(contains(r.out, std::string("[") + node + "] bad: FAILED")) << node << "\n" << r.dump();
+    EXPECT_TRUE(r.stdout_has(std::string("[") + node + "] bad: ok ")) << node;
+    EXPECT_FALSE(r.stdout_has(std::string("[") + node + "] bad: FAILED")) << node;
   }
   // Protocol errors: named, per node, and the node counts as failed.
-  EXPECT_TRUE(contains(r.err, "[dcp] node 'malformed': protocol error: malformed frame: header.magic")) << r.dump();
-  EXPECT_TRUE(contains(r.err, "[dcp] node 'oversized': protocol error: frame larger than the limit")) << r.dump();
-  EXPECT_TRUE(contains(r.err, "[dcp] node 'undeclared': protocol error: output 'nope' is not declared by node "
-                              "'undeclared' (declared: out)"))
-      << r.dump();
-  EXPECT_TRUE(contains(r.err, "[dcp] node 'unsealed': protocol error: the shared-memory payload's memfd is not sealed"))
-      << r.dump();
-  EXPECT_TRUE(contains(r.err, "[dcp] node 'pipe': protocol error: the shared-memory payload's descriptor is not a memfd"))
-      << r.dump();
-  EXPECT_TRUE(contains(r.err, "[dcp] node 'double_hello': protocol error: a second Hello")) << r.dump();
+  EXPECT_TRUE(r.stderr_has("[dcp] node 'malformed': protocol error: malformed frame: header.magic"));
+  EXPECT_TRUE(r.stderr_has("[dcp] node 'oversized': protocol error: frame larger than the limit"));
+  EXPECT_TRUE(r.stderr_has("[dcp] node 'undeclared': protocol error: output 'nope' is not declared by node "
+                              "'undeclared' (declared: out)"));
+  EXPECT_TRUE(r.stderr_has("[dcp] node 'unsealed': protocol error: the shared-memory payload's memfd is not sealed"));
+  EXPECT_TRUE(r.stderr_has("[dcp] node 'pipe': protocol error: the shared-memory payload's descriptor is not a memfd"));
+  EXPECT_TRUE(r.stderr_has("[dcp] node 'double_hello': protocol error: a second Hello"));
   for (const char* node : {"malformed", "oversized", "undeclared", "unsealed", "pipe", "double_hello"}) {
     EXPECT_EQ(r.summary.at(node).ended, "exit code 0, protocol error") << node << "\n" << r.dump();
   }
   // Rejected connection attempts are reported but do not spoil the real node's connection.
-  EXPECT_TRUE(contains(r.err, "[dcp] rejected a connection: wrong secret for node 'wrong_secret'")) << r.dump();
-  EXPECT_TRUE(contains(r.err, "[dcp] rejected a connection: process ")) << r.dump();
-  EXPECT_TRUE(contains(r.out, "[wrong_secret] bad: connected after the rejection")) << r.dump();
-  EXPECT_TRUE(contains(r.out, "[foreign_pid] bad: connected after the rejection")) << r.dump();
+  EXPECT_TRUE(r.stderr_has("[dcp] rejected a connection: wrong secret for node 'wrong_secret'"));
+  EXPECT_TRUE(r.stderr_has("[dcp] rejected a connection: process "));
+  EXPECT_TRUE(r.stdout_has("[wrong_secret] bad: connected after the rejection"));
+  EXPECT_TRUE(r.stdout_has("[foreign_pid] bad: connected after the rejection"));
   EXPECT_EQ(r.summary.at("wrong_secret").ended, "exit code 0") << r.dump();
   EXPECT_EQ(r.summary.at("foreign_pid").ended, "exit code 0") << r.dump();
   // The reader of a disconnected node's output sees it close.
-  EXPECT_TRUE(contains(r.out, "[watcher] input_closed bad")) << r.dump();
-  EXPECT_TRUE(contains(r.out, "[watcher] all_inputs_closed")) << r.dump();
-  EXPECT_TRUE(contains(r.err, "[dcp] dataflow failed: 6 of 11 nodes failed")) << r.dump();
+  EXPECT_TRUE(r.stdout_has("[watcher] input_closed bad"));
+  EXPECT_TRUE(r.stdout_has("[watcher] all_inputs_closed"));
+  EXPECT_TRUE(r.stderr_has("[dcp] dataflow failed: 6 of 11 nodes failed"));
 }
 
 TEST(DcpRun, UnstartableNode_IsReportedAsFailed_TheOthersRun) {
   const RunResult r = run_dcp({dataflow("unstartable")});
   EXPECT_EQ(r.exit_code, 1) << r.dump();
-  EXPECT_TRUE(contains(r.err, "[dcp] node 'broken' failed to start: cannot execute ")) << r.dump();
+  EXPECT_TRUE(r.stderr_has("[dcp] node 'broken' failed to start: cannot execute "));
   EXPECT_EQ(r.summary.at("broken").ended, "failed to start: No such file or directory") << r.dump();
   EXPECT_EQ(r.summary.at("broken").pid, "-") << r.dump();
-  EXPECT_TRUE(contains(r.out, "[sink] result received=10 order=ok")) << r.dump();
-  EXPECT_TRUE(contains(r.out, "[sink] input_closed other")) << r.dump();
-  EXPECT_TRUE(contains(r.out, "[sink] all_inputs_closed")) << r.dump();
+  EXPECT_TRUE(r.stdout_has("[sink] result received=10 order=ok"));
+  EXPECT_TRUE(r.stdout_has("[sink] input_closed other"));
+  EXPECT_TRUE(r.stdout_has("[sink] all_inputs_closed"));
 }
 
 TEST(DcpRun, NodeEnvironment_FolderArgsEnvPrivateRuntimeDirAndOutputPrefixes) {
   const RunResult r = run_dcp({dataflow("inspect")});
   ASSERT_EQ(r.exit_code, 0) << r.dump();
-  EXPECT_TRUE(contains(r.out, "[inspect] cwd=" + fs::canonical(DCP_RUNNER_DATAFLOWS).string() + "\n")) << r.dump();
+  EXPECT_TRUE(r.stdout_has("[inspect] cwd=" + fs::canonical(DCP_RUNNER_DATAFLOWS).string() + "\n"));
   // Lines of different nodes may interleave: look at the inspect node's own lines.
   const auto inspect = lines_of(r.out, "[inspect] ");
   const std::size_t first_arg = index_of(inspect, "arg=--name");
   ASSERT_LT(first_arg + 2, inspect.size()) << r.dump();
   EXPECT_EQ(inspect[first_arg + 1], "arg=front camera") << r.dump();
   EXPECT_EQ(inspect[first_arg + 2], "arg=a b") << r.dump();
-  EXPECT_TRUE(contains(r.out, "[inspect] env RUNNER_TEST_VALUE=hello world\n")) << r.dump();
-  EXPECT_TRUE(contains(r.out, "[inspect] env DCP_NODE_ID=inspect\n")) << r.dump();
-  EXPECT_TRUE(contains(r.out, "[inspect] runtime_dir_mode=700\n")) << r.dump();
-  EXPECT_TRUE(contains(r.out, "[inspect] stdin=eof\n")) << r.dump();
-  EXPECT_TRUE(contains(r.out, "[inspect] own_process_group=yes\n")) << r.dump();
-  EXPECT_TRUE(contains(r.err, "[inspect!] to stderr\n")) << r.dump();
+  EXPECT_TRUE(r.stdout_has("[inspect] env RUNNER_TEST_VALUE=hello world\n"));
+  EXPECT_TRUE(r.stdout_has("[inspect] env DCP_NODE_ID=inspect\n"));
+  EXPECT_TRUE(r.stdout_has("[inspect] runtime_dir_mode=700\n"));
+  EXPECT_TRUE(r.stdout_has("[inspect] stdin=eof\n"));
+  EXPECT_TRUE(r.stdout_has("[inspect] own_process_group=yes\n"));
+  EXPECT_TRUE(r.stderr_has("[inspect!] to stderr\n"));
   // A last line without a newline is still shown when the node ends.
-  EXPECT_TRUE(contains(r.out, "[inspect] partial line without newline\n")) << r.dump();
+  EXPECT_TRUE(r.stdout_has("[inspect] partial line without newline\n"));
 }
 
 TEST(DcpRun, WrapperScript_ItsChildInTheNodesProcessGroupIsAccepted) {
   const RunResult r = run_dcp({dataflow("wrapper")});
   ASSERT_EQ(r.exit_code, 0) << r.dump();
-  EXPECT_TRUE(contains(r.out, "[sink] result received=5 order=ok")) << r.dump();
+  EXPECT_TRUE(r.stdout_has("[sink] result received=5 order=ok"));
 }
 
 TEST(DcpRun, CtrlC_EveryNodeGetsStop_AndTheRunEndsCleanly) {
@@ -474,10 +482,10 @@ TEST(DcpRun, CtrlC_EveryNodeGetsStop_AndTheRunEndsCleanly) {
   run.signal(SIGINT);
   const RunResult r = run.finish();
   EXPECT_EQ(r.exit_code, 0) << r.dump();
-  EXPECT_TRUE(contains(r.out, "[ticker] stop")) << r.dump();
-  EXPECT_TRUE(contains(r.out, "[waiter] stop")) << r.dump();
-  EXPECT_TRUE(contains(r.err, "[dcp] interrupted by SIGINT: sending Stop to every node")) << r.dump();
-  EXPECT_TRUE(contains(r.err, "(stopped: interrupted by SIGINT)")) << r.dump();
+  EXPECT_TRUE(r.stdout_has("[ticker] stop"));
+  EXPECT_TRUE(r.stdout_has("[waiter] stop"));
+  EXPECT_TRUE(r.stderr_has("[dcp] interrupted by SIGINT: sending Stop to every node"));
+  EXPECT_TRUE(r.stderr_has("(stopped: interrupted by SIGINT)"));
   EXPECT_EQ(r.summary.at("ticker").ended, "exit code 0") << r.dump();
   EXPECT_EQ(r.summary.at("waiter").ended, "exit code 0") << r.dump();
   EXPECT_GT(r.summary.at("ticker").delivered, 0) << r.dump();
@@ -486,9 +494,9 @@ TEST(DcpRun, CtrlC_EveryNodeGetsStop_AndTheRunEndsCleanly) {
 TEST(DcpRun, StopBeforeNodesConnect_TheyGetStopWhenTheyConnect) {
   const RunResult r = run_dcp({"--stop-after", "0s", dataflow("ctrl_c")});
   EXPECT_EQ(r.exit_code, 0) << r.dump();
-  EXPECT_TRUE(contains(r.out, "[ticker] stop")) << r.dump();
-  EXPECT_TRUE(contains(r.out, "[waiter] stop")) << r.dump();
-  EXPECT_TRUE(contains(r.err, "(stopped: --stop-after 0s elapsed)")) << r.dump();
+  EXPECT_TRUE(r.stdout_has("[ticker] stop"));
+  EXPECT_TRUE(r.stdout_has("[waiter] stop"));
+  EXPECT_TRUE(r.stderr_has("(stopped: --stop-after 0s elapsed)"));
 }
 
 TEST(DcpRun, SigtermThenSecondSignal_KillsAtOnceWithoutWaitingForTheGracePeriod) {
@@ -500,7 +508,7 @@ TEST(DcpRun, SigtermThenSecondSignal_KillsAtOnceWithoutWaitingForTheGracePeriod)
   const RunResult r = run.finish();
   EXPECT_EQ(r.exit_code, 1) << r.dump();
   EXPECT_LT(r.elapsed, 20s) << r.dump();
-  EXPECT_TRUE(contains(r.err, "[dcp] SIGINT while stopping: killing every node now")) << r.dump();
+  EXPECT_TRUE(r.stderr_has("[dcp] SIGINT while stopping: killing every node now"));
   EXPECT_EQ(r.summary.at("stubborn").ended, "killed (second interrupt)") << r.dump();
 }
 

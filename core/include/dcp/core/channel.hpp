@@ -81,7 +81,7 @@ enum class HandleSide { sender, receiver };
 
 /// One counted reference to a channel from one side. Copies count; the last handle of a side to go
 /// closes the channel (sender side) or closes it and destroys what is queued (receiver side).
-/// Sender<T> and Receiver<T> each hold one and keep the default copy and move operations.
+/// Each end (detail::ChannelEnd below) holds one and keeps the default copy and move operations.
 template <class T, HandleSide Side>
 class ChannelHandle {
  public:
@@ -136,13 +136,44 @@ class ChannelHandle {
 
   std::shared_ptr<ChannelState<T>> state_;
 };
+
+/// What both ends of a channel offer alike: close() and the observers, on the end's counted handle.
+/// Sender<T> and Receiver<T> derive from it; `Side` names the end in a use-after-move error.
+template <class T, HandleSide Side>
+class ChannelEnd {
+ public:
+  /// Closes the channel for everybody: sends fail from now on, receivers drain then see closed.
+  void close() { state("close").close(); }
+
+  [[nodiscard]] bool is_closed() const { return state("is_closed").is_closed(); }
+  /// Values queued now (a snapshot).
+  [[nodiscard]] std::size_t size() const { return state("size").size(); }
+  /// The bound, or nullopt for an unbounded channel.
+  [[nodiscard]] std::optional<std::size_t> capacity() const { return state("capacity").capacity(); }
+  [[nodiscard]] Overflow policy() const { return state("policy").policy(); }
+  /// Values discarded so far by the overflow policy.
+  [[nodiscard]] std::uint64_t dropped() const { return state("dropped").dropped(); }
+  /// False after this handle was moved from.
+  [[nodiscard]] bool valid() const noexcept { return handle_.valid(); }
+
+ protected:
+  explicit ChannelEnd(std::shared_ptr<ChannelState<T>> shared) noexcept : handle_(std::move(shared)) {}
+
+  ChannelState<T>& state(const char* operation) const { return handle_.state(operation); }
+
+  ChannelHandle<T, Side> handle_;
+};
 }  // namespace detail
 
 /// Largest capacity accepted by dcp::bounded().
 inline constexpr std::size_t kMaxCapacity = detail::ArrayQueue<int>::kMaxCapacity;
 
+/// The sending end. close(), is_closed(), size(), capacity(), policy(), dropped() and valid() come
+/// from detail::ChannelEnd, alike on both ends.
 template <class T>
-class Sender {
+class Sender : public detail::ChannelEnd<T, detail::HandleSide::sender> {
+  using End = detail::ChannelEnd<T, detail::HandleSide::sender>;
+
  public:
   /// Blocks while a bounded Overflow::block channel is full.
   SendResult<T> send(T&& value) {
@@ -205,23 +236,10 @@ class Sender {
     return send_until(T(value), deadline);
   }
 
-  /// Closes the channel for everybody: sends fail from now on, receivers drain then see closed.
-  void close() { state("close").close(); }
-
-  [[nodiscard]] bool is_closed() const { return state("is_closed").is_closed(); }
-  /// Values queued now (a snapshot).
-  [[nodiscard]] std::size_t size() const { return state("size").size(); }
-  /// The bound, or nullopt for an unbounded channel.
-  [[nodiscard]] std::optional<std::size_t> capacity() const { return state("capacity").capacity(); }
-  [[nodiscard]] Overflow policy() const { return state("policy").policy(); }
-  /// Values discarded so far by the overflow policy.
-  [[nodiscard]] std::uint64_t dropped() const { return state("dropped").dropped(); }
-  /// False after this handle was moved from.
-  [[nodiscard]] bool valid() const noexcept { return handle_.valid(); }
-
  private:
   friend struct detail::HandleAccess;
-  explicit Sender(std::shared_ptr<detail::ChannelState<T>> state) noexcept : handle_(std::move(state)) {}
+  using End::state;
+  explicit Sender(std::shared_ptr<detail::ChannelState<T>> shared) noexcept : End(std::move(shared)) {}
 
   // Callers read `evicted` only after the send returned (a separate statement: argument evaluation
   // order is unspecified).
@@ -229,14 +247,13 @@ class Sender {
     if (status == SendStatus::sent || status == SendStatus::dropped) return SendResult<T>(status, evicted);
     return SendResult<T>(status, std::move(value), evicted);
   }
-
-  detail::ChannelState<T>& state(const char* operation) const { return handle_.state(operation); }
-
-  detail::ChannelHandle<T, detail::HandleSide::sender> handle_;
 };
 
+/// The receiving end; close() and the observers come from detail::ChannelEnd, as on Sender.
 template <class T>
-class Receiver {
+class Receiver : public detail::ChannelEnd<T, detail::HandleSide::receiver> {
+  using End = detail::ChannelEnd<T, detail::HandleSide::receiver>;
+
  public:
   /// Blocks until a value arrives or the channel is closed and drained.
   RecvResult<T> recv() { return receive(state("recv"), detail::kNoDeadline); }
@@ -260,16 +277,6 @@ class Receiver {
     auto& s = state("recv_until");
     return receive(s, detail::to_steady(deadline));
   }
-
-  /// Closes the channel for everybody: sends fail from now on, receivers drain then see closed.
-  void close() { state("close").close(); }
-
-  [[nodiscard]] bool is_closed() const { return state("is_closed").is_closed(); }
-  [[nodiscard]] std::size_t size() const { return state("size").size(); }
-  [[nodiscard]] std::optional<std::size_t> capacity() const { return state("capacity").capacity(); }
-  [[nodiscard]] Overflow policy() const { return state("policy").policy(); }
-  [[nodiscard]] std::uint64_t dropped() const { return state("dropped").dropped(); }
-  [[nodiscard]] bool valid() const noexcept { return handle_.valid(); }
 
   /// Input iterator for range-for: each step is a blocking recv(); the loop ends on closed.
   class Iterator {
@@ -310,7 +317,8 @@ class Receiver {
 
  private:
   friend struct detail::HandleAccess;
-  explicit Receiver(std::shared_ptr<detail::ChannelState<T>> state) noexcept : handle_(std::move(state)) {}
+  using End::state;
+  explicit Receiver(std::shared_ptr<detail::ChannelState<T>> shared) noexcept : End(std::move(shared)) {}
 
   static RecvResult<T> receive(detail::ChannelState<T>& s, detail::SteadyTime deadline) {
     RecvResult<T> result;
@@ -318,10 +326,6 @@ class Receiver {
     detail::ResultAccess::set_status(result, status);
     return result;
   }
-
-  detail::ChannelState<T>& state(const char* operation) const { return handle_.state(operation); }
-
-  detail::ChannelHandle<T, detail::HandleSide::receiver> handle_;
 };
 
 namespace detail {

@@ -18,7 +18,6 @@
 #include <memory>
 #include <new>
 #include <optional>
-#include <type_traits>
 #include <utility>
 
 #include "dcp/core/detail/backoff.hpp"
@@ -28,8 +27,7 @@ namespace dcp::detail {
 
 template <class T>
 class ArrayQueue {
-  static_assert(std::is_nothrow_move_constructible_v<T>, "dcp channels need a nothrow move constructor");
-  static_assert(std::is_nothrow_destructible_v<T>, "dcp channels need a nothrow destructor");
+  static_assert(kIsChannelValue<T>, "dcp channels need a nothrow move constructor and a nothrow destructor");
 
  public:
   /// Largest supported capacity (indices keep a lap counter and a mark bit above the slot index).

@@ -21,7 +21,6 @@
 #include <memory>
 #include <new>
 #include <optional>
-#include <type_traits>
 #include <utility>
 
 #include "dcp/core/detail/backoff.hpp"
@@ -31,8 +30,7 @@ namespace dcp::detail {
 
 template <class T>
 class ListQueue {
-  static_assert(std::is_nothrow_move_constructible_v<T>, "dcp channels need a nothrow move constructor");
-  static_assert(std::is_nothrow_destructible_v<T>, "dcp channels need a nothrow destructor");
+  static_assert(kIsChannelValue<T>, "dcp channels need a nothrow move constructor and a nothrow destructor");
 
   static constexpr std::size_t kWrite = 1;
   static constexpr std::size_t kRead = 2;
