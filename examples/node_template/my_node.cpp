@@ -2,7 +2,6 @@
 #include "my_node.hpp"
 
 #include <charconv>
-#include <cstdio>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -41,12 +40,6 @@ std::string describe(std::string_view input, std::uint64_t n) {
 }  // namespace
 
 void run_my_node(dcp::Node node, Options options) {
-  if (!options.on_error) {
-    options.on_error = [](std::string_view input, std::exception_ptr error) {
-      std::fprintf(stderr, "my_node: input '%.*s': %s\n", static_cast<int>(input.size()), input.data(),
-                   dcp::describe_exception(error).c_str());
-    };
-  }
   // Declared in this order so that they are destroyed in the reverse one: the router waits for its
   // handlers, then the pool stops, then the output handler sends what is still queued.
   dcp::OutputHandler outputs(std::move(node.outputs));

@@ -12,18 +12,17 @@
 // dcp::OutputHandler, whose own thread owns the node's OutputSender.
 // What blocks: run_my_node() until the node's stream ends (Stop, all inputs closed), then until the
 // queued work is done and every result is sent.
-// Errors: a handler that throws (a `value` that is not a number) is reported to Options::on_error
-// (default: a line on stderr) and the node goes on. A result the runner refuses is reported by the
-// OutputHandler on stderr.
+// Errors: a handler that throws (a `value` that is not a number) is delivered to Options::on_error
+// (source "event router", message "input 'value' handler threw: ..."), and the node goes on. Unset,
+// it is reported with dcp::report_error: a line in the node's log, and `dcp run` says the node lost
+// work and exits non-zero. A result the runner refuses is reported by the OutputHandler the same way.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <exception>
-#include <functional>
 #include <span>
-#include <string_view>
 
+#include <dcp/core/error_report.hpp>
 #include <dcp/node/node.hpp>
 
 namespace my_node {
@@ -31,8 +30,9 @@ namespace my_node {
 struct Options {
   /// Worker threads of the pool (>= 1).
   std::size_t workers = 2;
-  /// Called on the thread that ran a handler which threw; empty: a line on stderr.
-  std::function<void(std::string_view input_id, std::exception_ptr error)> on_error;
+  /// Called with (source, message) on the thread that ran a handler which threw; empty:
+  /// dcp::report_error (the node's log and the run's summary).
+  dcp::ErrorCallback on_error;
 };
 
 /// The work: how many Collatz steps take `n` to 1 (0 for 0 and 1). Pure; any thread.

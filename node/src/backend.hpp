@@ -6,8 +6,9 @@
 // the front ends so they can live on different threads:
 //   EventSource  owned by the EventStream; called by one thread at a time (the event loop).
 //   OutputSink   owned by the OutputSender; called by one thread at a time, possibly another thread
-//                than the EventSource's, concurrently with it. Halves that share state (a socket, a
-//                store) synchronize it themselves.
+//                than the EventSource's, concurrently with it — but make_payload() by any thread,
+//                concurrently with everything. Halves that share state (a socket, a store)
+//                synchronize it themselves.
 //
 // The front ends do what is common to every backend: output ids are checked (declared, not closed),
 // metadata limits are checked and the timestamp filled in, before the sink is called; the stream's
@@ -50,6 +51,10 @@ class OutputSink {
   }
   /// Transmits `size` bytes written by `fill` into the buffer that travels.
   virtual void send_with(std::string_view output_id, std::size_t size, FillRef fill, Metadata&& metadata) = 0;
+  /// A payload of `size` (checked) bytes written by `fill`, in the buffer send(id, payload) passes on
+  /// without a copy. Called from any thread, concurrently with the other members: it must only read
+  /// immutable state. The default: an owned buffer (one allocation).
+  virtual Payload make_payload(std::size_t size, FillRef fill) const;
   /// Closes validated, newly closed outputs.
   virtual void close_outputs(const std::vector<std::string>& output_ids) = 0;
 };

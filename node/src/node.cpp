@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <span>
 #include <string>
 #include <utility>
 
@@ -173,6 +175,33 @@ void OutputSender::send_with_impl(std::string_view output_id, std::size_t size, 
                                   Metadata metadata) {
   prepare(output_id, size, metadata, "send_with").send_with(output_id, size, fill, std::move(metadata));
 }
+
+Payload OutputSender::make_payload_impl(std::size_t size, detail::FillRef fill) const {
+  const detail::OutputSink& target = sink("make_payload");
+  if (size > kMaxPayloadSize) {
+    throw std::invalid_argument("dcp::OutputSender::make_payload: a payload of " + std::to_string(size) +
+                                " bytes is larger than the limit of " + std::to_string(kMaxPayloadSize) + " bytes");
+  }
+  return target.make_payload(size, fill);
+}
+
+namespace detail {
+Payload OutputSink::make_payload(std::size_t size, FillRef fill) const {
+  if (size == 0) {
+    fill(std::span<std::uint8_t>());
+    return Payload();
+  }
+#if defined(__cpp_lib_smart_ptr_for_overwrite)
+  // One allocation for the control block and the bytes, left uninitialised for fill.
+  std::shared_ptr<std::uint8_t[]> bytes = std::make_shared_for_overwrite<std::uint8_t[]>(size);
+#else
+  std::shared_ptr<std::uint8_t[]> bytes(new std::uint8_t[size]);
+#endif
+  fill(std::span<std::uint8_t>(bytes.get(), size));
+  const std::span<const std::uint8_t> view(bytes.get(), size);
+  return PayloadAccess::adopt(std::move(bytes), view);
+}
+}  // namespace detail
 
 void OutputSender::close_ids(const std::vector<std::string_view>& output_ids) {
   detail::OutputSink& target = sink("close_outputs");

@@ -84,13 +84,18 @@ class HarnessOutputSink final : public detail::OutputSink {
   explicit HarnessOutputSink(std::shared_ptr<detail::HarnessStore> store) : store_(std::move(store)) {}
 
   void send(std::string_view output_id, std::span<const std::uint8_t> data, Metadata&& metadata) override {
-    store_->add(CapturedOutput{std::string(output_id), {data.begin(), data.end()}, std::move(metadata)});
+    store_->add(CapturedOutput{std::string(output_id), {data.begin(), data.end()}, std::move(metadata), {}});
+  }
+
+  void send(std::string_view output_id, const Payload& payload, Metadata&& metadata) override {
+    const auto bytes = payload.bytes();
+    store_->add(CapturedOutput{std::string(output_id), {bytes.begin(), bytes.end()}, std::move(metadata), payload});
   }
 
   void send_with(std::string_view output_id, std::size_t size, detail::FillRef fill, Metadata&& metadata) override {
     std::vector<std::uint8_t> data(size);
     fill(data);
-    store_->add(CapturedOutput{std::string(output_id), std::move(data), std::move(metadata)});
+    store_->add(CapturedOutput{std::string(output_id), std::move(data), std::move(metadata), {}});
   }
 
   void close_outputs(const std::vector<std::string>& output_ids) override {

@@ -282,6 +282,26 @@ class RunnerOutputSink final : public OutputSink {
     transmit_shared(output_id, buffer.fd(), buffer.size(), std::move(metadata));
   }
 
+  Payload make_payload(std::size_t size, FillRef fill) const override {
+    if (size < ipc::kInlinePayloadLimit) return OutputSink::make_payload(size, fill);  // sent inline anyway
+    std::optional<ipc::WritableSharedBuffer> writable;
+    try {
+      writable.emplace(ipc::WritableSharedBuffer::allocate(size));
+    } catch (const std::system_error& e) {
+      throw NodeError("node '" + node_id_ + "': cannot set up shared memory for a payload: " + e.what());
+    }
+    fill(writable->data());
+    std::shared_ptr<ipc::SharedBuffer> buffer;
+    try {
+      buffer = std::make_shared<ipc::SharedBuffer>(std::move(*writable).seal());
+    } catch (const std::system_error& e) {
+      throw NodeError("node '" + node_id_ + "': cannot seal the shared memory of a payload: " + e.what());
+    }
+    const auto bytes = buffer->bytes();
+    const int fd = buffer->fd();
+    return PayloadAccess::adopt(std::move(buffer), bytes, fd);  // send() passes the sealed memfd on
+  }
+
   void close_outputs(const std::vector<std::string>& output_ids) override {
     const auto frame = ipc::encode(ipc::CloseOutputs{output_ids});
     if (auto reason = link_->transmit(frame)) {

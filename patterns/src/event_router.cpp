@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <initializer_list>
 #include <cstdlib>
 #include <mutex>
 #include <optional>
@@ -18,6 +19,7 @@
 
 #include "dcp/core/detail/deadline.hpp"
 #include "dcp/core/error_report.hpp"
+#include "item_metrics.hpp"
 
 namespace dcp {
 
@@ -153,10 +155,8 @@ class EventRouter::Impl {
     if (options_.status != nullptr) {
       StatusBoard& status = *options_.status;
       const std::string prefix = "input." + id + ".";
-      input->metrics = Metrics{&status.counter(prefix + "received"), &status.counter(prefix + "handled"),
-                               &status.counter(prefix + "failed"),   &status.counter(prefix + "dropped"),
-                               &status.counter(prefix + "discarded"), &status.gauge(prefix + "queue"),
-                               &status.latency(prefix + "latency")};
+      input->metrics = InputMetrics(status, prefix, {"received", "handled", "failed", "dropped", "discarded"},
+                                    detail::ItemGauge::queue);
     }
     std::lock_guard lock(registry_mutex_);
     inputs_.emplace(std::move(id), std::move(input));
@@ -331,15 +331,9 @@ class EventRouter::Impl {
     return s;
   }
 
-  struct Metrics {
-    Counter* received = nullptr;
-    Counter* handled = nullptr;
-    Counter* failed = nullptr;
-    Counter* dropped = nullptr;
-    Counter* discarded = nullptr;
-    Gauge* queue = nullptr;
-    LatencyHistogram* latency = nullptr;
-  };
+  /// The counters of an input on the status board ("input.<id>.<name>", in this order).
+  enum InputCount : std::size_t { kReceived, kHandled, kFailed, kDropped, kDiscarded, kInputCounts };
+  using InputMetrics = detail::ItemMetrics<kInputCounts>;
 
   /// One input event on its way to a worker.
   struct Pending {
@@ -361,7 +355,7 @@ class EventRouter::Impl {
     const InputHandler handler;
     const InputOptions options;
     const std::size_t limit;  ///< most drainers at once: 0 for on_loop, 1 serial, max_parallel
-    Metrics metrics;
+    InputMetrics metrics;  ///< no-ops without a status board
 
     std::uint64_t next_sequence = 0;  ///< loop thread only
 
@@ -379,15 +373,15 @@ class EventRouter::Impl {
 
     void count_dropped(std::uint64_t n = 1) noexcept {
       dropped.fetch_add(n, std::memory_order_relaxed);
-      if (metrics.dropped) metrics.dropped->add(n);
+      metrics.add(kDropped, n);
     }
     void count_discarded(std::uint64_t n = 1) noexcept {
       discarded.fetch_add(n, std::memory_order_relaxed);
-      if (metrics.discarded) metrics.discarded->add(n);
+      metrics.add(kDiscarded, n);
     }
     /// Under `mutex`.
     void publish_queue_size() noexcept {
-      if (metrics.queue) metrics.queue->set(static_cast<std::int64_t>(queue.size()));
+      metrics.set_queue(static_cast<std::int64_t>(queue.size()));
     }
   };
 
@@ -419,40 +413,40 @@ class EventRouter::Impl {
 
   DispatchOutcome route(InputEvent& event) {
     for (const auto& observer : input_observers_) {
-      guarded(event.id, [&] { observer(event); });
+      guarded("an input observer", event.id, [&] { observer(event); });
     }
     auto it = inputs_.find(event.id);
     if (it == inputs_.end()) {
       unknown_inputs_.fetch_add(1, std::memory_order_relaxed);
       if (unknown_metric_) unknown_metric_->add();
-      if (on_unknown_input_) guarded(event.id, [&] { on_unknown_input_(event); });
+      if (on_unknown_input_) guarded("on_unknown_input", event.id, [&] { on_unknown_input_(event); });
       return DispatchOutcome::unknown_input;
     }
     Input& input = *it->second;
     Pending pending{std::move(event), epoch_source_ ? epoch_source_() : 0, std::chrono::steady_clock::now(),
                     ++input.next_sequence};
     input.received.fetch_add(1, std::memory_order_relaxed);
-    if (input.metrics.received) input.metrics.received->add();
+    input.metrics.add(kReceived);
     if (input.limit == 0) return run_inline(input, pending);
     return enqueue(input, std::move(pending));
   }
 
   DispatchOutcome route(InputClosedEvent& event) {
     for (const auto& observer : closed_observers_) {
-      guarded(event.id, [&] { observer(event.id); });
+      guarded("an input-closed observer", event.id, [&] { observer(event.id); });
     }
-    if (on_input_closed_) guarded(event.id, [&] { on_input_closed_(event.id); });
+    if (on_input_closed_) guarded("on_input_closed", event.id, [&] { on_input_closed_(event.id); });
     return DispatchOutcome::handled;
   }
 
   DispatchOutcome route(AllInputsClosedEvent&) {
-    if (on_all_inputs_closed_) guarded({}, [&] { on_all_inputs_closed_(); });
+    if (on_all_inputs_closed_) guarded("on_all_inputs_closed", {}, [&] { on_all_inputs_closed_(); });
     end_ = RunEnd::all_inputs_closed;
     return DispatchOutcome::handled;
   }
 
   DispatchOutcome route(StopEvent&) {
-    if (on_stop_) guarded({}, [&] { on_stop_(); });
+    if (on_stop_) guarded("on_stop", {}, [&] { on_stop_(); });
     end_ = RunEnd::stop;
     return DispatchOutcome::handled;
   }
@@ -460,7 +454,7 @@ class EventRouter::Impl {
   DispatchOutcome route(ErrorEvent& event) {
     error_events_.fetch_add(1, std::memory_order_relaxed);
     if (error_event_metric_) error_event_metric_->add();
-    if (on_error_event_) guarded({}, [&] { on_error_event_(event); });
+    if (on_error_event_) guarded("on_error_event", {}, [&] { on_error_event_(event); });
     return DispatchOutcome::handled;
   }
 
@@ -630,20 +624,21 @@ class EventRouter::Impl {
       error = std::current_exception();
     }
     running_event_router = outer;
-    if (input.metrics.latency) input.metrics.latency->record(std::chrono::steady_clock::now() - pending.received);
+    input.metrics.record_since(pending.received);
     if (!error) {
       input.handled.fetch_add(1, std::memory_order_relaxed);
-      if (input.metrics.handled) input.metrics.handled->add();
+      input.metrics.add(kHandled);
       return;
     }
     input.failed.fetch_add(1, std::memory_order_relaxed);
-    if (input.metrics.failed) input.metrics.failed->add();
-    report(input.id, std::move(error));
+    input.metrics.add(kFailed);
+    report({"input '", input.id, "' handler threw: "}, error);
   }
 
-  /// Runs a control handler or observer; an exception is counted and reported, never propagated.
+  /// Runs a control handler or observer (`what`, about input `id` when not empty); an exception is
+  /// counted and delivered ("<what> threw: ..." / "<what> for input '<id>' threw: ..."), never propagated.
   template <class F>
-  void guarded(std::string_view id, F&& f) {
+  void guarded(const char* what, std::string_view id, F&& f) {
     std::exception_ptr error;
     const Impl* outer = std::exchange(running_event_router, this);
     try {
@@ -654,14 +649,23 @@ class EventRouter::Impl {
     running_event_router = outer;
     if (!error) return;
     control_failures_.fetch_add(1, std::memory_order_relaxed);
-    report(id, std::move(error));
+    if (id.empty()) {
+      report({what, " threw: "}, error);
+    } else {
+      report({what, " for input '", id, "' threw: "}, error);
+    }
   }
 
-  void report(std::string_view id, std::exception_ptr error) noexcept {
-    if (!options_.on_error) return;
+  /// Delivers the concatenated `parts` + what `error` says with dcp::deliver_error: Options::on_error,
+  /// else dcp::report_error (the node's log, the run's summary). Never throws, never drops the error.
+  void report(std::initializer_list<std::string_view> parts, const std::exception_ptr& error) noexcept {
     try {
-      options_.on_error(id, std::move(error));
-    } catch (...) {  // the error reporter failed: nothing else to tell
+      std::string message;
+      for (const std::string_view part : parts) message += part;
+      message += describe_exception(error);
+      deliver_error(options_.on_error, "event router", message);
+    } catch (...) {  // the message could not be allocated: still say that work was lost
+      deliver_error(options_.on_error, "event router", "a handler threw");
     }
   }
 

@@ -13,26 +13,23 @@
 #include <mutex>
 #include <span>
 #include <stdexcept>
-#include <thread>
 #include <type_traits>
 #include <utility>
 
 #include "dcp/core/channel.hpp"
 #include "dcp/core/detail/deadline.hpp"
 #include "dcp/core/detail/queue_status.hpp"
-#include "dcp/core/detail/thread_name.hpp"
 #include "dcp/core/detail/thread_priority.hpp"
 #include "dcp/core/error_report.hpp"
 #include "dcp/core/select.hpp"
+#include "dcp/patterns/detail/owned_thread.hpp"
+#include "item_metrics.hpp"
 
 namespace dcp {
 
 namespace detail {
 
 enum class OutputLane : std::uint8_t { normal = 0, priority = 1 };
-
-/// The OutputHandler whose thread is the calling thread (nullptr elsewhere).
-thread_local const void* current_output_handler = nullptr;
 
 class OutputLedger;
 
@@ -76,14 +73,9 @@ class QueuedOutput {
 
 static_assert(std::is_nothrow_move_constructible_v<QueuedOutput> && std::is_nothrow_destructible_v<QueuedOutput>);
 
-/// The status-board metrics of one declared output (all null without a board).
-struct OutputMetrics {
-  Counter* sent = nullptr;
-  Counter* dropped = nullptr;
-  Counter* failed = nullptr;
-  Counter* stale = nullptr;
-  LatencyHistogram* latency = nullptr;
-};
+/// The counters of a declared output on the status board ("output.<id>.<name>", in this order).
+enum OutputCount : std::size_t { kSent, kDropped, kFailed, kStale, kOutputCounts };
+using OutputMetrics = ItemMetrics<kOutputCounts>;  // no-ops without a board
 
 /// The bookkeeping shared by producers, the handler thread and the queued outputs themselves.
 ///
@@ -126,7 +118,6 @@ class OutputLedger {
   std::atomic<std::uint64_t> failed{0};
   std::atomic<std::uint64_t> stale{0};
   std::atomic<std::uint64_t> discarded{0};
-  std::atomic<std::uint64_t> on_error_failures{0};
   std::atomic<std::uint64_t> refused_after_shutdown{0};
   std::atomic<std::uint64_t> rounds_started{0};  // the handler thread's rounds (see above)
   std::atomic<std::uint64_t> rounds_ended{0};
@@ -165,7 +156,7 @@ class OutputLedger {
   /// Counts one output dropped by an overflow policy.
   void count_dropped(std::uint32_t output) noexcept {
     dropped.fetch_add(1, std::memory_order_relaxed);
-    if (Counter* c = metrics[output].dropped) c->add();
+    metrics[output].add(kDropped);
   }
 
   /// The handler thread is about to look at the lanes.
@@ -237,8 +228,6 @@ class OutputLedger {
 
 class OutputHandler::Impl {
  public:
- public:
-
   using Options = OutputHandler::Options;
   using Stats = OutputHandler::Stats;
 
@@ -253,29 +242,18 @@ class OutputHandler::Impl {
     if (StatusBoard* board = options_.status) {
       for (std::size_t i = 0; i < outputs_.size(); ++i) {
         const std::string prefix = "output." + outputs_[i] + ".";
-        detail::OutputMetrics& m = ledger_.metrics[i];
-        m.sent = &board->counter(prefix + "sent");
-        m.dropped = &board->counter(prefix + "dropped");
-        m.failed = &board->counter(prefix + "failed");
-        m.stale = &board->counter(prefix + "stale");
-        m.latency = &board->latency(prefix + "latency");
+        ledger_.metrics[i] =
+            detail::OutputMetrics(*board, prefix, {"sent", "dropped", "failed", "stale"}, detail::ItemGauge::none);
       }
       ledger_.queue_gauge = &board->gauge("output.queue");
     }
-    thread_ = std::thread([this]() noexcept { run(); });
+    thread_.start(options_.name, [this](std::stop_token) { run(); });  // the lanes' closing ends it
   }
 
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 
-  ~Impl() {
-    if (on_handler_thread()) {
-      report_error("output handler '" + node_id_ + "'",
-                   "destroyed from its own handler thread (inside on_error), which cannot join itself; aborting");
-      std::abort();
-    }
-    shutdown(ShutdownMode::drain);
-  }
+  ~Impl() { shutdown(ShutdownMode::drain); }  // thread_'s destructor aborts on the handler thread
 
   /// Queues `data` for `output_id`, tagged with `epoch` (kUntagged: never gated). Throws NodeError
   /// for an undeclared output id; otherwise reports what happened (see OutputStatus).
@@ -284,11 +262,21 @@ class OutputHandler::Impl {
     return enqueue(detail::OutputLane::normal, index_of(output_id, "send"), std::move(data), std::move(metadata),
                    epoch);
   }
-  /// Queues the characters of `text` (copied; no terminating NUL).
-  OutputStatus send(std::string_view output_id, std::string_view text, Metadata metadata = {},
-                    std::uint64_t epoch = kUntagged) {
+  /// Queues a copy of `bytes`.
+  OutputStatus send(std::string_view output_id, std::span<const std::uint8_t> bytes, Metadata metadata,
+                    std::uint64_t epoch) {
     const std::uint32_t index = index_of(output_id, "send");
-    return enqueue(detail::OutputLane::normal, index, text_payload(text), std::move(metadata), epoch);
+    return enqueue(detail::OutputLane::normal, index, copied_payload(bytes), std::move(metadata), epoch);
+  }
+
+  /// Queues what `fill` wrote, on this thread, into a payload made by the node's backend.
+  OutputStatus send_with(std::string_view output_id, std::size_t size, detail::FillRef fill, Metadata metadata,
+                         std::uint64_t epoch) {
+    const std::uint32_t index = index_of(output_id, "send_with");
+    if (closed_.load(std::memory_order_acquire)) return refused();  // do not fill what will not be sent
+    // make_payload may run on any thread next to the handler thread's sends (node.hpp).
+    Payload data = sender_.make_payload(size, fill);
+    return enqueue(detail::OutputLane::normal, index, std::move(data), std::move(metadata), epoch);
   }
 
   /// Queues `data` on the priority lane: sent before any normal output still queued; never gated;
@@ -299,7 +287,8 @@ class OutputHandler::Impl {
   }
   OutputStatus send_priority(std::string_view output_id, std::string_view text, Metadata metadata = {}) {
     const std::uint32_t index = index_of(output_id, "send_priority");
-    return enqueue(detail::OutputLane::priority, index, text_payload(text), std::move(metadata), kUntagged);
+    return enqueue(detail::OutputLane::priority, index, copied_payload(as_bytes(text)), std::move(metadata),
+                   kUntagged);
   }
 
   /// Sets the epoch gate: from now on a tagged output passes iff !latched && its epoch == current
@@ -322,7 +311,6 @@ class OutputHandler::Impl {
     s.stale = ledger_.stale.load(std::memory_order_relaxed);
     s.discarded = ledger_.discarded.load(std::memory_order_relaxed);
     s.queued = normal_.first.size() + priority_.first.size();
-    s.on_error_failures = ledger_.on_error_failures.load(std::memory_order_relaxed);
     s.refused_after_shutdown = ledger_.refused_after_shutdown.load(std::memory_order_relaxed);
     return s;
   }
@@ -343,11 +331,8 @@ class OutputHandler::Impl {
     closed_.store(true, std::memory_order_seq_cst);
     normal_.first.close();
     priority_.first.close();
-    if (on_handler_thread()) return;  // the thread ends once it returns from on_error; it cannot join itself
-    {
-      std::lock_guard lock(join_mutex_);
-      if (thread_.joinable()) thread_.join();
-    }
+    // On the handler thread join() returns false at once: the thread ends once it is back from on_error.
+    if (!thread_.join()) return;
     ledger_.wake_flushers();
   }
 
@@ -394,20 +379,24 @@ class OutputHandler::Impl {
     return options;
   }
 
-  static Payload text_payload(std::string_view text) {
-    if (text.empty()) return Payload();
+  static std::span<const std::uint8_t> as_bytes(std::string_view text) noexcept {
+    return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
+  }
+
+  static Payload copied_payload(std::span<const std::uint8_t> source) {
+    if (source.empty()) return Payload();
 #if defined(__cpp_lib_smart_ptr_for_overwrite)
-    // One allocation for the control block and the bytes (Payload::from_string makes two).
-    std::shared_ptr<std::uint8_t[]> bytes = std::make_shared_for_overwrite<std::uint8_t[]>(text.size());
-    std::memcpy(bytes.get(), text.data(), text.size());
-    const std::span<const std::uint8_t> view(bytes.get(), text.size());
+    // One allocation for the control block and the bytes (Payload::copy_of makes two).
+    std::shared_ptr<std::uint8_t[]> bytes = std::make_shared_for_overwrite<std::uint8_t[]>(source.size());
+    std::memcpy(bytes.get(), source.data(), source.size());
+    const std::span<const std::uint8_t> view(bytes.get(), source.size());
     return detail::PayloadAccess::adopt(std::move(bytes), view);
 #else
-    return Payload::from_string(text);
+    return Payload::copy_of(source);
 #endif
   }
 
-  [[nodiscard]] bool on_handler_thread() const noexcept { return detail::current_output_handler == this; }
+  [[nodiscard]] bool on_handler_thread() const noexcept { return thread_.is_owned_thread(); }
 
   std::uint32_t index_of(std::string_view output_id, const char* operation) const {
     for (std::size_t i = 0; i < outputs_.size(); ++i) {
@@ -475,8 +464,6 @@ class OutputHandler::Impl {
 
   // The handler thread.
   void run() noexcept {
-    detail::current_output_handler = this;
-    detail::set_current_thread_name(options_.name);
     if (options_.realtime_priority > 0) {
       realtime_.store(detail::set_current_thread_realtime(options_.realtime_priority), std::memory_order_release);
     }
@@ -508,7 +495,6 @@ class OutputHandler::Impl {
       if (closed) break;
       (void)dcp::select(priority, normal);  // sleeps until either lane has something (or closes)
     }
-    detail::current_output_handler = nullptr;
   }
 
   void handle(detail::QueuedOutput& output) noexcept {
@@ -520,7 +506,7 @@ class OutputHandler::Impl {
       ledger_.discarded.fetch_add(1, std::memory_order_relaxed);
     } else if (lane == detail::OutputLane::normal && !gate_passes(output.epoch())) {
       ledger_.stale.fetch_add(1, std::memory_order_relaxed);
-      if (metrics.stale != nullptr) metrics.stale->add();
+      metrics.add(detail::kStale);
     } else {
       std::exception_ptr error;
       try {
@@ -529,30 +515,35 @@ class OutputHandler::Impl {
         error = std::current_exception();
       }
       if (!error) {
-        if (metrics.latency != nullptr) metrics.latency->record(std::chrono::steady_clock::now() - output.queued_at());
+        metrics.record_since(output.queued_at());
         ledger_.sent.fetch_add(1, std::memory_order_relaxed);
         if (lane == detail::OutputLane::priority) ledger_.priority_sent.fetch_add(1, std::memory_order_relaxed);
-        if (metrics.sent != nullptr) metrics.sent->add();
+        metrics.add(detail::kSent);
       } else {
         ledger_.failed.fetch_add(1, std::memory_order_relaxed);
-        if (metrics.failed != nullptr) metrics.failed->add();
-        report(outputs_[index], std::move(error));
+        metrics.add(detail::kFailed);
+        report(outputs_[index], error);
       }
     }
   }
 
-  void report(std::string_view output_id, std::exception_ptr error) noexcept {
-    if (!options_.on_error) return;
+  /// Delivers a failed send: Options::on_error, else dcp::report_error (never vanishes).
+  void report(std::string_view output_id, const std::exception_ptr& error) noexcept {
     try {
-      options_.on_error(output_id, std::move(error));
-    } catch (...) {
-      ledger_.on_error_failures.fetch_add(1, std::memory_order_relaxed);
+      std::string message = "send of output '";
+      message += output_id;
+      message += "' failed: ";
+      message += describe_exception(error);
+      deliver_error(options_.on_error, source_, message);
+    } catch (...) {  // the message could not be allocated: still say that an output was lost
+      deliver_error(options_.on_error, source_, "send of an output failed");
     }
   }
 
   const Options options_;
   const std::vector<std::string> outputs_;
   const std::string node_id_;
+  const std::string source_ = "output handler '" + node_id_ + "'";  // of the errors it delivers
   OutputSender sender_;  // used by the handler thread only
   detail::OutputLedger ledger_;  // outlives the lanes: outputs dropped inside a lane report to it
   std::atomic<std::uint64_t> gate_{0};
@@ -560,10 +551,9 @@ class OutputHandler::Impl {
   std::atomic<bool> discard_{false};
   std::pair<Sender<detail::QueuedOutput>, Receiver<detail::QueuedOutput>> normal_;
   std::pair<Sender<detail::QueuedOutput>, Receiver<detail::QueuedOutput>> priority_;
-  std::mutex join_mutex_;
   std::atomic<bool> realtime_{false};
   std::atomic<bool> realtime_known_{false};
-  std::thread thread_;
+  detail::OwnedThread thread_;  // last: joined before the members run() uses are destroyed
 };
 
 OutputHandler::OutputHandler(OutputSender sender, Options options)
@@ -576,7 +566,20 @@ OutputStatus OutputHandler::send(std::string_view output_id, Payload data, Metad
 }
 OutputStatus OutputHandler::send(std::string_view output_id, std::string_view text, Metadata metadata,
                                  std::uint64_t epoch) {
-  return impl_->send(output_id, text, std::move(metadata), epoch);
+  return impl_->send(output_id, Impl::as_bytes(text), std::move(metadata), epoch);
+}
+OutputStatus OutputHandler::send(std::string_view output_id, std::span<const std::uint8_t> bytes, Metadata metadata,
+                                 std::uint64_t epoch) {
+  return impl_->send(output_id, bytes, std::move(metadata), epoch);
+}
+OutputStatus OutputHandler::send(std::string_view output_id, std::span<const std::byte> bytes, Metadata metadata,
+                                 std::uint64_t epoch) {
+  const std::span<const std::uint8_t> view(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+  return impl_->send(output_id, view, std::move(metadata), epoch);
+}
+OutputStatus OutputHandler::send_with_impl(std::string_view output_id, std::size_t size, detail::FillRef fill,
+                                           Metadata metadata, std::uint64_t epoch) {
+  return impl_->send_with(output_id, size, fill, std::move(metadata), epoch);
 }
 OutputStatus OutputHandler::send_priority(std::string_view output_id, Payload data, Metadata metadata) {
   return impl_->send_priority(output_id, std::move(data), std::move(metadata));

@@ -300,6 +300,20 @@ TEST_F(NodeHarnessOutputs, SendWith_CapturesWhatFillWrote) {
   EXPECT_TRUE(outputs[1].data.empty());
 }
 
+TEST_F(NodeHarnessOutputs, SentPayload_IsKeptAsHandedOver_BytesAndTextLeaveItEmpty) {
+  const dcp::Payload made = node.outputs.make_payload(3, [](std::span<std::uint8_t> bytes) {
+    std::iota(bytes.begin(), bytes.end(), std::uint8_t{1});
+  });
+  node.outputs.send("image", made);
+  node.outputs.send("status", "text");
+  const auto outputs = harness.outputs();
+  ASSERT_EQ(outputs.size(), 2u);
+  EXPECT_EQ(outputs[0].data, (std::vector<std::uint8_t>{1, 2, 3}));
+  EXPECT_EQ(outputs[0].payload.data(), made.data());  // the same buffer: nothing copied it
+  EXPECT_TRUE(outputs[1].payload.empty());
+  EXPECT_EQ(outputs[1].text(), "text");
+}
+
 TEST_F(NodeHarnessOutputs, SendWithThrowingFill_SendsNothing) {
   EXPECT_THROW(node.outputs.send_with("image", 10, [](std::span<std::uint8_t>) { throw std::runtime_error("no"); }),
                std::runtime_error);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cstdint>
@@ -291,6 +292,65 @@ TEST(RunnerBackend, FullConversation_EventsOutputsThenHangUp) {
   EXPECT_EQ(checksum(sends[4].bytes), checksum(frame_bytes));
   ASSERT_EQ(closes.size(), 1u);
   EXPECT_EQ(closes[0], (std::vector<std::string>{"status"}));
+}
+
+/// The inode of an open descriptor: two descriptors of one memfd share it.
+ino_t inode_of(int fd) {
+  struct stat info {};
+  require(::fstat(fd, &info) == 0, "fstat failed");
+  return info.st_ino;
+}
+
+TEST(RunnerBackend, MakePayload_FromAnotherThread_LargeIsTheMemfdThatIsSent_SmallIsSentInline) {
+  std::vector<CapturedSend> sends;  // written by the runner's thread, read after join()
+  std::vector<ino_t> inodes;
+  FakeRunner runner;
+  runner.run([&](int socket) {
+    accept_hello(socket, "camera", "s3cret", ipc::HelloOk{{}, {"image"}});
+    while (sends.size() < 2) {
+      auto frame = receive(socket);
+      require(frame.has_value(), "the node hung up early");
+      auto* output = std::get_if<ipc::SendOutput>(&frame->message);
+      if (output == nullptr) continue;
+      CapturedSend captured{output->output_id, output->metadata, {}, false};
+      if (output->payload.location == ipc::PayloadLocation::shared_memory) {
+        require(static_cast<bool>(frame->fd), "shared-memory output without a descriptor");
+        inodes.push_back(inode_of(frame->fd.get()));
+        const auto mapped = ipc::SharedBuffer::map(std::move(frame->fd), output->payload.shared_size);
+        captured.bytes.assign(mapped.bytes().begin(), mapped.bytes().end());
+        captured.shared_memory = true;
+      } else {
+        captured.bytes = output->payload.inline_data;
+      }
+      sends.push_back(std::move(captured));
+    }
+  });
+
+  dcp::Node node = dcp::connect_to_runner(runner.socket_path(), "camera", "s3cret");
+  const auto fill_pattern = [](std::span<std::uint8_t> bytes) {
+    const auto pattern = pattern_bytes(bytes.size(), 5);
+    std::copy(pattern.begin(), pattern.end(), bytes.begin());
+  };
+  // Made on another thread than the one sending (what OutputHandler::send_with does).
+  auto large = std::async(std::launch::async, [&] { return node.outputs.make_payload(kMiB, fill_pattern); }).get();
+  auto small = std::async(std::launch::async, [&] {
+    return node.outputs.make_payload(ipc::kInlinePayloadLimit - 1, fill_pattern);
+  }).get();
+  EXPECT_TRUE(large.is_shared_memory());
+  EXPECT_FALSE(small.is_shared_memory());
+  const ino_t made = inode_of(dcp::detail::PayloadAccess::shared_memory_fd(large));
+  node.outputs.send("image", large);
+  node.outputs.send("image", small);
+  runner.join();
+
+  ASSERT_EQ(sends.size(), 2u);
+  EXPECT_TRUE(sends[0].shared_memory);
+  EXPECT_EQ(checksum(sends[0].bytes), checksum(pattern_bytes(kMiB, 5)));
+  ASSERT_EQ(inodes.size(), 1u);
+  EXPECT_EQ(inodes[0], made);  // the very memfd fill wrote: no copy on the way
+  EXPECT_FALSE(sends[1].shared_memory);
+  EXPECT_EQ(sends[1].bytes, pattern_bytes(ipc::kInlinePayloadLimit - 1, 5));
+  EXPECT_THROW((void)node.outputs.make_payload(dcp::kMaxPayloadSize + 1, fill_pattern), std::invalid_argument);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -26,16 +26,23 @@
 #include "dcp/patterns/status.hpp"
 #include "dcp/node/node_harness.hpp"
 #include "dcp/core/worker_pool.hpp"
+#include "support/captured_reports.hpp"
+#include "support/event_log.hpp"
+#include "support/gate.hpp"
+#include "support/hang_timeout.hpp"
 
-#include "../support/failing_allocation.hpp"  // this binary's operator new fails on demand
+#include "support/failing_allocation.hpp"  // this binary's operator new fails on demand
 
 namespace {
 
 using dcp::test::allocations_until_failure;
+using dcp::test::CapturedReports;
+using dcp::test::Gate;
+using dcp::test::EventLog;
 
 using namespace std::chrono_literals;
 
-constexpr auto kHang = 10s;  // only catches hangs; nothing waits for it to pass
+constexpr auto kHang = dcp::test::kHangTimeout;  // only catches hangs; nothing waits for it to pass
 
 dcp::InputEvent input(std::string id, std::string text = "x") {
   return dcp::InputEvent{std::move(id), dcp::Payload::from_string(text), {}};
@@ -43,29 +50,20 @@ dcp::InputEvent input(std::string id, std::string text = "x") {
 
 std::string text_of(const dcp::InputEvent& event) { return std::string(event.data.as_string()); }
 
-/// A one-shot signal: open() once, wait() until then (false after kHang: a hang, reported).
-class Gate {
+/// Holds the worker running a handler until the test lets it go: the handler calls hold() (which
+/// says it started, then waits for release()); the test waits for wait_started() (false: a hang).
+class HeldWorker {
  public:
-  void open() {
-    {
-      std::lock_guard lock(mutex_);
-      open_ = true;
-    }
-    cv_.notify_all();
+  void hold() {
+    started_.open();
+    EXPECT_TRUE(release_.wait()) << "never released";
   }
-  bool wait() {
-    std::unique_lock lock(mutex_);
-    return cv_.wait_for(lock, kHang, [this] { return open_; });
-  }
-  bool is_open() const {
-    std::lock_guard lock(mutex_);
-    return open_;
-  }
+  [[nodiscard]] bool wait_started() const { return started_.wait(); }
+  void release() { release_.open(); }
 
  private:
-  mutable std::mutex mutex_;
-  std::condition_variable cv_;
-  bool open_ = false;
+  Gate started_;
+  Gate release_;
 };
 
 /// A cyclic barrier for `parties` threads with a hang timeout: arrive_and_wait() returns true once
@@ -106,22 +104,15 @@ struct Concurrency {
   void leave() { now.fetch_sub(1); }
 };
 
-/// Thread-safe list of strings.
-class Log {
- public:
-  void add(std::string entry) {
-    std::lock_guard lock(mutex_);
-    entries_.push_back(std::move(entry));
+/// The messages reported (dcp::report_error) since the last call, "source: message" for any source
+/// but "event router" (so a wrong source shows in the failure).
+std::vector<std::string> router_reports() {
+  std::vector<std::string> messages;
+  for (auto& [source, message] : CapturedReports::take()) {
+    messages.push_back(source == "event router" ? message : source + ": " + message);
   }
-  std::vector<std::string> entries() const {
-    std::lock_guard lock(mutex_);
-    return entries_;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<std::string> entries_;
-};
+  return messages;
+}
 
 /// Runs `f` on another thread and reports whether it finished within kHang (a hang is a failure, not
 /// a stuck test binary).
@@ -244,24 +235,20 @@ TEST(EventRouter, OnLoopInput_RunsInsideDispatchOnTheCallingThread) {
 TEST(EventRouter, BusyInput_YieldsItsWorkerSoAnotherInputIsNotStarved) {
   dcp::WorkerPool pool({.threads = 1});
   dcp::EventRouter router(pool);
-  Gate first_started;
-  Gate release;
-  Log order;
+  HeldWorker worker;
+  EventLog order;
   std::atomic<bool> first{true};
   router.on_input("flood", [&](const dcp::InputEvent&, const dcp::InputContext&) {
-    if (first.exchange(false)) {
-      first_started.open();
-      release.wait();
-    }
+    if (first.exchange(false)) worker.hold();
     order.add("flood");
   }, {.queue_capacity = 200});
   router.on_input("rare", [&](const dcp::InputEvent&, const dcp::InputContext&) { order.add("rare"); });
 
   router.dispatch(input("flood"));
-  ASSERT_TRUE(first_started.wait());
+  ASSERT_TRUE(worker.wait_started());
   for (int i = 0; i < 150; ++i) router.dispatch(input("flood"));
   router.dispatch(input("rare"));
-  release.open();
+  worker.release();
   ASSERT_TRUE(router.wait_idle_for(kHang));
 
   const std::vector<std::string> entries = order.entries();
@@ -287,19 +274,15 @@ struct OverflowCase {
 void check_overflow(const OverflowCase& c) {
   dcp::WorkerPool pool({.threads = 1});
   dcp::EventRouter router(pool);
-  Gate started;
-  Gate release;
-  Log handled;
+  HeldWorker worker;
+  EventLog handled;
   router.on_input("imu", [&](const dcp::InputEvent& in, const dcp::InputContext&) {
-    if (text_of(in) == "0") {
-      started.open();
-      release.wait();
-    }
+    if (text_of(in) == "0") worker.hold();
     handled.add(text_of(in));
   }, c.options);
 
   ASSERT_EQ(router.dispatch(input("imu", "0")), dcp::DispatchOutcome::queued);
-  ASSERT_TRUE(started.wait());  // the only worker is now blocked inside the handler
+  ASSERT_TRUE(worker.wait_started());  // the only worker is now blocked inside the handler
 
   std::vector<dcp::DispatchOutcome> outcomes;
   // Dispatch on another thread, so a dispatch that waited for the blocked worker fails the test
@@ -313,7 +296,7 @@ void check_overflow(const OverflowCase& c) {
   EXPECT_EQ(before.running, 1u);
   EXPECT_EQ(before.dropped, c.dropped);
 
-  release.open();
+  worker.release();
   ASSERT_TRUE(router.wait_idle_for(kHang));
   EXPECT_EQ(handled.entries(), c.handled);
   const dcp::InputStats after = router.input_stats("imu");
@@ -355,22 +338,18 @@ TEST(EventRouter, FullQueue_KeepLatest_KeepsOnlyTheNewest) {
 TEST(EventRouter, FullQueueOfOneInput_DoesNotHoldBackAnotherInput) {
   dcp::WorkerPool pool({.threads = 2});
   dcp::EventRouter router(pool);
-  Gate started;
-  Gate release;
+  HeldWorker worker;
   Gate other_ran;
-  router.on_input("slow", [&](const dcp::InputEvent&, const dcp::InputContext&) {
-    started.open();
-    release.wait();
-  }, {.queue_capacity = 1});
+  router.on_input("slow", [&](const dcp::InputEvent&, const dcp::InputContext&) { worker.hold(); },
+                  {.queue_capacity = 1});
   router.on_input("fast", [&](const dcp::InputEvent&, const dcp::InputContext&) { other_ran.open(); });
 
   router.dispatch(input("slow"));
-  ASSERT_TRUE(started.wait());
+  ASSERT_TRUE(worker.wait_started());
   for (int i = 0; i < 10; ++i) router.dispatch(input("slow"));
   router.dispatch(input("fast"));
-  EXPECT_TRUE(other_ran.wait());  // while "slow" is still blocked
-  EXPECT_FALSE(release.is_open());
-  release.open();
+  EXPECT_TRUE(other_ran.wait());  // while "slow" is still held
+  worker.release();
   ASSERT_TRUE(router.wait_idle_for(kHang));
   EXPECT_EQ(router.input_stats("slow").dropped, 9u);
 }
@@ -379,15 +358,12 @@ TEST(EventRouter, FullQueueOfOneInput_DoesNotHoldBackAnotherInput) {
 // Failures
 // ------------------------------------------------------------------------------------------------
 
-TEST(EventRouter, ThrowingHandlers_AreCountedReportedAndTheLoopGoesOn) {
+TEST(EventRouter, ThrowingHandlers_AreCountedDeliveredToOnErrorAndTheLoopGoesOn) {
+  CapturedReports reports;
   dcp::WorkerPool pool({.threads = 2});
-  Log errors;
-  dcp::EventRouter router(pool, {.on_error = [&](std::string_view id, std::exception_ptr error) {
-                                   try {
-                                     std::rethrow_exception(error);
-                                   } catch (const std::exception& e) {
-                                     errors.add(std::string(id) + ":" + e.what());
-                                   }
+  EventLog errors;
+  dcp::EventRouter router(pool, {.on_error = [&](std::string_view source, std::string_view message) {
+                                   errors.add(std::string(source) + ": " + std::string(message));
                                  }});
   router.on_input("pooled", [](const dcp::InputEvent&, const dcp::InputContext& context) {
     if (context.sequence % 2 == 0) throw std::runtime_error("even");
@@ -410,9 +386,10 @@ TEST(EventRouter, ThrowingHandlers_AreCountedReportedAndTheLoopGoesOn) {
   std::vector<std::string> reported = errors.entries();
   std::sort(reported.begin(), reported.end());
   ASSERT_EQ(reported.size(), 7u);
-  EXPECT_EQ(reported.front(), "inline:always");
-  EXPECT_EQ(reported.back(), "pooled:even");
+  EXPECT_EQ(reported.front(), "event router: input 'inline' handler threw: always");
+  EXPECT_EQ(reported.back(), "event router: input 'pooled' handler threw: even");
   EXPECT_EQ(pool.failed(), 0u);  // the router caught them: no worker task failed
+  EXPECT_EQ(reports.counted(), 0u);  // on_error took them all
 
   // The pooled input still works afterwards.
   router.dispatch(input("pooled"));
@@ -420,29 +397,63 @@ TEST(EventRouter, ThrowingHandlers_AreCountedReportedAndTheLoopGoesOn) {
   EXPECT_EQ(router.input_stats("pooled").handled, 6u);
 }
 
-TEST(EventRouter, ThrowingOnError_IsSwallowed) {
+TEST(EventRouter, ThrowingHandlerWithoutOnError_IsReportedNamingTheInput) {
+  CapturedReports reports;
   dcp::WorkerPool pool({.threads = 1});
-  dcp::EventRouter router(pool, {.on_error = [](std::string_view, std::exception_ptr) { throw 42; }});
+  dcp::EventRouter router(pool);
+  router.on_input("lidar", [](const dcp::InputEvent&, const dcp::InputContext&) {
+    throw std::runtime_error("bad scan");
+  });
+  EXPECT_EQ(router.dispatch(input("lidar")), dcp::DispatchOutcome::queued);
+  ASSERT_TRUE(router.wait_idle_for(kHang));
+  EXPECT_EQ(router.input_stats("lidar").failed, 1u);
+  EXPECT_EQ(router_reports(), (std::vector<std::string>{"input 'lidar' handler threw: bad scan"}));
+  EXPECT_EQ(reports.counted(), 1u);
+}
+
+TEST(EventRouter, ThrowingOnError_TheErrorAndWhatOnErrorThrewAreReported) {
+  CapturedReports reports;
+  dcp::WorkerPool pool({.threads = 1});
+  dcp::EventRouter router(pool,
+                          {.on_error = [](std::string_view, std::string_view) { throw std::runtime_error("42"); }});
   router.on_input("a", [](const dcp::InputEvent&, const dcp::InputContext&) { throw std::runtime_error("x"); },
                   {.execution = dcp::Execution::on_loop});
   EXPECT_EQ(router.dispatch(input("a")), dcp::DispatchOutcome::handled);
   EXPECT_EQ(router.input_stats("a").failed, 1u);
+  EXPECT_EQ(router_reports(),
+            (std::vector<std::string>{"input 'a' handler threw: x", "its on_error callback threw: 42"}));
 }
 
-TEST(EventRouter, ThrowingControlHandler_IsCountedAndDoesNotStopTheRouterFromEnding) {
+TEST(EventRouter, ThrowingControlHandlers_AreCountedReportedByNameAndDoNotStopTheRouterFromEnding) {
+  CapturedReports reports;
   dcp::WorkerPool pool({.threads = 1});
-  Log errors;
-  dcp::EventRouter router(pool, {.on_error = [&](std::string_view id, std::exception_ptr) {
-                                   errors.add("[" + std::string(id) + "]");
-                                 }});
+  dcp::EventRouter router(pool);
   router.on_input_closed([](std::string_view) { throw std::runtime_error("closed"); });
+  router.add_input_closed_observer([](std::string_view) { throw std::runtime_error("watching"); });
+  router.on_unknown_input([](const dcp::InputEvent&) { throw std::runtime_error("who"); });
+  router.on_error_event([](const dcp::ErrorEvent&) { throw std::runtime_error("error"); });
   router.on_stop([] { throw std::runtime_error("stop"); });
 
   EXPECT_EQ(router.dispatch(dcp::InputClosedEvent{"lidar"}), dcp::DispatchOutcome::handled);
+  EXPECT_EQ(router.dispatch(input("nobody")), dcp::DispatchOutcome::unknown_input);
+  EXPECT_EQ(router.dispatch(dcp::ErrorEvent{"e"}), dcp::DispatchOutcome::handled);
   EXPECT_EQ(router.dispatch(dcp::StopEvent{}), dcp::DispatchOutcome::handled);
   EXPECT_TRUE(router.has_ended());
-  EXPECT_EQ(router.stats().control_failures, 2u);
-  EXPECT_EQ(errors.entries(), (std::vector<std::string>{"[lidar]", "[]"}));
+  EXPECT_EQ(router.stats().control_failures, 5u);
+  EXPECT_EQ(router_reports(), (std::vector<std::string>{"an input-closed observer for input 'lidar' threw: watching",
+                                                        "on_input_closed for input 'lidar' threw: closed",
+                                                        "on_unknown_input for input 'nobody' threw: who",
+                                                        "on_error_event threw: error", "on_stop threw: stop"}));
+}
+
+TEST(EventRouter, ThrowingAllInputsClosedHandler_IsReportedAndTheRouterEnds) {
+  CapturedReports reports;
+  dcp::WorkerPool pool({.threads = 1});
+  dcp::EventRouter router(pool);
+  router.on_all_inputs_closed([] { throw std::runtime_error("closing"); });
+  EXPECT_EQ(router.dispatch(dcp::AllInputsClosedEvent{}), dcp::DispatchOutcome::handled);
+  EXPECT_TRUE(router.has_ended());
+  EXPECT_EQ(router_reports(), (std::vector<std::string>{"on_all_inputs_closed threw: closing"}));
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -626,23 +637,19 @@ TEST(EventRouter, StaleQueuedEvents_AreDiscardedNotRun) {
   dcp::EventRouter router(pool);
   std::atomic<std::uint64_t> epoch{1};
   router.set_epoch_source([&] { return epoch.load(); });
-  Gate started;
-  Gate release;
-  Log ran;
+  HeldWorker worker;
+  EventLog ran;
   router.on_input("work", [&](const dcp::InputEvent& in, const dcp::InputContext&) {
-    if (text_of(in) == "first") {
-      started.open();
-      release.wait();
-    }
+    if (text_of(in) == "first") worker.hold();
     ran.add(text_of(in));
   }, {.queue_capacity = 10});
 
   router.dispatch(input("work", "first"));
-  ASSERT_TRUE(started.wait());
+  ASSERT_TRUE(worker.wait_started());
   for (int i = 0; i < 3; ++i) router.dispatch(input("work", "stale"));
   epoch = 2;  // an e-stop: no discard_queued_and_cancel() call, the epoch alone must do it
   router.dispatch(input("work", "fresh"));
-  release.open();
+  worker.release();
   ASSERT_TRUE(router.wait_idle_for(kHang));
 
   EXPECT_EQ(ran.entries(), (std::vector<std::string>{"first", "fresh"}));
@@ -732,7 +739,8 @@ TEST(EventRouter, InputObservers_SeeEveryInputKnownOrNotBeforeItsHandler) {
   EXPECT_EQ(calls, (std::vector<std::string>{"observer:a", "handler:a", "observer:unknown"}));
 }
 
-TEST(EventRouter, ThrowingObserver_IsCountedAndTheInputStillDispatched) {
+TEST(EventRouter, ThrowingObserver_IsCountedReportedAndTheInputStillDispatched) {
+  CapturedReports reports;
   dcp::WorkerPool pool({.threads = 1});
   dcp::EventRouter router(pool);
   int handled = 0;
@@ -742,6 +750,7 @@ TEST(EventRouter, ThrowingObserver_IsCountedAndTheInputStillDispatched) {
   EXPECT_EQ(router.dispatch(input("a")), dcp::DispatchOutcome::handled);
   EXPECT_EQ(handled, 1);
   EXPECT_EQ(router.stats().control_failures, 1u);
+  EXPECT_EQ(router_reports(), (std::vector<std::string>{"an input observer for input 'a' threw: observer"}));
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -751,19 +760,15 @@ TEST(EventRouter, ThrowingObserver_IsCountedAndTheInputStillDispatched) {
 TEST(EventRouter, ShutdownDrain_RunsQueuedWorkWaitsThenDropsNewInputs) {
   dcp::WorkerPool pool({.threads = 1});
   dcp::EventRouter router(pool);
-  Gate started;
-  Gate release;
+  HeldWorker worker;
   std::atomic<int> handled{0};
   router.on_input("work", [&](const dcp::InputEvent& in, const dcp::InputContext&) {
-    if (text_of(in) == "first") {
-      started.open();
-      release.wait();
-    }
+    if (text_of(in) == "first") worker.hold();
     handled.fetch_add(1);
   }, {.queue_capacity = 10});
 
   router.dispatch(input("work", "first"));
-  ASSERT_TRUE(started.wait());
+  ASSERT_TRUE(worker.wait_started());
   for (int i = 0; i < 5; ++i) router.dispatch(input("work"));
 
   std::atomic<bool> returned{false};
@@ -773,7 +778,7 @@ TEST(EventRouter, ShutdownDrain_RunsQueuedWorkWaitsThenDropsNewInputs) {
   });
   // shutdown() cannot return while "first" is blocked; release it and it must finish everything.
   EXPECT_FALSE(returned.load());
-  release.open();
+  worker.release();
   ASSERT_EQ(shutting.wait_for(kHang), std::future_status::ready);
   EXPECT_EQ(handled.load(), 6);
 
@@ -869,33 +874,25 @@ TEST(EventRouter, PoolCancelledWhileADrainerWaits_WaitingEventsDiscardedRouterId
 TEST(EventRouter, WaitIdleFor_FalseWhileAHandlerRuns) {
   dcp::WorkerPool pool({.threads = 1});
   dcp::EventRouter router(pool);
-  Gate started;
-  Gate release;
-  router.on_input("work", [&](const dcp::InputEvent&, const dcp::InputContext&) {
-    started.open();
-    release.wait();
-  });
+  HeldWorker worker;
+  router.on_input("work", [&](const dcp::InputEvent&, const dcp::InputContext&) { worker.hold(); });
   EXPECT_TRUE(router.wait_idle_for(0ms));
   router.dispatch(input("work"));
-  ASSERT_TRUE(started.wait());
+  ASSERT_TRUE(worker.wait_started());
   EXPECT_FALSE(router.wait_idle_for(1ms));
   EXPECT_EQ(router.input_stats("work").running, 1u);
-  release.open();
+  worker.release();
   EXPECT_TRUE(router.wait_idle_for(kHang));
 }
 
 TEST(EventRouter, WaitIdleFor_HugeTimeoutWaitsForTheHandler_NegativeThrows) {
   dcp::WorkerPool pool({.threads = 1});
   dcp::EventRouter router(pool);
-  Gate started;
-  Gate release;
-  router.on_input("work", [&](const dcp::InputEvent&, const dcp::InputContext&) {
-    started.open();
-    release.wait();
-  });
+  HeldWorker worker;
+  router.on_input("work", [&](const dcp::InputEvent&, const dcp::InputContext&) { worker.hold(); });
   EXPECT_THROW((void)router.wait_idle_for(-1ns), std::invalid_argument);
   router.dispatch(input("work"));
-  ASSERT_TRUE(started.wait());
+  ASSERT_TRUE(worker.wait_started());
   // nanoseconds::max() must mean "forever", not overflow into the past and return false at once.
   std::atomic<int> result{-1};
   Gate calling;
@@ -904,7 +901,7 @@ TEST(EventRouter, WaitIdleFor_HugeTimeoutWaitsForTheHandler_NegativeThrows) {
     result = router.wait_idle_for(std::chrono::nanoseconds::max()) ? 1 : 0;
   });
   ASSERT_TRUE(calling.wait());
-  release.open();
+  worker.release();
   waiter.join();
   EXPECT_EQ(result.load(), 1);
 }
@@ -979,26 +976,23 @@ TEST(EventRouter, BadRegistrations_ThrowInvalidArgumentNamingTheInputAndField) {
 // ------------------------------------------------------------------------------------------------
 
 TEST(EventRouter, StatusBoard_ReceivesPerInputCountersGaugeAndLatency) {
+  CapturedReports reports;  // the "throw" input's report
   dcp::WorkerPool pool({.threads = 1});
   dcp::StatusBoard status("node");
   dcp::EventRouter router(pool, {.status = &status});
-  Gate started;
-  Gate release;
+  HeldWorker worker;
   router.on_input("imu", [&](const dcp::InputEvent& in, const dcp::InputContext&) {
-    if (text_of(in) == "block") {
-      started.open();
-      release.wait();
-    }
+    if (text_of(in) == "block") worker.hold();
     if (text_of(in) == "throw") throw std::runtime_error("bad");
   }, {.queue_capacity = 2, .overflow = dcp::Overflow::drop_newest});
 
   router.dispatch(input("imu", "block"));
-  ASSERT_TRUE(started.wait());
+  ASSERT_TRUE(worker.wait_started());
   router.dispatch(input("imu", "ok"));
   router.dispatch(input("imu", "throw"));
   router.dispatch(input("imu", "dropped"));
   EXPECT_EQ(status.gauge("input.imu.queue").value(), 2);
-  release.open();
+  worker.release();
   ASSERT_TRUE(router.wait_idle_for(kHang));
   router.dispatch(input("unknown"));
   router.dispatch(dcp::ErrorEvent{"e"});
@@ -1018,20 +1012,16 @@ TEST(EventRouter, StatusBoard_CountsDiscarded) {
   dcp::WorkerPool pool({.threads = 1});
   dcp::StatusBoard status("node");
   dcp::EventRouter router(pool, {.status = &status});
-  Gate started;
-  Gate release;
-  router.on_input("imu", [&](const dcp::InputEvent&, const dcp::InputContext&) {
-    started.open();
-    release.wait();
-  });
+  HeldWorker worker;
+  router.on_input("imu", [&](const dcp::InputEvent&, const dcp::InputContext&) { worker.hold(); });
   router.dispatch(input("imu"));
-  ASSERT_TRUE(started.wait());
+  ASSERT_TRUE(worker.wait_started());
   router.dispatch(input("imu"));
   router.dispatch(input("imu"));
   EXPECT_EQ(router.discard_queued_and_cancel(), 2u);
   EXPECT_EQ(status.counter("input.imu.discarded").value(), 2u);
   EXPECT_EQ(status.gauge("input.imu.queue").value(), 0);
-  release.open();
+  worker.release();
   ASSERT_TRUE(router.wait_idle_for(kHang));
 }
 

@@ -1,30 +1,38 @@
 // Tests for dcp/patterns/output_handler.hpp, through dcp::testing::NodeHarness.
 //
 // A backlog is built honestly, without a test-only hook: an output whose metadata exceeds the limits
-// makes OutputSender::send throw on the handler thread, which then calls Options::on_error — and
-// HandlerStall's on_error keeps the handler thread there until the test releases it. While it is
-// held, nothing is sent, so whatever the test queues meanwhile is a real backlog.
+// makes OutputSender::send throw on the handler thread, which then delivers the error to
+// Options::on_error — and HandlerStall's on_error keeps the handler thread there until the test
+// releases it. While it is held, nothing is sent, so whatever the test queues meanwhile is a real
+// backlog.
 #include "dcp/patterns/output_handler.hpp"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <future>
-#include <functional>
 #include <mutex>
 #include <set>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "dcp/core/detail/thread_name.hpp"
 #include "dcp/core/detail/thread_priority.hpp"
+#include "dcp/core/error_report.hpp"
 #include "dcp/patterns/status.hpp"
 #include "dcp/node/node_harness.hpp"
+#include "support/captured_reports.hpp"
+#include "support/gate.hpp"
+#include "support/hang_timeout.hpp"
 
 #ifndef DCP_STRESS_DIVISOR
 #define DCP_STRESS_DIVISOR 1
@@ -39,8 +47,10 @@ using dcp::ShutdownMode;
 using dcp::OutputStatus;
 using dcp::testing::CapturedOutput;
 using dcp::testing::NodeHarness;
+using dcp::test::CapturedReports;
+using dcp::test::Gate;
 
-constexpr auto kHang = 10s;  // only to catch hangs
+constexpr auto kHang = dcp::test::kHangTimeout;  // only to catch hangs
 
 dcp::testing::NodeHarness make_harness() { return NodeHarness("n", {"tick"}, {"cmd", "halt", "status"}); }
 
@@ -72,20 +82,27 @@ std::vector<std::string> texts(const std::vector<CapturedOutput>& outputs) {
   return result;
 }
 
+/// The output id named by a delivered error's message ("send of output '<id>' failed: ...").
+std::string failed_output(std::string_view message) {
+  constexpr std::string_view kPrefix = "send of output '";
+  if (message.substr(0, kPrefix.size()) != kPrefix) return "(not a failed send: " + std::string(message) + ")";
+  message.remove_prefix(kPrefix.size());
+  return std::string(message.substr(0, message.find('\'')));
+}
+
 /// Holds the handler thread inside on_error (see the file comment). Declare it before the handler.
 class HandlerStall {
  public:
   /// For Options::on_error: the first failure stalls; every failure is recorded.
-  std::function<void(std::string_view, std::exception_ptr)> on_error() {
-    return [this](std::string_view id, std::exception_ptr error) {
+  dcp::ErrorCallback on_error() {
+    return [this](std::string_view, std::string_view message) {
       {
         std::lock_guard lock(mutex_);
-        failed_ids_.emplace_back(id);
+        failed_ids_.push_back(failed_output(message));
       }
-      error = nullptr;  // released here, on the handler thread
       if (!stalled_.exchange(true)) {
-        entered_.set_value();
-        (void)released_.wait_for(kHang);
+        entered_.open();
+        (void)release_.wait();
       }
     };
   }
@@ -93,27 +110,20 @@ class HandlerStall {
   /// Sends an output that fails, and returns once the handler thread is held in on_error.
   void hold(OutputHandler& out) {
     ASSERT_EQ(out.send("status", "stall", invalid_metadata()), OutputStatus::queued);
-    ASSERT_EQ(entered_future_.wait_for(kHang), std::future_status::ready) << "the handler never called on_error";
+    ASSERT_TRUE(entered_.wait()) << "the handler never called on_error";
   }
 
-  void release() {
-    if (!released_once_.exchange(true)) release_.set_value();
-  }
+  void release() { release_.open(); }
 
   std::vector<std::string> failed_ids() {
     std::lock_guard lock(mutex_);
     return failed_ids_;
   }
 
-  ~HandlerStall() { release(); }
-
  private:
-  std::promise<void> entered_;
-  std::future<void> entered_future_ = entered_.get_future();
-  std::promise<void> release_;
-  std::shared_future<void> released_ = release_.get_future().share();
+  Gate entered_;
+  Gate release_;  // destroyed, it releases the handler thread too
   std::atomic<bool> stalled_{false};
-  std::atomic<bool> released_once_{false};
   std::mutex mutex_;
   std::vector<std::string> failed_ids_;
 };
@@ -131,8 +141,7 @@ struct HeldHandler {
     stall.hold(out);
   }
 
-  static OutputHandler::Options with_on_error(OutputHandler::Options options,
-                                              std::function<void(std::string_view, std::exception_ptr)> on_error) {
+  static OutputHandler::Options with_on_error(OutputHandler::Options options, dcp::ErrorCallback on_error) {
     options.on_error = std::move(on_error);
     return options;
   }
@@ -154,6 +163,86 @@ TEST(OutputHandler, SingleOutput_IsSentWithItsIdBytesAndMetadata) {
   EXPECT_EQ(sent->text(), "go");
   EXPECT_EQ(sent->metadata, metadata);  // passed on untouched, given timestamp kept
   EXPECT_EQ(out.outputs(), (std::vector<std::string>{"cmd", "halt", "status"}));
+}
+
+TEST(OutputHandler, ByteSpans_ArriveIntactAsACopyTheCallerMayReuse) {
+  NodeHarness h = make_harness();
+  OutputHandler out(h.node().outputs);
+  std::vector<std::uint8_t> bytes{0, 1, 2, 255};
+  const std::byte raw[] = {std::byte{7}, std::byte{0}, std::byte{9}};
+  ASSERT_EQ(out.send("cmd", std::span<const std::uint8_t>(bytes), with_int("k", 1)), OutputStatus::queued);
+  bytes.assign(4, 42);  // the handler queued its own copy
+  ASSERT_EQ(out.send("status", std::span<const std::byte>(raw), {}, 3), OutputStatus::queued);
+  ASSERT_TRUE(out.flush_for(kHang));
+  const auto sent = h.outputs();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].id, "cmd");
+  EXPECT_EQ(sent[0].data, (std::vector<std::uint8_t>{0, 1, 2, 255}));
+  EXPECT_EQ(sent[0].metadata.get_int("k"), 1);
+  EXPECT_EQ(sent[1].id, "status");
+  EXPECT_EQ(sent[1].data, (std::vector<std::uint8_t>{7, 0, 9}));
+}
+
+TEST(OutputHandler, SendWith_FillRunsOnTheCallingThreadIntoTheBufferThatIsSentWithoutACopy) {
+  NodeHarness h = make_harness();
+  OutputHandler out(h.node().outputs);
+  constexpr std::size_t kSize = 64 * 1024;
+  const std::uint8_t* filled = nullptr;
+  std::thread::id fill_thread;
+  const OutputStatus status = out.send_with("cmd", kSize, [&](std::span<std::uint8_t> buffer) {
+    ASSERT_EQ(buffer.size(), kSize);
+    for (std::size_t i = 0; i < buffer.size(); ++i) buffer[i] = static_cast<std::uint8_t>(i * 7);
+    filled = buffer.data();
+    fill_thread = std::this_thread::get_id();
+  }, with_int("frame", 9));
+  EXPECT_EQ(status, OutputStatus::queued);
+  EXPECT_EQ(fill_thread, std::this_thread::get_id());
+  const auto sent = h.next_output(kHang);
+  ASSERT_TRUE(sent);
+  EXPECT_EQ(sent->id, "cmd");
+  EXPECT_EQ(sent->metadata.get_int("frame"), 9);
+  ASSERT_EQ(sent->data.size(), kSize);
+  for (std::size_t i = 0; i < kSize; ++i) ASSERT_EQ(sent->data[i], static_cast<std::uint8_t>(i * 7)) << i;
+  // The OutputSender got the very buffer fill wrote (the harness keeps a Payload as it was handed over).
+  EXPECT_EQ(sent->payload.data(), filled);
+  EXPECT_EQ(sent->payload.size(), kSize);
+}
+
+TEST(OutputHandler, SendWith_EmptyPayload_IsSent) {
+  NodeHarness h = make_harness();
+  OutputHandler out(h.node().outputs);
+  bool called = false;
+  EXPECT_EQ(out.send_with("cmd", 0, [&](std::span<std::uint8_t> buffer) { called = buffer.empty(); }),
+            OutputStatus::queued);
+  const auto sent = h.next_output(kHang);
+  ASSERT_TRUE(sent);
+  EXPECT_TRUE(sent->data.empty());
+  EXPECT_TRUE(called);
+}
+
+TEST(OutputHandler, SendWith_UndeclaredIdOrTooLarge_ThrowsWithoutFilling_ThrowingFillQueuesNothing) {
+  NodeHarness h = make_harness();
+  OutputHandler out(h.node().outputs);
+  int fills = 0;
+  const auto fill = [&](std::span<std::uint8_t>) { ++fills; };
+  EXPECT_THROW(out.send_with("nope", 4, fill), dcp::NodeError);
+  EXPECT_THROW(out.send_with("cmd", dcp::kMaxPayloadSize + 1, fill), std::invalid_argument);
+  EXPECT_EQ(fills, 0);
+  EXPECT_THROW(out.send_with("cmd", 4, [](std::span<std::uint8_t>) { throw std::runtime_error("no data"); }),
+               std::runtime_error);
+  ASSERT_TRUE(out.flush_for(kHang));
+  EXPECT_TRUE(h.outputs().empty());
+  EXPECT_EQ(out.stats().sent + out.stats().failed + out.stats().dropped, 0u);
+}
+
+TEST(OutputHandler, SendWith_AfterShutdown_ReturnsClosedWithoutFilling) {
+  NodeHarness h = make_harness();
+  OutputHandler out(h.node().outputs);
+  out.shutdown();
+  int fills = 0;
+  EXPECT_EQ(out.send_with("cmd", 4, [&](std::span<std::uint8_t>) { ++fills; }), OutputStatus::closed);
+  EXPECT_EQ(fills, 0);
+  EXPECT_EQ(out.stats().refused_after_shutdown, 1u);
 }
 
 TEST(OutputHandler, ZeroTimestamp_IsFilledInWhenSentNotWhenQueued) {
@@ -310,7 +399,7 @@ TEST(OutputHandler, SendOnHandlerThread_FullBlockingLane_DropsInsteadOfDeadlocki
   std::vector<OutputStatus> from_handler;
   OutputHandler out(h.node().outputs, {.capacity = 1,
                                        .overflow = dcp::Overflow::block,
-                                       .on_error = [&](std::string_view, std::exception_ptr) {
+                                       .on_error = [&](std::string_view, std::string_view) {
                                          from_handler.push_back(handler->send("cmd", "x"));
                                          from_handler.push_back(handler->send("cmd", "y"));  // lane full
                                        }});
@@ -483,49 +572,66 @@ TEST(OutputHandler, UndeclaredOutput_ThrowsNodeErrorNamingItAndTheDeclaredOutput
   EXPECT_EQ(out.stats().queued, 0u);
 }
 
-TEST(OutputHandler, SenderFailure_IsCountedReportedAndTheHandlerGoesOn) {
+TEST(OutputHandler, SenderFailure_IsCountedDeliveredToOnErrorOnTheHandlerThreadAndTheHandlerGoesOn) {
+  CapturedReports reports;
   NodeHarness h = make_harness();
   dcp::StatusBoard board("n");
   std::mutex mutex;
-  std::vector<std::string> failed_ids;
-  std::string message;
+  std::vector<std::pair<std::string, std::string>> delivered;  // source, message
   std::string thread_name;
   OutputHandler out(h.node().outputs, {.name = "out-thread",
                                        .status = &board,
-                                       .on_error = [&](std::string_view id, std::exception_ptr error) {
+                                       .on_error = [&](std::string_view source, std::string_view message) {
                                          std::lock_guard lock(mutex);
-                                         failed_ids.emplace_back(id);
+                                         delivered.emplace_back(source, message);
                                          thread_name = dcp::detail::current_thread_name();
-                                         try {
-                                           std::rethrow_exception(error);
-                                         } catch (const std::invalid_argument& e) {
-                                           message = e.what();
-                                         }
                                        }});
   out.send("cmd", "bad", invalid_metadata());
   out.send("cmd", "good");
   ASSERT_TRUE(out.flush_for(kHang));
   EXPECT_EQ(texts(h.outputs()), (std::vector<std::string>{"good"}));
   std::lock_guard lock(mutex);
-  EXPECT_EQ(failed_ids, (std::vector<std::string>{"cmd"}));
-  EXPECT_FALSE(message.empty());
+  ASSERT_EQ(delivered.size(), 1u);
+  EXPECT_EQ(delivered[0].first, "output handler 'n'");
+  // "send of output 'cmd' failed: " + what OutputSender::send threw (the metadata limit).
+  EXPECT_EQ(delivered[0].second.rfind("send of output 'cmd' failed: output 'cmd': metadata has ", 0), 0u)
+      << delivered[0].second;
   EXPECT_EQ(thread_name, "out-thread");
   EXPECT_EQ(out.stats().failed, 1u);
   EXPECT_EQ(out.stats().sent, 1u);
   EXPECT_EQ(board.counter("output.cmd.failed").value(), 1u);
+  EXPECT_EQ(reports.counted(), 0u);  // on_error took it: nothing reported besides
 }
 
-TEST(OutputHandler, OnErrorThrowing_IsSwallowedAndCounted) {
+TEST(OutputHandler, SenderFailureWithoutOnError_IsReportedNamingTheNodeAndTheOutput) {
+  CapturedReports reports;
+  NodeHarness h = make_harness();
+  OutputHandler out(h.node().outputs);
+  out.send("status", "bad", invalid_metadata());
+  ASSERT_TRUE(out.flush_for(kHang));
+  ASSERT_EQ(reports.counted(), 1u);
+  const auto taken = reports.take();
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0].first, "output handler 'n'");
+  EXPECT_EQ(taken[0].second.rfind("send of output 'status' failed: output 'status': metadata has ", 0), 0u)
+      << taken[0].second;
+  EXPECT_EQ(h.reported_errors(), 1u);  // what the runner would learn from this node
+}
+
+TEST(OutputHandler, OnErrorThrowing_TheFailureAndWhatItThrewAreReported) {
+  CapturedReports reports;
   NodeHarness h = make_harness();
   OutputHandler out(h.node().outputs,
-                    {.on_error = [](std::string_view, std::exception_ptr) { throw std::runtime_error("oops"); }});
-  out.send("cmd", "bad", invalid_metadata());
+                    {.on_error = [](std::string_view, std::string_view) { throw std::runtime_error("oops"); }});
   out.send("cmd", "bad", invalid_metadata());
   out.send("cmd", "good");
   ASSERT_TRUE(out.flush_for(kHang));
   EXPECT_EQ(texts(h.outputs()), (std::vector<std::string>{"good"}));
-  EXPECT_EQ(out.stats().failed, 2u);
-  EXPECT_EQ(out.stats().on_error_failures, 2u);
+  EXPECT_EQ(out.stats().failed, 1u);
+  const auto taken = reports.take();
+  ASSERT_EQ(taken.size(), 2u);
+  EXPECT_EQ(failed_output(taken[0].second), "cmd");
+  EXPECT_EQ(taken[1], (CapturedReports::Report{"output handler 'n'", "its on_error callback threw: oops"}));
 }
 
 TEST(OutputHandler, OnTheHandlerThread_FlushThrowsLogicError_ShutdownStartsWithoutJoining) {
@@ -533,8 +639,8 @@ TEST(OutputHandler, OnTheHandlerThread_FlushThrowsLogicError_ShutdownStartsWitho
   OutputHandler* handler = nullptr;
   int logic_errors = 0;
   std::optional<OutputStatus> after_shutdown;
-  std::promise<void> returned;
-  OutputHandler out(h.node().outputs, {.on_error = [&](std::string_view, std::exception_ptr) {
+  Gate returned;
+  OutputHandler out(h.node().outputs, {.on_error = [&](std::string_view, std::string_view) {
                                          try {
                                            handler->flush_for(1s);
                                          } catch (const std::logic_error&) {
@@ -542,16 +648,33 @@ TEST(OutputHandler, OnTheHandlerThread_FlushThrowsLogicError_ShutdownStartsWitho
                                          }
                                          handler->shutdown(ShutdownMode::drain);  // must not join itself
                                          after_shutdown = handler->send("cmd", "late");
-                                         returned.set_value();
+                                         returned.open();
                                        }});
   handler = &out;
   out.send("cmd", "bad", invalid_metadata());
-  ASSERT_EQ(returned.get_future().wait_for(kHang), std::future_status::ready) << "shutdown() hung on its own thread";
+  ASSERT_TRUE(returned.wait()) << "shutdown() hung on its own thread";
   out.shutdown();  // joins the thread, which ends once it is back from on_error
   EXPECT_EQ(logic_errors, 1);
   EXPECT_EQ(after_shutdown, OutputStatus::closed);
   EXPECT_EQ(out.stats().refused_after_shutdown, 1u);
   EXPECT_TRUE(h.outputs().empty());
+}
+
+TEST(OutputHandlerDeathTest, DestroyedFromOnError_ReportsAndAborts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        NodeHarness h = make_harness();
+        OutputHandler* self = nullptr;
+        Gate never;
+        self = new OutputHandler(h.node().outputs,
+                                 {.name = "out-suicide", .on_error = [&](std::string_view, std::string_view) {
+                                    delete self;
+                                  }});
+        self->send("cmd", "bad", invalid_metadata());
+        (void)never.wait();
+      },
+      "thread 'out-suicide': destroyed from its own thread");
 }
 
 TEST(OutputHandler, BadOptions_ThrowInvalidArgumentNamingTheField) {

@@ -367,6 +367,21 @@ TEST(DcpRun, NodesThatReportedErrors_AreNamedInTheSummary_NoSuccess_Exit3) {
   EXPECT_FALSE(r.stderr_has("dataflow succeeded"));
 }
 
+TEST(DcpRun, RouterAndOutputHandlerErrorsWithoutOnError_AreNamedInTheSummary_NoSuccess_Exit3) {
+  const RunResult r = run_dcp({dataflow("lost_routed_work")});
+  EXPECT_EQ(r.exit_code, 3) << r.dump();
+  EXPECT_EQ(r.summary.at("routed").ended, "exit code 0") << r.dump();
+  EXPECT_TRUE(r.stdout_has("[routed] result inputs=3"));
+  for (const std::string seq : {"0", "1", "2"}) {
+    EXPECT_TRUE(r.stderr_has("[routed!] dcp: event router: input 'in' handler threw: input " + seq + " lost"));
+  }
+  EXPECT_TRUE(r.stderr_has("[routed!] dcp: output handler 'routed': send of output 'out' failed: output 'out': "
+                           "metadata has 65 parameters"));
+  EXPECT_TRUE(r.stderr_has("[dcp] dataflow failed: 1 of 2 nodes reported errors"));
+  EXPECT_TRUE(r.stderr_has("[dcp] node 'routed' reported 6 errors that lost work; see its 'dcp:' lines above"));
+  EXPECT_FALSE(r.stderr_has("node 'source' reported"));
+}
+
 TEST(DcpRun, NodeKilledBySigsegv_IsReportedWithTheSignalName) {
   const RunResult r = run_dcp({dataflow("crash_segv")});
   EXPECT_EQ(r.exit_code, 1) << r.dump();
@@ -375,14 +390,15 @@ TEST(DcpRun, NodeKilledBySigsegv_IsReportedWithTheSignalName) {
   EXPECT_TRUE(r.stdout_has("[sink] all_inputs_closed"));
 }
 
-TEST(DcpRun, BigPayloads_ArriveIntactThroughSharedMemoryFrom4KiB_AlsoWhenForwarded) {
+TEST(DcpRun, BigPayloads_ArriveIntactThroughSharedMemoryFrom4KiB_AlsoWhenForwardedOrSentByAnOutputHandler) {
   const RunResult r = run_dcp({dataflow("big_payloads")});
   ASSERT_EQ(r.exit_code, 0) << r.dump();
-  // 6 x 64 KiB + 3 x 4 MiB (forwarded) + 2 x 4096 B in shared memory; 2 x 4095 B inline.
-  EXPECT_TRUE(r.stdout_has("[sink] result received=13 order=ok"));
-  EXPECT_EQ(value_in_line(r.out, "[sink] result", "big_ok"), 13) << r.dump();
+  // 6 + 4 (OutputHandler) x 64 KiB + 3 x 4 MiB (forwarded) + 2 x 4096 B in shared memory; 2 x 4095 B inline.
+  EXPECT_TRUE(r.stdout_has("[sink] result received=17 order=ok"));
+  EXPECT_EQ(value_in_line(r.out, "[sink] result", "big_ok"), 17) << r.dump();
   EXPECT_EQ(value_in_line(r.out, "[sink] result", "big_bad"), 0) << r.dump();
-  EXPECT_EQ(value_in_line(r.out, "[sink] result", "shm"), 11) << r.dump();
+  EXPECT_EQ(value_in_line(r.out, "[sink] result", "shm"), 15) << r.dump();
+  EXPECT_TRUE(r.stdout_has("[handled] result sent=4"));
 }
 
 TEST(DcpRun, MisbehavingNodes_AreDisconnectedWithAClearError_OthersComplete) {

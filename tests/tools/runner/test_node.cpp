@@ -9,9 +9,10 @@
 //   "input_closed <id>", "all_inputs_closed", "stop", "error <message>"
 // and at the end a "result ..." line. It exits 0 unless a check failed (exit 1) or it was told to
 // fail. Modes:
-//   source   count=N [output=out] [interval_ms=0] [size=0] [tick=0] [wait_stop=0]
+//   source   count=N [output=out] [interval_ms=0] [size=0] [tick=0] [wait_stop=0] [handler=0]
 //            sends N messages with "seq" 0..N-1 (text "<seq>", or `size` bytes with a checksum);
-//            tick=1: one message per input event instead of as fast as possible
+//            tick=1: one message per input event instead of as fast as possible; handler=1:
+//            through a dcp::OutputHandler (without tick or interval)
 //   sink     [expect=N] [strict=0] [print=0] [delay_ms=0]
 //            counts inputs per input id, checks seq increases per input (strict: by exactly 1),
 //            verifies big payloads (checksum, shared memory from 4 KiB on)
@@ -23,8 +24,16 @@
 //            posts N tasks that throw to a dcp::WorkerPool (each is reported: "dcp: worker pool
 //            'lossy': ..." on stderr), waits for them, then reads its events to the end (if it has
 //            inputs) and exits 0 — a node that ends normally but lost work
+//   lose_routed_work  [input=in] [output=out]
+//            an EventRouter (pooled handler) and an OutputHandler, both without on_error: for every
+//            input the handler queues an output whose metadata breaks the limits (the output
+//            handler's send fails: "dcp: output handler '<id>': send of output ..."), then throws
+//            ("dcp: event router: input '<input>' handler threw: input <seq> lost"); exits 0 after
+//            the stream — two lost results per input, none of them vanishing
 #include <dcp/core/worker_pool.hpp>
 #include <dcp/node/node.hpp>
+#include <dcp/patterns/event_router.hpp>
+#include <dcp/patterns/output_handler.hpp>
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -41,6 +50,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -80,11 +90,13 @@ void fill_pattern(std::span<std::uint8_t> bytes, std::int64_t seq) {
   for (std::size_t j = 0; j < bytes.size(); ++j) bytes[j] = static_cast<std::uint8_t>((j * 31 + static_cast<std::size_t>(seq) * 7) & 0xff);
 }
 
-void send_numbered(dcp::OutputSender& out, const std::string& output, std::int64_t seq, std::size_t size) {
+/// Through a dcp::OutputSender or a dcp::OutputHandler (the same send / send_with calls).
+template <class Outputs>
+void send_numbered(Outputs& out, const std::string& output, std::int64_t seq, std::size_t size) {
   dcp::Metadata metadata;
   metadata.parameters["seq"] = seq;
   if (size == 0) {
-    out.send(output, std::to_string(seq), metadata);
+    (void)out.send(output, std::to_string(seq), metadata);
     return;
   }
   std::vector<std::uint8_t> bytes(size);
@@ -92,9 +104,9 @@ void send_numbered(dcp::OutputSender& out, const std::string& output, std::int64
   metadata.parameters["checksum"] = static_cast<std::int64_t>(fnv1a(bytes));
   metadata.parameters["size"] = static_cast<std::int64_t>(size);
   if (seq % 2 == 0) {
-    out.send(output, std::span<const std::uint8_t>(bytes), metadata);  // copied into the buffer
+    (void)out.send(output, std::span<const std::uint8_t>(bytes), metadata);  // copied into the buffer
   } else {
-    out.send_with(output, size, [&](std::span<std::uint8_t> target) { fill_pattern(target, seq); }, metadata);
+    (void)out.send_with(output, size, [&](std::span<std::uint8_t> target) { fill_pattern(target, seq); }, metadata);
   }
 }
 
@@ -130,6 +142,10 @@ int run_source(dcp::Node& node, const Args& args) {
       if (std::holds_alternative<dcp::InputEvent>(event) && sent < count) send_numbered(node.outputs, output, sent++, size);
       if (sent == count) break;
     }
+  } else if (number(args, "handler") != 0) {  // the OutputHandler's thread sends; send_with fills here
+    dcp::OutputHandler handler(std::move(node.outputs), {.overflow = dcp::Overflow::block});
+    for (; sent < count; ++sent) send_numbered(handler, output, sent, size);
+    // the destructor sends what is still queued, then destroys the sender
   } else {
     for (; sent < count; ++sent) {
       send_numbered(node.outputs, output, sent, size);
@@ -279,6 +295,35 @@ int run_lose_work(dcp::Node& node, const Args& args) {
   return 0;
 }
 
+int run_lose_routed_work(dcp::Node& node, const Args& args) {
+  const std::string input = arg(args, "input", "in");
+  const std::string output = arg(args, "output", "out");
+  dcp::Metadata too_many;  // OutputSender::send refuses it, on the output handler's thread
+  for (std::size_t i = 0; i <= dcp::kMaxParameters; ++i) {
+    std::string key = "p";  // appended: g++ 12 -O3 warns falsely about "literal" + std::string
+    key += std::to_string(i);
+    too_many.parameters.emplace(std::move(key), static_cast<std::int64_t>(i));
+  }
+  long inputs = 0;
+  {
+    // Destroyed in reverse: the router drains its handlers, the pool ends, then the output handler
+    // sends (here: fails) what is queued and destroys the sender.
+    dcp::OutputHandler outputs(std::move(node.outputs));
+    dcp::WorkerPool pool({.threads = 1, .name = "routed"});
+    dcp::EventRouter router(pool);
+    router.on_input(input, [&](const dcp::InputEvent& event, const dcp::InputContext&) {
+      (void)outputs.send(output, "result", too_many);
+      throw std::runtime_error("input " + std::string(event.data.as_string()) + " lost");
+    });
+    router.add_input_observer([&](const dcp::InputEvent&) { ++inputs; });  // on the loop thread
+    router.on_stop([] { say("stop"); });
+    router.on_all_inputs_closed([] { say("all_inputs_closed"); });
+    (void)router.run(node.events);
+  }
+  say("result inputs=" + std::to_string(inputs));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -303,6 +348,7 @@ int main(int argc, char** argv) {
     if (mode == "stop_ignorer") return run_stop_ignorer(node);
     if (mode == "inspect") return run_inspect(node, argc, argv);
     if (mode == "lose_work") return run_lose_work(node, args);
+    if (mode == "lose_routed_work") return run_lose_routed_work(node, args);
     std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
     return 2;
   } catch (const std::exception& e) {

@@ -29,7 +29,8 @@
 // Thread safety.
 //   - EventStream: move-only, used by one thread at a time (the event loop).
 //   - OutputSender: move-only; may be moved to another thread and used there, one thread at a time,
-//     while the event loop runs on its own thread.
+//     while the event loop runs on its own thread — except make_payload(), which any thread may call
+//     at the same time as the thread using the sender (dcp::OutputHandler::send_with relies on it).
 //   - Node, EventResult, the event structs: plain values.
 // What blocks: next() until an event comes or the stream ends; next_for / next_until at most until
 // the deadline; try_next never waits for the runner. send() may block while the runner's socket
@@ -167,6 +168,13 @@ struct FillRef {
   void (*call)(void* context, std::span<std::uint8_t> bytes);
   void* context;
   void operator()(std::span<std::uint8_t> bytes) const { call(context, bytes); }
+
+  /// A reference to `fill` (callable as fill(std::span<std::uint8_t>)), valid while `fill` lives.
+  template <class Fill>
+  static FillRef to(Fill& fill) noexcept {
+    return FillRef{[](void* c, std::span<std::uint8_t> bytes) { (*static_cast<Fill*>(c))(bytes); },
+                   const_cast<void*>(static_cast<const void*>(std::addressof(fill)))};
+  }
 };
 }  // namespace detail
 
@@ -284,13 +292,23 @@ class OutputSender {
   void send_with(std::string_view output_id, std::size_t size, Fill&& fill, Metadata metadata = {}) {
     static_assert(std::is_invocable_v<Fill&, std::span<std::uint8_t>>,
                   "dcp::OutputSender::send_with: fill must be callable as fill(std::span<std::uint8_t>)");
-    using FillType = std::remove_reference_t<Fill>;
-    const detail::FillRef ref{
-        [](void* context, std::span<std::uint8_t> bytes) { (*static_cast<FillType*>(context))(bytes); },
-        const_cast<void*>(static_cast<const void*>(std::addressof(fill)))};
-    send_with_impl(output_id, size, ref, std::move(metadata));
+    send_with_impl(output_id, size, detail::FillRef::to(fill), std::move(metadata));
   }
 
+  /// A payload of `size` bytes written by `fill` (callable as void(std::span<std::uint8_t>)) straight
+  /// into the kind of buffer this sender's backend sends without copying — a sealed shared-memory
+  /// buffer when size >= 4 KiB with the local runner, an owned buffer otherwise. send(id, payload)
+  /// then passes it on as it is. For a thread that fills outputs another thread sends
+  /// (dcp::OutputHandler::send_with): unlike the rest of the sender, make_payload may be called from
+  /// any thread, concurrently with the thread using the sender (not with moving or destroying it).
+  /// Throws std::invalid_argument for a size above dcp::kMaxPayloadSize, NodeError when the buffer
+  /// cannot be created, and what fill throws.
+  template <class Fill>
+  [[nodiscard]] Payload make_payload(std::size_t size, Fill&& fill) const {
+    static_assert(std::is_invocable_v<Fill&, std::span<std::uint8_t>>,
+                  "dcp::OutputSender::make_payload: fill must be callable as fill(std::span<std::uint8_t>)");
+    return make_payload_impl(size, detail::FillRef::to(fill));
+  }
   /// Closes outputs early: their subscribers get InputClosed. Closing a closed output again does
   /// nothing; an undeclared id throws NodeError and closes nothing.
   void close_outputs(std::span<const std::string> output_ids);
@@ -313,6 +331,7 @@ class OutputSender {
   /// Checks the id (declared, not closed) and the metadata limits; sets the timestamp.
   detail::OutputSink& prepare(std::string_view output_id, std::size_t size, Metadata& metadata, const char* operation);
   void send_with_impl(std::string_view output_id, std::size_t size, detail::FillRef fill, Metadata metadata);
+  [[nodiscard]] Payload make_payload_impl(std::size_t size, detail::FillRef fill) const;
   void close_ids(const std::vector<std::string_view>& output_ids);
 
   std::string node_id_;

@@ -50,6 +50,10 @@ struct CapturedOutput {
   std::string id;
   std::vector<std::uint8_t> data;
   Metadata metadata;  ///< timestamp_ns filled in by the sender when it was 0
+  /// When the node sent a Payload (OutputSender::send(id, payload)): that payload, kept as it was
+  /// handed over — payload.data() is the very buffer the node made, so a test can check that nothing
+  /// copied it on the way. Empty when the node sent bytes, text, or used send_with.
+  Payload payload;
 
   /// The bytes seen as characters (valid while this object lives).
   [[nodiscard]] std::string_view text() const noexcept {

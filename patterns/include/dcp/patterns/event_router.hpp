@@ -66,11 +66,15 @@
 // not wait for pooled work: call shutdown() (or let the destructor drain it).
 //
 // Errors. A handler that throws (inline or pooled) never stops the loop or kills a worker: it is
-// counted failed (and `input.<id>.failed`), and Options::on_error(id, exception) is called if set, on
-// the thread that ran the handler (exceptions from on_error are swallowed). A throwing control
-// handler or observer is reported the same way (not counted per input), with the input's id for
-// on_input_closed / on_unknown_input / observers of an input, and an empty id for on_stop /
-// on_all_inputs_closed / on_error_event; Stats::control_failures counts them. Configuration errors throw:
+// counted failed (and `input.<id>.failed`), and the error is delivered with dcp::deliver_error
+// (<dcp/core/error_report.hpp>) on the thread that ran the handler: source "event router", message
+// "input '<id>' handler threw: <what>". That calls Options::on_error when set, else dcp::report_error
+// — by default the node's log, and under `dcp run` the run's summary counts the lost work and the run
+// fails. A throwing on_error is reported itself, so no error vanishes. A throwing control handler or
+// observer is delivered the same way (not counted per input; Stats::control_failures counts them),
+// message "on_stop threw: <what>" (likewise on_all_inputs_closed, on_error_event), "on_input_closed
+// for input '<id>' threw: <what>" (likewise on_unknown_input, "an input observer", "an input-closed
+// observer"). Configuration errors throw:
 // std::invalid_argument (duplicate id, empty handler, bad InputOptions — the message names the input
 // and the field), std::logic_error (set-up after the first dispatch()).
 //
@@ -115,7 +119,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <exception>
 #include <functional>
 #include <memory>
 #include <stop_token>
@@ -123,6 +126,7 @@
 #include <string_view>
 
 #include "dcp/core/channel.hpp"  // kMaxCapacity, the bound of the lanes
+#include "dcp/core/error_report.hpp"
 #include "dcp/core/overflow.hpp"
 #include "dcp/core/shutdown.hpp"
 #include "dcp/core/worker_pool.hpp"
@@ -231,8 +235,9 @@ constexpr const char* to_string(RunEnd end) noexcept {
 struct EventRouterOptions {
   /// Where the per-input metrics go (see the header comment); nullptr = none. Must outlive the router.
   StatusBoard* status = nullptr;
-  /// Called with the input id and the exception when a handler throws (see "Errors").
-  std::function<void(std::string_view input_id, std::exception_ptr error)> on_error{};
+  /// Called with (source, message) when a handler throws (see "Errors"), on the thread that ran it.
+  /// Unset: dcp::report_error (the node's log, the run's summary).
+  ErrorCallback on_error{};
 };
 
 class EventRouter {

@@ -10,6 +10,7 @@
 //   pool.post([&outputs, scan] { outputs.send("obstacles", detect(scan)); });   // any thread
 //   outputs.send("status", "ready");                                         // text works too
 //   outputs.send_priority("safety_state", "halt");        // overtakes everything queued
+//   outputs.send_with("image", image_size, [&](std::span<std::uint8_t> out) { render(out); });  // no copy
 //   ...
 //   outputs.shutdown();                                   // drain; or let the destructor do it
 //
@@ -42,8 +43,11 @@
 // dcp::NodeError at once, in the caller (the message names the id and lists the declared outputs).
 // Everything else is a result (OutputStatus), never an exception. When OutputSender::send throws on
 // the handler thread (connection lost, metadata beyond the limits, output closed), the output is
-// counted `failed`, Options::on_error is called there with the exception, and the handler goes on.
-// An exception thrown by on_error itself is swallowed and counted (Stats::on_error_failures).
+// counted `failed` and the error is delivered there with dcp::deliver_error (<dcp/core/error_report.hpp>):
+// source "output handler '<node id>'", message "send of output '<id>' failed: <what>". That calls
+// Options::on_error when set, else dcp::report_error — by default the node's log, and under `dcp run`
+// the run's summary counts the lost output and the run fails. Then the handler goes on. A throwing
+// on_error is reported itself (deliver_error), so no failure vanishes.
 //
 // Metadata: passed on untouched; a zero timestamp_ns is filled in by the OutputSender when the
 // output is actually sent, so downstream sees the real send time.
@@ -58,42 +62,48 @@
 // drops what is queued (counted Stats::discarded) and joins. Both are idempotent and may run on several
 // threads at once; cancel escalates a drain in progress. The results are read through stats().
 // Called on the handler thread itself (inside on_error) shutdown() starts the shutdown and returns
-// without joining. After shutdown: once shutdown() has begun, send*() never block, never throw for
+// without joining (the thread is a detail::OwnedThread: <dcp/patterns/detail/owned_thread.hpp>). After shutdown: once shutdown() has begun, send*() never block, never throw for
 // a declared id, do nothing and return OutputStatus::closed, counted in Stats::refused_after_shutdown
 // (a producer blocked in send() on a full Overflow::block lane wakes up with closed, counted too).
 // stats(), outputs(), realtime() and flush_for() (which returns at once once everything is done)
 // keep working. The destructor runs shutdown(ShutdownMode::drain); destroying the handler from its
-// own thread is a programming error: reported with dcp::report_error, then the process aborts.
+// own thread (inside on_error) is a programming error: reported with dcp::report_error (source
+// "thread '<Options::name>'"), then the process aborts.
 //
 // Ownership: the OutputHandler owns the OutputSender for its whole life (only the handler thread
-// uses it) and destroys it in its own destructor, after the thread has been joined. There is no way
+// sends through it; send_with() only asks it for a buffer, OutputSender::make_payload, which any
+// thread may do) and destroys it in its own destructor, after the thread has been joined. There is no way
 // to get the sender back.
 //
-// Thread safety: send(), send_priority(), set_epoch(), stats(), flush_for(), shutdown() and
-// outputs() may be called from any thread concurrently — except that flush_for() throws
+// Thread safety: send(), send_with(), send_priority(), set_epoch(), stats(), flush_for(), shutdown()
+// and outputs() may be called from any thread concurrently — except that flush_for() throws
 // std::logic_error on the handler thread itself (inside on_error), where it would wait for itself.
 // The destructor must not race with any other call. on_error runs on the handler thread.
-// Blocking: send() only on a full Overflow::block lane, until there is room or shutdown (called on
+// Blocking: send() and send_with() (which also runs fill) only on a full Overflow::block lane, until there is room or shutdown (called on
 // the handler thread, it never waits: a full lane then drops the output, reported as dropped);
 // flush_for() at most its timeout; shutdown() (off the handler thread) and the destructor until the
 // thread is joined (which waits for the OutputSender::send in progress). Everything else returns at once.
 // Cost per output: no allocation for the output id (an index into the declared outputs travels);
-// send(id, text) makes one allocation for the bytes; send(id, Payload) makes none. The lanes are
-// preallocated rings.
+// send(id, text) and send(id, bytes) make one allocation and one copy of the bytes; send(id, Payload)
+// makes none; send_with(id, size, fill) copies nothing: fill writes, on the calling thread, into the
+// buffer the node's backend sends (OutputSender::make_payload: shared memory for >= 4 KiB under
+// `dcp run`), and the handler thread sends that buffer as it is. The lanes are preallocated rings.
 // Bodies: patterns/src/output_handler.cpp.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <exception>
-#include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "dcp/core/channel.hpp"  // kMaxCapacity, the bound of the lanes
+#include "dcp/core/error_report.hpp"
 #include "dcp/core/overflow.hpp"
 #include "dcp/core/shutdown.hpp"
 #include "dcp/node/metadata.hpp"
@@ -141,8 +151,9 @@ struct OutputHandlerOptions {
   std::string name = "dcp-output";
   /// Optional status board (<dcp/patterns/status.hpp>); must outlive the handler.
   StatusBoard* status = nullptr;
-  /// Called on the handler thread when OutputSender::send throws; then the handler goes on.
-  std::function<void(std::string_view output_id, std::exception_ptr error)> on_error = nullptr;
+  /// Called on the handler thread with (source, message) when OutputSender::send throws (see
+  /// "Errors"); then the handler goes on. Unset: dcp::report_error (the node's log, the run's summary).
+  ErrorCallback on_error = nullptr;
   /// 0: the handler thread keeps the default scheduling. 1..99: it asks for SCHED_FIFO at this
   /// priority, so that a halt on the priority lane preempts busy workers instead of waiting for a
   /// time slice on a saturated machine. Needs CAP_SYS_NICE or an RLIMIT_RTPRIO of at least this
@@ -164,7 +175,6 @@ class OutputHandler {
     std::uint64_t discarded = 0;          ///< thrown away by shutdown(ShutdownMode::cancel)
     std::uint64_t refused_after_shutdown = 0;  ///< send*() that returned closed
     std::size_t queued = 0;               ///< waiting in either lane right now
-    std::uint64_t on_error_failures = 0;  ///< Options::on_error threw (swallowed)
   };
 
   /// Takes over `sender` and starts the handler thread. Throws std::invalid_argument for a bad
@@ -186,6 +196,25 @@ class OutputHandler {
   /// Queues the characters of `text` (copied; no terminating NUL).
   OutputStatus send(std::string_view output_id, std::string_view text, Metadata metadata = {},
                     std::uint64_t epoch = kUntagged);
+  /// Queues a copy of `bytes` (as OutputSender::send(id, span)).
+  OutputStatus send(std::string_view output_id, std::span<const std::uint8_t> bytes, Metadata metadata = {},
+                    std::uint64_t epoch = kUntagged);
+  OutputStatus send(std::string_view output_id, std::span<const std::byte> bytes, Metadata metadata = {},
+                    std::uint64_t epoch = kUntagged);
+
+  /// Zero copy (as OutputSender::send_with): `fill` (callable as void(std::span<std::uint8_t>)) writes
+  /// the `size` bytes, here on the calling thread, straight into the buffer the node's backend sends
+  /// (OutputSender::make_payload); the handler thread then sends that buffer without copying it.
+  /// Throws NodeError for an undeclared id (before calling fill), std::invalid_argument for a size
+  /// above dcp::kMaxPayloadSize, and what fill throws (then nothing is queued). After shutdown began:
+  /// closed, without calling fill. Otherwise like send(id, Payload).
+  template <class Fill>
+  OutputStatus send_with(std::string_view output_id, std::size_t size, Fill&& fill, Metadata metadata = {},
+                         std::uint64_t epoch = kUntagged) {
+    static_assert(std::is_invocable_v<Fill&, std::span<std::uint8_t>>,
+                  "dcp::OutputHandler::send_with: fill must be callable as fill(std::span<std::uint8_t>)");
+    return send_with_impl(output_id, size, detail::FillRef::to(fill), std::move(metadata), epoch);
+  }
 
   /// Queues `data` on the priority lane: sent before any normal output still queued; never gated;
   /// never blocks (a full priority lane drops its oldest output). Throws NodeError for an undeclared id.
@@ -217,6 +246,9 @@ class OutputHandler {
   [[nodiscard]] bool realtime() const noexcept;
 
  private:
+  OutputStatus send_with_impl(std::string_view output_id, std::size_t size, detail::FillRef fill, Metadata metadata,
+                              std::uint64_t epoch);
+
   class Impl;
   std::unique_ptr<Impl> impl_;
 };
