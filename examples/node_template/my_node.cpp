@@ -7,10 +7,7 @@
 #include <system_error>
 #include <utility>
 
-#include <dcp/core/error_report.hpp>
-#include <dcp/core/worker_pool.hpp>
-#include <dcp/patterns/event_router.hpp>
-#include <dcp/patterns/output_handler.hpp>
+#include <dcp/patterns/node_runtime.hpp>
 
 namespace my_node {
 
@@ -40,25 +37,22 @@ std::string describe(std::string_view input, std::uint64_t n) {
 }  // namespace
 
 void run_my_node(dcp::Node node, Options options) {
-  // Declared in this order so that they are destroyed in the reverse one: the router waits for its
-  // handlers, then the pool stops, then the output handler sends what is still queued.
-  dcp::OutputHandler outputs(std::move(node.outputs));
-  dcp::WorkerPool pool({.threads = options.workers, .name = "my_node-work"});
-  dcp::EventRouter router(pool, {.on_error = options.on_error});
-
-  std::uint64_t ticks = 0;  // only the serial `tick` handler touches it
-  router.on_input(
+  dcp::NodeRuntime runtime(std::move(node), {.outputs = {.on_error = options.on_error},
+                                             .pool = {.threads = options.workers, .name = "my_node-work"},
+                                             .router = {.on_error = options.on_error}});
+  auto& ticks = runtime.make<std::uint64_t>(0);  // only the serial `tick` handler touches it
+  auto& outputs = runtime.outputs();
+  runtime.router().on_input(
       "tick",
       [&](const dcp::InputEvent&, const dcp::InputContext&) { outputs.send("result", describe("tick", ++ticks)); },
       {.execution = dcp::Execution::serial});
-  router.on_input(
+  runtime.router().on_input(
       "value",
       [&](const dcp::InputEvent& input, const dcp::InputContext&) {
         outputs.send("result", describe("value", parse_value(input.data.bytes())));
       },
       {.execution = dcp::Execution::parallel});
-
-  router.run(node.events);
+  runtime.run();  // then the runtime's destructor: queued work done, every result sent
 }
 
 }  // namespace my_node

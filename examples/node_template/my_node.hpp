@@ -9,7 +9,8 @@
 // Threads: run_my_node() runs the event loop on the calling thread. `tick` handlers run on the pool
 // one at a time, in arrival order (Execution::serial: the tick counter needs no lock); `value`
 // handlers run on the pool in parallel (Execution::parallel). Every handler sends through one
-// dcp::OutputHandler, whose own thread owns the node's OutputSender.
+// dcp::OutputHandler, whose own thread owns the node's OutputSender. A dcp::NodeRuntime owns the
+// output handler, the pool and the router and takes them apart in the one safe order.
 // What blocks: run_my_node() until the node's stream ends (Stop, all inputs closed), then until the
 // queued work is done and every result is sent.
 // Errors: a handler that throws (a `value` that is not a number) is delivered to Options::on_error

@@ -115,3 +115,14 @@ TEST(MyNode, ValueThatIsNotANumber_IsReportedAndTheNodeGoesOn) {
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0], "event router: input 'value' handler threw: 'abc' is not a decimal number");
 }
+
+TEST(MyNode, ErrorWithoutOnError_IsReportedSoTheRunSaysWorkWasLost) {
+  const std::uint64_t before = dcp::reported_errors();
+  auto harness = make_harness();
+  RunningNode node(harness);  // no Options::on_error: the default reporting
+  harness.push_input("value", "not a number");
+  harness.push_all_inputs_closed();
+  node.join();
+  EXPECT_TRUE(harness.outputs().empty());
+  EXPECT_EQ(dcp::reported_errors() - before, 1u);
+}
