@@ -19,6 +19,7 @@
 //           source: safety/estop          Input{id="estop", source=NodeOutput{"safety", "estop"},
 //           queue_size: 1                       queue_size=1}
 //       outputs: [imu]                    Output{id="imu"}
+//       build: cmake --build build        build = "cmake --build build" (run by `dcp build`)
 //
 // The subset of Dora's format that dcp supports is exactly these node fields (plus `name` and
 // `description`, kept as documentation); other Dora features are rejected by name, see loader.hpp.
@@ -135,6 +136,10 @@ struct Node {
   std::string args;                        ///< as written ("" if absent)
   std::vector<std::string> argv;           ///< args split like a shell would (see args.hpp)
   std::map<std::string, std::string> env;  ///< extra environment variables
+  /// Dora's `build`: shell commands, one per line, that `dcp build` (and `dcp run` before
+  /// starting anything) runs in the dataflow's folder; "" if absent.
+  std::string build;
+  SourceLocation build_location;           ///< of the `build` value (line 0 if absent)
   std::vector<Input> inputs;               ///< in file order
   std::vector<Output> outputs;             ///< in file order
   SourceLocation location;                 ///< of the node's map in the file

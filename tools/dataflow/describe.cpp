@@ -43,6 +43,7 @@ void describe_node(std::string& out, const Node& node, const Routes& routes) {
   if (!node.args.empty()) {
     out += fmt::format("  args: {} -> argv {}\n", escape(node.args), argv_list(node.argv));
   }
+  if (!node.build.empty()) out += fmt::format("  build: {}\n", escape(node.build));
   if (!node.env.empty()) {
     out += "  env:\n";
     for (const auto& [name, value] : node.env) {

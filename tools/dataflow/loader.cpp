@@ -50,16 +50,15 @@ namespace {
 namespace fs = std::filesystem;
 using detail::quote;
 
-constexpr std::string_view kNodeFields = "id, name, description, path, args, env, inputs, outputs";
+constexpr std::string_view kNodeFields =
+    "id, name, description, path, args, env, build, inputs, outputs";
 
 // Dora node fields outside dcp's subset (old and new Dora versions). Named in the error rather than
 // reported as unknown, so that the user knows the file is fine for Dora itself.
 // clang-format off
-constexpr std::array<std::string_view, 35> kUnsupportedNodeFields = {
+constexpr std::array<std::string_view, 30> kUnsupportedNodeFields = {
     // other kinds of nodes and sources
     "operators", "operator", "custom", "ros2", "module", "params", "hub", "path_sha256",
-    // building and fetching
-    "build", "git", "branch", "tag", "rev",
     // distribution
     "deploy", "_unstable_deploy", "cpu_affinity", "shared_memory_pool_size",
     // supervision
@@ -69,6 +68,9 @@ constexpr std::array<std::string_view, 35> kUnsupportedNodeFields = {
     "send_stdout_as", "send_logs_as", "min_log_level", "max_log_size", "max_rotated_files",
     // typing
     "output_types", "input_types", "output_framing", "output_metadata", "pattern"};
+
+// Dora's git sources of a node: dcp never fetches anything.
+constexpr std::array<std::string_view, 4> kGitFields = {"git", "branch", "tag", "rev"};
 
 // Dora top-level keys other than `nodes`.
 constexpr std::array<std::string_view, 10> kUnsupportedTopLevelFields = {
@@ -493,6 +495,7 @@ class Parser {
       fail(node.location, field,
            fmt::format("a node must be a map with 'id' and 'path', got {}", kind_name(value)));
     }
+    std::optional<Diagnostic> git_field;  // the first of git/branch/tag/rev; reported below
     const auto seen = for_each_member(value, field, "field", [&](const Member& m) {
       if (m.name == "id") {
         marks.id = m.value_location;
@@ -512,6 +515,10 @@ class Parser {
         parse_args(m.value, m.value_location, m.field, node);
       } else if (m.name == "env") {
         parse_env(m.value, m.value_location, m.field, node);
+      } else if (m.name == "build") {
+        parse_build(m.value, m.value_location, m.field, node);
+      } else if (contains(kGitFields, m.name)) {
+        if (!git_field) git_field = Diagnostic{m.key_location, m.field, m.name};
       } else if (m.name == "inputs") {
         parse_inputs(m.value, m.value_location, m.field, index, node);
       } else if (m.name == "outputs") {
@@ -525,6 +532,13 @@ class Parser {
       }
     });
     if (!seen.contains("id")) record(Diagnostic{node.location, field, "the node has no 'id'"});
+    if (git_field) {
+      // After the walk of the node, so that the message can name it wherever `id` stands.
+      git_field->reason = fmt::format(
+          "{}: git sources are not supported by dcp (no network); build it and use `path`",
+          node.id.empty() ? std::string("the node") : "node " + quote(node.id));
+      record(std::move(*git_field));
+    }
     // Dora's operator and custom nodes have no `path`; their unsupported field is reported.
     const bool other_kind =
         seen.contains("operators") || seen.contains("operator") || seen.contains("custom");
@@ -550,6 +564,19 @@ class Parser {
       fail(location, field, unsupported("a URL as path"));
     }
     node.executable = (base_dir_ / fs::path(node.path)).lexically_normal();
+  }
+
+  void parse_build(const YAML::Node& item, SourceLocation location, const std::string& field,
+                   Node& node) {
+    if (item.IsNull()) return;
+    if (!item.IsScalar()) {
+      fail(location, field,
+           fmt::format("build must be a string (shell commands, one per line), got {}",
+                       kind_name(item)));
+    }
+    node.build = scalar(item, location, field, "build");
+    if (has_nul(node.build)) fail(location, field, "build contains a NUL character");
+    node.build_location = location;
   }
 
   void parse_args(const YAML::Node& item, SourceLocation location, const std::string& field,

@@ -201,6 +201,60 @@ TEST(CliRun, DataflowWithMissingExecutables_Exit1BeforeStartingAnything) {
   EXPECT_EQ(r.err.rfind("dcp run: " + fixture("valid/not_built.yml") + ":", 0), 0u) << r.err;
 }
 
+// A dataflow in a fresh folder whose node `a` has `build` and whose `path` is what the build makes.
+struct BuiltDataflow {
+  dcp::test::TempDir dir{"dcp_cli_build"};
+  std::string file;
+
+  explicit BuiltDataflow(const std::string& build_lines) {
+    file = (dir.path() / "dataflow.yml").string();
+    std::ofstream(file) << "nodes:\n  - id: a\n    path: made.sh\n    env: {GREETING: hi}\n"
+                           "    build: |\n"
+                        << build_lines;
+  }
+};
+
+TEST(CliBuild, RunsEachLineInTheDataflowFolderWithTheNodeEnv_OutputPrefixedByNode_Exit0) {
+  const BuiltDataflow flow("      echo $GREETING from $(basename $PWD)\n"
+                           "      echo warned >&2\n");
+  const RunResult r = run_dcp({"build", flow.file});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "[a] hi from " + flow.dir.path().filename().string() + "\n");
+  EXPECT_NE(r.err.find("[a!] warned\n"), std::string::npos) << r.err;
+}
+
+TEST(CliBuild, StopsAtTheFirstFailure_NamingTheNodeAndExitCode_Exit1) {
+  const BuiltDataflow flow("      exit 3\n      touch second_line_ran\n");
+  const RunResult r = run_dcp({"build", flow.file});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("dcp build: node 'a': build command `exit 3` failed: exit code 3"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(flow.dir.path() / "second_line_ran"));
+}
+
+TEST(CliRun, RunsTheBuildFirst_UnlessNoBuild) {
+  // The build makes the executable; without it the run fails its executable check.
+  const BuiltDataflow flow("      printf '#!/bin/sh\\necho built\\n' > made.sh\n      chmod +x made.sh\n");
+  const RunResult skipped = run_dcp({"run", "--no-build", flow.file});
+  EXPECT_EQ(skipped.exit_code, 1);
+  EXPECT_NE(skipped.err.find("executable 'made.sh' not found"), std::string::npos) << skipped.err;
+  EXPECT_FALSE(fs::exists(flow.dir.path() / "made.sh"));
+
+  const RunResult built = run_dcp({"run", flow.file});
+  EXPECT_EQ(built.exit_code, 0) << built.err;
+  EXPECT_NE(built.out.find("[a] built"), std::string::npos) << built.out;
+}
+
+TEST(CliRun, FailingBuild_Exit1BeforeStartingAnything) {
+  const BuiltDataflow flow("      false\n");
+  const RunResult r = run_dcp({"run", flow.file});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("dcp run: node 'a': build command `false` failed: exit code 1"),
+            std::string::npos)
+      << r.err;
+}
+
 TEST(CliRun, MalformedDuration_Exit2) {
   const RunResult r = run_dcp({"run", "--stop-after", "10", fixture("valid/robot.yml")});
   EXPECT_EQ(r.exit_code, 2);
@@ -220,7 +274,7 @@ TEST(CliUsage, NoSubcommandOrMissingFile_Exit2WithUsageOnStderr) {
 TEST(CliUsage, HelpAndVersion_Exit0) {
   const RunResult help = run_dcp({"--help"});
   EXPECT_EQ(help.exit_code, 0);
-  for (const char* command : {"check", "graph", "run"}) {
+  for (const char* command : {"check", "build", "graph", "run"}) {
     EXPECT_NE(help.out.find(command), std::string::npos) << help.out;
   }
   const RunResult version = run_dcp({"--version"});

@@ -321,7 +321,7 @@ TEST(LoadInvalid, OutputIdWithASlash_IsRejected) {
 TEST(LoadInvalid, UnknownNodeField_ListsTheSupportedFields) {
   expect_fixture_error("unknown_node_field.yml",
                        ":4:5: nodes[0].output: unknown field 'output' (a node has: id, name, "
-                       "description, path, args, env, inputs, outputs)");
+                       "description, path, args, env, build, inputs, outputs)");
 }
 
 TEST(LoadInvalid, DoraOperators_AreNamedAsUnsupported) {
@@ -395,7 +395,7 @@ TEST(LoadInvalid, DirectoryAsDataflowFile_SaysSo) {
 
 TEST(LoadUnsupported, DoraNodeFields_AreNamedAsNotSupportedByTheLocalRunner) {
   for (const std::string field :
-       {"operators", "operator", "custom", "build", "git", "branch", "tag", "rev", "deploy",
+       {"operators", "operator", "custom", "deploy",
         "_unstable_deploy", "restart_policy", "send_stdout_as", "send_logs_as", "ros2", "hub",
         "cpu_affinity", "module"}) {
     SCOPED_TRACE(field);
@@ -405,6 +405,29 @@ TEST(LoadUnsupported, DoraNodeFields_AreNamedAsNotSupportedByTheLocalRunner) {
     EXPECT_EQ(e.reason(),
               "'" + field + "' is not supported by the dcp local runner (use Dora for it)");
   }
+}
+
+TEST(LoadUnsupported, GitSources_AreRefusedNamingTheNode) {
+  for (const std::string field : {"git", "branch", "tag", "rev"}) {
+    SCOPED_TRACE(field);
+    const df::DataflowError e = parse_error(one_node("    " + field + ": x\n"));
+    EXPECT_EQ(e.location(), (df::SourceLocation{4, 5}));
+    EXPECT_EQ(e.field(), "nodes[0]." + field);
+    EXPECT_EQ(e.reason(),
+              "node 'a': git sources are not supported by dcp (no network); build it and use "
+              "`path`");
+  }
+  // Reported once per node, at the first of the git fields.
+  EXPECT_EQ(parse_error(one_node("    git: https://x.org/a.git\n    branch: main\n"))
+                .diagnostics()
+                .size(),
+            1u);
+}
+
+TEST(LoadValid, Build_IsKeptWithItsLocation) {
+  const df::Dataflow flow = parse(one_node("    build: |\n      make a\n      make b\n"));
+  EXPECT_EQ(flow.nodes[0].build, "make a\nmake b\n");
+  EXPECT_EQ(flow.nodes[0].build_location.line, 4);
 }
 
 TEST(LoadUnsupported, DoraTopLevelFields_AreNamedAsNotSupportedByTheLocalRunner) {
@@ -629,8 +652,8 @@ std::vector<df::Diagnostic> expected(bool with_executables) {
        "'_' and '-')"},
       {{9, 5},
        "nodes[1].colour",
-       "unknown field 'colour' (a node has: id, name, description, path, args, env, inputs, "
-       "outputs)"},
+       "unknown field 'colour' (a node has: id, name, description, path, args, env, build, "
+       "inputs, outputs)"},
       {{13, 14},
        "nodes[2].inputs.frame",
        "node 'camera' has no output 'picture' (its outputs: image)"},
