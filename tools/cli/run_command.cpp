@@ -1,11 +1,13 @@
 // `dcp run <dataflow.yml> [--stop-after DURATION] [--grace DURATION] [--no-build]` — runs a
 // dataflow locally.
 //
-// Loads and validates the dataflow, runs the nodes' `build` commands as `dcp build` does (unless
-// --no-build; `dora run` builds first too), then checks that the node executables exist, as
-// `dcp check` does, and hands
-// it to the local runner (tools/runner/runner.hpp): every node starts as a child process, outputs are
-// routed to the inputs that read them, timers tick. Node output is shown line by line, prefixed
+// Loads and validates the dataflow; refuses what Dora accepts but dcp run cannot do yet
+// (Dataflow::run_limitations, e.g. "'restart_policy' is not supported by dcp run yet", each with
+// file:line:col) before building or starting anything; runs the nodes' `build` commands as
+// `dcp build` does (unless --no-build; `dora run` builds first too); then checks that the node
+// executables exist, as `dcp check` does, and hands it to the local runner
+// (tools/runner/runner.hpp): every node starts as a child process, outputs are routed to the
+// inputs that read them, timers tick. Node output is shown line by line, prefixed
 // with the node id: `[camera] ...` on stdout for the node's stdout, `[camera!] ...` on stderr for
 // its stderr. The runner's own messages (`[dcp] ...`) and the final summary table go to stderr.
 //
@@ -85,20 +87,23 @@ Subcommand add_run_command(CLI::App& parent) {
 
     dcp::dataflow::Dataflow dataflow;
     try {
-      if (!options->no_build) {
-        // The executables are what the build makes: check them only after it.
-        dcp::dataflow::LoadOptions before_build;
-        before_build.check_executables = false;
-        std::optional<dcp::dataflow::Dataflow> unbuilt;
-        try {
-          unbuilt = dcp::dataflow::load_dataflow(options->file, before_build);
-        } catch (const dcp::dataflow::DataflowError&) {
-          // Invalid anyway: the full load below reports every problem, as `dcp check` does.
-        }
-        if (unbuilt) {
-          if (const int code = build_dataflow(*unbuilt, "dcp run", out, err); code != kExitOk) {
-            return code;
-          }
+      // First without the executable check: the executables may be what the build makes.
+      dcp::dataflow::LoadOptions unchecked;
+      unchecked.check_executables = false;
+      std::optional<dcp::dataflow::Dataflow> unbuilt;
+      try {
+        unbuilt = dcp::dataflow::load_dataflow(options->file, unchecked);
+      } catch (const dcp::dataflow::DataflowError&) {
+        // Invalid anyway: the full load below reports every problem, as `dcp check` does.
+      }
+      if (unbuilt && !unbuilt->run_limitations.empty()) {
+        print_dataflow_error(err, "dcp run",
+                             dcp::dataflow::DataflowError(unbuilt->name, unbuilt->run_limitations));
+        return kExitInvalidDataflow;
+      }
+      if (unbuilt && !options->no_build) {
+        if (const int code = build_dataflow(*unbuilt, "dcp run", out, err); code != kExitOk) {
+          return code;
         }
       }
       dataflow = dcp::dataflow::load_dataflow(options->file);

@@ -17,21 +17,21 @@ bool is_valid_id(std::string_view id) noexcept {
   return true;
 }
 
-std::chrono::milliseconds Timer::period() const noexcept {
-  using Rep = std::chrono::milliseconds::rep;
-  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<Rep>::max());
-  const std::uint64_t per_unit = unit == Unit::secs ? 1000 : 1;
-  if (value > kMax / per_unit) return std::chrono::milliseconds::max();
-  return std::chrono::milliseconds(static_cast<Rep>(value * per_unit));
-}
-
 double Timer::rate_hz() const noexcept {
-  const auto ms = period().count();
-  return ms > 0 ? 1000.0 / static_cast<double>(ms) : 0.0;
+  const auto ns = period.count();
+  return ns > 0 ? 1e9 / static_cast<double>(ns) : 0.0;
 }
 
 std::string Timer::spec() const {
-  return fmt::format("dora/timer/{}/{}", unit == Unit::secs ? "secs" : "millis", value);
+  const char* name = "millis";
+  switch (unit) {
+    case Unit::secs: name = "secs"; break;
+    case Unit::millis: name = "millis"; break;
+    case Unit::micros: name = "micros"; break;
+    case Unit::nanos: name = "nanos"; break;
+    case Unit::hz: name = "hz"; break;
+  }
+  return fmt::format("dora/timer/{}/{}", name, value);
 }
 
 std::string NodeOutput::spec() const { return node + "/" + output; }

@@ -14,7 +14,7 @@
 //       args: --rate "100 Hz"             argv = {"--rate", "100 Hz"}
 //       env: { RATE: 100 }                env = {"RATE": "100"}
 //       inputs:
-//         tick: dora/timer/millis/10      Input{id="tick", source=Timer{millis, 10}, queue 10}
+//         tick: dora/timer/millis/10      Input{id="tick", source=Timer{10 ms, millis, "10"}, queue 10}
 //         estop:
 //           source: safety/estop          Input{id="estop", source=NodeOutput{"safety", "estop"},
 //           queue_size: 1                       queue_size=1}
@@ -75,18 +75,26 @@ inline constexpr std::size_t kMaxExpandedText = std::size_t{16} * 1024 * 1024;
 // Inputs.
 // ---------------------------------------------------------------------------------------------
 
-/// A timer input provided by Dora: `dora/timer/millis/N` or `dora/timer/secs/N`, N >= 1.
+/// Shortest timer period `dcp run` honours: 100 µs (10 kHz). The loader accepts shorter timers,
+/// as Dora does (`dcp check` passes them), and lists each as a run limitation (see
+/// Dataflow::run_limitations): the runner's event loop cannot tick faster with any accuracy.
+inline constexpr std::chrono::nanoseconds kMinRunnableTimerPeriod{100'000};
+
+/// A timer input provided by Dora: `dora/timer/<unit>/<value>` with unit secs, millis, micros or
+/// nanos and an integer value >= 1, or unit hz and a number > 0 (ticks per second).
 struct Timer {
-  enum class Unit { millis, secs };
+  enum class Unit { secs, millis, micros, nanos, hz };
 
+  /// The period, computed once by the loader: > 0 and at most nanoseconds::max() (292 years).
+  /// hz/F is rounded to the nearest nanosecond. Timers compare by period first.
+  std::chrono::nanoseconds period{};
   Unit unit = Unit::millis;
-  std::uint64_t value = 0;  ///< N, as written (>= 1)
+  /// The value as written after the unit, canonical for integers ("7" for "007" or "+7").
+  std::string value;
 
-  /// The period (value milliseconds or value seconds). The loader guarantees it fits.
-  [[nodiscard]] std::chrono::milliseconds period() const noexcept;
   /// Ticks per second, e.g. 100.0 for millis/10, 0.5 for secs/2.
   [[nodiscard]] double rate_hz() const noexcept;
-  /// The canonical source text, e.g. "dora/timer/millis/10" (without leading zeros).
+  /// The canonical source text, e.g. "dora/timer/millis/10", "dora/timer/hz/0.5".
   [[nodiscard]] std::string spec() const;
 
   friend auto operator<=>(const Timer&, const Timer&) = default;
@@ -164,11 +172,16 @@ struct Dataflow {
   std::string name;                ///< display name of the file (the path as given to the loader)
   std::filesystem::path base_dir;  ///< folder that relative node paths are resolved against
   std::vector<Node> nodes;         ///< in file order
+  /// What Dora accepts but `dcp run` cannot do yet, one entry per use, sorted by position, e.g.
+  ///   {7:5, "nodes[1].restart_policy", "'restart_policy' is not supported by dcp run yet"}.
+  /// `dcp check` accepts the dataflow and lists them; `dcp run` refuses it with them, before
+  /// building or starting anything.
+  std::vector<Diagnostic> run_limitations;
 
   [[nodiscard]] const Node* find_node(std::string_view node_id) const noexcept;
   /// Who reads what; O(total inputs · log). Build it once and keep it.
   [[nodiscard]] Routes routes() const;
-  /// The distinct timers used by any input, ordered by unit then value.
+  /// The distinct timers used by any input, ordered by period (then unit and value).
   [[nodiscard]] std::vector<Timer> timers() const;
 };
 

@@ -15,11 +15,19 @@ std::string plural(std::size_t count, std::string_view one, std::string_view man
   return fmt::format("{} {}", count, count == 1 ? one : many);
 }
 
-// "every 10 ms, 100 Hz" / "every 2 s, 0.5 Hz".
+// "every 10 ms, 100 Hz" / "every 2 s, 0.5 Hz" / "every 33.3333 ms, 30 Hz".
 std::string timer_rate(const Timer& timer) {
-  const std::string every = timer.unit == Timer::Unit::secs
-                                ? fmt::format("every {} s", timer.value)
-                                : fmt::format("every {} ms", timer.value);
+  const auto ns = static_cast<double>(timer.period.count());
+  std::string every;
+  if (ns >= 1e9) {
+    every = fmt::format("every {:.6g} s", ns / 1e9);
+  } else if (ns >= 1e6) {
+    every = fmt::format("every {:.6g} ms", ns / 1e6);
+  } else if (ns >= 1e3) {
+    every = fmt::format("every {:.6g} us", ns / 1e3);
+  } else {
+    every = fmt::format("every {} ns", timer.period.count());
+  }
   return fmt::format("{}, {:.6g} Hz", every, timer.rate_hz());
 }
 
@@ -140,6 +148,17 @@ std::string describe(const Dataflow& dataflow) {
     out += "timers:\n";
     for (const Timer& timer : timers) {
       out += fmt::format("  {} ({})\n", timer.spec(), timer_rate(timer));
+    }
+  }
+
+  if (!dataflow.run_limitations.empty()) {
+    out += fmt::format("not supported by dcp run yet ({}; dcp check and Dora accept them):\n",
+                       dataflow.run_limitations.size());
+    for (const Diagnostic& limitation : dataflow.run_limitations) {
+      out += "  " +
+             format_diagnostic(escape(dataflow.name), limitation.location, limitation.field,
+                               limitation.reason) +
+             "\n";
     }
   }
 

@@ -29,6 +29,8 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -277,7 +279,20 @@ class Parser {
       // Not expected (the walk only reads types and scalars), but never let one escape.
       fail(location_of(e.mark), "", "YAML error: " + e.msg);
     }
+    std::stable_sort(limitations_.begin(), limitations_.end(), by_position);
+    dataflow.run_limitations = std::move(limitations_);
     return dataflow;
+  }
+
+  static bool by_position(const Diagnostic& a, const Diagnostic& b) {
+    return std::pair(a.location.line, a.location.column) <
+           std::pair(b.location.line, b.location.column);
+  }
+
+  // Notes something Dora accepts but `dcp run` cannot do yet (Dataflow::run_limitations).
+  void limit(SourceLocation location, std::string field, std::string reason) {
+    charge(field.size() + reason.size(), location, field);
+    limitations_.push_back(Diagnostic{location, std::move(field), std::move(reason)});
   }
 
   [[noreturn]] static void fail(SourceLocation location, std::string field, std::string reason) {
@@ -295,11 +310,7 @@ class Parser {
   }
 
   void sort_and_keep_reported() {
-    std::stable_sort(diagnostics_.begin(), diagnostics_.end(),
-                     [](const Diagnostic& a, const Diagnostic& b) {
-                       return std::pair(a.location.line, a.location.column) <
-                              std::pair(b.location.line, b.location.column);
-                     });
+    std::stable_sort(diagnostics_.begin(), diagnostics_.end(), by_position);
     if (diagnostics_.size() > kMaxReportedDiagnostics) diagnostics_.resize(kMaxReportedDiagnostics);
   }
 
@@ -764,7 +775,7 @@ class Parser {
     const std::string_view node_id = std::string_view(text).substr(0, slash);
     const std::string_view rest = std::string_view(text).substr(slash + 1);
     if (node_id == "dora") {
-      input.source = parse_timer(text, rest, location, field);
+      input.source = parse_dora_input(text, rest, location, field);
       return;
     }
     if (node_id.empty() || rest.empty()) {
@@ -792,47 +803,102 @@ class Parser {
     input.source = NodeOutput{std::string(node_id), std::string(rest)};
   }
 
+  // `dora/...`: Dora's built-in inputs; `rest` is what follows "dora/".
+  std::variant<NodeOutput, Timer> parse_dora_input(const std::string& text, std::string_view rest,
+                                                   SourceLocation location,
+                                                   const std::string& field) {
+    const std::string_view kTimer = "timer/";
+    if (rest.substr(0, kTimer.size()) == kTimer) {
+      return parse_timer(text, rest.substr(kTimer.size()), location, field);
+    }
+    const std::string_view kind = rest.substr(0, rest.find('/'));
+    fail(location, field,
+         fmt::format("unknown Dora input {}: Dora provides dora/timer/... (dora/{} is not one of "
+                     "them)",
+                     quote(text), detail::escape(kind.substr(0, detail::kMaxQuoted))));
+  }
+
+  // `dora/timer/<unit>/<value>`; `rest` is what follows "dora/timer/".
   Timer parse_timer(const std::string& text, std::string_view rest, SourceLocation location,
                     const std::string& field) {
-    const std::string_view kTimer = "timer/";
-    if (rest.substr(0, kTimer.size()) != kTimer) {
-      const std::string_view kind = rest.substr(0, rest.find('/'));
-      fail(location, field,
-           fmt::format("unknown Dora input {}: dcp supports the timers dora/timer/millis/<N> and "
-                       "dora/timer/secs/<N> (dora/{} is not one of them)",
-                       quote(text), detail::escape(kind.substr(0, detail::kMaxQuoted))));
-    }
-    const std::string_view spec = rest.substr(kTimer.size());  // "<unit>/<N>"
-    const std::size_t slash = spec.find('/');
-    const std::string_view unit = spec.substr(0, slash);
-    const std::string_view digits =
-        slash == std::string_view::npos ? std::string_view() : spec.substr(slash + 1);
-    const auto malformed = [&] {
-      fail(location, field,
-           fmt::format("malformed timer {}: expected dora/timer/millis/<N> or dora/timer/secs/<N> "
-                       "with <N> a positive integer",
-                       quote(text)));
+    constexpr std::string_view kUnits =
+        "dora/timer/secs/<N>, millis/<N>, micros/<N> or nanos/<N> with <N> an integer > 0, or "
+        "dora/timer/hz/<F> with <F> a number > 0";
+    const std::size_t slash = rest.find('/');
+    const std::string_view unit = rest.substr(0, slash);
+    const std::string_view value =
+        slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    const auto malformed = [&](std::string_view why) {
+      fail(location, field, fmt::format("malformed timer {}: {} (expected {})", quote(text), why,
+                                        kUnits));
     };
+    if (slash == std::string_view::npos) malformed("the unit and value are missing");
     Timer timer;
-    std::uint64_t max = 0;
-    if (unit == "millis") {
-      timer.unit = Timer::Unit::millis;
-      max = static_cast<std::uint64_t>(std::numeric_limits<std::chrono::milliseconds::rep>::max());
-    } else if (unit == "secs") {
-      timer.unit = Timer::Unit::secs;
-      max = static_cast<std::uint64_t>(std::numeric_limits<std::chrono::milliseconds::rep>::max()) /
-            1000;
+    if (unit == "hz") {
+      timer.unit = Timer::Unit::hz;
+      timer.value = std::string(value);
+      timer.period = hz_period(value, malformed);
     } else {
-      malformed();
+      std::uint64_t per_unit = 1;  // nanoseconds
+      if (unit == "secs") {
+        timer.unit = Timer::Unit::secs;
+        per_unit = 1'000'000'000;
+      } else if (unit == "millis") {
+        timer.unit = Timer::Unit::millis;
+        per_unit = 1'000'000;
+      } else if (unit == "micros") {
+        timer.unit = Timer::Unit::micros;
+        per_unit = 1'000;
+      } else if (unit == "nanos") {
+        timer.unit = Timer::Unit::nanos;
+      } else {
+        malformed(fmt::format("unknown unit {}", quote(unit)));
+      }
+      // Like Dora (Rust's u64 parsing): digits, optionally after one '+'.
+      const std::string_view digits = value.substr(0, 1) == "+" ? value.substr(1) : value;
+      if (digits.empty() || digits.find_first_not_of("0123456789") != std::string_view::npos) {
+        malformed(fmt::format("{} is not an integer", quote(value)));
+      }
+      constexpr auto kMaxNanos =
+          static_cast<std::uint64_t>(std::numeric_limits<std::chrono::nanoseconds::rep>::max());
+      const auto count = parse_decimal(digits, kMaxNanos / per_unit);
+      if (!count) {
+        fail(location, field,
+             fmt::format("timer {}: the period is too long (dcp's limit is 292 years)",
+                         quote(text)));
+      }
+      if (*count == 0) malformed("the period is zero");
+      timer.value = std::to_string(*count);
+      timer.period = std::chrono::nanoseconds(static_cast<std::int64_t>(*count * per_unit));
     }
-    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string_view::npos) {
-      malformed();
+    if (timer.period < kMinRunnableTimerPeriod) {
+      limit(location, field,
+            fmt::format("timer {} ticks every {} ns; dcp run honours periods of at least {} us "
+                        "({} Hz): not supported by dcp run yet",
+                        quote(text), timer.period.count(), kMinRunnableTimerPeriod.count() / 1000,
+                        1'000'000'000 / kMinRunnableTimerPeriod.count()));
     }
-    const auto value = parse_decimal(digits, max);
-    if (!value) fail(location, field, fmt::format("timer {}: the period is too long", quote(text)));
-    if (*value == 0) malformed();
-    timer.value = *value;
     return timer;
+  }
+
+  // The period of `dora/timer/hz/<value>`: 1 / value seconds, to the nearest nanosecond.
+  template <typename Malformed>
+  static std::chrono::nanoseconds hz_period(std::string_view value, const Malformed& malformed) {
+    // Like Dora (Rust's f64 parsing): an optional sign, decimal digits with '.' or an exponent,
+    // "inf" or "nan"; then it must be finite and > 0.
+    const std::string_view number = value.substr(0, 1) == "+" ? value.substr(1) : value;
+    double hz = 0;
+    const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), hz);
+    if (number.empty() || error != std::errc() || end != number.data() + number.size()) {
+      malformed(fmt::format("{} is not a number", quote(value)));
+    }
+    if (!std::isfinite(hz) || hz <= 0) malformed("the rate must be a finite number > 0");
+    const double nanos = std::round(1e9 / hz);
+    if (nanos < 1) malformed("the rate is above 1 GHz, a period under 1 ns");
+    if (nanos >= static_cast<double>(std::numeric_limits<std::chrono::nanoseconds::rep>::max())) {
+      malformed("the period is too long (dcp's limit is 292 years)");
+    }
+    return std::chrono::nanoseconds(static_cast<std::int64_t>(nanos));
   }
 
   // ----- pass 2: references -----------------------------------------------------------------
@@ -924,6 +990,7 @@ class Parser {
   std::size_t expanded_ = 0;
   std::vector<NodeMarks> marks_;
   std::vector<PendingReference> pending_;
+  std::vector<Diagnostic> limitations_;  // see limit()
   std::vector<Diagnostic> diagnostics_;  // at most 2 * kMaxReportedDiagnostics (see record)
   std::size_t found_ = 0;                // every problem found, kept or not
 };

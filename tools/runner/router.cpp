@@ -69,7 +69,7 @@ RouteTable build_routes(const dataflow::Dataflow& dataflow) {
     for (std::size_t i = 0; i < spec.inputs.size(); ++i) {
       const dataflow::Input& input = spec.inputs[i];
       if (const dataflow::Timer* timer = input.timer()) {
-        const auto period = timer->period();
+        const auto period = timer->period;
         auto group = std::find_if(table.timers.begin(), table.timers.end(),
                                   [&](const TimerGroup& g) { return g.period == period; });
         if (group == table.timers.end()) {

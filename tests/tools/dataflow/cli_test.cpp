@@ -255,6 +255,28 @@ TEST(CliRun, FailingBuild_Exit1BeforeStartingAnything) {
       << r.err;
 }
 
+TEST(CliRunAndCheck, RunLimitation_CheckAcceptsAndListsIt_RunRefusesBeforeBuilding) {
+  const dcp::test::TempDir dir("dcp_cli_limits");
+  const std::string file = (dir.path() / "dataflow.yml").string();
+  std::ofstream(file) << "nodes:\n  - id: a\n    path: a\n    build: touch built\n"
+                         "    inputs:\n      fast: dora/timer/nanos/1000\n";
+  const RunResult check = run_dcp({"check", "--no-exec-check", file});
+  EXPECT_EQ(check.exit_code, 0) << check.err;
+  EXPECT_NE(check.out.find("not supported by dcp run yet (1; dcp check and Dora accept them):\n  " +
+                           file + ":6:13: nodes[0].inputs.fast: timer"),
+            std::string::npos)
+      << check.out;
+  const RunResult run = run_dcp({"run", file});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.err.rfind("dcp run: " + file + ":6:13: nodes[0].inputs.fast: timer "
+                          "'dora/timer/nanos/1000' ticks every 1000 ns; dcp run honours periods of "
+                          "at least 100 us (10000 Hz): not supported by dcp run yet\n",
+                          0),
+            0u)
+      << run.err;
+  EXPECT_FALSE(fs::exists(dir.path() / "built"));
+}
+
 TEST(CliRun, MalformedDuration_Exit2) {
   const RunResult r = run_dcp({"run", "--stop-after", "10", fixture("valid/robot.yml")});
   EXPECT_EQ(r.exit_code, 2);
