@@ -7,12 +7,26 @@
 
 namespace dcp::dataflow {
 
-bool is_valid_id(std::string_view id) noexcept {
-  if (id.empty() || id.size() > kMaxIdLength) return false;
+namespace {
+bool is_id_character(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-' || c == '.';
+}
+}  // namespace
+
+bool is_valid_node_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > kMaxIdLength || id.front() == '.' || id == "dora") return false;
   for (const char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '-';
-    if (!ok) return false;
+    if (!is_id_character(c)) return false;
+  }
+  return true;
+}
+
+bool is_valid_data_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > kMaxIdLength || id.front() == '/' || id.back() == '/') return false;
+  if (id.find("//") != std::string_view::npos) return false;
+  for (const char c : id) {
+    if (!is_id_character(c) && c != '/') return false;
   }
   return true;
 }

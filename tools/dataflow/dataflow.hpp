@@ -67,9 +67,12 @@ inline constexpr std::size_t kMaxIdLength = 256;
 /// A 4 MiB file can name one large anchor a thousand times; this bounds what that costs.
 inline constexpr std::size_t kMaxExpandedText = std::size_t{16} * 1024 * 1024;
 
-/// True if `id` is a valid node, input or output id: 1..kMaxIdLength characters from
-/// [A-Za-z0-9_-]. (Dora only forbids '/'; dcp keeps ids plain so they are safe everywhere.)
-[[nodiscard]] bool is_valid_id(std::string_view id) noexcept;
+/// True if `id` is a valid node id, as Dora has them: 1..kMaxIdLength characters from
+/// [A-Za-z0-9_.-], not starting with '.', and not "dora" (reserved for Dora's built-in inputs).
+[[nodiscard]] bool is_valid_node_id(std::string_view id) noexcept;
+/// True if `id` is a valid input or output (data) id, as Dora has them: 1..kMaxIdLength
+/// characters from [A-Za-z0-9_./-], without an empty '/'-separated part ("a/", "/a", "a//b").
+[[nodiscard]] bool is_valid_data_id(std::string_view id) noexcept;
 
 // ---------------------------------------------------------------------------------------------
 // Inputs.

@@ -112,7 +112,15 @@ SourceLocation location_of(const YAML::Mark& mark) {
 }
 
 // A key is shown as `.key` in field paths when it is plain, as `["key"]` otherwise.
-bool is_plain_key(std::string_view key) { return key.size() <= 64 && is_valid_id(key); }
+bool is_plain_key(std::string_view key) {
+  if (key.empty() || key.size() > 64) return false;
+  for (const char c : key) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
 
 std::string member(const std::string& parent, std::string_view key) {
   if (is_plain_key(key)) return parent.empty() ? std::string(key) : parent + "." + std::string(key);
@@ -135,21 +143,30 @@ std::string list_names(const std::vector<std::string>& names) {
   return out;
 }
 
-// Why `id` is not a valid id, or nullopt if it is.
-std::optional<std::string> id_problem(std::string_view id) {
+enum class IdKind { node, data };
+
+// Why `id` is not a valid node or data id (Dora's rules, see dataflow.hpp), or nullopt if it is.
+std::optional<std::string> id_problem(std::string_view id, IdKind kind) {
   if (id.empty()) return "it is empty";
   if (id.size() > kMaxIdLength) {
     return fmt::format("it is {} characters long (the limit is {})", id.size(), kMaxIdLength);
   }
-  constexpr std::string_view kAllowed = "(ids use only letters, digits, '_' and '-')";
+  const std::string_view allowed = kind == IdKind::node
+                                       ? "(node ids use only letters, digits, '_', '.' and '-')"
+                                       : "(input and output ids use only letters, digits, '_', "
+                                         "'.', '/' and '-')";
   for (const char c : id) {
     if (static_cast<unsigned char>(c) >= 0x80) {
-      return fmt::format("non-ASCII characters are not allowed {}", kAllowed);
+      return fmt::format("non-ASCII characters are not allowed {}", allowed);
     }
-    const std::string one(1, c);
-    if (!is_valid_id(one)) {
-      return fmt::format("character {} is not allowed {}", quote(one), kAllowed);
-    }
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-' || c == '.' || (c == '/' && kind == IdKind::data);
+    if (!ok) return fmt::format("character {} is not allowed {}", quote(std::string(1, c)), allowed);
+  }
+  if (kind == IdKind::node && id.front() == '.') return std::string("it must not start with '.'");
+  if (kind == IdKind::data &&
+      (id.front() == '/' || id.back() == '/' || id.find("//") != std::string_view::npos)) {
+    return std::string("a '/' must stand between two non-empty parts");
   }
   return std::nullopt;
 }
@@ -427,10 +444,10 @@ class Parser {
   }
 
   std::string valid_id(const YAML::Node& value, SourceLocation location, const std::string& field,
-                       std::string_view what) {
+                       std::string_view what, IdKind kind) {
     if (value.IsNull()) fail(location, field, fmt::format("{} is empty", what));
     std::string id = scalar(value, location, field, what);
-    if (auto problem = id_problem(id)) {
+    if (auto problem = id_problem(id, kind)) {
       fail(location, field, fmt::format("invalid {} {}: {}", what, quote(id), *problem));
     }
     return id;
@@ -510,7 +527,7 @@ class Parser {
     const auto seen = for_each_member(value, field, "field", [&](const Member& m) {
       if (m.name == "id") {
         marks.id = m.value_location;
-        node.id = valid_id(m.value, m.value_location, m.field, "node id");
+        node.id = valid_id(m.value, m.value_location, m.field, "node id", IdKind::node);
         if (node.id == "dora") {
           fail(m.value_location, m.field,
                "node id 'dora' is reserved (inputs 'dora/...' name Dora's built-in timers)");
@@ -664,7 +681,8 @@ class Parser {
         const YAML::Node output = *it;
         const std::string output_field = element(field, index);
         const SourceLocation output_location = location_of(output.Mark());
-        std::string id = valid_id(output, output_location, output_field, "output id");
+        std::string id =
+            valid_id(output, output_location, output_field, "output id", IdKind::data);
         const auto [previous, inserted] = seen.emplace(id, output_location);
         if (!inserted) {
           // Reported, but every output of the node is still known: references stay checked.
@@ -694,7 +712,7 @@ class Parser {
                        kMaxInputsPerNode));
     }
     for_each_member(item, field, "input", [&](const Member& m) {
-      if (auto problem = id_problem(m.name)) {
+      if (auto problem = id_problem(m.name, IdKind::data)) {
         fail(m.key_location, m.field,
              fmt::format("invalid input id {}: {}", quote(m.name), *problem));
       }
@@ -784,18 +802,13 @@ class Parser {
                "malformed input source {}: the {} part is empty (expected '<node>/<output>')",
                quote(text), node_id.empty() ? "node" : "output"));
     }
-    if (rest.find('/') != std::string_view::npos) {
-      fail(location, field,
-           fmt::format("malformed input source {}: expected '<node>/<output>' with one '/' (Dora "
-                       "operator outputs '<node>/<operator>/<output>' are not supported by dcp)",
-                       quote(text)));
-    }
-    if (auto problem = id_problem(node_id)) {
+    // Split at the first '/', as Dora does: "a/op/out" is output "op/out" of node "a".
+    if (auto problem = id_problem(node_id, IdKind::node)) {
       fail(location, field,
            fmt::format("malformed input source {}: invalid node id {}: {}", quote(text),
                        quote(node_id), *problem));
     }
-    if (auto problem = id_problem(rest)) {
+    if (auto problem = id_problem(rest, IdKind::data)) {
       fail(location, field,
            fmt::format("malformed input source {}: invalid output id {}: {}", quote(text),
                        quote(rest), *problem));

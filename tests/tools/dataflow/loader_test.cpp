@@ -289,17 +289,16 @@ TEST(LoadInvalid, QueueSizeNotAnInteger_IsRejected) {
                        "integer (1 to 100000), got '2.5'");
 }
 
-TEST(LoadInvalid, NodeIdWithADot_IsRejected) {
+TEST(LoadInvalid, NodeIdWithASlash_IsRejectedNamingTheCharacter) {
   expect_fixture_error("invalid_node_id.yml",
-                       ":2:9: nodes[0].id: invalid node id 'front.camera': character '.' is not "
-                       "allowed (ids use only letters, digits, '_' and '-')");
+                       ":2:9: nodes[0].id: invalid node id 'front/camera': character '/' is not "
+                       "allowed (node ids use only letters, digits, '_', '.' and '-')");
 }
 
-TEST(LoadInvalid, OutputIdWithASlash_IsRejected) {
-  expect_fixture_error(
-      "slash_in_output_id.yml",
-      ":5:9: nodes[0].outputs[0]: invalid output id 'image/left': character '/' is "
-      "not allowed (ids use only letters, digits, '_' and '-')");
+TEST(LoadInvalid, OutputIdWithAnEmptyPart_IsRejected) {
+  expect_fixture_error("empty_part_in_output_id.yml",
+                       ":5:9: nodes[0].outputs[0]: invalid output id 'image//left': a '/' must "
+                       "stand between two non-empty parts");
 }
 
 TEST(LoadInvalid, UnknownNodeField_ListsTheSupportedFields) {
@@ -438,11 +437,11 @@ TEST(LoadUnsupported, DynamicAndShellPathsAndUrls_AreNamed) {
             "a URL as path is not supported by the dcp local runner (use Dora for it)");
 }
 
-TEST(LoadUnsupported, OperatorStyleSource_IsMalformed) {
-  const df::DataflowError e = parse_error(one_node("    inputs: {x: rt/op/out}\n"));
-  EXPECT_EQ(e.reason(),
-            "malformed input source 'rt/op/out': expected '<node>/<output>' with one '/' (Dora "
-            "operator outputs '<node>/<operator>/<output>' are not supported by dcp)");
+TEST(LoadRules, SourceWithTwoSlashes_IsSplitAtTheFirst) {
+  const df::Dataflow flow = parse(
+      "nodes:\n  - id: rt\n    path: a\n    outputs: [op/out]\n"
+      "  - id: b\n    path: b\n    inputs: {x: rt/op/out}\n");
+  EXPECT_EQ(*flow.nodes[1].inputs[0].upstream(), (df::NodeOutput{"rt", "op/out"}));
 }
 
 TEST(LoadUnsupported, OtherDoraInputs_AreUnknown) {
@@ -498,8 +497,8 @@ TEST(LoadRules, InputIdWithInvalidCharacters_IsRejected) {
       parse_error(one_node("    inputs: {\"my input\": dora/timer/secs/1}\n"));
   EXPECT_EQ(e.field(), "nodes[0].inputs[\"my input\"]");
   EXPECT_EQ(e.reason(),
-            "invalid input id 'my input': character ' ' is not allowed (ids use only letters, "
-            "digits, '_' and '-')");
+            "invalid input id 'my input': character ' ' is not allowed (input and output ids use "
+            "only letters, digits, '_', '.', '/' and '-')");
 }
 
 TEST(LoadRules, LongFormInput_RequiresSourceAndKnowsOnlyItsFields) {
@@ -607,8 +606,8 @@ std::vector<df::Diagnostic> expected(bool with_executables) {
       {{6, 9}, "nodes[0].outputs[1]", "duplicate output 'image' (first declared at line 5)"},
       {{7, 9},
        "nodes[1].id",
-       "invalid node id 'bad id': character ' ' is not allowed (ids use only letters, digits, "
-       "'_' and '-')"},
+       "invalid node id 'bad id': character ' ' is not allowed (node ids use only letters, "
+       "digits, '_', '.' and '-')"},
       {{9, 5},
        "nodes[1].colour",
        "unknown field 'colour' (a node has: id, name, description, path, args, env, build, "
