@@ -50,8 +50,16 @@ std::string Timer::spec() const {
 
 std::string NodeOutput::spec() const { return node + "/" + output; }
 
+std::string DoraLogs::spec() const {
+  std::string out = "dora/logs";
+  if (!level.empty()) out += "/" + level;
+  if (!node.empty()) out += "/" + node;
+  return out;
+}
+
 std::string Input::source_spec() const {
   if (const Timer* t = timer()) return t->spec();
+  if (const DoraLogs* l = logs()) return l->spec();
   return std::get<NodeOutput>(source).spec();
 }
 

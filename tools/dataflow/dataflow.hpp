@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -114,18 +115,41 @@ struct NodeOutput {
   friend auto operator<=>(const NodeOutput&, const NodeOutput&) = default;
 };
 
+/// Dora's log input `dora/logs[/<level>[/<node>]]`: the log lines of every node (or of `node`),
+/// at `level` or above. dcp run cannot deliver them yet (a run limitation).
+struct DoraLogs {
+  std::string level;  ///< stdout, error, warn, info, debug or trace, lower case; "" for all
+  std::string node;   ///< "" for every node
+
+  /// "dora/logs", "dora/logs/info", "dora/logs/info/camera".
+  [[nodiscard]] std::string spec() const;
+
+  friend auto operator<=>(const DoraLogs&, const DoraLogs&) = default;
+};
+
+/// What an input does when its queue is full: Dora's `queue_policy`.
+enum class QueuePolicy {
+  drop_oldest,   ///< the default: the oldest queued message is dropped
+  backpressure,  ///< Dora buffers up to max(10 x queue_size, 100); dcp run cannot yet
+};
+
 struct Input {
   std::string id;  ///< the input id the node sees in its events
-  std::variant<NodeOutput, Timer> source;
-  std::size_t queue_size = kDefaultQueueSize;  ///< 1..kMaxQueueSize
+  std::variant<NodeOutput, Timer, DoraLogs> source;
+  /// 1..kMaxQueueSize; Dora's `queue_size: 0` means 1, as in Dora.
+  std::size_t queue_size = kDefaultQueueSize;
   bool queue_size_is_default = true;           ///< no `queue_size` in the file
+  /// Dora's `input_timeout` in seconds, if set (dcp run cannot honour it yet).
+  std::optional<double> input_timeout;
+  QueuePolicy queue_policy = QueuePolicy::drop_oldest;
   SourceLocation location;                     ///< of the input's key in the file
 
   [[nodiscard]] const Timer* timer() const noexcept { return std::get_if<Timer>(&source); }
   [[nodiscard]] const NodeOutput* upstream() const noexcept {
     return std::get_if<NodeOutput>(&source);
   }
-  /// The source as written in canonical form: "node/output" or "dora/timer/millis/10".
+  [[nodiscard]] const DoraLogs* logs() const noexcept { return std::get_if<DoraLogs>(&source); }
+  /// The source as written in canonical form: "node/output", "dora/timer/millis/10", "dora/logs".
   [[nodiscard]] std::string source_spec() const;
 };
 

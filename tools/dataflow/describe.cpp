@@ -64,9 +64,11 @@ void describe_node(std::string& out, const Node& node, const Routes& routes) {
   } else {
     out += "  inputs:\n";
     for (const Input& input : node.inputs) {
-      const std::string queue = input.queue_size_is_default
-                                    ? fmt::format("queue {} (default)", input.queue_size)
-                                    : fmt::format("queue {}", input.queue_size);
+      std::string queue = input.queue_size_is_default
+                              ? fmt::format("queue {} (default)", input.queue_size)
+                              : fmt::format("queue {}", input.queue_size);
+      if (input.queue_policy == QueuePolicy::backpressure) queue += ", backpressure";
+      if (input.input_timeout) queue += fmt::format(", input_timeout {:g} s", *input.input_timeout);
       if (const Timer* timer = input.timer()) {
         out += fmt::format("    {} <- {} (timer: {}), {}\n", input.id, timer->spec(),
                            timer_rate(*timer), queue);

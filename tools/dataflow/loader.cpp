@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -55,34 +56,64 @@ using detail::quote;
 constexpr std::string_view kNodeFields =
     "id, name, description, path, args, env, build, inputs, outputs";
 
-// Dora node fields outside dcp's subset (old and new Dora versions). Named in the error rather than
-// reported as unknown, so that the user knows the file is fine for Dora itself.
+// Dora node fields outside dcp's subset. Named in the error rather than reported as unknown, so
+// that the user knows the file is fine for Dora itself.
 // clang-format off
-constexpr std::array<std::string_view, 30> kUnsupportedNodeFields = {
+constexpr std::array<std::string_view, 18> kUnsupportedNodeFields = {
     // other kinds of nodes and sources
-    "operators", "operator", "custom", "ros2", "module", "params", "hub", "path_sha256",
+    "operators", "operator", "ros2", "module", "params", "hub", "path_sha256",
     // distribution
-    "deploy", "_unstable_deploy", "cpu_affinity", "shared_memory_pool_size",
-    // supervision
-    "restart_policy", "max_restarts", "restart_delay", "max_restart_delay", "restart_window",
-    "health_check_timeout", "finish_grace_secs", "startup_timeout",
-    // logging
-    "send_stdout_as", "send_logs_as", "min_log_level", "max_log_size", "max_rotated_files",
+    "deploy", "cpu_affinity", "shared_memory_pool_size",
+    // supervision and logging
+    "finish_grace_secs", "max_log_size", "max_rotated_files",
     // typing
     "output_types", "input_types", "output_framing", "output_metadata", "pattern"};
 
 // Dora's git sources of a node: dcp never fetches anything.
 constexpr std::array<std::string_view, 4> kGitFields = {"git", "branch", "tag", "rev"};
 
-// Dora top-level keys other than `nodes`.
-constexpr std::array<std::string_view, 10> kUnsupportedTopLevelFields = {
-    "communication", "_unstable_deploy", "_unstable_debug", "deploy", "debug", "env",
-    "health_check_interval", "strict_types", "exit_when_nodes_finish", "type_rules"};
+// Dora top-level keys other than `nodes` that dcp does not support.
+constexpr std::array<std::string_view, 6> kUnsupportedTopLevelFields = {
+    "deploy", "debug", "env", "strict_types", "exit_when_nodes_finish", "type_rules"};
+
+// Keys that older Dora versions or other tools had, and that Dora (1.0) rejects as unknown
+// (its Descriptor and Node are `deny_unknown_fields`): never "Dora would accept it".
+constexpr std::array<std::string_view, 3> kNotDoraNodeFields = {"custom", "_unstable_deploy",
+                                                               "startup_timeout"};
+constexpr std::array<std::string_view, 3> kNotDoraTopLevelFields = {
+    "communication", "_unstable_deploy", "_unstable_debug"};
+
+// Node fields Dora has that `dcp check` accepts, with their types checked, and `dcp run` refuses
+// (Dataflow::run_limitations).
+enum class FieldType { number, count, string, restart_policy, log_level };
+struct RunLimitedField {
+  std::string_view name;
+  FieldType type;
+};
+constexpr std::array<RunLimitedField, 9> kRunLimitedNodeFields = {{
+    {"restart_policy", FieldType::restart_policy},
+    {"max_restarts", FieldType::count},
+    {"restart_delay", FieldType::number},
+    {"max_restart_delay", FieldType::number},
+    {"restart_window", FieldType::number},
+    {"health_check_timeout", FieldType::number},
+    {"send_stdout_as", FieldType::string},
+    {"send_logs_as", FieldType::string},
+    {"min_log_level", FieldType::log_level},
+}};
 // clang-format on
 
 template <std::size_t N>
 bool contains(const std::array<std::string_view, N>& list, std::string_view value) {
   return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+std::string not_yet(std::string_view what) {
+  return fmt::format("{} is not supported by dcp run yet", what);
+}
+
+std::string not_dora(std::string_view field) {
+  return fmt::format("{} is not a Dora field (Dora rejects it too)", quote(field));
 }
 
 std::string unsupported(std::string_view what) {
@@ -453,6 +484,77 @@ class Parser {
     return id;
   }
 
+  // The number (integer or decimal, as YAML and Rust's f64 read it) in m.value; `unit` names
+  // what it counts in the error.
+  double number(const Member& m, std::string_view what, std::string_view unit) {
+    const std::string text =
+        m.value.IsScalar() ? scalar(m.value, m.value_location, m.field, what) : std::string();
+    std::string_view digits = text;
+    if (!digits.empty() && digits.front() == '+') digits.remove_prefix(1);
+    double value = 0;
+    const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (!m.value.IsScalar() || digits.empty() || error != std::errc() ||
+        end != digits.data() + digits.size() || !std::isfinite(value)) {
+      fail(m.value_location, m.field,
+           fmt::format("{} must be a number ({}), got {}", what, unit,
+                       m.value.IsScalar() ? quote(text) : kind_name(m.value)));
+    }
+    return value;
+  }
+
+  static const RunLimitedField* run_limited_field(std::string_view name) {
+    for (const RunLimitedField& field : kRunLimitedNodeFields) {
+      if (field.name == name) return &field;
+    }
+    return nullptr;
+  }
+
+  // Checks m.value against Dora's type of the field.
+  void check_type(const Member& m, FieldType type) {
+    switch (type) {
+      case FieldType::number:
+        static_cast<void>(number(m, m.name, "seconds"));
+        return;
+      case FieldType::count: {
+        const std::string text =
+            m.value.IsScalar() ? scalar(m.value, m.value_location, m.field, m.name) : "";
+        if (!m.value.IsScalar() || !parse_decimal(text, std::numeric_limits<std::uint32_t>::max())) {
+          fail(m.value_location, m.field,
+               fmt::format("{} must be an integer from 0 to {}, got {}", m.name,
+                           std::numeric_limits<std::uint32_t>::max(),
+                           m.value.IsScalar() ? quote(text) : kind_name(m.value)));
+        }
+        return;
+      }
+      case FieldType::string:
+        static_cast<void>(scalar(m.value, m.value_location, m.field, m.name));
+        return;
+      case FieldType::restart_policy: {
+        const std::string text = scalar(m.value, m.value_location, m.field, m.name);
+        if (text != "never" && text != "on-failure" && text != "always") {
+          fail(m.value_location, m.field,
+               fmt::format("restart_policy must be 'never', 'on-failure' or 'always', got {}",
+                           quote(text)));
+        }
+        return;
+      }
+      case FieldType::log_level: {
+        std::string text = scalar(m.value, m.value_location, m.field, m.name);
+        std::transform(text.begin(), text.end(), text.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        constexpr std::array<std::string_view, 6> kLevels = {"stdout", "error", "warn",
+                                                             "info",   "debug", "trace"};
+        if (!contains(kLevels, text)) {
+          fail(m.value_location, m.field,
+               fmt::format("min_log_level must be one of stdout, error, warn, info, debug, "
+                           "trace, got {}",
+                           quote(m.value.Scalar())));
+        }
+        return;
+      }
+    }
+  }
+
   // ----- top level --------------------------------------------------------------------------
 
   void parse_top_level(const YAML::Node& root, Dataflow& dataflow) {
@@ -467,8 +569,13 @@ class Parser {
       if (m.name == "nodes") {
         nodes_key = m.key;
         nodes = m.value;
+      } else if (m.name == "health_check_interval") {
+        static_cast<void>(number(m, "health_check_interval", "seconds"));
+        limit(m.key_location, m.field, not_yet(quote(m.name)));
       } else if (contains(kUnsupportedTopLevelFields, m.name)) {
         fail(m.key_location, m.field, unsupported(quote(m.name)));
+      } else if (contains(kNotDoraTopLevelFields, m.name)) {
+        fail(m.key_location, m.field, not_dora(m.name));
       } else {
         fail(m.key_location, m.field,
              fmt::format("unknown top-level field {} (a dataflow has only 'nodes')",
@@ -552,8 +659,13 @@ class Parser {
       } else if (m.name == "outputs") {
         marks.outputs_complete = false;
         marks.outputs_complete = parse_outputs(m.value, m.value_location, m.field, node);
+      } else if (const RunLimitedField* limited = run_limited_field(m.name)) {
+        check_type(m, limited->type);
+        limit(m.key_location, m.field, not_yet(quote(m.name)));
       } else if (contains(kUnsupportedNodeFields, m.name)) {
         fail(m.key_location, m.field, unsupported(quote(m.name)));
+      } else if (contains(kNotDoraNodeFields, m.name)) {
+        fail(m.key_location, m.field, not_dora(m.name));
       } else {
         fail(m.key_location, m.field,
              fmt::format("unknown field {} (a node has: {})", quote(m.name), kNodeFields));
@@ -568,8 +680,9 @@ class Parser {
       record(std::move(*git_field));
     }
     // Dora's operator and custom nodes have no `path`; their unsupported field is reported.
-    const bool other_kind =
-        seen.contains("operators") || seen.contains("operator") || seen.contains("custom");
+    const bool other_kind = seen.contains("operators") || seen.contains("operator") ||
+                            seen.contains("custom") || seen.contains("ros2") ||
+                            seen.contains("module");
     if (!seen.contains("path") && !other_kind) {
       record(Diagnostic{node.location, field,
                         node.id.empty()
@@ -741,8 +854,8 @@ class Parser {
     }
     if (!value.IsMap()) {
       fail(location, field,
-           fmt::format("input {} must be '<node>/<output>', a timer, or a map with 'source' and "
-                       "'queue_size', got {}",
+           fmt::format("input {} must be '<node>/<output>', a timer, or a map with 'source' (and "
+                       "'queue_size', 'input_timeout', 'queue_policy'), got {}",
                        quote(input.id), kind_name(value)));
     }
     std::optional<PendingReference> source;
@@ -754,9 +867,26 @@ class Parser {
         source = PendingReference{0, 0, entry.value_location, entry.field};
       } else if (entry.name == "queue_size") {
         parse_queue_size(entry.value, entry.value_location, entry.field, input);
+      } else if (entry.name == "input_timeout") {
+        input.input_timeout = number(entry, "input_timeout", "seconds");
+        limit(entry.key_location, entry.field, not_yet("input_timeout"));
+      } else if (entry.name == "queue_policy") {
+        const std::string policy = scalar(entry.value, entry.value_location, entry.field,
+                                          "queue_policy");
+        if (policy == "drop_oldest") {
+          input.queue_policy = QueuePolicy::drop_oldest;
+        } else if (policy == "backpressure") {
+          input.queue_policy = QueuePolicy::backpressure;
+          limit(entry.value_location, entry.field, not_yet("queue_policy 'backpressure'"));
+        } else {
+          fail(entry.value_location, entry.field,
+               fmt::format("queue_policy must be 'drop_oldest' or 'backpressure', got {}",
+                           quote(policy)));
+        }
       } else {
         fail(entry.key_location, entry.field,
-             fmt::format("unknown field {} in an input (it has 'source' and 'queue_size')",
+             fmt::format("unknown field {} in an input (it has 'source', 'queue_size', "
+                         "'input_timeout' and 'queue_policy')",
                          quote(entry.name)));
       }
     });
@@ -770,13 +900,16 @@ class Parser {
                         Input& input) {
     const std::string text =
         value.IsScalar() ? scalar(value, location, field, "queue_size") : std::string();
-    const auto size = value.IsScalar() ? parse_decimal(text, kMaxQueueSize) : std::nullopt;
-    if (!size || *size == 0) {
+    // Like Dora (Rust's usize parsing): digits, optionally after one '+'.
+    const std::string_view digits =
+        text.size() > 1 && text.front() == '+' ? std::string_view(text).substr(1) : text;
+    const auto size = value.IsScalar() ? parse_decimal(digits, kMaxQueueSize) : std::nullopt;
+    if (!size) {
       fail(location, field,
-           fmt::format("queue_size must be a positive integer (1 to {}), got {}", kMaxQueueSize,
-                       value.IsScalar() ? quote(text) : kind_name(value)));
+           fmt::format("queue_size must be an integer from 0 to {} (0 means 1, as in Dora), got {}",
+                       kMaxQueueSize, value.IsScalar() ? quote(text) : kind_name(value)));
     }
-    input.queue_size = static_cast<std::size_t>(*size);
+    input.queue_size = std::max<std::size_t>(1, static_cast<std::size_t>(*size));
     input.queue_size_is_default = false;
   }
 
@@ -817,18 +950,54 @@ class Parser {
   }
 
   // `dora/...`: Dora's built-in inputs; `rest` is what follows "dora/".
-  std::variant<NodeOutput, Timer> parse_dora_input(const std::string& text, std::string_view rest,
+  std::variant<NodeOutput, Timer, DoraLogs> parse_dora_input(const std::string& text, std::string_view rest,
                                                    SourceLocation location,
                                                    const std::string& field) {
     const std::string_view kTimer = "timer/";
     if (rest.substr(0, kTimer.size()) == kTimer) {
       return parse_timer(text, rest.substr(kTimer.size()), location, field);
     }
+    if (rest == "logs" || rest.substr(0, 5) == "logs/") {
+      DoraLogs logs = parse_logs(text, rest.size() > 5 ? rest.substr(5) : std::string_view(),
+                                 location, field);
+      limit(location, field, not_yet("the Dora input " + quote(text)));
+      return logs;
+    }
     const std::string_view kind = rest.substr(0, rest.find('/'));
     fail(location, field,
-         fmt::format("unknown Dora input {}: Dora provides dora/timer/... (dora/{} is not one of "
-                     "them)",
+         fmt::format("unknown Dora input {}: Dora provides dora/timer/... and dora/logs[/<level>"
+                     "[/<node>]] (dora/{} is not one of them)",
                      quote(text), detail::escape(kind.substr(0, detail::kMaxQuoted))));
+  }
+
+  // `dora/logs/<level>[/<node>]`; `rest` is what follows "dora/logs/" ("" for plain dora/logs).
+  DoraLogs parse_logs(const std::string& text, std::string_view rest, SourceLocation location,
+                      const std::string& field) {
+    DoraLogs logs;
+    if (rest.empty()) return logs;
+    const std::size_t slash = rest.find('/');
+    std::string level(rest.substr(0, slash));
+    std::transform(level.begin(), level.end(), level.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    constexpr std::array<std::string_view, 6> kLevels = {"stdout", "error", "warn",
+                                                         "info",   "debug", "trace"};
+    if (!contains(kLevels, level)) {
+      fail(location, field,
+           fmt::format("Dora input {}: unknown log level {} (Dora's levels: stdout, error, warn, "
+                       "info, debug, trace)",
+                       quote(text), quote(rest.substr(0, slash))));
+    }
+    logs.level = level;
+    if (slash != std::string_view::npos) {
+      const std::string_view node = rest.substr(slash + 1);
+      if (auto problem = id_problem(node, IdKind::node)) {
+        fail(location, field,
+             fmt::format("Dora input {}: invalid node id {}: {}", quote(text), quote(node),
+                         *problem));
+      }
+      logs.node = std::string(node);
+    }
+    return logs;
   }
 
   // `dora/timer/<unit>/<value>`; `rest` is what follows "dora/timer/".

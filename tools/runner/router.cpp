@@ -77,7 +77,7 @@ RouteTable build_routes(const dataflow::Dataflow& dataflow) {
           group = std::prev(table.timers.end());
         }
         group->subscribers.push_back(Subscriber{n, i});
-      } else {
+      } else if (input.upstream() != nullptr) {  // dora/logs inputs are refused by dcp run
         const dataflow::NodeOutput& upstream = *input.upstream();
         const std::size_t u = node_index(dataflow, upstream.node);
         const dataflow::Node& upstream_spec = dataflow.nodes[u];

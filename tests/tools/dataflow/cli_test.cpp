@@ -277,6 +277,21 @@ TEST(CliRunAndCheck, RunLimitation_CheckAcceptsAndListsIt_RunRefusesBeforeBuildi
   EXPECT_FALSE(fs::exists(dir.path() / "built"));
 }
 
+TEST(CliRun, EveryRunLimitation_IsNamedWithFieldAndLine_Exit1) {
+  const dcp::test::TempDir dir("dcp_cli_limits");
+  const std::string file = (dir.path() / "dataflow.yml").string();
+  std::ofstream(file) << "nodes:\n  - id: a\n    path: a\n    restart_policy: always\n"
+                         "    inputs:\n      logs: dora/logs\n";
+  const RunResult run = run_dcp({"run", file});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.err,
+            "dcp run: " + file +
+                ":4:5: nodes[0].restart_policy: 'restart_policy' is not supported by dcp run yet\n"
+                "dcp run: " + file +
+                ":6:13: nodes[0].inputs.logs: the Dora input 'dora/logs' is not supported by dcp "
+                "run yet\n");
+}
+
 TEST(CliRun, MalformedDuration_Exit2) {
   const RunResult r = run_dcp({"run", "--stop-after", "10", fixture("valid/robot.yml")});
   EXPECT_EQ(r.exit_code, 2);

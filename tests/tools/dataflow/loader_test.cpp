@@ -277,16 +277,16 @@ TEST(LoadInvalid, ZeroTimer_IsMalformed) {
       "0, or dora/timer/hz/<F> with <F> a number > 0)");
 }
 
-TEST(LoadInvalid, QueueSizeZero_IsRejected) {
-  expect_fixture_error("queue_size_zero.yml",
-                       ":7:21: nodes[0].inputs.tick.queue_size: queue_size must be a positive "
-                       "integer (1 to 100000), got '0'");
+TEST(LoadInvalid, QueueSizeNegative_IsRejected) {
+  expect_fixture_error("queue_size_negative.yml",
+                       ":7:21: nodes[0].inputs.tick.queue_size: queue_size must be an integer "
+                       "from 0 to 100000 (0 means 1, as in Dora), got '-1'");
 }
 
 TEST(LoadInvalid, QueueSizeNotAnInteger_IsRejected) {
   expect_fixture_error("queue_size_not_integer.yml",
-                       ":5:56: nodes[0].inputs.tick.queue_size: queue_size must be a positive "
-                       "integer (1 to 100000), got '2.5'");
+                       ":5:56: nodes[0].inputs.tick.queue_size: queue_size must be an integer "
+                       "from 0 to 100000 (0 means 1, as in Dora), got '2.5'");
 }
 
 TEST(LoadInvalid, NodeIdWithASlash_IsRejectedNamingTheCharacter) {
@@ -313,10 +313,10 @@ TEST(LoadInvalid, DoraOperators_AreNamedAsUnsupported) {
                        "runner (use Dora for it)");
 }
 
-TEST(LoadInvalid, DoraCommunicationKey_IsNamedAsUnsupported) {
-  expect_fixture_error("unsupported_communication.yml",
-                       ":1:1: communication: 'communication' is not supported by the dcp local "
-                       "runner (use Dora for it)");
+TEST(LoadInvalid, CommunicationKey_IsNotADoraField) {
+  expect_fixture_error("not_dora_communication.yml",
+                       ":1:1: communication: 'communication' is not a Dora field (Dora rejects it "
+                       "too)");
 }
 
 TEST(LoadInvalid, UnknownTopLevelField_IsRejected) {
@@ -378,9 +378,7 @@ TEST(LoadInvalid, DirectoryAsDataflowFile_SaysSo) {
 
 TEST(LoadUnsupported, DoraNodeFields_AreNamedAsNotSupportedByTheLocalRunner) {
   for (const std::string field :
-       {"operators", "operator", "custom", "deploy",
-        "_unstable_deploy", "restart_policy", "send_stdout_as", "send_logs_as", "ros2", "hub",
-        "cpu_affinity", "module"}) {
+       {"operators", "operator", "deploy", "ros2", "hub", "cpu_affinity", "module"}) {
     SCOPED_TRACE(field);
     const df::DataflowError e = parse_error(one_node("    " + field + ": x\n"));
     EXPECT_EQ(e.location(), (df::SourceLocation{4, 5}));
@@ -415,7 +413,7 @@ TEST(LoadValid, Build_IsKeptWithItsLocation) {
 
 TEST(LoadUnsupported, DoraTopLevelFields_AreNamedAsNotSupportedByTheLocalRunner) {
   for (const std::string field :
-       {"communication", "_unstable_deploy", "deploy", "debug", "env", "health_check_interval"}) {
+       {"deploy", "debug", "env"}) {
     SCOPED_TRACE(field);
     const df::DataflowError e =
         parse_error("nodes:\n  - id: a\n    path: a\n" + field + ":\n  x: 1\n");
@@ -447,8 +445,8 @@ TEST(LoadRules, SourceWithTwoSlashes_IsSplitAtTheFirst) {
 TEST(LoadUnsupported, OtherDoraInputs_AreUnknown) {
   const df::DataflowError e = parse_error(one_node("    inputs: {x: dora/clock/now}\n"));
   EXPECT_EQ(e.reason(),
-            "unknown Dora input 'dora/clock/now': Dora provides dora/timer/... (dora/clock is not "
-            "one of them)");
+            "unknown Dora input 'dora/clock/now': Dora provides dora/timer/... and "
+            "dora/logs[/<level>[/<node>]] (dora/clock is not one of them)");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -508,29 +506,33 @@ TEST(LoadRules, LongFormInput_RequiresSourceAndKnowsOnlyItsFields) {
       parse_error(one_node("    inputs: {x: {source: dora/timer/secs/1, timeout: 3}}\n"));
   EXPECT_EQ(unknown.field(), "nodes[0].inputs.x.timeout");
   EXPECT_EQ(unknown.reason(),
-            "unknown field 'timeout' in an input (it has 'source' and 'queue_size')");
+            "unknown field 'timeout' in an input (it has 'source', 'queue_size', 'input_timeout' "
+            "and 'queue_policy')");
 }
 
 TEST(LoadRules, InputThatIsAList_IsRejected) {
   EXPECT_EQ(parse_error(one_node("    inputs: {x: [a/b]}\n")).reason(),
-            "input 'x' must be '<node>/<output>', a timer, or a map with 'source' and "
-            "'queue_size', got a list");
+            "input 'x' must be '<node>/<output>', a timer, or a map with 'source' (and "
+            "'queue_size', 'input_timeout', 'queue_policy'), got a list");
 }
 
-TEST(LoadRules, QueueSize_AcceptsOneToTheLimitOnly) {
+TEST(LoadRules, QueueSize_AcceptsZeroToTheLimit_ZeroMeaningOne) {
   const auto with_queue = [](std::string_view size) {
     return one_node("    inputs: {x: {source: dora/timer/secs/1, queue_size: " + std::string(size) +
                     "}}\n");
   };
+  EXPECT_EQ(parse(with_queue("0")).nodes[0].inputs[0].queue_size, 1u);
   EXPECT_EQ(parse(with_queue("1")).nodes[0].inputs[0].queue_size, 1u);
+  EXPECT_EQ(parse(with_queue("+3")).nodes[0].inputs[0].queue_size, 3u);
   EXPECT_EQ(parse(with_queue("100000")).nodes[0].inputs[0].queue_size, df::kMaxQueueSize);
-  for (const char* bad : {"100001", "-1", "+3", "1e3", "0x10", "ten", "99999999999999999999999"}) {
+  for (const char* bad : {"100001", "-1", "+", "1e3", "0x10", "ten", "99999999999999999999999"}) {
     EXPECT_EQ(parse_error(with_queue(bad)).reason(),
-              "queue_size must be a positive integer (1 to 100000), got '" + std::string(bad) + "'")
+              "queue_size must be an integer from 0 to 100000 (0 means 1, as in Dora), got '" +
+                  std::string(bad) + "'")
         << bad;
   }
   EXPECT_EQ(parse_error(with_queue("[1]")).reason(),
-            "queue_size must be a positive integer (1 to 100000), got a list");
+            "queue_size must be an integer from 0 to 100000 (0 means 1, as in Dora), got a list");
 }
 
 TEST(LoadRules, EnvEntries_NeedANameAndAValue) {
@@ -625,7 +627,7 @@ std::vector<df::Diagnostic> expected(bool with_executables) {
        "dora/timer/hz/<F> with <F> a number > 0)"},
       {{18, 21},
        "nodes[2].inputs.slow.queue_size",
-       "queue_size must be a positive integer (1 to 100000), got '0'"},
+       "queue_size must be an integer from 0 to 100000 (0 means 1, as in Dora), got '-1'"},
       {{19, 5}, "nodes[3]", "a node must be a map with 'id' and 'path', got a string"},
       {{20, 9}, "nodes[4].id", "duplicate node id 'camera' (first defined at line 2, nodes[0])"},
       {{21, 11},
@@ -704,7 +706,8 @@ TEST(LoadAllErrors, ProblemsInsideOneInput_AreAllReported) {
   EXPECT_EQ(e.diagnostics()[1].field, "nodes[0].inputs.x.queue_size");
   EXPECT_EQ(e.diagnostics()[2].location, (df::SourceLocation{8, 9}));
   EXPECT_EQ(e.diagnostics()[2].reason,
-            "unknown field 'colour' in an input (it has 'source' and 'queue_size')");
+            "unknown field 'colour' in an input (it has 'source', 'queue_size', 'input_timeout' "
+            "and 'queue_policy')");
   EXPECT_EQ(e.diagnostics()[3].location, (df::SourceLocation{9, 9}));
   EXPECT_EQ(e.diagnostics()[3].reason, "duplicate field 'source' (first at line 6)");
 }
