@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "dataflow/args.hpp"
+#include "dataflow/expand.hpp"
 #include "text.hpp"
 
 namespace dcp::dataflow {
@@ -73,8 +74,8 @@ constexpr std::array<std::string_view, 18> kUnsupportedNodeFields = {
 constexpr std::array<std::string_view, 4> kGitFields = {"git", "branch", "tag", "rev"};
 
 // Dora top-level keys other than `nodes` that dcp does not support.
-constexpr std::array<std::string_view, 6> kUnsupportedTopLevelFields = {
-    "deploy", "debug", "env", "strict_types", "exit_when_nodes_finish", "type_rules"};
+constexpr std::array<std::string_view, 5> kUnsupportedTopLevelFields = {
+    "deploy", "debug", "strict_types", "exit_when_nodes_finish", "type_rules"};
 
 // Keys that older Dora versions or other tools had, and that Dora (1.0) rejects as unknown
 // (its Descriptor and Node are `deny_unknown_fields`): never "Dora would accept it".
@@ -572,6 +573,8 @@ class Parser {
       } else if (m.name == "health_check_interval") {
         static_cast<void>(number(m, "health_check_interval", "seconds"));
         limit(m.key_location, m.field, not_yet(quote(m.name)));
+      } else if (m.name == "env") {
+        parse_env(m.value, m.value_location, m.field, top_level_env_);
       } else if (contains(kUnsupportedTopLevelFields, m.name)) {
         fail(m.key_location, m.field, unsupported(quote(m.name)));
       } else if (contains(kNotDoraTopLevelFields, m.name)) {
@@ -610,6 +613,15 @@ class Parser {
       NodeMarks& marks = marks_.emplace_back();
       marks.field = element("nodes", index);
       attempt([&] { parse_node(value, index, node, marks); });
+      // The top-level env under the node's own (the node's wins, as in Dora).
+      for (const auto& [name, text] : top_level_env_) node.env.emplace(name, text);
+      if (is_python(node)) {
+        limit(marks.path.known() ? marks.path : node.location,
+              marks.path.known() ? member(marks.field, "path") : marks.field,
+              fmt::format("node {}: python nodes need Dora's Python API (dcp run starts native "
+                          "executables only): not supported by dcp run yet",
+                          quote(node.id)));
+      }
       if (node.id.empty()) continue;  // its problem is reported
       const auto [existing, inserted] = index_of_id.emplace(node.id, index);
       if (!inserted) {
@@ -649,7 +661,7 @@ class Parser {
       } else if (m.name == "args") {
         parse_args(m.value, m.value_location, m.field, node);
       } else if (m.name == "env") {
-        parse_env(m.value, m.value_location, m.field, node);
+        parse_env(m.value, m.value_location, m.field, node.env);
       } else if (m.name == "build") {
         parse_build(m.value, m.value_location, m.field, node);
       } else if (contains(kGitFields, m.name)) {
@@ -692,6 +704,31 @@ class Parser {
     }
   }
 
+  // A Python node: a `.py` path (Dora runs it with `python -u`), or a build that pip-installs
+  // the node.
+  static bool is_python(const Node& node) {
+    if (node.path.size() > 3 && node.path.ends_with(".py")) return true;
+    std::istringstream lines(node.build);
+    for (std::string line; std::getline(lines, line);) {
+      const std::size_t first = line.find_first_not_of(" \t");
+      if (first == std::string::npos) continue;
+      const std::string_view command = std::string_view(line).substr(first);
+      for (const std::string_view pip : {"pip ", "pip3 ", "uv pip ", "python -m pip ",
+                                         "python3 -m pip "}) {
+        if (command.starts_with(pip)) return true;
+      }
+    }
+    return false;
+  }
+
+  // Dora expands only these variables in `path` (others stay as written).
+  static std::optional<std::string> path_variable(std::string_view name) {
+    constexpr std::array<std::string_view, 5> kAllowed = {"HOME", "USER", "PWD", "DORA_WORKSPACE",
+                                                          "CARGO_MANIFEST_DIR"};
+    if (!contains(kAllowed, name)) return std::nullopt;
+    return process_variable(name);
+  }
+
   void parse_path(const YAML::Node& item, SourceLocation location, const std::string& field,
                   Node& node) {
     if (item.IsNull()) fail(location, field, "path is empty");
@@ -704,7 +741,9 @@ class Parser {
     if (node.path.find("://") != std::string::npos) {
       fail(location, field, unsupported("a URL as path"));
     }
-    node.executable = (base_dir_ / fs::path(node.path)).lexically_normal();
+    const std::string expanded = expand_variables(node.path, path_variable, UnsetVariable::keep);
+    charge(expanded.size(), location, field);
+    node.executable = (base_dir_ / fs::path(expanded)).lexically_normal();
   }
 
   void parse_build(const YAML::Node& item, SourceLocation location, const std::string& field,
@@ -739,7 +778,7 @@ class Parser {
   }
 
   void parse_env(const YAML::Node& item, SourceLocation location, const std::string& field,
-                 Node& node) {
+                 std::map<std::string, std::string>& env) {
     if (item.IsNull()) return;
     if (!item.IsMap()) {
       fail(location, field,
@@ -769,7 +808,15 @@ class Parser {
       }
       std::string text = scalar(value, value_at, entry_field, "env value");
       if (has_nul(text)) fail(value_at, entry_field, "the value contains a NUL character");
-      node.env.emplace(name, std::move(text));
+      try {
+        // As Dora: variables are expanded (an unset one is an error), then the value is read as
+        // a bool, integer, float or string and passed in its text form.
+        text = expand_variables(text, process_variable, UnsetVariable::fail);
+      } catch (const std::invalid_argument& e) {
+        fail(value_at, entry_field, fmt::format("{} (in the value of {})", e.what(), quote(name)));
+      }
+      charge(text.size(), value_at, entry_field);
+      env.emplace(name, env_value_text(text, value.Tag() == "?"));
     });
   }
 
@@ -1127,26 +1174,48 @@ class Parser {
 
   // ----- pass 3: executables ----------------------------------------------------------------
 
-  void check_executables(const Dataflow& dataflow) {
+  void check_executables(Dataflow& dataflow) {
     for (std::size_t i = 0; i < dataflow.nodes.size(); ++i) {
       if (dataflow.nodes[i].executable.empty()) continue;  // its `path` problem is reported
       attempt([&] { check_executable(dataflow.nodes[i], marks_[i]); });
     }
   }
 
-  static void check_executable(const Node& node, const NodeMarks& marks) {
+  // Where $PATH has `name` (a bare file name), as Dora looks when the dataflow's folder has not.
+  static std::optional<fs::path> find_in_search_path(const std::string& name) {
+    const std::optional<std::string> search = process_variable("PATH");
+    if (!search || name.find('/') != std::string::npos) return std::nullopt;
+    std::istringstream folders(*search);
+    for (std::string folder; std::getline(folders, folder, ':');) {
+      if (folder.empty()) continue;
+      const fs::path candidate = fs::path(folder) / name;
+      std::error_code error;
+      if (fs::is_regular_file(candidate, error) && ::access(candidate.c_str(), X_OK) == 0) {
+        return candidate;
+      }
+    }
+    return std::nullopt;
+  }
+
+  // Updates node.executable when it is found through $PATH.
+  static void check_executable(Node& node, const NodeMarks& marks) {
     {
       const SourceLocation location = marks.path;
       const std::string field = member(marks.field, "path");
-      const std::string shown = quote(node.executable.string());
       std::error_code error;
-      const fs::file_status status = fs::status(node.executable, error);
+      fs::file_status status = fs::status(node.executable, error);
       if (status.type() == fs::file_type::not_found) {
+        if (auto found = find_in_search_path(node.path)) {
+          node.executable = std::move(*found);
+          return;
+        }
         fail(location, field,
-             fmt::format("executable {} not found (looked for {}; relative paths start at the "
+             fmt::format("executable {} not found (looked for {}{}; relative paths start at the "
                          "dataflow file's folder)",
-                         quote(node.path), shown));
+                         quote(node.path), quote(node.executable.string()),
+                         node.path.find('/') == std::string::npos ? " and in $PATH" : ""));
       }
+      const std::string shown = quote(node.executable.string());
       if (error) {
         fail(location, field, fmt::format("cannot access {}: {}", shown, error.message()));
       }
@@ -1156,6 +1225,8 @@ class Parser {
       if (status.type() != fs::file_type::regular) {
         fail(location, field, fmt::format("{} is not a regular file", shown));
       }
+      // A Python script is run by python (`dcp run` refuses it anyway): it needs no execute bit.
+      if (node.executable.extension() == ".py") return;
       if (::access(node.executable.c_str(), X_OK) != 0) {
         const int code = errno;
         fail(location, field,
@@ -1173,6 +1244,7 @@ class Parser {
   std::vector<NodeMarks> marks_;
   std::vector<PendingReference> pending_;
   std::vector<Diagnostic> limitations_;  // see limit()
+  std::map<std::string, std::string> top_level_env_;
   std::vector<Diagnostic> diagnostics_;  // at most 2 * kMaxReportedDiagnostics (see record)
   std::size_t found_ = 0;                // every problem found, kept or not
 };

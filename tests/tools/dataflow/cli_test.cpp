@@ -292,6 +292,21 @@ TEST(CliRun, EveryRunLimitation_IsNamedWithFieldAndLine_Exit1) {
                 "run yet\n");
 }
 
+TEST(CliRun, PythonNode_IsRefusedBeforeStartingAnything) {
+  const dcp::test::TempDir dir("dcp_cli_python");
+  const std::string file = (dir.path() / "dataflow.yml").string();
+  std::ofstream(dir.path() / "node.py") << "print('hi')\n";
+  std::ofstream(file) << "nodes:\n  - id: py\n    path: node.py\n    build: touch built\n";
+  const RunResult check = run_dcp({"check", file});
+  EXPECT_EQ(check.exit_code, 0) << check.err;
+  const RunResult run = run_dcp({"run", file});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find(":3:11: nodes[0].path: node 'py': python nodes need Dora's Python API"),
+            std::string::npos)
+      << run.err;
+  EXPECT_FALSE(fs::exists(dir.path() / "built"));
+}
+
 TEST(CliRun, MalformedDuration_Exit2) {
   const RunResult r = run_dcp({"run", "--stop-after", "10", fixture("valid/robot.yml")});
   EXPECT_EQ(r.exit_code, 2);
