@@ -1,6 +1,6 @@
 // dcp — the Dora Concurrent Patterns command line.
 //
-//   dcp check <dataflow.yml> [--no-exec-check]   validate and explain a dataflow
+//   dcp check <dataflow.yml> [--no-exec-check]   validate and explain a dataflow (alias: validate)
 //   dcp build <dataflow.yml>                     run the nodes' `build` commands
 //   dcp graph <dataflow.yml> [--exec-check]      print it as a Mermaid flowchart
 //   dcp run <dataflow.yml> [--stop-after D] [--grace D] [--no-build]

@@ -157,6 +157,14 @@ TEST(CliCheck, MissingExecutable_Exit1_UnlessTheCheckIsSkipped) {
   EXPECT_TRUE(ends_with(skipped.out, "\nok\n"));
 }
 
+TEST(CliCheck, ValidateIsDorasNameForCheck_SameOutput) {
+  const RunResult check = run_dcp({"check", fixture("valid/robot.yml")});
+  const RunResult validate = run_dcp({"validate", fixture("valid/robot.yml")});
+  EXPECT_EQ(validate.exit_code, 0) << validate.err;
+  EXPECT_EQ(validate.out, check.out);
+  EXPECT_EQ(run_dcp({"validate", fixture("invalid/many_errors.yml")}).exit_code, 1);
+}
+
 TEST(CliCheck, MissingFile_Exit1) {
   const RunResult r = run_dcp({"check", fixture("nope.yml")});
   EXPECT_EQ(r.exit_code, 1);
