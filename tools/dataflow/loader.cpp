@@ -673,7 +673,10 @@ class Parser {
         marks.outputs_complete = parse_outputs(m.value, m.value_location, m.field, node);
       } else if (const RunLimitedField* limited = run_limited_field(m.name)) {
         check_type(m, limited->type);
-        limit(m.key_location, m.field, not_yet(quote(m.name)));
+        // `restart_policy: never` is Dora's default, which is what dcp run does.
+        if (m.name != "restart_policy" || m.value.Scalar() != "never") {
+          limit(m.key_location, m.field, not_yet(quote(m.name)));
+        }
       } else if (contains(kUnsupportedNodeFields, m.name)) {
         fail(m.key_location, m.field, unsupported(quote(m.name)));
       } else if (contains(kNotDoraNodeFields, m.name)) {

@@ -81,6 +81,10 @@ TEST(RunLimitations, SupervisionAndLoggingNodeFields_AreLimitationsNamingFieldAn
   }
 }
 
+TEST(RunLimitations, RestartPolicyNever_IsWhatDcpRunDoes_NoLimitation) {
+  EXPECT_TRUE(parse(one_node("    restart_policy: never\n")).run_limitations.empty());
+}
+
 TEST(RunLimitations, SupervisionAndLoggingNodeFields_HaveTheirTypesChecked) {
   EXPECT_EQ(parse_error(one_node("    restart_policy: sometimes\n")).reason(),
             "restart_policy must be 'never', 'on-failure' or 'always', got 'sometimes'");
