@@ -4,7 +4,8 @@
 // What it is for: the loader (dataflow/loader.hpp) turns a dataflow YAML file into a Dataflow;
 // `dcp check` explains it (describe.hpp), `dcp graph` draws it (mermaid.hpp) and the runner starts
 // its nodes and routes their outputs. A Dataflow that came out of the loader is consistent: node
-// ids are unique, every input names a declared output of an existing node or a valid timer, queue
+// ids are unique, every input names a declared output of an existing node, a valid timer or Dora's
+// logs, queue
 // sizes and counts are within the limits below, and (unless the check was skipped) every executable
 // exists.
 //
@@ -12,7 +13,7 @@
 //     - id: sensors                       Node{id="sensors", path="bin/sensors", ...}
 //       path: bin/sensors                 executable = <yaml folder>/bin/sensors, made absolute
 //       args: --rate "100 Hz"             argv = {"--rate", "100 Hz"}
-//       env: { RATE: 100 }                env = {"RATE": "100"}
+//       env: { RATE: 100 }                env = {"RATE": "100"} (with the top-level env under it)
 //       inputs:
 //         tick: dora/timer/millis/10      Input{id="tick", source=Timer{10 ms, millis, "10"}, queue 10}
 //         estop:
@@ -21,8 +22,9 @@
 //       outputs: [imu]                    Output{id="imu"}
 //       build: cmake --build build        build = "cmake --build build" (run by `dcp build`)
 //
-// The subset of Dora's format that dcp supports is exactly these node fields (plus `name` and
-// `description`, kept as documentation); other Dora features are rejected by name, see loader.hpp.
+// dcp models these node fields (plus `name` and `description`, kept as documentation); what Dora
+// accepts but `dcp run` cannot do yet is listed in Dataflow::run_limitations, other Dora features
+// are rejected by name (see loader.hpp).
 //
 // Thread safety: plain values. Concurrent reads of one Dataflow are safe; writes need the usual
 // external synchronisation. Nothing here blocks.
@@ -167,7 +169,9 @@ struct Node {
   std::string name;                        ///< optional human-readable name ("" if absent)
   std::string description;                 ///< optional description ("" if absent)
   std::string path;                        ///< as written in the file
-  std::filesystem::path executable;        ///< path resolved against the file's folder, absolute
+  /// `path` with Dora's variables expanded, resolved against the file's folder, absolute (or
+  /// where $PATH has a bare name that the folder has not, when executables were checked).
+  std::filesystem::path executable;
   std::string args;                        ///< as written ("" if absent)
   std::vector<std::string> argv;           ///< args split like a shell would (see args.hpp)
   std::map<std::string, std::string> env;  ///< extra environment variables
