@@ -5,9 +5,8 @@
 // `dcp check` explains it (describe.hpp), `dcp graph` draws it (mermaid.hpp) and the runner starts
 // its nodes and routes their outputs. A Dataflow that came out of the loader is consistent: node
 // ids are unique, every input names a declared output of an existing node, a valid timer or Dora's
-// logs, queue
-// sizes and counts are within the limits below, and (unless the check was skipped) every executable
-// exists.
+// logs, queue sizes and counts are within the limits below, and (unless the check was skipped)
+// every executable exists.
 //
 //   nodes:
 //     - id: sensors                       Node{id="sensors", path="bin/sensors", ...}
