@@ -60,22 +60,15 @@ constexpr std::string_view kNodeFields =
 // Dora node fields outside dcp's subset. Named in the error rather than reported as unknown, so
 // that the user knows the file is fine for Dora itself.
 // clang-format off
-constexpr std::array<std::string_view, 18> kUnsupportedNodeFields = {
+constexpr std::array<std::string_view, 6> kUnsupportedNodeFields = {
     // other kinds of nodes and sources
-    "operators", "operator", "ros2", "module", "params", "hub", "path_sha256",
+    "operators", "operator", "ros2", "module", "hub",
     // distribution
-    "deploy", "cpu_affinity", "shared_memory_pool_size",
-    // supervision and logging
-    "finish_grace_secs", "max_log_size", "max_rotated_files",
-    // typing
-    "output_types", "input_types", "output_framing", "output_metadata", "pattern"};
+    "shared_memory_pool_size"};
 
 // Dora's git sources of a node: dcp never fetches anything.
 constexpr std::array<std::string_view, 4> kGitFields = {"git", "branch", "tag", "rev"};
 
-// Dora top-level keys other than `nodes` that dcp does not support.
-constexpr std::array<std::string_view, 5> kUnsupportedTopLevelFields = {
-    "deploy", "debug", "strict_types", "exit_when_nodes_finish", "type_rules"};
 
 // Keys that older Dora versions or other tools had, and that Dora (1.0) rejects as unknown
 // (its Descriptor and Node are `deny_unknown_fields`): never "Dora would accept it".
@@ -86,12 +79,27 @@ constexpr std::array<std::string_view, 3> kNotDoraTopLevelFields = {
 
 // Node fields Dora has that `dcp check` accepts, with their types checked, and `dcp run` refuses
 // (Dataflow::run_limitations).
-enum class FieldType { number, count, string, restart_policy, log_level };
+enum class FieldType {
+  number,             // f64: an integer or decimal
+  count,              // u32
+  string,             //
+  boolean,            // true / false
+  restart_policy,     // never | on-failure | always
+  log_level,          // stdout | error | warn | info | debug | trace (any case)
+  indices,            // a list of usize (cpu_affinity)
+  strings,            // a map of data ids to strings (output_types, input_types)
+  string_lists,       // a map of data ids to lists of strings (output_metadata)
+  framings,           // a map of data ids to raw | arrow-ipc (output_framing)
+  string_map,         // a map of strings to strings (deploy labels)
+  deploy,             // {machine, working_dir, labels, distribute}
+  debug,              // {enable_debug_inspection}
+  type_rules,         // a list of {from, to}
+};
 struct RunLimitedField {
   std::string_view name;
   FieldType type;
 };
-constexpr std::array<RunLimitedField, 9> kRunLimitedNodeFields = {{
+constexpr std::array<RunLimitedField, 20> kRunLimitedNodeFields = {{
     {"restart_policy", FieldType::restart_policy},
     {"max_restarts", FieldType::count},
     {"restart_delay", FieldType::number},
@@ -101,6 +109,25 @@ constexpr std::array<RunLimitedField, 9> kRunLimitedNodeFields = {{
     {"send_stdout_as", FieldType::string},
     {"send_logs_as", FieldType::string},
     {"min_log_level", FieldType::log_level},
+    {"max_log_size", FieldType::string},
+    {"max_rotated_files", FieldType::count},
+    {"finish_grace_secs", FieldType::number},
+    {"cpu_affinity", FieldType::indices},
+    {"deploy", FieldType::deploy},
+    {"output_types", FieldType::strings},
+    {"input_types", FieldType::strings},
+    {"output_metadata", FieldType::string_lists},
+    {"output_framing", FieldType::framings},
+    {"pattern", FieldType::string},
+    {"path_sha256", FieldType::string},
+}};
+constexpr std::array<RunLimitedField, 6> kRunLimitedTopLevelFields = {{
+    {"health_check_interval", FieldType::number},
+    {"deploy", FieldType::deploy},
+    {"debug", FieldType::debug},
+    {"strict_types", FieldType::boolean},
+    {"exit_when_nodes_finish", FieldType::boolean},
+    {"type_rules", FieldType::type_rules},
 }};
 // clang-format on
 
@@ -503,16 +530,163 @@ class Parser {
     return value;
   }
 
-  static const RunLimitedField* run_limited_field(std::string_view name) {
-    for (const RunLimitedField& field : kRunLimitedNodeFields) {
+  template <std::size_t N>
+  static const RunLimitedField* run_limited_field(const std::array<RunLimitedField, N>& fields,
+                                                  std::string_view name) {
+    for (const RunLimitedField& field : fields) {
       if (field.name == name) return &field;
     }
     return nullptr;
   }
 
+  // One of `choices` (a value of a Rust enum), or a failure naming them.
+  void check_choice(const Member& m, std::initializer_list<std::string_view> choices) {
+    const std::string text = scalar(m.value, m.value_location, m.field, m.name);
+    for (const std::string_view choice : choices) {
+      if (text == choice) return;
+    }
+    std::string names;
+    for (const std::string_view choice : choices) {
+      names += (names.empty() ? "'" : ", '") + std::string(choice) + "'";
+    }
+    fail(m.value_location, m.field,
+         fmt::format("{} must be one of {}, got {}", m.name, names, quote(text)));
+  }
+
+  // A map (or null); calls visit(const Member&) for each entry.
+  template <typename Visit>
+  void check_map(const Member& m, std::string_view what, Visit&& visit) {
+    if (m.value.IsNull()) return;
+    if (!m.value.IsMap()) {
+      fail(m.value_location, m.field,
+           fmt::format("{} must be a map of {}, got {}", m.name, what, kind_name(m.value)));
+    }
+    if (m.value.size() > kMaxInputsPerNode) {
+      fail(m.value_location, m.field, fmt::format("{} has too many entries", m.name));
+    }
+    for_each_member(m.value, m.field, "entry", visit);
+  }
+
+  // A list (or null); calls visit(const Member&) for each element (as a Member named by index).
+  template <typename Visit>
+  void check_list(const Member& m, std::string_view what, Visit&& visit) {
+    if (m.value.IsNull()) return;
+    if (!m.value.IsSequence()) {
+      fail(m.value_location, m.field,
+           fmt::format("{} must be a list of {}, got {}", m.name, what, kind_name(m.value)));
+    }
+    if (m.value.size() > kMaxInputsPerNode) {
+      fail(m.value_location, m.field, fmt::format("{} has too many entries", m.name));
+    }
+    std::size_t index = 0;
+    for (auto it = m.value.begin(); it != m.value.end(); ++it, ++index) {
+      attempt([&] {
+        Member e{m.key, *it, m.name, m.key_location, location_of(it->Mark()),
+                 element(m.field, index)};
+        visit(static_cast<const Member&>(e));
+      });
+    }
+  }
+
+  void check_data_id_key(const Member& e) {
+    if (auto problem = id_problem(e.name, IdKind::data)) {
+      fail(e.key_location, e.field, fmt::format("invalid output id {}: {}", quote(e.name), *problem));
+    }
+  }
+
   // Checks m.value against Dora's type of the field.
   void check_type(const Member& m, FieldType type) {
     switch (type) {
+      case FieldType::boolean: {
+        const std::string text = scalar(m.value, m.value_location, m.field, m.name);
+        if (text != "true" && text != "false") {
+          fail(m.value_location, m.field,
+               fmt::format("{} must be true or false, got {}", m.name, quote(text)));
+        }
+        return;
+      }
+      case FieldType::indices:
+        check_list(m, "CPU indices", [&](const Member& e) {
+          const std::string text =
+              e.value.IsScalar() ? scalar(e.value, e.value_location, e.field, "index") : "";
+          if (!e.value.IsScalar() || !parse_decimal(text, 1u << 20)) {
+            fail(e.value_location, e.field,
+                 fmt::format("a CPU index must be an integer >= 0, got {}",
+                             e.value.IsScalar() ? quote(text) : kind_name(e.value)));
+          }
+        });
+        return;
+      case FieldType::strings:
+        check_map(m, "data ids to strings", [&](const Member& e) {
+          check_data_id_key(e);
+          static_cast<void>(scalar(e.value, e.value_location, e.field, "the type"));
+        });
+        return;
+      case FieldType::string_lists:
+        check_map(m, "data ids to lists of strings", [&](const Member& e) {
+          check_data_id_key(e);
+          check_list(e, "strings", [&](const Member& item) {
+            static_cast<void>(scalar(item.value, item.value_location, item.field, "an entry"));
+          });
+        });
+        return;
+      case FieldType::framings:
+        check_map(m, "data ids to 'raw' or 'arrow-ipc'", [&](const Member& e) {
+          check_data_id_key(e);
+          check_choice(e, {"raw", "arrow-ipc"});
+        });
+        return;
+      case FieldType::string_map:
+        check_map(m, "strings to strings", [&](const Member& e) {
+          static_cast<void>(scalar(e.value, e.value_location, e.field, "the value"));
+        });
+        return;
+      case FieldType::deploy:
+        check_map(m, "machine, working_dir, labels and distribute", [&](const Member& e) {
+          if (e.name == "machine" || e.name == "working_dir") {
+            static_cast<void>(scalar(e.value, e.value_location, e.field, e.name));
+          } else if (e.name == "labels") {
+            check_type(e, FieldType::string_map);
+          } else if (e.name == "distribute") {
+            check_choice(e, {"local", "scp", "http"});
+          } else {
+            fail(e.key_location, e.field,
+                 fmt::format("unknown field {} in deploy (it has machine, working_dir, labels, "
+                             "distribute)",
+                             quote(e.name)));
+          }
+        });
+        return;
+      case FieldType::debug:
+        check_map(m, "enable_debug_inspection", [&](const Member& e) {
+          if (e.name != "enable_debug_inspection") {
+            fail(e.key_location, e.field,
+                 fmt::format("unknown field {} in debug (it has enable_debug_inspection)",
+                             quote(e.name)));
+          }
+          check_type(e, FieldType::boolean);
+        });
+        return;
+      case FieldType::type_rules:
+        check_list(m, "{from, to} rules", [&](const Member& rule) {
+          if (!rule.value.IsMap()) {
+            fail(rule.value_location, rule.field,
+                 fmt::format("a type rule must be a map with 'from' and 'to', got {}",
+                             kind_name(rule.value)));
+          }
+          const auto seen = for_each_member(rule.value, rule.field, "field", [&](const Member& e) {
+            if (e.name != "from" && e.name != "to") {
+              fail(e.key_location, e.field,
+                   fmt::format("unknown field {} in a type rule (it has 'from' and 'to')",
+                               quote(e.name)));
+            }
+            static_cast<void>(scalar(e.value, e.value_location, e.field, e.name));
+          });
+          if (!seen.contains("from") || !seen.contains("to")) {
+            fail(rule.value_location, rule.field, "a type rule needs 'from' and 'to'");
+          }
+        });
+        return;
       case FieldType::number:
         static_cast<void>(number(m, m.name, "seconds"));
         return;
@@ -530,15 +704,9 @@ class Parser {
       case FieldType::string:
         static_cast<void>(scalar(m.value, m.value_location, m.field, m.name));
         return;
-      case FieldType::restart_policy: {
-        const std::string text = scalar(m.value, m.value_location, m.field, m.name);
-        if (text != "never" && text != "on-failure" && text != "always") {
-          fail(m.value_location, m.field,
-               fmt::format("restart_policy must be 'never', 'on-failure' or 'always', got {}",
-                           quote(text)));
-        }
+      case FieldType::restart_policy:
+        check_choice(m, {"never", "on-failure", "always"});
         return;
-      }
       case FieldType::log_level: {
         std::string text = scalar(m.value, m.value_location, m.field, m.name);
         std::transform(text.begin(), text.end(), text.begin(),
@@ -570,18 +738,19 @@ class Parser {
       if (m.name == "nodes") {
         nodes_key = m.key;
         nodes = m.value;
-      } else if (m.name == "health_check_interval") {
-        static_cast<void>(number(m, "health_check_interval", "seconds"));
+      } else if (const RunLimitedField* limited = run_limited_field(kRunLimitedTopLevelFields,
+                                                                      m.name)) {
+        check_type(m, limited->type);
         limit(m.key_location, m.field, not_yet(quote(m.name)));
       } else if (m.name == "env") {
         parse_env(m.value, m.value_location, m.field, top_level_env_);
-      } else if (contains(kUnsupportedTopLevelFields, m.name)) {
-        fail(m.key_location, m.field, unsupported(quote(m.name)));
       } else if (contains(kNotDoraTopLevelFields, m.name)) {
         fail(m.key_location, m.field, not_dora(m.name));
       } else {
         fail(m.key_location, m.field,
-             fmt::format("unknown top-level field {} (a dataflow has only 'nodes')",
+             fmt::format("unknown top-level field {} (a dataflow has: nodes, env, "
+                         "health_check_interval, deploy, debug, strict_types, "
+                         "exit_when_nodes_finish, type_rules)",
                          quote(m.name)));
       }
     });
@@ -671,7 +840,8 @@ class Parser {
       } else if (m.name == "outputs") {
         marks.outputs_complete = false;
         marks.outputs_complete = parse_outputs(m.value, m.value_location, m.field, node);
-      } else if (const RunLimitedField* limited = run_limited_field(m.name)) {
+      } else if (const RunLimitedField* limited =
+                     run_limited_field(kRunLimitedNodeFields, m.name)) {
         check_type(m, limited->type);
         // `restart_policy: never` is Dora's default, which is what dcp run does.
         if (m.name != "restart_policy" || m.value.Scalar() != "never") {
@@ -681,6 +851,9 @@ class Parser {
         fail(m.key_location, m.field, unsupported(quote(m.name)));
       } else if (contains(kNotDoraNodeFields, m.name)) {
         fail(m.key_location, m.field, not_dora(m.name));
+      } else if (m.name == "params") {
+        fail(m.key_location, m.field,
+             "'params' is only for Dora's module nodes (Dora rejects it on a node with 'path')");
       } else {
         fail(m.key_location, m.field,
              fmt::format("unknown field {} (a node has: {})", quote(m.name), kNodeFields));

@@ -23,7 +23,7 @@
 // Checks, in this order (all problems are then sorted by position), following Dora 1.0's schema:
 //   1. the file: readable, at most kMaxFileSize bytes, valid YAML, exactly one document;
 //   2. the top level: a map with a `nodes` list (non-empty, at most kMaxNodes maps), an optional
-//      `env` and `health_check_interval`;
+//      `env`, and Dora's other top-level keys;
 //   3. each node: `id` and `path` present; known fields only; Dora's ids (dataflow.hpp), unique;
 //      `args` splits (quotes balanced); `env` a map of scalars whose `$VAR`s are set (expand.hpp);
 //      `build` a string; at most kMaxInputsPerNode inputs and kMaxOutputsPerNode outputs, no
@@ -37,14 +37,16 @@
 //      there: against $PATH), is an existing regular file, executable unless it is a `.py`.
 //
 // Three kinds of Dora feature outside what `dcp run` does:
-//   - accepted, and listed in Dataflow::run_limitations ("... is not supported by dcp run yet"):
-//     `input_timeout`, `queue_policy: backpressure`, `dora/logs` inputs, timers faster than
-//     kMinRunnableTimerPeriod, the supervision and logging fields, top-level
-//     `health_check_interval`, Python nodes (a `.py` path or a `pip install` build);
+//   - accepted with Dora's types checked, and listed in Dataflow::run_limitations ("... is not
+//     supported by dcp run yet"): `input_timeout`, `queue_policy: backpressure`, `dora/logs`
+//     inputs, timers faster than kMinRunnableTimerPeriod, the supervision, logging, deployment
+//     and typing fields of a node (`restart_policy` but `never`, ..., `cpu_affinity`, `deploy`,
+//     `output_types`, ...), the top-level keys other than `nodes` and `env`, Python nodes (a
+//     `.py` path or a `pip install` build);
 //   - refused with "<field> is not supported by the dcp local runner (use Dora for it)": the other
-//     kinds of node (`operators`, `operator`, `ros2`, `module`, ...), `deploy`, the typing fields,
-//     the paths `dynamic` and `shell` and URLs, and other top-level keys Dora has; git sources
-//     (`git`, `branch`, `tag`, `rev`) with "git sources are not supported by dcp (no network)";
+//     kinds of node (`operators`, `operator`, `ros2`, `module`, `hub`), `shared_memory_pool_size`,
+//     the paths `dynamic` and `shell` and URLs; git sources (`git`, `branch`, `tag`, `rev`) with
+//     "git sources are not supported by dcp (no network)"; `params` (Dora: module nodes only);
 //   - keys Dora itself rejects (`custom`, `_unstable_deploy`, `_unstable_debug`, `communication`,
 //     `startup_timeout`) give "'<field>' is not a Dora field"; any other key "unknown field".
 //

@@ -77,8 +77,8 @@ TEST(CliCheck, FileWithManyProblems_PrintsEveryOneWithItsPosition_Exit1) {
             0u)
       << lines[9];
   EXPECT_EQ(lines.back(), "dcp check: " + path +
-                              ":24:1: deploy: 'deploy' is not supported by the dcp local runner "
-                              "(use Dora for it)");
+                              ":24:9: deploy: deploy must be a map of machine, working_dir, labels "
+                              "and distribute, got a string");
 }
 
 TEST(CliGraphAndRun, FileWithManyProblems_AreRefusedWithTheSameMessages) {

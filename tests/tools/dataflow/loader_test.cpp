@@ -321,8 +321,9 @@ TEST(LoadInvalid, CommunicationKey_IsNotADoraField) {
 
 TEST(LoadInvalid, UnknownTopLevelField_IsRejected) {
   expect_fixture_error("unknown_top_level_field.yml",
-                       ":4:1: version: unknown top-level field 'version' (a dataflow has only "
-                       "'nodes')");
+                       ":4:1: version: unknown top-level field 'version' (a dataflow has: nodes, "
+                       "env, health_check_interval, deploy, debug, strict_types, "
+                       "exit_when_nodes_finish, type_rules)");
 }
 
 TEST(LoadInvalid, MissingExecutable_ShowsWhereItLooked) {
@@ -378,7 +379,7 @@ TEST(LoadInvalid, DirectoryAsDataflowFile_SaysSo) {
 
 TEST(LoadUnsupported, DoraNodeFields_AreNamedAsNotSupportedByTheLocalRunner) {
   for (const std::string field :
-       {"operators", "operator", "deploy", "ros2", "hub", "cpu_affinity", "module"}) {
+       {"operators", "operator", "ros2", "hub", "module"}) {
     SCOPED_TRACE(field);
     const df::DataflowError e = parse_error(one_node("    " + field + ": x\n"));
     EXPECT_EQ(e.location(), (df::SourceLocation{4, 5}));
@@ -409,19 +410,6 @@ TEST(LoadValid, Build_IsKeptWithItsLocation) {
   const df::Dataflow flow = parse(one_node("    build: |\n      make a\n      make b\n"));
   EXPECT_EQ(flow.nodes[0].build, "make a\nmake b\n");
   EXPECT_EQ(flow.nodes[0].build_location.line, 4);
-}
-
-TEST(LoadUnsupported, DoraTopLevelFields_AreNamedAsNotSupportedByTheLocalRunner) {
-  for (const std::string field :
-       {"deploy", "debug", "type_rules"}) {
-    SCOPED_TRACE(field);
-    const df::DataflowError e =
-        parse_error("nodes:\n  - id: a\n    path: a\n" + field + ":\n  x: 1\n");
-    EXPECT_EQ(e.location(), (df::SourceLocation{4, 1}));
-    EXPECT_EQ(e.field(), field);
-    EXPECT_EQ(e.reason(),
-              "'" + field + "' is not supported by the dcp local runner (use Dora for it)");
-  }
 }
 
 TEST(LoadUnsupported, DynamicAndShellPathsAndUrls_AreNamed) {
@@ -639,7 +627,7 @@ std::vector<df::Diagnostic> expected(bool with_executables) {
        "nodes[4].env.LIST",
        "the value of environment variable 'LIST' must be a string, number or boolean, got a "
        "list"},
-      {{24, 1}, "deploy", "'deploy' is not supported by the dcp local runner (use Dora for it)"},
+      {{24, 9}, "deploy", "deploy must be a map of machine, working_dir, labels and distribute, got a string"},
   };
   if (!with_executables) all.erase(all.begin() + 9);
   return all;

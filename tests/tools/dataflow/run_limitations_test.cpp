@@ -87,7 +87,7 @@ TEST(RunLimitations, RestartPolicyNever_IsWhatDcpRunDoes_NoLimitation) {
 
 TEST(RunLimitations, SupervisionAndLoggingNodeFields_HaveTheirTypesChecked) {
   EXPECT_EQ(parse_error(one_node("    restart_policy: sometimes\n")).reason(),
-            "restart_policy must be 'never', 'on-failure' or 'always', got 'sometimes'");
+            "restart_policy must be one of 'never', 'on-failure', 'always', got 'sometimes'");
   EXPECT_EQ(parse_error(one_node("    max_restarts: -1\n")).reason(),
             "max_restarts must be an integer from 0 to 4294967295, got '-1'");
   EXPECT_EQ(parse_error(one_node("    restart_delay: [1]\n")).reason(),
@@ -104,6 +104,29 @@ TEST(RunLimitations, TopLevelHealthCheckInterval_IsALimitation) {
   EXPECT_EQ(flow.run_limitations[0].field, "health_check_interval");
   EXPECT_EQ(parse_error(one_node("") + "health_check_interval: often\n").reason(),
             "health_check_interval must be a number (seconds), got 'often'");
+}
+
+TEST(RunLimitations, DeploymentTypingAndTopLevelFields_AreLimitationsWithTypesChecked) {
+  const df::Dataflow flow = parse(one_node(
+      "    cpu_affinity: [0, 1]\n"
+      "    deploy: {machine: m1, working_dir: /tmp, labels: {zone: a}, distribute: scp}\n"
+      "    output_types: {out: std_msgs/String}\n    input_types: {in: uint8}\n"
+      "    output_metadata: {out: [a, b]}\n    output_framing: {out: arrow-ipc}\n"
+      "    max_log_size: 50MB\n    max_rotated_files: 3\n    finish_grace_secs: 1.5\n") +
+      "deploy: {machine: m2}\ndebug: {enable_debug_inspection: true}\nstrict_types: true\n"
+      "exit_when_nodes_finish: false\ntype_rules: [{from: a, to: b}]\n");
+  EXPECT_EQ(flow.run_limitations.size(), 14u);
+  EXPECT_EQ(parse_error(one_node("    cpu_affinity: [0, x]\n")).reason(),
+            "a CPU index must be an integer >= 0, got 'x'");
+  const df::DataflowError framing = parse_error(one_node("    output_framing: {out: json}\n"));
+  EXPECT_EQ(framing.field(), "nodes[0].output_framing.out");
+  EXPECT_EQ(framing.reason(), "out must be one of 'raw', 'arrow-ipc', got 'json'");
+  EXPECT_EQ(parse_error(one_node("    deploy: {host: m1}\n")).reason(),
+            "unknown field 'host' in deploy (it has machine, working_dir, labels, distribute)");
+  EXPECT_EQ(parse_error(one_node("") + "strict_types: yes\n").reason(),
+            "strict_types must be true or false, got 'yes'");
+  EXPECT_EQ(parse_error(one_node("") + "type_rules: [{from: a}]\n").reason(),
+            "a type rule needs 'from' and 'to'");
 }
 
 TEST(RunLimitations, FieldsDoraRejects_AreNotDoraFields) {
