@@ -42,10 +42,10 @@
 //     inputs, timers faster than kMinRunnableTimerPeriod, the supervision, logging, deployment
 //     and typing fields of a node (`restart_policy` but `never`, ..., `cpu_affinity`, `deploy`,
 //     `output_types`, ...), the top-level keys other than `nodes` and `env`, Python nodes (a
-//     `.py` path or a `pip install` build);
+//     `.py` path or a `pip install` build), dynamic nodes (`path: dynamic`);
 //   - refused with "<field> is not supported by the dcp local runner (use Dora for it)": the other
 //     kinds of node (`operators`, `operator`, `ros2`, `module`, `hub`), `shared_memory_pool_size`,
-//     the paths `dynamic` and `shell` and URLs; git sources (`git`, `branch`, `tag`, `rev`) with
+//     the path `shell` and URLs; git sources (`git`, `branch`, `tag`, `rev`) with
 //     "git sources are not supported by dcp (no network)"; `params` (Dora: module nodes only);
 //   - keys Dora itself rejects (`custom`, `_unstable_deploy`, `_unstable_debug`, `communication`,
 //     `startup_timeout`) give "'<field>' is not a Dora field"; any other key "unknown field".

@@ -413,9 +413,8 @@ TEST(LoadValid, Build_IsKeptWithItsLocation) {
 }
 
 TEST(LoadUnsupported, DynamicAndShellPathsAndUrls_AreNamed) {
-  EXPECT_EQ(parse_error("nodes:\n  - id: a\n    path: dynamic\n").reason(),
-            "a dynamic node (path: dynamic) is not supported by the dcp local runner (use Dora for "
-            "it)");
+  EXPECT_EQ(parse("nodes:\n  - id: a\n    path: dynamic\n").run_limitations.at(0).reason,
+            "a dynamic node (path: dynamic) is not supported by dcp run yet");
   EXPECT_EQ(
       parse_error("nodes:\n  - id: a\n    path: shell\n").reason(),
       "a shell node (path: shell) is not supported by the dcp local runner (use Dora for it)");
