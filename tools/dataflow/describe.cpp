@@ -47,7 +47,11 @@ void describe_node(std::string& out, const Node& node, const Routes& routes) {
   out += "\n";
   if (!node.description.empty())
     out += fmt::format("  description: {}\n", escape(node.description));
-  out += fmt::format("  path: {} ({})\n", escape(node.path), escape(node.executable.string()));
+  if (node.executable.empty()) {
+    out += fmt::format("  path: {} (not started by the runner)\n", escape(node.path));
+  } else {
+    out += fmt::format("  path: {} ({})\n", escape(node.path), escape(node.executable.string()));
+  }
   if (!node.args.empty()) {
     out += fmt::format("  args: {} -> argv {}\n", escape(node.args), argv_list(node.argv));
   }
