@@ -870,7 +870,7 @@ class Parser {
     // Dora's operator and custom nodes have no `path`; their unsupported field is reported.
     const bool other_kind = seen.contains("operators") || seen.contains("operator") ||
                             seen.contains("custom") || seen.contains("ros2") ||
-                            seen.contains("module");
+                            seen.contains("module") || seen.contains("hub");
     if (!seen.contains("path") && !other_kind) {
       record(Diagnostic{node.location, field,
                         node.id.empty()

@@ -18,8 +18,8 @@
 // problem skips only the piece it is in (one map member, list element, reference or executable),
 // and the checks go on; so that one mistake is not reported twice, a reference into a node whose
 // `outputs` has an invalid entry is not checked, nodes without a valid id are not listed as known
-// nodes, and a node with `operators`/`operator`/`custom`/`ros2`/`module` is not also told it lacks
-// a `path`.
+// nodes, and a node with `operators`/`operator`/`custom`/`ros2`/`module`/`hub` is not also told it
+// lacks a `path`.
 // Checks, in this order (all problems are then sorted by position), following Dora 1.0's schema:
 //   1. the file: readable, at most kMaxFileSize bytes, valid YAML, exactly one document;
 //   2. the top level: a map with a `nodes` list (non-empty, at most kMaxNodes maps), an optional
