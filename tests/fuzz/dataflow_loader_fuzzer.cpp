@@ -29,7 +29,9 @@ void check_consistent(const dcp::dataflow::Dataflow& dataflow) {
       if (const auto* upstream = input.upstream()) {
         const auto* source = dataflow.find_node(upstream->node);
         if (source == nullptr || source->find_output(upstream->output) == nullptr) std::abort();
-      } else if (input.timer()->period.count() <= 0) {
+      } else if (const auto* timer = input.timer()) {
+        if (timer->period.count() <= 0) std::abort();
+      } else if (input.logs() == nullptr) {
         std::abort();
       }
     }
