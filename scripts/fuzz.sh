@@ -3,7 +3,7 @@
 # (defaults: 30 seconds, all). Each target gets the given number of seconds.
 #
 #   loader  the dataflow YAML loader (tests/fuzz/dataflow_loader_fuzzer.cpp); seeds:
-#           tests/tools/dataflow/fixtures and tests/fuzz/regressions
+#           tests/tools/dataflow/fixtures, tests/tools/dataflow/corpus and tests/fuzz/regressions
 #   frame   the runner <-> node frame decoder (tests/fuzz/frame_decoder_fuzzer.cpp); seeds:
 #           tests/fuzz/frame_corpus
 #
@@ -57,7 +57,9 @@ for target in "${targets[@]}"; do
     options=()
     if [[ ${target} == loader ]]; then
         binary=${build}/tests/fuzz/dataflow_loader_fuzzer
-        seeds=(tests/tools/dataflow/fixtures/valid/*.yml tests/tools/dataflow/fixtures/invalid/*.yml tests/fuzz/regressions/*)
+        seeds=(tests/tools/dataflow/fixtures/valid/*.yml tests/tools/dataflow/fixtures/invalid/*.yml
+               tests/tools/dataflow/corpus/good/*.yml tests/tools/dataflow/corpus/bad/*.yml
+               tests/fuzz/regressions/*)
         options=(-max_len=16384 -dict=tests/fuzz/dataflow.dict)
     else
         binary=${build}/tests/fuzz/frame_decoder_fuzzer

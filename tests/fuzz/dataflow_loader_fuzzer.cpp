@@ -21,7 +21,7 @@ namespace {
 void check_consistent(const dcp::dataflow::Dataflow& dataflow) {
   if (dataflow.nodes.empty() || dataflow.nodes.size() > dcp::dataflow::kMaxNodes) std::abort();
   for (const auto& node : dataflow.nodes) {
-    if (!dcp::dataflow::is_valid_id(node.id)) std::abort();
+    if (!dcp::dataflow::is_valid_node_id(node.id)) std::abort();
     if (node.inputs.size() > dcp::dataflow::kMaxInputsPerNode) std::abort();
     if (node.outputs.size() > dcp::dataflow::kMaxOutputsPerNode) std::abort();
     for (const auto& input : node.inputs) {
@@ -29,7 +29,9 @@ void check_consistent(const dcp::dataflow::Dataflow& dataflow) {
       if (const auto* upstream = input.upstream()) {
         const auto* source = dataflow.find_node(upstream->node);
         if (source == nullptr || source->find_output(upstream->output) == nullptr) std::abort();
-      } else if (input.timer()->value == 0 || input.timer()->period().count() <= 0) {
+      } else if (const auto* timer = input.timer()) {
+        if (timer->period.count() <= 0) std::abort();
+      } else if (input.logs() == nullptr) {
         std::abort();
       }
     }

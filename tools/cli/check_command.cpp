@@ -1,4 +1,5 @@
-// `dcp check <dataflow.yml>` — validates a dataflow and explains what dcp understood.
+// `dcp check <dataflow.yml>` (also `dcp validate`, Dora's name for it: `dora check` is a health
+// check of Dora's daemon) — validates a dataflow and explains what dcp understood.
 //
 // Prints dcp::dataflow::describe() (nodes, inputs with their sources and queue sizes, timers with
 // their rates, outputs with their readers, sources, warnings) and then "ok"; exit 0. An invalid
@@ -24,6 +25,7 @@ Subcommand add_check_command(CLI::App& parent) {
   auto options = std::make_shared<Options>();
   CLI::App* app = parent.add_subcommand(
       "check", "Validate a dataflow YAML file and explain its nodes, inputs, outputs and timers");
+  app->alias("validate");
   app->add_option("dataflow", options->file, "The dataflow YAML file")->required();
   app->add_flag("--no-exec-check", options->no_exec_check,
                 "Do not check that the node executables exist (e.g. before building them)");

@@ -1,6 +1,7 @@
 // tools/cli/command.hpp — how the `dcp` CLI's subcommands plug into main.cpp.
 //
-// Each subcommand lives in its own file (check_command.cpp, graph_command.cpp, run_command.cpp)
+// Each subcommand lives in its own file (check_command.cpp, build_command.cpp, graph_command.cpp,
+// run_command.cpp)
 // and exposes one add_*_command function. It registers a CLI11 subcommand with its options on the
 // parent app and returns the action to run when the user picked that subcommand. main.cpp parses
 // the command line, finds the chosen subcommand and calls its action.
@@ -18,6 +19,7 @@
 #include <string>
 #include <string_view>
 
+#include "dataflow/dataflow.hpp"
 #include "dataflow/error.hpp"
 
 namespace dcp::cli {
@@ -40,6 +42,13 @@ inline void print_dataflow_error(std::ostream& err, std::string_view command,
 }
 
 Subcommand add_check_command(CLI::App& parent);
+Subcommand add_build_command(CLI::App& parent);
+
+/// Runs the build commands of `dataflow` (runner/build.hpp); on failure prints
+/// "<command>: node 'x': build command `...` failed: exit code N" to `err`. Returns kExitOk or
+/// kExitInvalidDataflow.
+int build_dataflow(const dcp::dataflow::Dataflow& dataflow, std::string_view command,
+                   std::ostream& out, std::ostream& err);
 Subcommand add_graph_command(CLI::App& parent);
 Subcommand add_run_command(CLI::App& parent);
 

@@ -1,8 +1,10 @@
 // dcp — the Dora Concurrent Patterns command line.
 //
-//   dcp check <dataflow.yml> [--no-exec-check]   validate and explain a dataflow
+//   dcp check <dataflow.yml> [--no-exec-check]   validate and explain a dataflow (alias: validate)
+//   dcp build <dataflow.yml>                     run the nodes' `build` commands
 //   dcp graph <dataflow.yml> [--exec-check]      print it as a Mermaid flowchart
-//   dcp run <dataflow.yml> [--stop-after D] [--grace D]   run it locally (docs/runner.md)
+//   dcp run <dataflow.yml> [--stop-after D] [--grace D] [--no-build]
+//                                                build, then run it locally (docs/runner.md)
 //
 // Exit codes: 0 ok, 1 invalid dataflow (for run also: a node failed), 2 usage error / not available
 // (see command.hpp).
@@ -24,6 +26,7 @@ int main(int argc, char** argv) {
 
   const std::vector<dcp::cli::Subcommand> subcommands = {
       dcp::cli::add_check_command(app),
+      dcp::cli::add_build_command(app),
       dcp::cli::add_graph_command(app),
       dcp::cli::add_run_command(app),
   };

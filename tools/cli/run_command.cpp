@@ -1,8 +1,13 @@
-// `dcp run <dataflow.yml> [--stop-after DURATION] [--grace DURATION]` — runs a dataflow locally.
+// `dcp run <dataflow.yml> [--stop-after DURATION] [--grace DURATION] [--no-build]` — runs a
+// dataflow locally.
 //
-// Loads and validates the dataflow (node executables must exist, as with `dcp check`), then hands
-// it to the local runner (tools/runner/runner.hpp): every node starts as a child process, outputs are
-// routed to the inputs that read them, timers tick. Node output is shown line by line, prefixed
+// Loads and validates the dataflow; refuses what Dora accepts but dcp run cannot do yet
+// (Dataflow::run_limitations, e.g. "'restart_policy' is not supported by dcp run yet", each with
+// file:line:col) before building or starting anything; runs the nodes' `build` commands as
+// `dcp build` does (unless --no-build; `dora run` builds first too); then checks that the node
+// executables exist, as `dcp check` does, and hands it to the local runner
+// (tools/runner/runner.hpp): every node starts as a child process, outputs are routed to the
+// inputs that read them, timers tick. Node output is shown line by line, prefixed
 // with the node id: `[camera] ...` on stdout for the node's stdout, `[camera!] ...` on stderr for
 // its stderr. The runner's own messages (`[dcp] ...`) and the final summary table go to stderr.
 //
@@ -13,7 +18,8 @@
 // Exit status (also in `dcp run --help`):
 //   0  every node exited with code 0 and none reported errors;
 //   1  a node failed (non-zero exit, signal, killed after the grace period, could not start, broke
-//      the protocol), or the dataflow is invalid, or the runner could not start;
+//      the protocol), or the dataflow is invalid, or a build command failed, or the runner could
+//      not start;
 //   2  usage error (e.g. a malformed duration);
 //   3  no node failed, but a node reported errors that lost work (dcp::report_error(): a posted
 //      task that threw, ...; its `dcp:` lines are in its stderr, the summary names it).
@@ -44,6 +50,7 @@ Subcommand add_run_command(CLI::App& parent) {
     std::string file;
     std::string stop_after;
     std::string grace;
+    bool no_build = false;
   };
   auto options = std::make_shared<Options>();
   CLI::App* app = parent.add_subcommand(
@@ -52,7 +59,7 @@ Subcommand add_run_command(CLI::App& parent) {
       "Exit status:\n"
       "  0  every node exited with code 0 and none reported errors\n"
       "  1  a node failed (non-zero exit, signal, killed, could not start, protocol error),\n"
-      "     the dataflow is invalid, or the runner could not start\n"
+      "     the dataflow is invalid, a build command failed, or the runner could not start\n"
       "  2  usage error\n"
       "  3  no node failed, but a node reported errors that lost work (see its 'dcp:' lines)");
   app->add_option("dataflow", options->file, "The dataflow YAML file")->required();
@@ -63,6 +70,8 @@ Subcommand add_run_command(CLI::App& parent) {
                   "After Stop, how long nodes have to exit before they are killed (default " +
                       dcp::runner::format_duration(dcp::runner::kDefaultGrace) + ")")
       ->type_name("DURATION");
+  app->add_flag("--no-build", options->no_build,
+                "Do not run the nodes' `build` commands first (see `dcp build`)");
 
   auto run = [options](std::ostream& out, std::ostream& err) {
     dcp::runner::RunOptions run_options;
@@ -78,6 +87,25 @@ Subcommand add_run_command(CLI::App& parent) {
 
     dcp::dataflow::Dataflow dataflow;
     try {
+      // First without the executable check: the executables may be what the build makes.
+      dcp::dataflow::LoadOptions unchecked;
+      unchecked.check_executables = false;
+      std::optional<dcp::dataflow::Dataflow> unbuilt;
+      try {
+        unbuilt = dcp::dataflow::load_dataflow(options->file, unchecked);
+      } catch (const dcp::dataflow::DataflowError&) {
+        // Invalid anyway: the full load below reports every problem, as `dcp check` does.
+      }
+      if (unbuilt && !unbuilt->run_limitations.empty()) {
+        print_dataflow_error(err, "dcp run",
+                             dcp::dataflow::DataflowError(unbuilt->name, unbuilt->run_limitations));
+        return kExitInvalidDataflow;
+      }
+      if (unbuilt && !options->no_build) {
+        if (const int code = build_dataflow(*unbuilt, "dcp run", out, err); code != kExitOk) {
+          return code;
+        }
+      }
       dataflow = dcp::dataflow::load_dataflow(options->file);
     } catch (const dcp::dataflow::DataflowError& e) {
       print_dataflow_error(err, "dcp run", e);

@@ -7,37 +7,59 @@
 
 namespace dcp::dataflow {
 
-bool is_valid_id(std::string_view id) noexcept {
-  if (id.empty() || id.size() > kMaxIdLength) return false;
+namespace {
+bool is_id_character(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-' || c == '.';
+}
+}  // namespace
+
+bool is_valid_node_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > kMaxIdLength || id.front() == '.' || id == "dora") return false;
   for (const char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '-';
-    if (!ok) return false;
+    if (!is_id_character(c)) return false;
   }
   return true;
 }
 
-std::chrono::milliseconds Timer::period() const noexcept {
-  using Rep = std::chrono::milliseconds::rep;
-  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<Rep>::max());
-  const std::uint64_t per_unit = unit == Unit::secs ? 1000 : 1;
-  if (value > kMax / per_unit) return std::chrono::milliseconds::max();
-  return std::chrono::milliseconds(static_cast<Rep>(value * per_unit));
+bool is_valid_data_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > kMaxIdLength || id.front() == '/' || id.back() == '/') return false;
+  if (id.find("//") != std::string_view::npos) return false;
+  for (const char c : id) {
+    if (!is_id_character(c) && c != '/') return false;
+  }
+  return true;
 }
 
 double Timer::rate_hz() const noexcept {
-  const auto ms = period().count();
-  return ms > 0 ? 1000.0 / static_cast<double>(ms) : 0.0;
+  const auto ns = period.count();
+  return ns > 0 ? 1e9 / static_cast<double>(ns) : 0.0;
 }
 
 std::string Timer::spec() const {
-  return fmt::format("dora/timer/{}/{}", unit == Unit::secs ? "secs" : "millis", value);
+  const char* name = "millis";
+  switch (unit) {
+    case Unit::secs: name = "secs"; break;
+    case Unit::millis: name = "millis"; break;
+    case Unit::micros: name = "micros"; break;
+    case Unit::nanos: name = "nanos"; break;
+    case Unit::hz: name = "hz"; break;
+  }
+  return fmt::format("dora/timer/{}/{}", name, value);
 }
 
 std::string NodeOutput::spec() const { return node + "/" + output; }
 
+std::string DoraLogs::spec() const {
+  std::string out = "dora/logs";
+  if (!level.empty()) out += "/" + level;
+  if (!node.empty()) out += "/" + node;
+  return out;
+}
+
 std::string Input::source_spec() const {
   if (const Timer* t = timer()) return t->spec();
+  if (const DoraLogs* l = logs()) return l->spec();
   return std::get<NodeOutput>(source).spec();
 }
 

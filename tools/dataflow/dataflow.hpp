@@ -4,24 +4,26 @@
 // What it is for: the loader (dataflow/loader.hpp) turns a dataflow YAML file into a Dataflow;
 // `dcp check` explains it (describe.hpp), `dcp graph` draws it (mermaid.hpp) and the runner starts
 // its nodes and routes their outputs. A Dataflow that came out of the loader is consistent: node
-// ids are unique, every input names a declared output of an existing node or a valid timer, queue
-// sizes and counts are within the limits below, and (unless the check was skipped) every executable
-// exists.
+// ids are unique, every input names a declared output of an existing node, a valid timer or Dora's
+// logs, queue sizes and counts are within the limits below, and (unless the check was skipped)
+// every executable exists.
 //
 //   nodes:
 //     - id: sensors                       Node{id="sensors", path="bin/sensors", ...}
 //       path: bin/sensors                 executable = <yaml folder>/bin/sensors, made absolute
 //       args: --rate "100 Hz"             argv = {"--rate", "100 Hz"}
-//       env: { RATE: 100 }                env = {"RATE": "100"}
+//       env: { RATE: 100 }                env = {"RATE": "100"} (with the top-level env under it)
 //       inputs:
-//         tick: dora/timer/millis/10      Input{id="tick", source=Timer{millis, 10}, queue 10}
+//         tick: dora/timer/millis/10      Input{id="tick", source=Timer{10 ms, millis, "10"}, queue 10}
 //         estop:
 //           source: safety/estop          Input{id="estop", source=NodeOutput{"safety", "estop"},
 //           queue_size: 1                       queue_size=1}
 //       outputs: [imu]                    Output{id="imu"}
+//       build: cmake --build build        build = "cmake --build build" (run by `dcp build`)
 //
-// The subset of Dora's format that dcp supports is exactly these node fields (plus `name` and
-// `description`, kept as documentation); other Dora features are rejected by name, see loader.hpp.
+// dcp models these node fields (plus `name` and `description`, kept as documentation); what Dora
+// accepts but `dcp run` cannot do yet is listed in Dataflow::run_limitations, other Dora features
+// are rejected by name (see loader.hpp).
 //
 // Thread safety: plain values. Concurrent reads of one Dataflow are safe; writes need the usual
 // external synchronisation. Nothing here blocks.
@@ -33,6 +35,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -66,26 +69,37 @@ inline constexpr std::size_t kMaxIdLength = 256;
 /// A 4 MiB file can name one large anchor a thousand times; this bounds what that costs.
 inline constexpr std::size_t kMaxExpandedText = std::size_t{16} * 1024 * 1024;
 
-/// True if `id` is a valid node, input or output id: 1..kMaxIdLength characters from
-/// [A-Za-z0-9_-]. (Dora only forbids '/'; dcp keeps ids plain so they are safe everywhere.)
-[[nodiscard]] bool is_valid_id(std::string_view id) noexcept;
+/// True if `id` is a valid node id, as Dora has them: 1..kMaxIdLength characters from
+/// [A-Za-z0-9_.-], not starting with '.', and not "dora" (reserved for Dora's built-in inputs).
+[[nodiscard]] bool is_valid_node_id(std::string_view id) noexcept;
+/// True if `id` is a valid input or output (data) id, as Dora has them: 1..kMaxIdLength
+/// characters from [A-Za-z0-9_./-], without an empty '/'-separated part ("a/", "/a", "a//b").
+[[nodiscard]] bool is_valid_data_id(std::string_view id) noexcept;
 
 // ---------------------------------------------------------------------------------------------
 // Inputs.
 // ---------------------------------------------------------------------------------------------
 
-/// A timer input provided by Dora: `dora/timer/millis/N` or `dora/timer/secs/N`, N >= 1.
+/// Shortest timer period `dcp run` honours: 100 µs (10 kHz). The loader accepts shorter timers,
+/// as Dora does (`dcp check` passes them), and lists each as a run limitation (see
+/// Dataflow::run_limitations): the runner's event loop cannot tick faster with any accuracy.
+inline constexpr std::chrono::nanoseconds kMinRunnableTimerPeriod{100'000};
+
+/// A timer input provided by Dora: `dora/timer/<unit>/<value>` with unit secs, millis, micros or
+/// nanos and an integer value >= 1, or unit hz and a number > 0 (ticks per second).
 struct Timer {
-  enum class Unit { millis, secs };
+  enum class Unit { secs, millis, micros, nanos, hz };
 
+  /// The period, computed once by the loader: > 0 and at most nanoseconds::max() (292 years).
+  /// hz/F is rounded to the nearest nanosecond. Timers compare by period first.
+  std::chrono::nanoseconds period{};
   Unit unit = Unit::millis;
-  std::uint64_t value = 0;  ///< N, as written (>= 1)
+  /// The value as written after the unit, canonical for integers ("7" for "007" or "+7").
+  std::string value;
 
-  /// The period (value milliseconds or value seconds). The loader guarantees it fits.
-  [[nodiscard]] std::chrono::milliseconds period() const noexcept;
   /// Ticks per second, e.g. 100.0 for millis/10, 0.5 for secs/2.
   [[nodiscard]] double rate_hz() const noexcept;
-  /// The canonical source text, e.g. "dora/timer/millis/10" (without leading zeros).
+  /// The canonical source text, e.g. "dora/timer/millis/10", "dora/timer/hz/0.5".
   [[nodiscard]] std::string spec() const;
 
   friend auto operator<=>(const Timer&, const Timer&) = default;
@@ -102,18 +116,41 @@ struct NodeOutput {
   friend auto operator<=>(const NodeOutput&, const NodeOutput&) = default;
 };
 
+/// Dora's log input `dora/logs[/<level>[/<node>]]`: the log lines of every node (or of `node`),
+/// at `level` or above. dcp run cannot deliver them yet (a run limitation).
+struct DoraLogs {
+  std::string level;  ///< stdout, error, warn, info, debug or trace, lower case; "" for all
+  std::string node;   ///< "" for every node
+
+  /// "dora/logs", "dora/logs/info", "dora/logs/info/camera".
+  [[nodiscard]] std::string spec() const;
+
+  friend auto operator<=>(const DoraLogs&, const DoraLogs&) = default;
+};
+
+/// What an input does when its queue is full: Dora's `queue_policy`.
+enum class QueuePolicy {
+  drop_oldest,   ///< the default: the oldest queued message is dropped
+  backpressure,  ///< Dora buffers up to max(10 x queue_size, 100); dcp run cannot yet
+};
+
 struct Input {
   std::string id;  ///< the input id the node sees in its events
-  std::variant<NodeOutput, Timer> source;
-  std::size_t queue_size = kDefaultQueueSize;  ///< 1..kMaxQueueSize
+  std::variant<NodeOutput, Timer, DoraLogs> source;
+  /// 1..kMaxQueueSize; Dora's `queue_size: 0` means 1, as in Dora.
+  std::size_t queue_size = kDefaultQueueSize;
   bool queue_size_is_default = true;           ///< no `queue_size` in the file
+  /// Dora's `input_timeout` in seconds, if set (dcp run cannot honour it yet).
+  std::optional<double> input_timeout;
+  QueuePolicy queue_policy = QueuePolicy::drop_oldest;
   SourceLocation location;                     ///< of the input's key in the file
 
   [[nodiscard]] const Timer* timer() const noexcept { return std::get_if<Timer>(&source); }
   [[nodiscard]] const NodeOutput* upstream() const noexcept {
     return std::get_if<NodeOutput>(&source);
   }
-  /// The source as written in canonical form: "node/output" or "dora/timer/millis/10".
+  [[nodiscard]] const DoraLogs* logs() const noexcept { return std::get_if<DoraLogs>(&source); }
+  /// The source as written in canonical form: "node/output", "dora/timer/millis/10", "dora/logs".
   [[nodiscard]] std::string source_spec() const;
 };
 
@@ -131,10 +168,16 @@ struct Node {
   std::string name;                        ///< optional human-readable name ("" if absent)
   std::string description;                 ///< optional description ("" if absent)
   std::string path;                        ///< as written in the file
-  std::filesystem::path executable;        ///< path resolved against the file's folder, absolute
+  /// `path` with Dora's variables expanded, resolved against the file's folder, absolute (or
+  /// where $PATH has a bare name that the folder has not, when executables were checked).
+  std::filesystem::path executable;
   std::string args;                        ///< as written ("" if absent)
   std::vector<std::string> argv;           ///< args split like a shell would (see args.hpp)
   std::map<std::string, std::string> env;  ///< extra environment variables
+  /// Dora's `build`: shell commands, one per line, that `dcp build` (and `dcp run` before
+  /// starting anything) runs in the dataflow's folder; "" if absent.
+  std::string build;
+  SourceLocation build_location;           ///< of the `build` value (line 0 if absent)
   std::vector<Input> inputs;               ///< in file order
   std::vector<Output> outputs;             ///< in file order
   SourceLocation location;                 ///< of the node's map in the file
@@ -159,11 +202,16 @@ struct Dataflow {
   std::string name;                ///< display name of the file (the path as given to the loader)
   std::filesystem::path base_dir;  ///< folder that relative node paths are resolved against
   std::vector<Node> nodes;         ///< in file order
+  /// What Dora accepts but `dcp run` cannot do yet, one entry per use, sorted by position, e.g.
+  ///   {7:5, "nodes[1].restart_policy", "'restart_policy' is not supported by dcp run yet"}.
+  /// `dcp check` accepts the dataflow and lists them; `dcp run` refuses it with them, before
+  /// building or starting anything.
+  std::vector<Diagnostic> run_limitations;
 
   [[nodiscard]] const Node* find_node(std::string_view node_id) const noexcept;
   /// Who reads what; O(total inputs · log). Build it once and keep it.
   [[nodiscard]] Routes routes() const;
-  /// The distinct timers used by any input, ordered by unit then value.
+  /// The distinct timers used by any input, ordered by period (then unit and value).
   [[nodiscard]] std::vector<Timer> timers() const;
 };
 

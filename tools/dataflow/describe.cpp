@@ -15,11 +15,19 @@ std::string plural(std::size_t count, std::string_view one, std::string_view man
   return fmt::format("{} {}", count, count == 1 ? one : many);
 }
 
-// "every 10 ms, 100 Hz" / "every 2 s, 0.5 Hz".
+// "every 10 ms, 100 Hz" / "every 2 s, 0.5 Hz" / "every 33.3333 ms, 30 Hz".
 std::string timer_rate(const Timer& timer) {
-  const std::string every = timer.unit == Timer::Unit::secs
-                                ? fmt::format("every {} s", timer.value)
-                                : fmt::format("every {} ms", timer.value);
+  const auto ns = static_cast<double>(timer.period.count());
+  std::string every;
+  if (ns >= 1e9) {
+    every = fmt::format("every {:.6g} s", ns / 1e9);
+  } else if (ns >= 1e6) {
+    every = fmt::format("every {:.6g} ms", ns / 1e6);
+  } else if (ns >= 1e3) {
+    every = fmt::format("every {:.6g} us", ns / 1e3);
+  } else {
+    every = fmt::format("every {} ns", timer.period.count());
+  }
   return fmt::format("{}, {:.6g} Hz", every, timer.rate_hz());
 }
 
@@ -39,10 +47,15 @@ void describe_node(std::string& out, const Node& node, const Routes& routes) {
   out += "\n";
   if (!node.description.empty())
     out += fmt::format("  description: {}\n", escape(node.description));
-  out += fmt::format("  path: {} ({})\n", escape(node.path), escape(node.executable.string()));
+  if (node.executable.empty()) {
+    out += fmt::format("  path: {} (not started by the runner)\n", escape(node.path));
+  } else {
+    out += fmt::format("  path: {} ({})\n", escape(node.path), escape(node.executable.string()));
+  }
   if (!node.args.empty()) {
     out += fmt::format("  args: {} -> argv {}\n", escape(node.args), argv_list(node.argv));
   }
+  if (!node.build.empty()) out += fmt::format("  build: {}\n", escape(node.build));
   if (!node.env.empty()) {
     out += "  env:\n";
     for (const auto& [name, value] : node.env) {
@@ -55,9 +68,11 @@ void describe_node(std::string& out, const Node& node, const Routes& routes) {
   } else {
     out += "  inputs:\n";
     for (const Input& input : node.inputs) {
-      const std::string queue = input.queue_size_is_default
-                                    ? fmt::format("queue {} (default)", input.queue_size)
-                                    : fmt::format("queue {}", input.queue_size);
+      std::string queue = input.queue_size_is_default
+                              ? fmt::format("queue {} (default)", input.queue_size)
+                              : fmt::format("queue {}", input.queue_size);
+      if (input.queue_policy == QueuePolicy::backpressure) queue += ", backpressure";
+      if (input.input_timeout) queue += fmt::format(", input_timeout {:g} s", *input.input_timeout);
       if (const Timer* timer = input.timer()) {
         out += fmt::format("    {} <- {} (timer: {}), {}\n", input.id, timer->spec(),
                            timer_rate(*timer), queue);
@@ -139,6 +154,17 @@ std::string describe(const Dataflow& dataflow) {
     out += "timers:\n";
     for (const Timer& timer : timers) {
       out += fmt::format("  {} ({})\n", timer.spec(), timer_rate(timer));
+    }
+  }
+
+  if (!dataflow.run_limitations.empty()) {
+    out += fmt::format("not supported by dcp run yet ({}; dcp check and Dora accept them):\n",
+                       dataflow.run_limitations.size());
+    for (const Diagnostic& limitation : dataflow.run_limitations) {
+      out += "  " +
+             format_diagnostic(escape(dataflow.name), limitation.location, limitation.field,
+                               limitation.reason) +
+             "\n";
     }
   }
 

@@ -28,7 +28,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -42,6 +45,7 @@
 #include <vector>
 
 #include "dataflow/args.hpp"
+#include "dataflow/expand.hpp"
 #include "text.hpp"
 
 namespace dcp::dataflow {
@@ -50,35 +54,94 @@ namespace {
 namespace fs = std::filesystem;
 using detail::quote;
 
-constexpr std::string_view kNodeFields = "id, name, description, path, args, env, inputs, outputs";
+constexpr std::string_view kNodeFields =
+    "id, name, description, path, args, env, build, inputs, outputs";
 
-// Dora node fields outside dcp's subset (old and new Dora versions). Named in the error rather than
-// reported as unknown, so that the user knows the file is fine for Dora itself.
+// Dora node fields outside dcp's subset. Named in the error rather than reported as unknown, so
+// that the user knows the file is fine for Dora itself.
 // clang-format off
-constexpr std::array<std::string_view, 35> kUnsupportedNodeFields = {
+constexpr std::array<std::string_view, 6> kUnsupportedNodeFields = {
     // other kinds of nodes and sources
-    "operators", "operator", "custom", "ros2", "module", "params", "hub", "path_sha256",
-    // building and fetching
-    "build", "git", "branch", "tag", "rev",
+    "operators", "operator", "ros2", "module", "hub",
     // distribution
-    "deploy", "_unstable_deploy", "cpu_affinity", "shared_memory_pool_size",
-    // supervision
-    "restart_policy", "max_restarts", "restart_delay", "max_restart_delay", "restart_window",
-    "health_check_timeout", "finish_grace_secs", "startup_timeout",
-    // logging
-    "send_stdout_as", "send_logs_as", "min_log_level", "max_log_size", "max_rotated_files",
-    // typing
-    "output_types", "input_types", "output_framing", "output_metadata", "pattern"};
+    "shared_memory_pool_size"};
 
-// Dora top-level keys other than `nodes`.
-constexpr std::array<std::string_view, 10> kUnsupportedTopLevelFields = {
-    "communication", "_unstable_deploy", "_unstable_debug", "deploy", "debug", "env",
-    "health_check_interval", "strict_types", "exit_when_nodes_finish", "type_rules"};
+// Dora's git sources of a node: dcp never fetches anything.
+constexpr std::array<std::string_view, 4> kGitFields = {"git", "branch", "tag", "rev"};
+
+
+// Keys that older Dora versions or other tools had, and that Dora (1.0) rejects as unknown
+// (its Descriptor and Node are `deny_unknown_fields`): never "Dora would accept it".
+constexpr std::array<std::string_view, 3> kNotDoraNodeFields = {"custom", "_unstable_deploy",
+                                                               "startup_timeout"};
+constexpr std::array<std::string_view, 3> kNotDoraTopLevelFields = {
+    "communication", "_unstable_deploy", "_unstable_debug"};
+
+// Node fields Dora has that `dcp check` accepts, with their types checked, and `dcp run` refuses
+// (Dataflow::run_limitations).
+enum class FieldType {
+  number,             // f64: an integer or decimal
+  count,              // u32
+  string,             //
+  boolean,            // true / false
+  restart_policy,     // never | on-failure | always
+  log_level,          // stdout | error | warn | info | debug | trace (any case)
+  indices,            // a list of usize (cpu_affinity)
+  strings,            // a map of data ids to strings (output_types, input_types)
+  string_lists,       // a map of data ids to lists of strings (output_metadata)
+  framings,           // a map of data ids to raw | arrow-ipc (output_framing)
+  string_map,         // a map of strings to strings (deploy labels)
+  deploy,             // {machine, working_dir, labels, distribute}
+  debug,              // {enable_debug_inspection}
+  type_rules,         // a list of {from, to}
+};
+struct RunLimitedField {
+  std::string_view name;
+  FieldType type;
+};
+constexpr std::array<RunLimitedField, 20> kRunLimitedNodeFields = {{
+    {"restart_policy", FieldType::restart_policy},
+    {"max_restarts", FieldType::count},
+    {"restart_delay", FieldType::number},
+    {"max_restart_delay", FieldType::number},
+    {"restart_window", FieldType::number},
+    {"health_check_timeout", FieldType::number},
+    {"send_stdout_as", FieldType::string},
+    {"send_logs_as", FieldType::string},
+    {"min_log_level", FieldType::log_level},
+    {"max_log_size", FieldType::string},
+    {"max_rotated_files", FieldType::count},
+    {"finish_grace_secs", FieldType::number},
+    {"cpu_affinity", FieldType::indices},
+    {"deploy", FieldType::deploy},
+    {"output_types", FieldType::strings},
+    {"input_types", FieldType::strings},
+    {"output_metadata", FieldType::string_lists},
+    {"output_framing", FieldType::framings},
+    {"pattern", FieldType::string},
+    {"path_sha256", FieldType::string},
+}};
+constexpr std::array<RunLimitedField, 6> kRunLimitedTopLevelFields = {{
+    {"health_check_interval", FieldType::number},
+    {"deploy", FieldType::deploy},
+    {"debug", FieldType::debug},
+    {"strict_types", FieldType::boolean},
+    {"exit_when_nodes_finish", FieldType::boolean},
+    {"type_rules", FieldType::type_rules},
+}};
 // clang-format on
 
 template <std::size_t N>
 bool contains(const std::array<std::string_view, N>& list, std::string_view value) {
   return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+std::string not_yet(std::string_view what) {
+  return fmt::format("{} is not supported by dcp run yet", what);
+}
+
+std::string not_dora(std::string_view field) {
+  return fmt::format("{} is not a Dora field (Dora rejects it too)", quote(field));
 }
 
 std::string unsupported(std::string_view what) {
@@ -108,7 +171,15 @@ SourceLocation location_of(const YAML::Mark& mark) {
 }
 
 // A key is shown as `.key` in field paths when it is plain, as `["key"]` otherwise.
-bool is_plain_key(std::string_view key) { return key.size() <= 64 && is_valid_id(key); }
+bool is_plain_key(std::string_view key) {
+  if (key.empty() || key.size() > 64) return false;
+  for (const char c : key) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
 
 std::string member(const std::string& parent, std::string_view key) {
   if (is_plain_key(key)) return parent.empty() ? std::string(key) : parent + "." + std::string(key);
@@ -131,21 +202,30 @@ std::string list_names(const std::vector<std::string>& names) {
   return out;
 }
 
-// Why `id` is not a valid id, or nullopt if it is.
-std::optional<std::string> id_problem(std::string_view id) {
+enum class IdKind { node, data };
+
+// Why `id` is not a valid node or data id (Dora's rules, see dataflow.hpp), or nullopt if it is.
+std::optional<std::string> id_problem(std::string_view id, IdKind kind) {
   if (id.empty()) return "it is empty";
   if (id.size() > kMaxIdLength) {
     return fmt::format("it is {} characters long (the limit is {})", id.size(), kMaxIdLength);
   }
-  constexpr std::string_view kAllowed = "(ids use only letters, digits, '_' and '-')";
+  const std::string_view allowed = kind == IdKind::node
+                                       ? "(node ids use only letters, digits, '_', '.' and '-')"
+                                       : "(input and output ids use only letters, digits, '_', "
+                                         "'.', '/' and '-')";
   for (const char c : id) {
     if (static_cast<unsigned char>(c) >= 0x80) {
-      return fmt::format("non-ASCII characters are not allowed {}", kAllowed);
+      return fmt::format("non-ASCII characters are not allowed {}", allowed);
     }
-    const std::string one(1, c);
-    if (!is_valid_id(one)) {
-      return fmt::format("character {} is not allowed {}", quote(one), kAllowed);
-    }
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-' || c == '.' || (c == '/' && kind == IdKind::data);
+    if (!ok) return fmt::format("character {} is not allowed {}", quote(std::string(1, c)), allowed);
+  }
+  if (kind == IdKind::node && id.front() == '.') return std::string("it must not start with '.'");
+  if (kind == IdKind::data &&
+      (id.front() == '/' || id.back() == '/' || id.find("//") != std::string_view::npos)) {
+    return std::string("a '/' must stand between two non-empty parts");
   }
   return std::nullopt;
 }
@@ -275,7 +355,20 @@ class Parser {
       // Not expected (the walk only reads types and scalars), but never let one escape.
       fail(location_of(e.mark), "", "YAML error: " + e.msg);
     }
+    std::stable_sort(limitations_.begin(), limitations_.end(), by_position);
+    dataflow.run_limitations = std::move(limitations_);
     return dataflow;
+  }
+
+  static bool by_position(const Diagnostic& a, const Diagnostic& b) {
+    return std::pair(a.location.line, a.location.column) <
+           std::pair(b.location.line, b.location.column);
+  }
+
+  // Notes something Dora accepts but `dcp run` cannot do yet (Dataflow::run_limitations).
+  void limit(SourceLocation location, std::string field, std::string reason) {
+    charge(field.size() + reason.size(), location, field);
+    limitations_.push_back(Diagnostic{location, std::move(field), std::move(reason)});
   }
 
   [[noreturn]] static void fail(SourceLocation location, std::string field, std::string reason) {
@@ -293,11 +386,7 @@ class Parser {
   }
 
   void sort_and_keep_reported() {
-    std::stable_sort(diagnostics_.begin(), diagnostics_.end(),
-                     [](const Diagnostic& a, const Diagnostic& b) {
-                       return std::pair(a.location.line, a.location.column) <
-                              std::pair(b.location.line, b.location.column);
-                     });
+    std::stable_sort(diagnostics_.begin(), diagnostics_.end(), by_position);
     if (diagnostics_.size() > kMaxReportedDiagnostics) diagnostics_.resize(kMaxReportedDiagnostics);
   }
 
@@ -414,13 +503,225 @@ class Parser {
   }
 
   std::string valid_id(const YAML::Node& value, SourceLocation location, const std::string& field,
-                       std::string_view what) {
+                       std::string_view what, IdKind kind) {
     if (value.IsNull()) fail(location, field, fmt::format("{} is empty", what));
     std::string id = scalar(value, location, field, what);
-    if (auto problem = id_problem(id)) {
+    if (auto problem = id_problem(id, kind)) {
       fail(location, field, fmt::format("invalid {} {}: {}", what, quote(id), *problem));
     }
     return id;
+  }
+
+  // The number (integer or decimal, as YAML and Rust's f64 read it) in m.value; `unit` names
+  // what it counts in the error.
+  double number(const Member& m, std::string_view what, std::string_view unit) {
+    const std::string text =
+        m.value.IsScalar() ? scalar(m.value, m.value_location, m.field, what) : std::string();
+    std::string_view digits = text;
+    if (!digits.empty() && digits.front() == '+') digits.remove_prefix(1);
+    double value = 0;
+    const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (!m.value.IsScalar() || digits.empty() || error != std::errc() ||
+        end != digits.data() + digits.size() || !std::isfinite(value)) {
+      fail(m.value_location, m.field,
+           fmt::format("{} must be a number ({}), got {}", what, unit,
+                       m.value.IsScalar() ? quote(text) : kind_name(m.value)));
+    }
+    return value;
+  }
+
+  template <std::size_t N>
+  static const RunLimitedField* run_limited_field(const std::array<RunLimitedField, N>& fields,
+                                                  std::string_view name) {
+    for (const RunLimitedField& field : fields) {
+      if (field.name == name) return &field;
+    }
+    return nullptr;
+  }
+
+  // One of `choices` (a value of a Rust enum), or a failure naming them.
+  void check_choice(const Member& m, std::initializer_list<std::string_view> choices) {
+    const std::string text = scalar(m.value, m.value_location, m.field, m.name);
+    for (const std::string_view choice : choices) {
+      if (text == choice) return;
+    }
+    std::string names;
+    for (const std::string_view choice : choices) {
+      names += (names.empty() ? "'" : ", '") + std::string(choice) + "'";
+    }
+    fail(m.value_location, m.field,
+         fmt::format("{} must be one of {}, got {}", m.name, names, quote(text)));
+  }
+
+  // A map (or null); calls visit(const Member&) for each entry.
+  template <typename Visit>
+  void check_map(const Member& m, std::string_view what, Visit&& visit) {
+    if (m.value.IsNull()) return;
+    if (!m.value.IsMap()) {
+      fail(m.value_location, m.field,
+           fmt::format("{} must be a map of {}, got {}", m.name, what, kind_name(m.value)));
+    }
+    if (m.value.size() > kMaxInputsPerNode) {
+      fail(m.value_location, m.field, fmt::format("{} has too many entries", m.name));
+    }
+    for_each_member(m.value, m.field, "entry", visit);
+  }
+
+  // A list (or null); calls visit(const Member&) for each element (as a Member named by index).
+  template <typename Visit>
+  void check_list(const Member& m, std::string_view what, Visit&& visit) {
+    if (m.value.IsNull()) return;
+    if (!m.value.IsSequence()) {
+      fail(m.value_location, m.field,
+           fmt::format("{} must be a list of {}, got {}", m.name, what, kind_name(m.value)));
+    }
+    if (m.value.size() > kMaxInputsPerNode) {
+      fail(m.value_location, m.field, fmt::format("{} has too many entries", m.name));
+    }
+    std::size_t index = 0;
+    for (auto it = m.value.begin(); it != m.value.end(); ++it, ++index) {
+      attempt([&] {
+        Member e{m.key, *it, m.name, m.key_location, location_of(it->Mark()),
+                 element(m.field, index)};
+        visit(static_cast<const Member&>(e));
+      });
+    }
+  }
+
+  void check_data_id_key(const Member& e) {
+    if (auto problem = id_problem(e.name, IdKind::data)) {
+      fail(e.key_location, e.field, fmt::format("invalid output id {}: {}", quote(e.name), *problem));
+    }
+  }
+
+  // Checks m.value against Dora's type of the field.
+  void check_type(const Member& m, FieldType type) {
+    switch (type) {
+      case FieldType::boolean: {
+        const std::string text = scalar(m.value, m.value_location, m.field, m.name);
+        if (text != "true" && text != "false") {
+          fail(m.value_location, m.field,
+               fmt::format("{} must be true or false, got {}", m.name, quote(text)));
+        }
+        return;
+      }
+      case FieldType::indices:
+        check_list(m, "CPU indices", [&](const Member& e) {
+          const std::string text =
+              e.value.IsScalar() ? scalar(e.value, e.value_location, e.field, "index") : "";
+          if (!e.value.IsScalar() || !parse_decimal(text, 1u << 20)) {
+            fail(e.value_location, e.field,
+                 fmt::format("a CPU index must be an integer >= 0, got {}",
+                             e.value.IsScalar() ? quote(text) : kind_name(e.value)));
+          }
+        });
+        return;
+      case FieldType::strings:
+        check_map(m, "data ids to strings", [&](const Member& e) {
+          check_data_id_key(e);
+          static_cast<void>(scalar(e.value, e.value_location, e.field, "the type"));
+        });
+        return;
+      case FieldType::string_lists:
+        check_map(m, "data ids to lists of strings", [&](const Member& e) {
+          check_data_id_key(e);
+          check_list(e, "strings", [&](const Member& item) {
+            static_cast<void>(scalar(item.value, item.value_location, item.field, "an entry"));
+          });
+        });
+        return;
+      case FieldType::framings:
+        check_map(m, "data ids to 'raw' or 'arrow-ipc'", [&](const Member& e) {
+          check_data_id_key(e);
+          check_choice(e, {"raw", "arrow-ipc"});
+        });
+        return;
+      case FieldType::string_map:
+        check_map(m, "strings to strings", [&](const Member& e) {
+          static_cast<void>(scalar(e.value, e.value_location, e.field, "the value"));
+        });
+        return;
+      case FieldType::deploy:
+        check_map(m, "machine, working_dir, labels and distribute", [&](const Member& e) {
+          if (e.name == "machine" || e.name == "working_dir") {
+            static_cast<void>(scalar(e.value, e.value_location, e.field, e.name));
+          } else if (e.name == "labels") {
+            check_type(e, FieldType::string_map);
+          } else if (e.name == "distribute") {
+            check_choice(e, {"local", "scp", "http"});
+          } else {
+            fail(e.key_location, e.field,
+                 fmt::format("unknown field {} in deploy (it has machine, working_dir, labels, "
+                             "distribute)",
+                             quote(e.name)));
+          }
+        });
+        return;
+      case FieldType::debug:
+        check_map(m, "enable_debug_inspection", [&](const Member& e) {
+          if (e.name != "enable_debug_inspection") {
+            fail(e.key_location, e.field,
+                 fmt::format("unknown field {} in debug (it has enable_debug_inspection)",
+                             quote(e.name)));
+          }
+          check_type(e, FieldType::boolean);
+        });
+        return;
+      case FieldType::type_rules:
+        check_list(m, "{from, to} rules", [&](const Member& rule) {
+          if (!rule.value.IsMap()) {
+            fail(rule.value_location, rule.field,
+                 fmt::format("a type rule must be a map with 'from' and 'to', got {}",
+                             kind_name(rule.value)));
+          }
+          const auto seen = for_each_member(rule.value, rule.field, "field", [&](const Member& e) {
+            if (e.name != "from" && e.name != "to") {
+              fail(e.key_location, e.field,
+                   fmt::format("unknown field {} in a type rule (it has 'from' and 'to')",
+                               quote(e.name)));
+            }
+            static_cast<void>(scalar(e.value, e.value_location, e.field, e.name));
+          });
+          if (!seen.contains("from") || !seen.contains("to")) {
+            fail(rule.value_location, rule.field, "a type rule needs 'from' and 'to'");
+          }
+        });
+        return;
+      case FieldType::number:
+        static_cast<void>(number(m, m.name, "seconds"));
+        return;
+      case FieldType::count: {
+        const std::string text =
+            m.value.IsScalar() ? scalar(m.value, m.value_location, m.field, m.name) : "";
+        if (!m.value.IsScalar() || !parse_decimal(text, std::numeric_limits<std::uint32_t>::max())) {
+          fail(m.value_location, m.field,
+               fmt::format("{} must be an integer from 0 to {}, got {}", m.name,
+                           std::numeric_limits<std::uint32_t>::max(),
+                           m.value.IsScalar() ? quote(text) : kind_name(m.value)));
+        }
+        return;
+      }
+      case FieldType::string:
+        static_cast<void>(scalar(m.value, m.value_location, m.field, m.name));
+        return;
+      case FieldType::restart_policy:
+        check_choice(m, {"never", "on-failure", "always"});
+        return;
+      case FieldType::log_level: {
+        std::string text = scalar(m.value, m.value_location, m.field, m.name);
+        std::transform(text.begin(), text.end(), text.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        constexpr std::array<std::string_view, 6> kLevels = {"stdout", "error", "warn",
+                                                             "info",   "debug", "trace"};
+        if (!contains(kLevels, text)) {
+          fail(m.value_location, m.field,
+               fmt::format("min_log_level must be one of stdout, error, warn, info, debug, "
+                           "trace, got {}",
+                           quote(m.value.Scalar())));
+        }
+        return;
+      }
+    }
   }
 
   // ----- top level --------------------------------------------------------------------------
@@ -437,11 +738,19 @@ class Parser {
       if (m.name == "nodes") {
         nodes_key = m.key;
         nodes = m.value;
-      } else if (contains(kUnsupportedTopLevelFields, m.name)) {
-        fail(m.key_location, m.field, unsupported(quote(m.name)));
+      } else if (const RunLimitedField* limited = run_limited_field(kRunLimitedTopLevelFields,
+                                                                      m.name)) {
+        check_type(m, limited->type);
+        limit(m.key_location, m.field, not_yet(quote(m.name)));
+      } else if (m.name == "env") {
+        parse_env(m.value, m.value_location, m.field, top_level_env_);
+      } else if (contains(kNotDoraTopLevelFields, m.name)) {
+        fail(m.key_location, m.field, not_dora(m.name));
       } else {
         fail(m.key_location, m.field,
-             fmt::format("unknown top-level field {} (a dataflow has only 'nodes')",
+             fmt::format("unknown top-level field {} (a dataflow has: nodes, env, "
+                         "health_check_interval, deploy, debug, strict_types, "
+                         "exit_when_nodes_finish, type_rules)",
                          quote(m.name)));
       }
     });
@@ -473,6 +782,15 @@ class Parser {
       NodeMarks& marks = marks_.emplace_back();
       marks.field = element("nodes", index);
       attempt([&] { parse_node(value, index, node, marks); });
+      // The top-level env under the node's own (the node's wins, as in Dora).
+      for (const auto& [name, text] : top_level_env_) node.env.emplace(name, text);
+      if (is_python(node)) {
+        limit(marks.path.known() ? marks.path : node.location,
+              marks.path.known() ? member(marks.field, "path") : marks.field,
+              fmt::format("node {}: python nodes need Dora's Python API (dcp run starts native "
+                          "executables only): not supported by dcp run yet",
+                          quote(node.id)));
+      }
       if (node.id.empty()) continue;  // its problem is reported
       const auto [existing, inserted] = index_of_id.emplace(node.id, index);
       if (!inserted) {
@@ -493,10 +811,11 @@ class Parser {
       fail(node.location, field,
            fmt::format("a node must be a map with 'id' and 'path', got {}", kind_name(value)));
     }
+    std::optional<Diagnostic> git_field;  // the first of git/branch/tag/rev; reported below
     const auto seen = for_each_member(value, field, "field", [&](const Member& m) {
       if (m.name == "id") {
         marks.id = m.value_location;
-        node.id = valid_id(m.value, m.value_location, m.field, "node id");
+        node.id = valid_id(m.value, m.value_location, m.field, "node id", IdKind::node);
         if (node.id == "dora") {
           fail(m.value_location, m.field,
                "node id 'dora' is reserved (inputs 'dora/...' name Dora's built-in timers)");
@@ -511,23 +830,47 @@ class Parser {
       } else if (m.name == "args") {
         parse_args(m.value, m.value_location, m.field, node);
       } else if (m.name == "env") {
-        parse_env(m.value, m.value_location, m.field, node);
+        parse_env(m.value, m.value_location, m.field, node.env);
+      } else if (m.name == "build") {
+        parse_build(m.value, m.value_location, m.field, node);
+      } else if (contains(kGitFields, m.name)) {
+        if (!git_field) git_field = Diagnostic{m.key_location, m.field, m.name};
       } else if (m.name == "inputs") {
         parse_inputs(m.value, m.value_location, m.field, index, node);
       } else if (m.name == "outputs") {
         marks.outputs_complete = false;
         marks.outputs_complete = parse_outputs(m.value, m.value_location, m.field, node);
+      } else if (const RunLimitedField* limited =
+                     run_limited_field(kRunLimitedNodeFields, m.name)) {
+        check_type(m, limited->type);
+        // `restart_policy: never` is Dora's default, which is what dcp run does.
+        if (m.name != "restart_policy" || m.value.Scalar() != "never") {
+          limit(m.key_location, m.field, not_yet(quote(m.name)));
+        }
       } else if (contains(kUnsupportedNodeFields, m.name)) {
         fail(m.key_location, m.field, unsupported(quote(m.name)));
+      } else if (contains(kNotDoraNodeFields, m.name)) {
+        fail(m.key_location, m.field, not_dora(m.name));
+      } else if (m.name == "params") {
+        fail(m.key_location, m.field,
+             "'params' is only for Dora's module nodes (Dora rejects it on a node with 'path')");
       } else {
         fail(m.key_location, m.field,
              fmt::format("unknown field {} (a node has: {})", quote(m.name), kNodeFields));
       }
     });
     if (!seen.contains("id")) record(Diagnostic{node.location, field, "the node has no 'id'"});
+    if (git_field) {
+      // After the walk of the node, so that the message can name it wherever `id` stands.
+      git_field->reason = fmt::format(
+          "{}: git sources are not supported by dcp (no network); build it and use `path`",
+          node.id.empty() ? std::string("the node") : "node " + quote(node.id));
+      record(std::move(*git_field));
+    }
     // Dora's operator and custom nodes have no `path`; their unsupported field is reported.
-    const bool other_kind =
-        seen.contains("operators") || seen.contains("operator") || seen.contains("custom");
+    const bool other_kind = seen.contains("operators") || seen.contains("operator") ||
+                            seen.contains("custom") || seen.contains("ros2") ||
+                            seen.contains("module") || seen.contains("hub");
     if (!seen.contains("path") && !other_kind) {
       record(Diagnostic{node.location, field,
                         node.id.empty()
@@ -537,19 +880,62 @@ class Parser {
     }
   }
 
+  // A Python node: a `.py` path (Dora runs it with `python -u`), or a build that pip-installs
+  // the node.
+  static bool is_python(const Node& node) {
+    if (node.path.size() > 3 && node.path.ends_with(".py")) return true;
+    std::istringstream lines(node.build);
+    for (std::string line; std::getline(lines, line);) {
+      const std::size_t first = line.find_first_not_of(" \t");
+      if (first == std::string::npos) continue;
+      const std::string_view command = std::string_view(line).substr(first);
+      for (const std::string_view pip : {"pip ", "pip3 ", "uv pip ", "python -m pip ",
+                                         "python3 -m pip "}) {
+        if (command.starts_with(pip)) return true;
+      }
+    }
+    return false;
+  }
+
+  // Dora expands only these variables in `path` (others stay as written).
+  static std::optional<std::string> path_variable(std::string_view name) {
+    constexpr std::array<std::string_view, 5> kAllowed = {"HOME", "USER", "PWD", "DORA_WORKSPACE",
+                                                          "CARGO_MANIFEST_DIR"};
+    if (!contains(kAllowed, name)) return std::nullopt;
+    return process_variable(name);
+  }
+
   void parse_path(const YAML::Node& item, SourceLocation location, const std::string& field,
                   Node& node) {
     if (item.IsNull()) fail(location, field, "path is empty");
     node.path = scalar(item, location, field, "path");
     if (node.path.empty()) fail(location, field, "path is empty");
     if (has_nul(node.path)) fail(location, field, "path contains a NUL character");
-    if (node.path == "dynamic")
-      fail(location, field, unsupported("a dynamic node (path: dynamic)"));
+    if (node.path == "dynamic") {
+      // Dora does not start it: it is a process the user starts, which then joins the dataflow.
+      limit(location, field, not_yet("a dynamic node (path: dynamic)"));
+      return;  // no executable to check
+    }
     if (node.path == "shell") fail(location, field, unsupported("a shell node (path: shell)"));
     if (node.path.find("://") != std::string::npos) {
       fail(location, field, unsupported("a URL as path"));
     }
-    node.executable = (base_dir_ / fs::path(node.path)).lexically_normal();
+    const std::string expanded = expand_variables(node.path, path_variable, UnsetVariable::keep);
+    charge(expanded.size(), location, field);
+    node.executable = (base_dir_ / fs::path(expanded)).lexically_normal();
+  }
+
+  void parse_build(const YAML::Node& item, SourceLocation location, const std::string& field,
+                   Node& node) {
+    if (item.IsNull()) return;
+    if (!item.IsScalar()) {
+      fail(location, field,
+           fmt::format("build must be a string (shell commands, one per line), got {}",
+                       kind_name(item)));
+    }
+    node.build = scalar(item, location, field, "build");
+    if (has_nul(node.build)) fail(location, field, "build contains a NUL character");
+    node.build_location = location;
   }
 
   void parse_args(const YAML::Node& item, SourceLocation location, const std::string& field,
@@ -571,7 +957,7 @@ class Parser {
   }
 
   void parse_env(const YAML::Node& item, SourceLocation location, const std::string& field,
-                 Node& node) {
+                 std::map<std::string, std::string>& env) {
     if (item.IsNull()) return;
     if (!item.IsMap()) {
       fail(location, field,
@@ -601,7 +987,15 @@ class Parser {
       }
       std::string text = scalar(value, value_at, entry_field, "env value");
       if (has_nul(text)) fail(value_at, entry_field, "the value contains a NUL character");
-      node.env.emplace(name, std::move(text));
+      try {
+        // As Dora: variables are expanded (an unset one is an error), then the value is read as
+        // a bool, integer, float or string and passed in its text form.
+        text = expand_variables(text, process_variable, UnsetVariable::fail);
+      } catch (const std::invalid_argument& e) {
+        fail(value_at, entry_field, fmt::format("{} (in the value of {})", e.what(), quote(name)));
+      }
+      charge(text.size(), value_at, entry_field);
+      env.emplace(name, env_value_text(text, value.Tag() == "?"));
     });
   }
 
@@ -626,7 +1020,8 @@ class Parser {
         const YAML::Node output = *it;
         const std::string output_field = element(field, index);
         const SourceLocation output_location = location_of(output.Mark());
-        std::string id = valid_id(output, output_location, output_field, "output id");
+        std::string id =
+            valid_id(output, output_location, output_field, "output id", IdKind::data);
         const auto [previous, inserted] = seen.emplace(id, output_location);
         if (!inserted) {
           // Reported, but every output of the node is still known: references stay checked.
@@ -656,7 +1051,7 @@ class Parser {
                        kMaxInputsPerNode));
     }
     for_each_member(item, field, "input", [&](const Member& m) {
-      if (auto problem = id_problem(m.name)) {
+      if (auto problem = id_problem(m.name, IdKind::data)) {
         fail(m.key_location, m.field,
              fmt::format("invalid input id {}: {}", quote(m.name), *problem));
       }
@@ -685,8 +1080,8 @@ class Parser {
     }
     if (!value.IsMap()) {
       fail(location, field,
-           fmt::format("input {} must be '<node>/<output>', a timer, or a map with 'source' and "
-                       "'queue_size', got {}",
+           fmt::format("input {} must be '<node>/<output>', a timer, or a map with 'source' (and "
+                       "'queue_size', 'input_timeout', 'queue_policy'), got {}",
                        quote(input.id), kind_name(value)));
     }
     std::optional<PendingReference> source;
@@ -698,9 +1093,26 @@ class Parser {
         source = PendingReference{0, 0, entry.value_location, entry.field};
       } else if (entry.name == "queue_size") {
         parse_queue_size(entry.value, entry.value_location, entry.field, input);
+      } else if (entry.name == "input_timeout") {
+        input.input_timeout = number(entry, "input_timeout", "seconds");
+        limit(entry.key_location, entry.field, not_yet("input_timeout"));
+      } else if (entry.name == "queue_policy") {
+        const std::string policy = scalar(entry.value, entry.value_location, entry.field,
+                                          "queue_policy");
+        if (policy == "drop_oldest") {
+          input.queue_policy = QueuePolicy::drop_oldest;
+        } else if (policy == "backpressure") {
+          input.queue_policy = QueuePolicy::backpressure;
+          limit(entry.value_location, entry.field, not_yet("queue_policy 'backpressure'"));
+        } else {
+          fail(entry.value_location, entry.field,
+               fmt::format("queue_policy must be 'drop_oldest' or 'backpressure', got {}",
+                           quote(policy)));
+        }
       } else {
         fail(entry.key_location, entry.field,
-             fmt::format("unknown field {} in an input (it has 'source' and 'queue_size')",
+             fmt::format("unknown field {} in an input (it has 'source', 'queue_size', "
+                         "'input_timeout' and 'queue_policy')",
                          quote(entry.name)));
       }
     });
@@ -714,13 +1126,16 @@ class Parser {
                         Input& input) {
     const std::string text =
         value.IsScalar() ? scalar(value, location, field, "queue_size") : std::string();
-    const auto size = value.IsScalar() ? parse_decimal(text, kMaxQueueSize) : std::nullopt;
-    if (!size || *size == 0) {
+    // Like Dora (Rust's usize parsing): digits, optionally after one '+'.
+    const std::string_view digits =
+        text.size() > 1 && text.front() == '+' ? std::string_view(text).substr(1) : text;
+    const auto size = value.IsScalar() ? parse_decimal(digits, kMaxQueueSize) : std::nullopt;
+    if (!size) {
       fail(location, field,
-           fmt::format("queue_size must be a positive integer (1 to {}), got {}", kMaxQueueSize,
-                       value.IsScalar() ? quote(text) : kind_name(value)));
+           fmt::format("queue_size must be an integer from 0 to {} (0 means 1, as in Dora), got {}",
+                       kMaxQueueSize, value.IsScalar() ? quote(text) : kind_name(value)));
     }
-    input.queue_size = static_cast<std::size_t>(*size);
+    input.queue_size = std::max<std::size_t>(1, static_cast<std::size_t>(*size));
     input.queue_size_is_default = false;
   }
 
@@ -737,7 +1152,7 @@ class Parser {
     const std::string_view node_id = std::string_view(text).substr(0, slash);
     const std::string_view rest = std::string_view(text).substr(slash + 1);
     if (node_id == "dora") {
-      input.source = parse_timer(text, rest, location, field);
+      input.source = parse_dora_input(text, rest, location, field);
       return;
     }
     if (node_id.empty() || rest.empty()) {
@@ -746,18 +1161,13 @@ class Parser {
                "malformed input source {}: the {} part is empty (expected '<node>/<output>')",
                quote(text), node_id.empty() ? "node" : "output"));
     }
-    if (rest.find('/') != std::string_view::npos) {
-      fail(location, field,
-           fmt::format("malformed input source {}: expected '<node>/<output>' with one '/' (Dora "
-                       "operator outputs '<node>/<operator>/<output>' are not supported by dcp)",
-                       quote(text)));
-    }
-    if (auto problem = id_problem(node_id)) {
+    // Split at the first '/', as Dora does: "a/op/out" is output "op/out" of node "a".
+    if (auto problem = id_problem(node_id, IdKind::node)) {
       fail(location, field,
            fmt::format("malformed input source {}: invalid node id {}: {}", quote(text),
                        quote(node_id), *problem));
     }
-    if (auto problem = id_problem(rest)) {
+    if (auto problem = id_problem(rest, IdKind::data)) {
       fail(location, field,
            fmt::format("malformed input source {}: invalid output id {}: {}", quote(text),
                        quote(rest), *problem));
@@ -765,47 +1175,138 @@ class Parser {
     input.source = NodeOutput{std::string(node_id), std::string(rest)};
   }
 
+  // `dora/...`: Dora's built-in inputs; `rest` is what follows "dora/".
+  std::variant<NodeOutput, Timer, DoraLogs> parse_dora_input(const std::string& text, std::string_view rest,
+                                                   SourceLocation location,
+                                                   const std::string& field) {
+    const std::string_view kTimer = "timer/";
+    if (rest.substr(0, kTimer.size()) == kTimer) {
+      return parse_timer(text, rest.substr(kTimer.size()), location, field);
+    }
+    if (rest == "logs" || rest.substr(0, 5) == "logs/") {
+      DoraLogs logs = parse_logs(text, rest.size() > 5 ? rest.substr(5) : std::string_view(),
+                                 location, field);
+      limit(location, field, not_yet("the Dora input " + quote(text)));
+      return logs;
+    }
+    const std::string_view kind = rest.substr(0, rest.find('/'));
+    fail(location, field,
+         fmt::format("unknown Dora input {}: Dora provides dora/timer/... and dora/logs[/<level>"
+                     "[/<node>]] (dora/{} is not one of them)",
+                     quote(text), detail::escape(kind.substr(0, detail::kMaxQuoted))));
+  }
+
+  // `dora/logs/<level>[/<node>]`; `rest` is what follows "dora/logs/" ("" for plain dora/logs).
+  DoraLogs parse_logs(const std::string& text, std::string_view rest, SourceLocation location,
+                      const std::string& field) {
+    DoraLogs logs;
+    if (rest.empty()) return logs;
+    const std::size_t slash = rest.find('/');
+    std::string level(rest.substr(0, slash));
+    std::transform(level.begin(), level.end(), level.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    constexpr std::array<std::string_view, 6> kLevels = {"stdout", "error", "warn",
+                                                         "info",   "debug", "trace"};
+    if (!contains(kLevels, level)) {
+      fail(location, field,
+           fmt::format("Dora input {}: unknown log level {} (Dora's levels: stdout, error, warn, "
+                       "info, debug, trace)",
+                       quote(text), quote(rest.substr(0, slash))));
+    }
+    logs.level = level;
+    if (slash != std::string_view::npos) {
+      const std::string_view node = rest.substr(slash + 1);
+      if (auto problem = id_problem(node, IdKind::node)) {
+        fail(location, field,
+             fmt::format("Dora input {}: invalid node id {}: {}", quote(text), quote(node),
+                         *problem));
+      }
+      logs.node = std::string(node);
+    }
+    return logs;
+  }
+
+  // `dora/timer/<unit>/<value>`; `rest` is what follows "dora/timer/".
   Timer parse_timer(const std::string& text, std::string_view rest, SourceLocation location,
                     const std::string& field) {
-    const std::string_view kTimer = "timer/";
-    if (rest.substr(0, kTimer.size()) != kTimer) {
-      const std::string_view kind = rest.substr(0, rest.find('/'));
-      fail(location, field,
-           fmt::format("unknown Dora input {}: dcp supports the timers dora/timer/millis/<N> and "
-                       "dora/timer/secs/<N> (dora/{} is not one of them)",
-                       quote(text), detail::escape(kind.substr(0, detail::kMaxQuoted))));
-    }
-    const std::string_view spec = rest.substr(kTimer.size());  // "<unit>/<N>"
-    const std::size_t slash = spec.find('/');
-    const std::string_view unit = spec.substr(0, slash);
-    const std::string_view digits =
-        slash == std::string_view::npos ? std::string_view() : spec.substr(slash + 1);
-    const auto malformed = [&] {
-      fail(location, field,
-           fmt::format("malformed timer {}: expected dora/timer/millis/<N> or dora/timer/secs/<N> "
-                       "with <N> a positive integer",
-                       quote(text)));
+    constexpr std::string_view kUnits =
+        "dora/timer/secs/<N>, millis/<N>, micros/<N> or nanos/<N> with <N> an integer > 0, or "
+        "dora/timer/hz/<F> with <F> a number > 0";
+    const std::size_t slash = rest.find('/');
+    const std::string_view unit = rest.substr(0, slash);
+    const std::string_view value =
+        slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    const auto malformed = [&](std::string_view why) {
+      fail(location, field, fmt::format("malformed timer {}: {} (expected {})", quote(text), why,
+                                        kUnits));
     };
+    if (slash == std::string_view::npos) malformed("the unit and value are missing");
     Timer timer;
-    std::uint64_t max = 0;
-    if (unit == "millis") {
-      timer.unit = Timer::Unit::millis;
-      max = static_cast<std::uint64_t>(std::numeric_limits<std::chrono::milliseconds::rep>::max());
-    } else if (unit == "secs") {
-      timer.unit = Timer::Unit::secs;
-      max = static_cast<std::uint64_t>(std::numeric_limits<std::chrono::milliseconds::rep>::max()) /
-            1000;
+    if (unit == "hz") {
+      timer.unit = Timer::Unit::hz;
+      timer.value = std::string(value);
+      timer.period = hz_period(value, malformed);
     } else {
-      malformed();
+      std::uint64_t per_unit = 1;  // nanoseconds
+      if (unit == "secs") {
+        timer.unit = Timer::Unit::secs;
+        per_unit = 1'000'000'000;
+      } else if (unit == "millis") {
+        timer.unit = Timer::Unit::millis;
+        per_unit = 1'000'000;
+      } else if (unit == "micros") {
+        timer.unit = Timer::Unit::micros;
+        per_unit = 1'000;
+      } else if (unit == "nanos") {
+        timer.unit = Timer::Unit::nanos;
+      } else {
+        malformed(fmt::format("unknown unit {}", quote(unit)));
+      }
+      // Like Dora (Rust's u64 parsing): digits, optionally after one '+'.
+      const std::string_view digits = value.substr(0, 1) == "+" ? value.substr(1) : value;
+      if (digits.empty() || digits.find_first_not_of("0123456789") != std::string_view::npos) {
+        malformed(fmt::format("{} is not an integer", quote(value)));
+      }
+      constexpr auto kMaxNanos =
+          static_cast<std::uint64_t>(std::numeric_limits<std::chrono::nanoseconds::rep>::max());
+      const auto count = parse_decimal(digits, kMaxNanos / per_unit);
+      if (!count) {
+        fail(location, field,
+             fmt::format("timer {}: the period is too long (dcp's limit is 292 years)",
+                         quote(text)));
+      }
+      if (*count == 0) malformed("the period is zero");
+      timer.value = std::to_string(*count);
+      timer.period = std::chrono::nanoseconds(static_cast<std::int64_t>(*count * per_unit));
     }
-    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string_view::npos) {
-      malformed();
+    if (timer.period < kMinRunnableTimerPeriod) {
+      limit(location, field,
+            fmt::format("timer {} ticks every {} ns; dcp run honours periods of at least {} us "
+                        "({} Hz): not supported by dcp run yet",
+                        quote(text), timer.period.count(), kMinRunnableTimerPeriod.count() / 1000,
+                        1'000'000'000 / kMinRunnableTimerPeriod.count()));
     }
-    const auto value = parse_decimal(digits, max);
-    if (!value) fail(location, field, fmt::format("timer {}: the period is too long", quote(text)));
-    if (*value == 0) malformed();
-    timer.value = *value;
     return timer;
+  }
+
+  // The period of `dora/timer/hz/<value>`: 1 / value seconds, to the nearest nanosecond.
+  template <typename Malformed>
+  static std::chrono::nanoseconds hz_period(std::string_view value, const Malformed& malformed) {
+    // Like Dora (Rust's f64 parsing): an optional sign, decimal digits with '.' or an exponent,
+    // "inf" or "nan"; then it must be finite and > 0.
+    const std::string_view number = value.substr(0, 1) == "+" ? value.substr(1) : value;
+    double hz = 0;
+    const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), hz);
+    if (number.empty() || error != std::errc() || end != number.data() + number.size()) {
+      malformed(fmt::format("{} is not a number", quote(value)));
+    }
+    if (!std::isfinite(hz) || hz <= 0) malformed("the rate must be a finite number > 0");
+    const double nanos = std::round(1e9 / hz);
+    if (nanos < 1) malformed("the rate is above 1 GHz, a period under 1 ns");
+    if (nanos >= static_cast<double>(std::numeric_limits<std::chrono::nanoseconds::rep>::max())) {
+      malformed("the period is too long (dcp's limit is 292 years)");
+    }
+    return std::chrono::nanoseconds(static_cast<std::int64_t>(nanos));
   }
 
   // ----- pass 2: references -----------------------------------------------------------------
@@ -852,26 +1353,48 @@ class Parser {
 
   // ----- pass 3: executables ----------------------------------------------------------------
 
-  void check_executables(const Dataflow& dataflow) {
+  void check_executables(Dataflow& dataflow) {
     for (std::size_t i = 0; i < dataflow.nodes.size(); ++i) {
       if (dataflow.nodes[i].executable.empty()) continue;  // its `path` problem is reported
       attempt([&] { check_executable(dataflow.nodes[i], marks_[i]); });
     }
   }
 
-  static void check_executable(const Node& node, const NodeMarks& marks) {
+  // Where $PATH has `name` (a bare file name), as Dora looks when the dataflow's folder has not.
+  static std::optional<fs::path> find_in_search_path(const std::string& name) {
+    const std::optional<std::string> search = process_variable("PATH");
+    if (!search || name.find('/') != std::string::npos) return std::nullopt;
+    std::istringstream folders(*search);
+    for (std::string folder; std::getline(folders, folder, ':');) {
+      if (folder.empty()) continue;
+      const fs::path candidate = fs::path(folder) / name;
+      std::error_code error;
+      if (fs::is_regular_file(candidate, error) && ::access(candidate.c_str(), X_OK) == 0) {
+        return candidate;
+      }
+    }
+    return std::nullopt;
+  }
+
+  // Updates node.executable when it is found through $PATH.
+  static void check_executable(Node& node, const NodeMarks& marks) {
     {
       const SourceLocation location = marks.path;
       const std::string field = member(marks.field, "path");
-      const std::string shown = quote(node.executable.string());
       std::error_code error;
-      const fs::file_status status = fs::status(node.executable, error);
+      fs::file_status status = fs::status(node.executable, error);
       if (status.type() == fs::file_type::not_found) {
+        if (auto found = find_in_search_path(node.path)) {
+          node.executable = std::move(*found);
+          return;
+        }
         fail(location, field,
-             fmt::format("executable {} not found (looked for {}; relative paths start at the "
+             fmt::format("executable {} not found (looked for {}{}; relative paths start at the "
                          "dataflow file's folder)",
-                         quote(node.path), shown));
+                         quote(node.path), quote(node.executable.string()),
+                         node.path.find('/') == std::string::npos ? " and in $PATH" : ""));
       }
+      const std::string shown = quote(node.executable.string());
       if (error) {
         fail(location, field, fmt::format("cannot access {}: {}", shown, error.message()));
       }
@@ -881,6 +1404,8 @@ class Parser {
       if (status.type() != fs::file_type::regular) {
         fail(location, field, fmt::format("{} is not a regular file", shown));
       }
+      // A Python script is run by python (`dcp run` refuses it anyway): it needs no execute bit.
+      if (node.executable.extension() == ".py") return;
       if (::access(node.executable.c_str(), X_OK) != 0) {
         const int code = errno;
         fail(location, field,
@@ -897,6 +1422,8 @@ class Parser {
   std::size_t expanded_ = 0;
   std::vector<NodeMarks> marks_;
   std::vector<PendingReference> pending_;
+  std::vector<Diagnostic> limitations_;  // see limit()
+  std::map<std::string, std::string> top_level_env_;
   std::vector<Diagnostic> diagnostics_;  // at most 2 * kMaxReportedDiagnostics (see record)
   std::size_t found_ = 0;                // every problem found, kept or not
 };

@@ -61,6 +61,7 @@ std::string to_mermaid(const Dataflow& dataflow) {
         out += fmt::format("  t{} -->|{}| n{}\n", timer_index.at(*timer), label(input.id), i);
         continue;
       }
+      if (input.upstream() == nullptr) continue;  // dora/logs: not drawn
       const NodeOutput& upstream = *input.upstream();
       const auto source = node_index.find(upstream.node);
       if (source == node_index.end()) continue;  // not from the loader: nothing to draw from

@@ -69,7 +69,7 @@ RouteTable build_routes(const dataflow::Dataflow& dataflow) {
     for (std::size_t i = 0; i < spec.inputs.size(); ++i) {
       const dataflow::Input& input = spec.inputs[i];
       if (const dataflow::Timer* timer = input.timer()) {
-        const auto period = timer->period();
+        const auto period = timer->period;
         auto group = std::find_if(table.timers.begin(), table.timers.end(),
                                   [&](const TimerGroup& g) { return g.period == period; });
         if (group == table.timers.end()) {
@@ -77,7 +77,7 @@ RouteTable build_routes(const dataflow::Dataflow& dataflow) {
           group = std::prev(table.timers.end());
         }
         group->subscribers.push_back(Subscriber{n, i});
-      } else {
+      } else if (input.upstream() != nullptr) {  // dora/logs inputs are refused by dcp run
         const dataflow::NodeOutput& upstream = *input.upstream();
         const std::size_t u = node_index(dataflow, upstream.node);
         const dataflow::Node& upstream_spec = dataflow.nodes[u];

@@ -38,7 +38,7 @@ struct Subscriber {
 
 /// Every timer input of one period: one timerfd ticks them all (the event loop owns `fd`).
 struct TimerGroup {
-  std::chrono::milliseconds period{};
+  std::chrono::nanoseconds period{};
   ipc::FileDescriptor fd;
   std::vector<Subscriber> subscribers;
 };

@@ -122,7 +122,7 @@ void arm_once(int fd, std::chrono::milliseconds delay) {
   if (::timerfd_settime(fd, 0, &spec, nullptr) != 0) throw_errno("timerfd_settime");
 }
 
-void arm_periodic(int fd, std::chrono::milliseconds period) {
+void arm_periodic(int fd, std::chrono::nanoseconds period) {
   itimerspec spec{};
   spec.it_value = to_timespec(period);
   spec.it_interval = to_timespec(period);

@@ -1,10 +1,6 @@
 // Tests of the `dcp` command line (apps/dcp): runs the built binary (DCP_EXECUTABLE) on the
 // fixture files and checks exit codes, stdout and stderr.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -12,56 +8,14 @@
 #include <string>
 #include <vector>
 
-extern char** environ;
-
-#include "support/file_contents.hpp"
+#include "run_dcp.hpp"
 #include "support/temp_dir.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs `dcp <args...>` with stdout and stderr captured in temporary files.
-RunResult run_dcp(const std::vector<std::string>& args) {
-  const dcp::test::TempDir dir("dcp_cli_test");
-  const std::string out_path = (dir.path() / "stdout").string();
-  const std::string err_path = (dir.path() / "stderr").string();
-
-  std::vector<std::string> arguments = {DCP_EXECUTABLE};
-  arguments.insert(arguments.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& argument : arguments) argv.push_back(argument.data());
-  argv.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  pid_t pid = 0;
-  const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-
-  RunResult result;
-  if (spawned != 0) {
-    ADD_FAILURE() << "cannot start " << argv[0];
-    return result;
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-  }
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = dcp::test::read_file(out_path);
-  result.err = dcp::test::read_file(err_path);
-  return result;
-}
+using dcp::test::run_dcp;
+using dcp::test::RunResult;
 
 std::string fixture(const std::string& relative) {
   return std::string(DCP_DATAFLOW_FIXTURES) + "/" + relative;
@@ -123,8 +77,8 @@ TEST(CliCheck, FileWithManyProblems_PrintsEveryOneWithItsPosition_Exit1) {
             0u)
       << lines[9];
   EXPECT_EQ(lines.back(), "dcp check: " + path +
-                              ":24:1: deploy: 'deploy' is not supported by the dcp local runner "
-                              "(use Dora for it)");
+                              ":24:9: deploy: deploy must be a map of machine, working_dir, labels "
+                              "and distribute, got a string");
 }
 
 TEST(CliGraphAndRun, FileWithManyProblems_AreRefusedWithTheSameMessages) {
@@ -155,6 +109,14 @@ TEST(CliCheck, MissingExecutable_Exit1_UnlessTheCheckIsSkipped) {
   const RunResult skipped = run_dcp({"check", "--no-exec-check", fixture("valid/not_built.yml")});
   EXPECT_EQ(skipped.exit_code, 0) << skipped.err;
   EXPECT_TRUE(ends_with(skipped.out, "\nok\n"));
+}
+
+TEST(CliCheck, ValidateIsDorasNameForCheck_SameOutput) {
+  const RunResult check = run_dcp({"check", fixture("valid/robot.yml")});
+  const RunResult validate = run_dcp({"validate", fixture("valid/robot.yml")});
+  EXPECT_EQ(validate.exit_code, 0) << validate.err;
+  EXPECT_EQ(validate.out, check.out);
+  EXPECT_EQ(run_dcp({"validate", fixture("invalid/many_errors.yml")}).exit_code, 1);
 }
 
 TEST(CliCheck, MissingFile_Exit1) {
@@ -201,6 +163,112 @@ TEST(CliRun, DataflowWithMissingExecutables_Exit1BeforeStartingAnything) {
   EXPECT_EQ(r.err.rfind("dcp run: " + fixture("valid/not_built.yml") + ":", 0), 0u) << r.err;
 }
 
+// A dataflow in a fresh folder whose node `a` has `build` and whose `path` is what the build makes.
+struct BuiltDataflow {
+  dcp::test::TempDir dir{"dcp_cli_build"};
+  std::string file;
+
+  explicit BuiltDataflow(const std::string& build_lines) {
+    file = (dir.path() / "dataflow.yml").string();
+    std::ofstream(file) << "nodes:\n  - id: a\n    path: made.sh\n    env: {GREETING: hi}\n"
+                           "    build: |\n"
+                        << build_lines;
+  }
+};
+
+TEST(CliBuild, RunsEachLineInTheDataflowFolderWithTheNodeEnv_OutputPrefixedByNode_Exit0) {
+  const BuiltDataflow flow("      echo $GREETING from $(basename $PWD)\n"
+                           "      echo warned >&2\n");
+  const RunResult r = run_dcp({"build", flow.file});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "[a] hi from " + flow.dir.path().filename().string() + "\n");
+  EXPECT_NE(r.err.find("[a!] warned\n"), std::string::npos) << r.err;
+}
+
+TEST(CliBuild, StopsAtTheFirstFailure_NamingTheNodeAndExitCode_Exit1) {
+  const BuiltDataflow flow("      exit 3\n      touch second_line_ran\n");
+  const RunResult r = run_dcp({"build", flow.file});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("dcp build: node 'a': build command `exit 3` failed: exit code 3"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(flow.dir.path() / "second_line_ran"));
+}
+
+TEST(CliRun, RunsTheBuildFirst_UnlessNoBuild) {
+  // The build makes the executable; without it the run fails its executable check.
+  const BuiltDataflow flow("      printf '#!/bin/sh\\necho built\\n' > made.sh\n      chmod +x made.sh\n");
+  const RunResult skipped = run_dcp({"run", "--no-build", flow.file});
+  EXPECT_EQ(skipped.exit_code, 1);
+  EXPECT_NE(skipped.err.find("executable 'made.sh' not found"), std::string::npos) << skipped.err;
+  EXPECT_FALSE(fs::exists(flow.dir.path() / "made.sh"));
+
+  const RunResult built = run_dcp({"run", flow.file});
+  EXPECT_EQ(built.exit_code, 0) << built.err;
+  EXPECT_NE(built.out.find("[a] built"), std::string::npos) << built.out;
+}
+
+TEST(CliRun, FailingBuild_Exit1BeforeStartingAnything) {
+  const BuiltDataflow flow("      false\n");
+  const RunResult r = run_dcp({"run", flow.file});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("dcp run: node 'a': build command `false` failed: exit code 1"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST(CliRunAndCheck, RunLimitation_CheckAcceptsAndListsIt_RunRefusesBeforeBuilding) {
+  const dcp::test::TempDir dir("dcp_cli_limits");
+  const std::string file = (dir.path() / "dataflow.yml").string();
+  std::ofstream(file) << "nodes:\n  - id: a\n    path: a\n    build: touch built\n"
+                         "    inputs:\n      fast: dora/timer/nanos/1000\n";
+  const RunResult check = run_dcp({"check", "--no-exec-check", file});
+  EXPECT_EQ(check.exit_code, 0) << check.err;
+  EXPECT_NE(check.out.find("not supported by dcp run yet (1; dcp check and Dora accept them):\n  " +
+                           file + ":6:13: nodes[0].inputs.fast: timer"),
+            std::string::npos)
+      << check.out;
+  const RunResult run = run_dcp({"run", file});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.err.rfind("dcp run: " + file + ":6:13: nodes[0].inputs.fast: timer "
+                          "'dora/timer/nanos/1000' ticks every 1000 ns; dcp run honours periods of "
+                          "at least 100 us (10000 Hz): not supported by dcp run yet\n",
+                          0),
+            0u)
+      << run.err;
+  EXPECT_FALSE(fs::exists(dir.path() / "built"));
+}
+
+TEST(CliRun, EveryRunLimitation_IsNamedWithFieldAndLine_Exit1) {
+  const dcp::test::TempDir dir("dcp_cli_limits");
+  const std::string file = (dir.path() / "dataflow.yml").string();
+  std::ofstream(file) << "nodes:\n  - id: a\n    path: a\n    restart_policy: always\n"
+                         "    inputs:\n      logs: dora/logs\n";
+  const RunResult run = run_dcp({"run", file});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.err,
+            "dcp run: " + file +
+                ":4:5: nodes[0].restart_policy: 'restart_policy' is not supported by dcp run yet\n"
+                "dcp run: " + file +
+                ":6:13: nodes[0].inputs.logs: the Dora input 'dora/logs' is not supported by dcp "
+                "run yet\n");
+}
+
+TEST(CliRun, PythonNode_IsRefusedBeforeStartingAnything) {
+  const dcp::test::TempDir dir("dcp_cli_python");
+  const std::string file = (dir.path() / "dataflow.yml").string();
+  std::ofstream(dir.path() / "node.py") << "print('hi')\n";
+  std::ofstream(file) << "nodes:\n  - id: py\n    path: node.py\n    build: touch built\n";
+  const RunResult check = run_dcp({"check", file});
+  EXPECT_EQ(check.exit_code, 0) << check.err;
+  const RunResult run = run_dcp({"run", file});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find(":3:11: nodes[0].path: node 'py': python nodes need Dora's Python API"),
+            std::string::npos)
+      << run.err;
+  EXPECT_FALSE(fs::exists(dir.path() / "built"));
+}
+
 TEST(CliRun, MalformedDuration_Exit2) {
   const RunResult r = run_dcp({"run", "--stop-after", "10", fixture("valid/robot.yml")});
   EXPECT_EQ(r.exit_code, 2);
@@ -220,7 +288,7 @@ TEST(CliUsage, NoSubcommandOrMissingFile_Exit2WithUsageOnStderr) {
 TEST(CliUsage, HelpAndVersion_Exit0) {
   const RunResult help = run_dcp({"--help"});
   EXPECT_EQ(help.exit_code, 0);
-  for (const char* command : {"check", "graph", "run"}) {
+  for (const char* command : {"check", "build", "graph", "run"}) {
     EXPECT_NE(help.out.find(command), std::string::npos) << help.out;
   }
   const RunResult version = run_dcp({"--version"});

@@ -12,19 +12,19 @@
 #include <string_view>
 #include <vector>
 
+#include "parse_helpers.hpp"
+
 namespace {
 
 namespace df = dcp::dataflow;
+using df::test::one_node;
+using df::test::parse;
+using df::test::parse_error;
+using df::test::without_exec_check;
 namespace fs = std::filesystem;
 
 std::string fixture(std::string_view relative) {
   return std::string(DCP_DATAFLOW_FIXTURES) + "/" + std::string(relative);
-}
-
-df::LoadOptions without_exec_check() {
-  df::LoadOptions options;
-  options.check_executables = false;
-  return options;
 }
 
 // The what() of the DataflowError that loading `path` throws ("" and a test failure if none).
@@ -38,25 +38,6 @@ std::string load_error(const std::string& path, const df::LoadOptions& options =
   return {};
 }
 
-// The DataflowError that parsing `text` throws (display name "test.yml", no executable check).
-df::DataflowError parse_error(std::string_view text) {
-  try {
-    static_cast<void>(df::parse_dataflow(text, "test.yml", "/base", without_exec_check()));
-  } catch (const df::DataflowError& e) {
-    return e;
-  }
-  ADD_FAILURE() << "parsed without an error:\n" << text;
-  return df::DataflowError("", {}, "", "");
-}
-
-df::Dataflow parse(std::string_view text) {
-  return df::parse_dataflow(text, "test.yml", "/base", without_exec_check());
-}
-
-// "nodes:\n  - id: a\n    path: a\n" + `extra` lines indented as node fields.
-std::string one_node(std::string_view extra) {
-  return "nodes:\n  - id: a\n    path: bin/a\n" + std::string(extra);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Valid dataflows.
@@ -119,7 +100,7 @@ TEST(LoadValid, Args_AreSplitHonouringQuotes) {
   EXPECT_TRUE(flow.nodes[1].argv.empty());
 }
 
-TEST(LoadValid, EnvScalarsOfAnyYamlType_BecomeTheirTextAsWritten) {
+TEST(LoadValid, EnvScalarsOfAnyYamlType_BecomeTheTextDoraPasses) {
   const df::Dataflow flow = df::load_dataflow(fixture("valid/robot.yml"));
   const auto& env = flow.nodes[0].env;
   EXPECT_EQ(env.at("FPS"), "30");
@@ -127,7 +108,7 @@ TEST(LoadValid, EnvScalarsOfAnyYamlType_BecomeTheirTextAsWritten) {
   EXPECT_EQ(env.at("RATIO"), "1.5");
   EXPECT_EQ(env.at("LABEL"), "hello world");
   const df::Dataflow more = parse(one_node("    env: {HEX: 0x1F, EMPTY: \"\", TILDE: '~'}\n"));
-  EXPECT_EQ(more.nodes[0].env.at("HEX"), "0x1F");
+  EXPECT_EQ(more.nodes[0].env.at("HEX"), "31");  // YAML reads 0x1F as an integer
   EXPECT_EQ(more.nodes[0].env.at("EMPTY"), "");
   EXPECT_EQ(more.nodes[0].env.at("TILDE"), "~");
 }
@@ -137,15 +118,15 @@ TEST(LoadValid, Timers_MillisAndSecs_HaveTheirPeriodAndRate) {
   const std::vector<df::Timer> timers = flow.timers();
   ASSERT_EQ(timers.size(), 2u);
   EXPECT_EQ(timers[0].spec(), "dora/timer/millis/10");
-  EXPECT_EQ(timers[0].period(), std::chrono::milliseconds(10));
+  EXPECT_EQ(timers[0].period, std::chrono::milliseconds(10));
   EXPECT_DOUBLE_EQ(timers[0].rate_hz(), 100.0);
   EXPECT_EQ(timers[1].spec(), "dora/timer/secs/1");
-  EXPECT_EQ(timers[1].period(), std::chrono::seconds(1));
+  EXPECT_EQ(timers[1].period, std::chrono::seconds(1));
 }
 
 TEST(LoadValid, TimerWithLeadingZeros_IsCanonicalised) {
   const df::Dataflow flow = parse(one_node("    inputs: {tick: dora/timer/millis/007}\n"));
-  EXPECT_EQ(flow.nodes[0].inputs[0].timer()->value, 7u);
+  EXPECT_EQ(flow.nodes[0].inputs[0].timer()->value, "7");
   EXPECT_EQ(flow.nodes[0].inputs[0].source_spec(), "dora/timer/millis/7");
 }
 
@@ -280,48 +261,50 @@ TEST(LoadInvalid, SourceWithEmptyOutput_IsMalformed) {
                        "part is empty (expected '<node>/<output>')");
 }
 
-TEST(LoadInvalid, HzTimer_IsNotDoraAndIsMalformed) {
+TEST(LoadInvalid, TimerWithUnknownUnit_IsMalformed) {
   expect_fixture_error("malformed_timer.yml",
-                       ":5:13: nodes[0].inputs.tick: malformed timer 'dora/timer/hz/100': expected "
-                       "dora/timer/millis/<N> or dora/timer/secs/<N> with <N> a positive integer");
+                       ":5:13: nodes[0].inputs.tick: malformed timer 'dora/timer/minutes/1': "
+                       "unknown unit 'minutes' (expected dora/timer/secs/<N>, millis/<N>, "
+                       "micros/<N> or nanos/<N> with <N> an integer > 0, or dora/timer/hz/<F> "
+                       "with <F> a number > 0)");
 }
 
 TEST(LoadInvalid, ZeroTimer_IsMalformed) {
   expect_fixture_error(
       "timer_zero.yml",
-      ":5:13: nodes[0].inputs.tick: malformed timer 'dora/timer/millis/0': expected "
-      "dora/timer/millis/<N> or dora/timer/secs/<N> with <N> a positive integer");
+      ":5:13: nodes[0].inputs.tick: malformed timer 'dora/timer/millis/0': the period is zero "
+      "(expected dora/timer/secs/<N>, millis/<N>, micros/<N> or nanos/<N> with <N> an integer > "
+      "0, or dora/timer/hz/<F> with <F> a number > 0)");
 }
 
-TEST(LoadInvalid, QueueSizeZero_IsRejected) {
-  expect_fixture_error("queue_size_zero.yml",
-                       ":7:21: nodes[0].inputs.tick.queue_size: queue_size must be a positive "
-                       "integer (1 to 100000), got '0'");
+TEST(LoadInvalid, QueueSizeNegative_IsRejected) {
+  expect_fixture_error("queue_size_negative.yml",
+                       ":7:21: nodes[0].inputs.tick.queue_size: queue_size must be an integer "
+                       "from 0 to 100000 (0 means 1, as in Dora), got '-1'");
 }
 
 TEST(LoadInvalid, QueueSizeNotAnInteger_IsRejected) {
   expect_fixture_error("queue_size_not_integer.yml",
-                       ":5:56: nodes[0].inputs.tick.queue_size: queue_size must be a positive "
-                       "integer (1 to 100000), got '2.5'");
+                       ":5:56: nodes[0].inputs.tick.queue_size: queue_size must be an integer "
+                       "from 0 to 100000 (0 means 1, as in Dora), got '2.5'");
 }
 
-TEST(LoadInvalid, NodeIdWithADot_IsRejected) {
+TEST(LoadInvalid, NodeIdWithASlash_IsRejectedNamingTheCharacter) {
   expect_fixture_error("invalid_node_id.yml",
-                       ":2:9: nodes[0].id: invalid node id 'front.camera': character '.' is not "
-                       "allowed (ids use only letters, digits, '_' and '-')");
+                       ":2:9: nodes[0].id: invalid node id 'front/camera': character '/' is not "
+                       "allowed (node ids use only letters, digits, '_', '.' and '-')");
 }
 
-TEST(LoadInvalid, OutputIdWithASlash_IsRejected) {
-  expect_fixture_error(
-      "slash_in_output_id.yml",
-      ":5:9: nodes[0].outputs[0]: invalid output id 'image/left': character '/' is "
-      "not allowed (ids use only letters, digits, '_' and '-')");
+TEST(LoadInvalid, OutputIdWithAnEmptyPart_IsRejected) {
+  expect_fixture_error("empty_part_in_output_id.yml",
+                       ":5:9: nodes[0].outputs[0]: invalid output id 'image//left': a '/' must "
+                       "stand between two non-empty parts");
 }
 
 TEST(LoadInvalid, UnknownNodeField_ListsTheSupportedFields) {
   expect_fixture_error("unknown_node_field.yml",
                        ":4:5: nodes[0].output: unknown field 'output' (a node has: id, name, "
-                       "description, path, args, env, inputs, outputs)");
+                       "description, path, args, env, build, inputs, outputs)");
 }
 
 TEST(LoadInvalid, DoraOperators_AreNamedAsUnsupported) {
@@ -330,16 +313,17 @@ TEST(LoadInvalid, DoraOperators_AreNamedAsUnsupported) {
                        "runner (use Dora for it)");
 }
 
-TEST(LoadInvalid, DoraCommunicationKey_IsNamedAsUnsupported) {
-  expect_fixture_error("unsupported_communication.yml",
-                       ":1:1: communication: 'communication' is not supported by the dcp local "
-                       "runner (use Dora for it)");
+TEST(LoadInvalid, CommunicationKey_IsNotADoraField) {
+  expect_fixture_error("not_dora_communication.yml",
+                       ":1:1: communication: 'communication' is not a Dora field (Dora rejects it "
+                       "too)");
 }
 
 TEST(LoadInvalid, UnknownTopLevelField_IsRejected) {
   expect_fixture_error("unknown_top_level_field.yml",
-                       ":4:1: version: unknown top-level field 'version' (a dataflow has only "
-                       "'nodes')");
+                       ":4:1: version: unknown top-level field 'version' (a dataflow has: nodes, "
+                       "env, health_check_interval, deploy, debug, strict_types, "
+                       "exit_when_nodes_finish, type_rules)");
 }
 
 TEST(LoadInvalid, MissingExecutable_ShowsWhereItLooked) {
@@ -395,9 +379,7 @@ TEST(LoadInvalid, DirectoryAsDataflowFile_SaysSo) {
 
 TEST(LoadUnsupported, DoraNodeFields_AreNamedAsNotSupportedByTheLocalRunner) {
   for (const std::string field :
-       {"operators", "operator", "custom", "build", "git", "branch", "tag", "rev", "deploy",
-        "_unstable_deploy", "restart_policy", "send_stdout_as", "send_logs_as", "ros2", "hub",
-        "cpu_affinity", "module"}) {
+       {"operators", "operator", "ros2", "hub", "module"}) {
     SCOPED_TRACE(field);
     const df::DataflowError e = parse_error(one_node("    " + field + ": x\n"));
     EXPECT_EQ(e.location(), (df::SourceLocation{4, 5}));
@@ -407,23 +389,32 @@ TEST(LoadUnsupported, DoraNodeFields_AreNamedAsNotSupportedByTheLocalRunner) {
   }
 }
 
-TEST(LoadUnsupported, DoraTopLevelFields_AreNamedAsNotSupportedByTheLocalRunner) {
-  for (const std::string field :
-       {"communication", "_unstable_deploy", "deploy", "debug", "env", "health_check_interval"}) {
+TEST(LoadUnsupported, GitSources_AreRefusedNamingTheNode) {
+  for (const std::string field : {"git", "branch", "tag", "rev"}) {
     SCOPED_TRACE(field);
-    const df::DataflowError e =
-        parse_error("nodes:\n  - id: a\n    path: a\n" + field + ":\n  x: 1\n");
-    EXPECT_EQ(e.location(), (df::SourceLocation{4, 1}));
-    EXPECT_EQ(e.field(), field);
+    const df::DataflowError e = parse_error(one_node("    " + field + ": x\n"));
+    EXPECT_EQ(e.location(), (df::SourceLocation{4, 5}));
+    EXPECT_EQ(e.field(), "nodes[0]." + field);
     EXPECT_EQ(e.reason(),
-              "'" + field + "' is not supported by the dcp local runner (use Dora for it)");
+              "node 'a': git sources are not supported by dcp (no network); build it and use "
+              "`path`");
   }
+  // Reported once per node, at the first of the git fields.
+  EXPECT_EQ(parse_error(one_node("    git: https://x.org/a.git\n    branch: main\n"))
+                .diagnostics()
+                .size(),
+            1u);
+}
+
+TEST(LoadValid, Build_IsKeptWithItsLocation) {
+  const df::Dataflow flow = parse(one_node("    build: |\n      make a\n      make b\n"));
+  EXPECT_EQ(flow.nodes[0].build, "make a\nmake b\n");
+  EXPECT_EQ(flow.nodes[0].build_location.line, 4);
 }
 
 TEST(LoadUnsupported, DynamicAndShellPathsAndUrls_AreNamed) {
-  EXPECT_EQ(parse_error("nodes:\n  - id: a\n    path: dynamic\n").reason(),
-            "a dynamic node (path: dynamic) is not supported by the dcp local runner (use Dora for "
-            "it)");
+  EXPECT_EQ(parse("nodes:\n  - id: a\n    path: dynamic\n").run_limitations.at(0).reason,
+            "a dynamic node (path: dynamic) is not supported by dcp run yet");
   EXPECT_EQ(
       parse_error("nodes:\n  - id: a\n    path: shell\n").reason(),
       "a shell node (path: shell) is not supported by the dcp local runner (use Dora for it)");
@@ -431,18 +422,18 @@ TEST(LoadUnsupported, DynamicAndShellPathsAndUrls_AreNamed) {
             "a URL as path is not supported by the dcp local runner (use Dora for it)");
 }
 
-TEST(LoadUnsupported, OperatorStyleSource_IsMalformed) {
-  const df::DataflowError e = parse_error(one_node("    inputs: {x: rt/op/out}\n"));
-  EXPECT_EQ(e.reason(),
-            "malformed input source 'rt/op/out': expected '<node>/<output>' with one '/' (Dora "
-            "operator outputs '<node>/<operator>/<output>' are not supported by dcp)");
+TEST(LoadRules, SourceWithTwoSlashes_IsSplitAtTheFirst) {
+  const df::Dataflow flow = parse(
+      "nodes:\n  - id: rt\n    path: a\n    outputs: [op/out]\n"
+      "  - id: b\n    path: b\n    inputs: {x: rt/op/out}\n");
+  EXPECT_EQ(*flow.nodes[1].inputs[0].upstream(), (df::NodeOutput{"rt", "op/out"}));
 }
 
 TEST(LoadUnsupported, OtherDoraInputs_AreUnknown) {
   const df::DataflowError e = parse_error(one_node("    inputs: {x: dora/clock/now}\n"));
   EXPECT_EQ(e.reason(),
-            "unknown Dora input 'dora/clock/now': dcp supports the timers dora/timer/millis/<N> "
-            "and dora/timer/secs/<N> (dora/clock is not one of them)");
+            "unknown Dora input 'dora/clock/now': Dora provides dora/timer/... and "
+            "dora/logs[/<level>[/<node>]] (dora/clock is not one of them)");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -491,8 +482,8 @@ TEST(LoadRules, InputIdWithInvalidCharacters_IsRejected) {
       parse_error(one_node("    inputs: {\"my input\": dora/timer/secs/1}\n"));
   EXPECT_EQ(e.field(), "nodes[0].inputs[\"my input\"]");
   EXPECT_EQ(e.reason(),
-            "invalid input id 'my input': character ' ' is not allowed (ids use only letters, "
-            "digits, '_' and '-')");
+            "invalid input id 'my input': character ' ' is not allowed (input and output ids use "
+            "only letters, digits, '_', '.', '/' and '-')");
 }
 
 TEST(LoadRules, LongFormInput_RequiresSourceAndKnowsOnlyItsFields) {
@@ -502,54 +493,33 @@ TEST(LoadRules, LongFormInput_RequiresSourceAndKnowsOnlyItsFields) {
       parse_error(one_node("    inputs: {x: {source: dora/timer/secs/1, timeout: 3}}\n"));
   EXPECT_EQ(unknown.field(), "nodes[0].inputs.x.timeout");
   EXPECT_EQ(unknown.reason(),
-            "unknown field 'timeout' in an input (it has 'source' and 'queue_size')");
+            "unknown field 'timeout' in an input (it has 'source', 'queue_size', 'input_timeout' "
+            "and 'queue_policy')");
 }
 
 TEST(LoadRules, InputThatIsAList_IsRejected) {
   EXPECT_EQ(parse_error(one_node("    inputs: {x: [a/b]}\n")).reason(),
-            "input 'x' must be '<node>/<output>', a timer, or a map with 'source' and "
-            "'queue_size', got a list");
+            "input 'x' must be '<node>/<output>', a timer, or a map with 'source' (and "
+            "'queue_size', 'input_timeout', 'queue_policy'), got a list");
 }
 
-TEST(LoadRules, QueueSize_AcceptsOneToTheLimitOnly) {
+TEST(LoadRules, QueueSize_AcceptsZeroToTheLimit_ZeroMeaningOne) {
   const auto with_queue = [](std::string_view size) {
     return one_node("    inputs: {x: {source: dora/timer/secs/1, queue_size: " + std::string(size) +
                     "}}\n");
   };
+  EXPECT_EQ(parse(with_queue("0")).nodes[0].inputs[0].queue_size, 1u);
   EXPECT_EQ(parse(with_queue("1")).nodes[0].inputs[0].queue_size, 1u);
+  EXPECT_EQ(parse(with_queue("+3")).nodes[0].inputs[0].queue_size, 3u);
   EXPECT_EQ(parse(with_queue("100000")).nodes[0].inputs[0].queue_size, df::kMaxQueueSize);
-  for (const char* bad : {"100001", "-1", "+3", "1e3", "0x10", "ten", "99999999999999999999999"}) {
+  for (const char* bad : {"100001", "-1", "+", "1e3", "0x10", "ten", "99999999999999999999999"}) {
     EXPECT_EQ(parse_error(with_queue(bad)).reason(),
-              "queue_size must be a positive integer (1 to 100000), got '" + std::string(bad) + "'")
+              "queue_size must be an integer from 0 to 100000 (0 means 1, as in Dora), got '" +
+                  std::string(bad) + "'")
         << bad;
   }
   EXPECT_EQ(parse_error(with_queue("[1]")).reason(),
-            "queue_size must be a positive integer (1 to 100000), got a list");
-}
-
-TEST(LoadRules, MalformedTimers_AreRejected) {
-  for (const char* bad : {"dora/timer/millis", "dora/timer/millis/", "dora/timer/secs/-1",
-                          "dora/timer/secs/1.5", "dora/timer/millis/10/x", "dora/timer/minutes/1",
-                          "dora/timer/ millis/1", "dora/timer/millis/ 1"}) {
-    const df::DataflowError e =
-        parse_error(one_node("    inputs: {x: \"" + std::string(bad) + "\"}\n"));
-    EXPECT_EQ(e.reason(), "malformed timer '" + std::string(bad) +
-                              "': expected dora/timer/millis/<N> or dora/timer/secs/<N> with <N> a "
-                              "positive integer")
-        << bad;
-  }
-}
-
-TEST(LoadRules, TimerPeriodThatOverflows_IsRejected) {
-  EXPECT_EQ(parse_error(one_node("    inputs: {x: dora/timer/secs/9223372036854776}\n")).reason(),
-            "timer 'dora/timer/secs/9223372036854776': the period is too long");
-  EXPECT_EQ(parse(one_node("    inputs: {x: dora/timer/secs/9223372036854775}\n"))
-                .nodes[0]
-                .inputs[0]
-                .timer()
-                ->period()
-                .count(),
-            9223372036854775000);
+            "queue_size must be an integer from 0 to 100000 (0 means 1, as in Dora), got a list");
 }
 
 TEST(LoadRules, EnvEntries_NeedANameAndAValue) {
@@ -625,12 +595,12 @@ std::vector<df::Diagnostic> expected(bool with_executables) {
       {{6, 9}, "nodes[0].outputs[1]", "duplicate output 'image' (first declared at line 5)"},
       {{7, 9},
        "nodes[1].id",
-       "invalid node id 'bad id': character ' ' is not allowed (ids use only letters, digits, "
-       "'_' and '-')"},
+       "invalid node id 'bad id': character ' ' is not allowed (node ids use only letters, "
+       "digits, '_', '.' and '-')"},
       {{9, 5},
        "nodes[1].colour",
-       "unknown field 'colour' (a node has: id, name, description, path, args, env, inputs, "
-       "outputs)"},
+       "unknown field 'colour' (a node has: id, name, description, path, args, env, build, "
+       "inputs, outputs)"},
       {{13, 14},
        "nodes[2].inputs.frame",
        "node 'camera' has no output 'picture' (its outputs: image)"},
@@ -639,11 +609,12 @@ std::vector<df::Diagnostic> expected(bool with_executables) {
        "unknown node 'sensorz' (known nodes: camera, processor)"},
       {{15, 13},
        "nodes[2].inputs.tick",
-       "malformed timer 'dora/timer/millis/0': expected dora/timer/millis/<N> or "
-       "dora/timer/secs/<N> with <N> a positive integer"},
+       "malformed timer 'dora/timer/millis/0': the period is zero (expected "
+       "dora/timer/secs/<N>, millis/<N>, micros/<N> or nanos/<N> with <N> an integer > 0, or "
+       "dora/timer/hz/<F> with <F> a number > 0)"},
       {{18, 21},
        "nodes[2].inputs.slow.queue_size",
-       "queue_size must be a positive integer (1 to 100000), got '0'"},
+       "queue_size must be an integer from 0 to 100000 (0 means 1, as in Dora), got '-1'"},
       {{19, 5}, "nodes[3]", "a node must be a map with 'id' and 'path', got a string"},
       {{20, 9}, "nodes[4].id", "duplicate node id 'camera' (first defined at line 2, nodes[0])"},
       {{21, 11},
@@ -655,7 +626,7 @@ std::vector<df::Diagnostic> expected(bool with_executables) {
        "nodes[4].env.LIST",
        "the value of environment variable 'LIST' must be a string, number or boolean, got a "
        "list"},
-      {{24, 1}, "deploy", "'deploy' is not supported by the dcp local runner (use Dora for it)"},
+      {{24, 9}, "deploy", "deploy must be a map of machine, working_dir, labels and distribute, got a string"},
   };
   if (!with_executables) all.erase(all.begin() + 9);
   return all;
@@ -722,7 +693,8 @@ TEST(LoadAllErrors, ProblemsInsideOneInput_AreAllReported) {
   EXPECT_EQ(e.diagnostics()[1].field, "nodes[0].inputs.x.queue_size");
   EXPECT_EQ(e.diagnostics()[2].location, (df::SourceLocation{8, 9}));
   EXPECT_EQ(e.diagnostics()[2].reason,
-            "unknown field 'colour' in an input (it has 'source' and 'queue_size')");
+            "unknown field 'colour' in an input (it has 'source', 'queue_size', 'input_timeout' "
+            "and 'queue_policy')");
   EXPECT_EQ(e.diagnostics()[3].location, (df::SourceLocation{9, 9}));
   EXPECT_EQ(e.diagnostics()[3].reason, "duplicate field 'source' (first at line 6)");
 }
