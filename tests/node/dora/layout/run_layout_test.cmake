@@ -28,7 +28,7 @@ dcp_configure_arguments(_configure_args)
 
 # 1. The "Dora build".
 file(COPY_FILE "${_fake_dora}/dora-node-api.h" "${_dora}/target/cxxbridge/dora-node-api-cxx/dora-node-api.h")
-file(COPY_FILE "${_fake_dora}/rust/cxx.h" "${_dora}/target/cxxbridge/rust/cxx.h")
+file(COPY_FILE "${_fake_dora}/rust_builtins.h" "${_dora}/target/cxxbridge/dora-node-api-cxx/rust_builtins.h")
 file(WRITE "${_dora}/target/cxxbridge/dora-node-api-cxx/dora-node-api.cc"
     "// Stand-in for the C++ half of Dora's cxx bridge (the fake library has everything).\n"
     "#include \"dora-node-api.h\"\n")
@@ -46,7 +46,7 @@ dcp_run_step("configure the consumer"
     "${CMAKE_COMMAND}" -S "${CMAKE_CURRENT_LIST_DIR}/consumer" -B "${_build}" ${_configure_args}
     "-DDCP_SOURCE_DIR=${DCP_SOURCE_DIR}" "-DFAKE_DORA_DIR=${_fake_dora}" "-DDCP_DORA_DIR=${_dora}"
     OUTPUT _configure_output)
-foreach(_expected "dcp: Dora backend: ON" "dora-node-api.cc" "metadata 1, node-failed details 1")
+foreach(_expected "dcp: Dora backend: ON" "dora-node-api.cc" "input metadata 1")
     string(FIND "${_configure_output}" "${_expected}" _at)
     if(_at EQUAL -1)
         message(FATAL_ERROR "the configure output lacks '${_expected}':\n${_configure_output}")
@@ -58,13 +58,13 @@ message(STATUS "${_probe_output}")
 
 # 3. Feature detection on other API versions (configure only).
 file(READ "${_fake_dora}/dora-node-api.h" _header)
-string(REGEX REPLACE "#ifndef FAKE_DORA_MINIMAL.*#endif  // FAKE_DORA_MINIMAL" "" _older "${_header}")
+string(REGEX REPLACE "[^\n]*event_as_input_with_metadata[^\n]*\n" "" _older "${_header}")
 string(REGEX REPLACE "[^\n]*(next_event_timeout|try_next_event)[^\n]*\n" "" _too_old "${_older}")
 foreach(_version IN ITEMS older too_old)
     set(_dir "${WORK_DIR}/${_version}-dora")
-    file(MAKE_DIRECTORY "${_dir}/rust")
+    file(MAKE_DIRECTORY "${_dir}")
     file(WRITE "${_dir}/dora-node-api.h" "${_${_version}}")
-    file(COPY_FILE "${_fake_dora}/rust/cxx.h" "${_dir}/rust/cxx.h")
+    file(COPY_FILE "${_fake_dora}/rust_builtins.h" "${_dir}/rust_builtins.h")
     file(COPY_FILE "${_dora}/target/release/libdora_node_api_cxx.a" "${_dir}/libdora_node_api_cxx.a")
     execute_process(
         COMMAND "${CMAKE_COMMAND}" -S "${CMAKE_CURRENT_LIST_DIR}/consumer" -B "${WORK_DIR}/${_version}-consumer"
@@ -73,7 +73,7 @@ foreach(_version IN ITEMS older too_old)
         RESULT_VARIABLE _result OUTPUT_VARIABLE _output ERROR_VARIABLE _output)
     string(REGEX REPLACE "[ \t\r\n]+" " " _output "${_output}")  # CMake wraps long messages
     if(_version STREQUAL "older")
-        string(FIND "${_output}" "metadata 0, node-failed details 0" _at)
+        string(FIND "${_output}" "input metadata 0" _at)
         if(NOT _result EQUAL 0 OR _at EQUAL -1)
             message(FATAL_ERROR "older Dora API: expected a configured backend without metadata:\n${_output}")
         endif()
