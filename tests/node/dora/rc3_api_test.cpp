@@ -9,6 +9,8 @@
 #include <variant>
 #include <vector>
 
+#define DCP_DORA_HAS_INPUT_METADATA 0
+#include "bridge_shape.hpp"  // the rc.3 shape, checked at compile time
 #include "dcp/node/node.hpp"
 #include "fake_dora.hpp"
 
