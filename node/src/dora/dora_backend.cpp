@@ -181,8 +181,8 @@ Payload adopt(rust::Vec<std::uint8_t> data) {
 
 class DoraEventSource final : public EventSource {
  public:
-  DoraEventSource(rust::Box<::Events> events, std::vector<std::string> inputs) noexcept
-      : events_(std::move(events)), inputs_(std::move(inputs)) {}
+  DoraEventSource(rust::Box<::Events> events, std::vector<std::string> data_inputs) noexcept
+      : events_(std::move(events)), data_inputs_(std::move(data_inputs)) {}
 
   EventResult next(SteadyTime deadline) override {
     for (;;) {
@@ -253,10 +253,15 @@ class DoraEventSource final : public EventSource {
     return EventResult(std::move(event));
   }
 
-  /// The C++ API does not tell which input closed; with a single input there is no doubt.
-  std::string closed_input_id() const { return inputs_.size() == 1 ? inputs_.front() : std::string(); }
+  /// The C++ API does not tell which input closed: named only where there is no doubt (see
+  /// dora_backend.hpp), else empty.
+  std::string closed_input_id() {
+    if (data_inputs_.size() == 1) return data_inputs_.front();
+    if (failed_inputs_.size() == 1) return std::exchange(failed_inputs_, {}).front();
+    return {};
+  }
 
-  static Event node_failed(rust::Box<::DoraEvent> event) {
+  Event node_failed(rust::Box<::DoraEvent> event) {
     std::optional<::DoraNodeFailed> failure;
     try {
       failure.emplace(event_as_node_failed(std::move(event)));
@@ -267,12 +272,14 @@ class DoraEventSource final : public EventSource {
     for (std::size_t i = 0; i < failure->affected_input_ids.size(); ++i) {
       affected.push_back(to_std(failure->affected_input_ids[i]));
     }
+    failed_inputs_ = affected;  // the InputClosed events Dora sends next are about these
     return ErrorEvent{"upstream node '" + to_std(failure->source_node_id) + "' failed: " + to_std(failure->error) +
                       " (inputs that stop receiving data: " + comma_separated(affected) + ")"};
   }
 
   rust::Box<::Events> events_;
-  std::vector<std::string> inputs_;
+  std::vector<std::string> data_inputs_;
+  std::vector<std::string> failed_inputs_;  // affected_input_ids of the last NodeFailed, until named
   bool ended_ = false;
 };
 
@@ -338,7 +345,7 @@ Node connect_dora_backend(std::string_view node_config_yaml) {
   }();
   Node node;
   node.id = config.node_id;
-  auto source = std::make_unique<DoraEventSource>(std::move(dora.events), config.inputs);
+  auto source = std::make_unique<DoraEventSource>(std::move(dora.events), config.data_inputs);
   auto sink = std::make_unique<DoraOutputSink>(std::move(dora.send_output), config.node_id);
   node.events = NodeAccess::make_events(std::move(config.inputs), std::move(source));
   node.outputs = NodeAccess::make_outputs(config.node_id, std::move(config.outputs), std::move(sink));

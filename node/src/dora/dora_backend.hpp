@@ -25,8 +25,12 @@
 //                    every parameter; a Dora `timestamp` parameter becomes an int64 of ns since the
 //                    epoch. Without it: empty metadata (timestamp_ns 0 = unknown). An input Dora
 //                    cannot give as bytes (an Arrow array of another type) -> ErrorEvent.
-//   InputClosed      InputClosedEvent. The C++ API does not say WHICH input closed: the id is the
-//                    node's only input when it has exactly one, else empty.
+//   InputClosed      InputClosedEvent. The C++ API does not say WHICH input closed, so the id is
+//                    inferred where that is certain, else left empty: the node's only data input
+//                    when it has exactly one (timers and dora/logs never close); else, after a
+//                    NodeFailed whose affected_input_ids name exactly one input, that input (for the
+//                    next InputClosed: Dora closes the inputs of a failed upstream after telling);
+//                    else empty ("some input closed"), which node code must treat as possibly any.
 //   AllInputsClosed  AllInputsClosedEvent, then the stream has ended. (Recent Dora versions report
 //                    "all inputs closed" as Stop; the C++ API cannot tell them apart.)
 //   Stop             StopEvent, then the stream has ended.
@@ -75,10 +79,14 @@ inline constexpr const char* kDoraNodeConfigVariable = "DORA_NODE_CONFIG";
 struct DoraNodeConfig {
   std::string node_id;               ///< `node_id`
   std::vector<std::string> inputs;   ///< the keys of `run_config.inputs`, in file order
+  /// The inputs fed by another node's output, in file order: not timers (`dora/timer/...`) nor
+  /// logs (`dora/logs...`), which never close. The inputs an InputClosed can be about.
+  std::vector<std::string> data_inputs;
   std::vector<std::string> outputs;  ///< `run_config.outputs`, in file order
 };
 
-/// Reads `node_id`, `run_config.inputs` (a mapping; absent or null: none) and `run_config.outputs`
+/// Reads `node_id`, `run_config.inputs` (a mapping of id to source, a string or a mapping with
+/// `source`; absent or null: none) and `run_config.outputs`
 /// (a sequence; absent or null: none); ignores every other field. Throws NodeError naming
 /// DORA_NODE_CONFIG and the field for text that is not YAML, a missing or empty node_id, or a field
 /// of the wrong shape. Needs no Dora build (it is built with the adapter but does not call Dora).
