@@ -12,6 +12,8 @@
 #                       the library in target/release/ (not where the package says)
 #   build_tree          the same without the CMake package
 #   install_folder      DCP_DORA_DIR = that build's target/cxxbridge/dora-node-api-cxx/install/
+#   custom_install      a copy of it elsewhere ($DORA_NODE_API_CXX_INSTALL): fails asking for
+#                       DCP_DORA_LIBRARY, then works with it
 #   staged_prefix       include/, src/, lib/libdora_node_api_cxx.a, lib/cmake/ (a release archive; no
 #                       cxx.h): configured, built and run (the probe node must exit 0)
 #   package_dir         the staged prefix through -Ddora-node-api-cxx_DIR only
@@ -122,6 +124,15 @@ _configure(install_folder ok ARGS "-DDCP_DORA_DIR=${WORK_DIR}/build_tree/target/
     EXPECT "${_on}" "found install folder: ${WORK_DIR}/build_tree/target/cxxbridge/dora-node-api-cxx/install/dora-node-api.h"
            "${WORK_DIR}/build_tree/target/release/libdora_node_api_cxx.a"
            "bridge ${WORK_DIR}/build_tree/target/cxxbridge/dora-node-api-cxx/install/dora-node-api.cc")
+
+# $DORA_NODE_API_CXX_INSTALL outside the build tree: no library beside it, DCP_DORA_LIBRARY names it.
+file(COPY "${WORK_DIR}/build_tree/target/cxxbridge/dora-node-api-cxx/install/" DESTINATION "${WORK_DIR}/custom_install")
+_configure(custom_install fail ARGS "-DDCP_DORA_DIR=${WORK_DIR}/custom_install"
+    EXPECT "but not libdora_node_api_cxx.a" "set DCP_DORA_LIBRARY to the file")
+_configure(custom_install_library ok ARGS "-DDCP_DORA_DIR=${WORK_DIR}/custom_install"
+    "-DDCP_DORA_LIBRARY=${WORK_DIR}/build_tree/target/release/libdora_node_api_cxx.a"
+    EXPECT "${_on}" "found install folder: ${WORK_DIR}/custom_install/dora-node-api.h"
+           "${WORK_DIR}/build_tree/target/release/libdora_node_api_cxx.a")
 
 _staged_prefix("${WORK_DIR}/staged_prefix" "${_main_header}" ON)
 _configure(staged_prefix ok ARGS "-DDCP_DORA_DIR=${WORK_DIR}/staged_prefix"
