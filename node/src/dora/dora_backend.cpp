@@ -1,16 +1,24 @@
 // The Dora backend (see dora_backend.hpp): dcp's EventSource and OutputSink on Dora's C++ node API.
 //
-// Written against the functions of dora-node-api.h (the cxx bridge of dora-node-api-cxx). Dora's
-// generated types live in the global namespace (::DoraNode, ::Events, ::OutputSender, ::DoraEvent,
-// ::Metadata, ...); dcp's own Metadata is dcp::Metadata. Optional parts of the API, detected by
-// node/src/dora/CMakeLists.txt from the header:
-//   DCP_DORA_HAS_METADATA     event_as_input_with_metadata, send_output_with_metadata, new_metadata
-//   DCP_DORA_HAS_NODE_FAILED  event_as_node_failed
+// Written against the functions of dora-node-api.h (the cxx bridge of dora-node-api-cxx, v1.0.0-rc.3
+// and later). Dora's generated types live in the global namespace (::DoraNode, ::Events,
+// ::OutputSender, ::DoraEvent, ::Metadata, ...); dcp's own Metadata is dcp::Metadata.
+//
+// Errors: the generated header is self-contained and declares no rust::Error. A bridge function
+// declared `-> Result<T>` in Rust throws an exception derived from std::exception (its type is
+// private to the generated .cc), so that is what is caught here, always around the bridge call
+// alone; functions without Result are noexcept and report failures in DoraResult::error.
+//
+// The optional part of the API, detected by node/src/dora/CMakeLists.txt from the header:
+//   DCP_DORA_HAS_INPUT_METADATA  event_as_input_with_metadata (Dora after v1.0.0-rc.4); without it
+//                                inputs arrive without metadata. Sending metadata
+//                                (send_output_with_metadata, new_metadata) is in the floor.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -24,11 +32,8 @@
 #include "dora/dora_backend.hpp"
 #include "backend.hpp"
 
-#ifndef DCP_DORA_HAS_METADATA
-#define DCP_DORA_HAS_METADATA 0
-#endif
-#ifndef DCP_DORA_HAS_NODE_FAILED
-#define DCP_DORA_HAS_NODE_FAILED 0
+#ifndef DCP_DORA_HAS_INPUT_METADATA
+#define DCP_DORA_HAS_INPUT_METADATA 0
 #endif
 
 namespace dcp::detail {
@@ -60,9 +65,9 @@ std::string comma_separated(const std::vector<std::string>& items) {
 // Metadata
 // ---------------------------------------------------------------------------------------------
 
-#if DCP_DORA_HAS_METADATA
-/// Dora's metadata of a received input as dcp::Metadata. Throws rust::Error if Dora refuses a
-/// lookup (it cannot: every key comes from list_keys with its own type).
+#if DCP_DORA_HAS_INPUT_METADATA
+/// Dora's metadata of a received input as dcp::Metadata. Throws (std::exception) if Dora refuses a
+/// lookup (it should not: every key comes from list_keys and is read with its own type).
 Metadata from_dora(const ::Metadata& dora) {
   Metadata metadata;
   metadata.timestamp_ns = dora_timestamp_to_ns(dora.timestamp());
@@ -101,6 +106,7 @@ Metadata from_dora(const ::Metadata& dora) {
   }
   return metadata;
 }
+#endif
 
 /// dcp::Metadata's parameters as Dora metadata for send_output_with_metadata. The timestamp is not
 /// carried (Dora stamps the message itself). Throws std::invalid_argument for a string that is not
@@ -151,17 +157,16 @@ rust::Box<::Metadata> to_dora(std::string_view output_id, const Metadata& metada
             }
           },
           value);
-    } catch (const rust::Error& error) {
-      throw NodeError("dcp: " + where + ": Dora refused it: " + error.what());
     } catch (const std::invalid_argument& error) {  // rust::Str / rust::String: not UTF-8
       throw std::invalid_argument(where + ": " + error.what() + " (Dora's keys and strings must be UTF-8)");
     } catch (const std::out_of_range& error) {  // a uint64 above INT64_MAX
       throw std::invalid_argument(where + ": " + error.what());
+    } catch (const std::exception& error) {  // a set_* of the bridge failed
+      throw NodeError("dcp: " + where + ": Dora refused it: " + error.what());
     }
   }
   return dora;
 }
-#endif
 
 // ---------------------------------------------------------------------------------------------
 // Events
@@ -176,8 +181,8 @@ Payload adopt(rust::Vec<std::uint8_t> data) {
 
 class DoraEventSource final : public EventSource {
  public:
-  DoraEventSource(rust::Box<::Events> events, std::vector<std::string> inputs) noexcept
-      : events_(std::move(events)), inputs_(std::move(inputs)) {}
+  DoraEventSource(rust::Box<::Events> events, std::vector<std::string> data_inputs) noexcept
+      : events_(std::move(events)), data_inputs_(std::move(data_inputs)) {}
 
   EventResult next(SteadyTime deadline) override {
     for (;;) {
@@ -212,19 +217,34 @@ class DoraEventSource final : public EventSource {
   }
 
   Event input_event(rust::Box<::DoraEvent> event) {
+#if DCP_DORA_HAS_INPUT_METADATA
+    std::optional<::DoraInputWithMetadata> input;
     try {
-#if DCP_DORA_HAS_METADATA
-      ::DoraInputWithMetadata input = event_as_input_with_metadata(std::move(event));
-      Metadata metadata = from_dora(*input.metadata);
-#else
-      ::DoraInput input = event_as_input(std::move(event));
-      Metadata metadata;  // timestamp_ns 0: unknown
-#endif
-      return InputEvent{to_std(input.id), adopt(std::move(input.data)), std::move(metadata)};
-    } catch (const rust::Error& error) {
-      return ErrorEvent{std::string("Dora could not hand an input over as bytes (dcp inputs are byte arrays): ") +
-                        error.what()};
+      input.emplace(event_as_input_with_metadata(std::move(event)));
+    } catch (const std::exception& error) {
+      return not_bytes(error);
     }
+    Metadata metadata;
+    try {
+      metadata = from_dora(*input->metadata);
+    } catch (const std::exception& error) {
+      return ErrorEvent{"Dora could not give the metadata of input '" + to_std(input->id) + "': " + error.what()};
+    }
+    return InputEvent{to_std(input->id), adopt(std::move(input->data)), std::move(metadata)};
+#else
+    std::optional<::DoraInput> input;
+    try {
+      input.emplace(event_as_input(std::move(event)));
+    } catch (const std::exception& error) {
+      return not_bytes(error);
+    }
+    return InputEvent{to_std(input->id), adopt(std::move(input->data)), Metadata{}};  // timestamp_ns 0: unknown
+#endif
+  }
+
+  static Event not_bytes(const std::exception& error) {
+    return ErrorEvent{std::string("Dora could not hand an input over as bytes (dcp inputs are byte arrays): ") +
+                      error.what()};
   }
 
   /// The final event: the stream has ended after it.
@@ -233,29 +253,33 @@ class DoraEventSource final : public EventSource {
     return EventResult(std::move(event));
   }
 
-  /// The C++ API does not tell which input closed; with a single input there is no doubt.
-  std::string closed_input_id() const { return inputs_.size() == 1 ? inputs_.front() : std::string(); }
+  /// The C++ API does not tell which input closed: named only where there is no doubt (see
+  /// dora_backend.hpp), else empty.
+  std::string closed_input_id() {
+    if (data_inputs_.size() == 1) return data_inputs_.front();
+    if (failed_inputs_.size() == 1) return std::exchange(failed_inputs_, {}).front();
+    return {};
+  }
 
-  static Event node_failed([[maybe_unused]] rust::Box<::DoraEvent> event) {
-#if DCP_DORA_HAS_NODE_FAILED
+  Event node_failed(rust::Box<::DoraEvent> event) {
+    std::optional<::DoraNodeFailed> failure;
     try {
-      const ::DoraNodeFailed failure = event_as_node_failed(std::move(event));
-      std::vector<std::string> affected;
-      for (std::size_t i = 0; i < failure.affected_input_ids.size(); ++i) {
-        affected.push_back(to_std(failure.affected_input_ids[i]));
-      }
-      return ErrorEvent{"upstream node '" + to_std(failure.source_node_id) + "' failed: " + to_std(failure.error) +
-                        " (inputs that stop receiving data: " + comma_separated(affected) + ")"};
-    } catch (const rust::Error& error) {
+      failure.emplace(event_as_node_failed(std::move(event)));
+    } catch (const std::exception& error) {
       return ErrorEvent{std::string("an upstream node failed (Dora could not say which: ") + error.what() + ")"};
     }
-#else
-    return ErrorEvent{"an upstream node failed (this Dora build's C++ node API does not say which)"};
-#endif
+    std::vector<std::string> affected;
+    for (std::size_t i = 0; i < failure->affected_input_ids.size(); ++i) {
+      affected.push_back(to_std(failure->affected_input_ids[i]));
+    }
+    failed_inputs_ = affected;  // the InputClosed events Dora sends next are about these
+    return ErrorEvent{"upstream node '" + to_std(failure->source_node_id) + "' failed: " + to_std(failure->error) +
+                      " (inputs that stop receiving data: " + comma_separated(affected) + ")"};
   }
 
   rust::Box<::Events> events_;
-  std::vector<std::string> inputs_;
+  std::vector<std::string> data_inputs_;
+  std::vector<std::string> failed_inputs_;  // affected_input_ids of the last NodeFailed, until named
   bool ended_ = false;
 };
 
@@ -274,15 +298,9 @@ class DoraOutputSink final : public OutputSink {
       check(::send_output(sender_, to_rust(output_id), bytes), "send on output", output_id);
       return;
     }
-#if DCP_DORA_HAS_METADATA
     rust::Box<::Metadata> parameters = to_dora(output_id, metadata);  // may throw: nothing sent yet
     check(::send_output_with_metadata(sender_, to_rust(output_id), bytes, std::move(parameters)), "send on output",
           output_id);
-#else
-    throw NodeError("dcp: output '" + std::string(output_id) + "' of node '" + node_id_ +
-                    "': metadata parameters cannot be sent: this Dora build's C++ node API has no "
-                    "send_output_with_metadata (build dcp against a newer Dora, see docs/dora.md)");
-#endif
   }
 
   void send_with(std::string_view output_id, std::size_t size, FillRef fill, Metadata&& metadata) override {
@@ -321,13 +339,13 @@ Node connect_dora_backend(std::string_view node_config_yaml) {
   ::DoraNode dora = [&] {
     try {
       return init_dora_node();
-    } catch (const rust::Error& error) {
+    } catch (const std::exception& error) {
       throw NodeError("dcp: node '" + config.node_id + "': Dora's init_dora_node() failed: " + error.what());
     }
   }();
   Node node;
   node.id = config.node_id;
-  auto source = std::make_unique<DoraEventSource>(std::move(dora.events), config.inputs);
+  auto source = std::make_unique<DoraEventSource>(std::move(dora.events), config.data_inputs);
   auto sink = std::make_unique<DoraOutputSink>(std::move(dora.send_output), config.node_id);
   node.events = NodeAccess::make_events(std::move(config.inputs), std::move(source));
   node.outputs = NodeAccess::make_outputs(config.node_id, std::move(config.outputs), std::move(sink));

@@ -17,8 +17,9 @@
 //   dataflow_descriptor: { ... }
 //   dynamic: false
 //
-// Only node_id, the keys of run_config.inputs and run_config.outputs are read; the shape of an
-// input's value (a string or a mapping, depending on the Dora version) does not matter.
+// Only node_id, run_config.inputs and run_config.outputs are read. An input's value is its source,
+// either as a string (`node/output`, `dora/timer/millis/500`) or as a mapping with `source`; a source
+// under `dora/` (timers, logs) is not another node's output, so it never closes.
 #include <string>
 #include <string_view>
 #include <utility>
@@ -42,6 +43,21 @@ std::string scalar(const YAML::Node& node, const std::string& field) {
   if (value.empty()) fail("'" + field + "' is empty");
   return value;
 }
+
+/// An input's source: the string itself, or the `source` of a mapping; empty when neither (an input
+/// of a shape this reader does not know counts as another node's output, which may close).
+std::string source_of(const YAML::Node& value) {
+  if (value.IsScalar()) return value.Scalar();
+  if (value.IsMap()) {
+    const YAML::Node source = value["source"];
+    if (source.IsDefined() && source.IsScalar()) return source.Scalar();
+  }
+  return {};
+}
+
+/// Dora's own sources (`dora/timer/...`, `dora/logs...`): Dora parses a source `dora/...` as these,
+/// never as a node called "dora".
+bool is_dora_source(std::string_view source) { return source.starts_with("dora/"); }
 
 }  // namespace
 
@@ -67,7 +83,11 @@ DoraNodeConfig parse_dora_node_config(std::string_view yaml) {
   const YAML::Node inputs = run_config["inputs"];
   if (inputs.IsDefined() && !inputs.IsNull()) {
     if (!inputs.IsMap()) fail("'run_config.inputs' is not a mapping");
-    for (const auto& entry : inputs) config.inputs.push_back(scalar(entry.first, "run_config.inputs (a key)"));
+    for (const auto& entry : inputs) {
+      std::string id = scalar(entry.first, "run_config.inputs (a key)");
+      if (!is_dora_source(source_of(entry.second))) config.data_inputs.push_back(id);
+      config.inputs.push_back(std::move(id));
+    }
   }
   const YAML::Node outputs = run_config["outputs"];
   if (outputs.IsDefined() && !outputs.IsNull()) {

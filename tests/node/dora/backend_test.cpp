@@ -53,6 +53,17 @@ dynamic: false
 write_events_to: null
 )";
 
+// Two inputs fed by nodes, and a timer.
+constexpr const char* kTwoDataInputsConfig = R"(node_id: fusion
+run_config:
+  inputs:
+    imu: sensors/imu
+    lidar:
+      source: sensors/lidar
+    tick: dora/timer/millis/100
+  outputs: []
+)";
+
 constexpr const char* kSingleInputConfig = R"(node_id: sink
 run_config:
   inputs:
@@ -73,6 +84,12 @@ Parameters one_of_each_shared_type() {
           {"ids", std::vector<std::int64_t>{1, 2, 3}},
           {"pose", std::vector<double>{0.5, 1.5}},
           {"tags", std::vector<std::string>{"x", "", "z"}}};
+}
+
+/// The id of the next event, which must be an InputClosedEvent.
+std::string closed_id(dcp::Node& node) {
+  dcp::EventResult result = node.events.next();
+  return event_as<dcp::InputClosedEvent>(result).id;
 }
 
 /// Each test: a fresh fake Dora, the environment of a node started by Dora's daemon.
@@ -202,13 +219,44 @@ TEST_F(DoraBackend, InputDoraCannotGiveAsBytes_ErrorEventThenTheStreamGoesOn) {
   EXPECT_EQ(event_as<dcp::InputEvent>(second).data.as_string(), "next");
 }
 
-TEST_F(DoraBackend, InputClosedWithSeveralInputs_IdIsEmpty_DoraDoesNotSayWhich) {
+TEST_F(DoraBackend, InputClosedWithSeveralDataInputs_IdIsEmpty_DoraDoesNotSayWhich) {
+  ::setenv("DORA_NODE_CONFIG", kTwoDataInputsConfig, 1);
   fake_dora::push(DoraEventType::InputClosed);
   dcp::Node node = dcp::init_node();
   dcp::EventResult result = node.events.next();
   EXPECT_EQ(event_as<dcp::InputClosedEvent>(result).id, "");
   fake_dora::push(DoraEventType::Stop);
   EXPECT_TRUE(std::holds_alternative<dcp::StopEvent>(node.events.next().event())) << "the stream goes on";
+}
+
+TEST_F(DoraBackend, InputClosedWithOneDataInputBesidesATimer_IdIsTheDataInput_EveryTime) {
+  fake_dora::push(DoraEventType::InputClosed);  // kProcessorConfig: imu (from sensors) and tick (a timer)
+  fake_dora::push(DoraEventType::InputClosed);  // input_timeout: closed, recovered, closed again
+  dcp::Node node = dcp::init_node();
+  EXPECT_EQ(closed_id(node), "imu");
+  EXPECT_EQ(closed_id(node), "imu");
+}
+
+TEST_F(DoraBackend, InputClosedAfterNodeFailedNamingOneInput_IdIsThatInput_ForTheNextCloseOnly) {
+  ::setenv("DORA_NODE_CONFIG", kTwoDataInputsConfig, 1);
+  fake_dora::push_node_failed("lidar_driver", "crashed", {"lidar"});
+  fake_dora::push(DoraEventType::InputClosed);
+  fake_dora::push(DoraEventType::InputClosed);
+  dcp::Node node = dcp::init_node();
+  dcp::EventResult failed = node.events.next();
+  (void)event_as<dcp::ErrorEvent>(failed);
+  EXPECT_EQ(closed_id(node), "lidar");
+  EXPECT_EQ(closed_id(node), "") << "a later close is not known to be lidar";
+}
+
+TEST_F(DoraBackend, InputClosedAfterNodeFailedNamingSeveralInputs_IdIsEmpty) {
+  ::setenv("DORA_NODE_CONFIG", kTwoDataInputsConfig, 1);
+  fake_dora::push_node_failed("sensors", "crashed", {"imu", "lidar"});
+  fake_dora::push(DoraEventType::InputClosed);
+  dcp::Node node = dcp::init_node();
+  dcp::EventResult failed = node.events.next();
+  (void)event_as<dcp::ErrorEvent>(failed);
+  EXPECT_EQ(closed_id(node), "");
 }
 
 TEST_F(DoraBackend, InputClosedWithASingleInput_IdIsThatInput) {

@@ -50,6 +50,24 @@ restart_count: 0
   EXPECT_EQ(config.outputs, (Strings{"status", "command"}));
 }
 
+TEST(DoraNodeConfig, DataInputs_AreTheInputsFedByNodes_NotTimersOrLogs_InEitherForm) {
+  const auto config = parse_dora_node_config(R"(node_id: processor
+run_config:
+  inputs:
+    lidar: sensors/lidar
+    imu:
+      source: sensors/imu
+      queue_size: 50
+    tick: dora/timer/millis/500
+    slow:
+      source: dora/timer/hz/0.5
+    logs: dora/logs/warn
+  outputs: []
+)");
+  EXPECT_EQ(config.inputs, (Strings{"lidar", "imu", "tick", "slow", "logs"}));
+  EXPECT_EQ(config.data_inputs, (Strings{"lidar", "imu"}));
+}
+
 TEST(DoraNodeConfig, JsonStyleFlowMappings_AreYamlToo) {
   const auto config = parse_dora_node_config(
       R"({"node_id": "cam", "run_config": {"inputs": {"tick": "dora/timer/secs/1"}, "outputs": ["image"]}})");

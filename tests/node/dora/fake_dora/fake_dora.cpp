@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -41,6 +42,17 @@ struct Script {
   std::optional<std::string> close_error;
 };
 
+/// What a failing bridge function throws. Like the rust::Error of Dora's generated .cc, the caller
+/// cannot name its type (it is not in dora-node-api.h): it catches std::exception.
+class BridgeError final : public std::exception {
+ public:
+  explicit BridgeError(std::string message) : message_(std::move(message)) {}
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::string message_;
+};
+
 std::mutex g_mutex;
 std::shared_ptr<Script> g_script = std::make_shared<Script>();
 std::atomic<const std::uint8_t*> g_last_input_buffer{nullptr};
@@ -69,6 +81,19 @@ rust::Vec<std::uint8_t> to_rust_bytes(const std::vector<std::uint8_t>& bytes) {
 }
 
 }  // namespace
+
+/// Makes and reads the opaque ::Metadata (its state is private, as Dora's is in Rust).
+struct MetadataAccess {
+  static rust::Box<::Metadata> make(std::uint64_t timestamp_ntp64, Parameters parameters) {
+    auto* metadata = new ::Metadata();
+    metadata->timestamp_ntp64_ = timestamp_ntp64;
+    metadata->parameters_ = std::move(parameters);
+    return rust::Box<::Metadata>::from_raw(metadata);
+  }
+  static const Parameters& parameters(const ::Metadata& metadata) { return metadata.parameters_; }
+  static Parameters& parameters(::Metadata& metadata) { return metadata.parameters_; }
+  static std::uint64_t timestamp(const ::Metadata& metadata) { return metadata.timestamp_ntp64_; }
+};
 
 void reset() {
   std::lock_guard lock(g_mutex);
@@ -184,6 +209,7 @@ inline namespace cxxbridge1 {
 void BoxDrop<::Events>::drop(::Events* object) noexcept { delete object; }
 void BoxDrop<::OutputSender>::drop(::OutputSender* object) noexcept { delete object; }
 void BoxDrop<::DoraEvent>::drop(::DoraEvent* object) noexcept { delete object; }
+void BoxDrop<::Metadata>::drop(::Metadata* object) noexcept { delete object; }
 }  // namespace cxxbridge1
 }  // namespace rust
 
@@ -212,8 +238,8 @@ std::optional<rust::Box<DoraEvent>> take(fake_dora::Script& script) {
 }
 
 const fake_dora::FakeEvent& input_of(const rust::Box<DoraEvent>& event) {
-  if (event->event.type != DoraEventType::Input) throw rust::Error("not an input event");
-  if (event->event.not_bytes) throw rust::Error(*event->event.not_bytes);
+  if (event->event.type != DoraEventType::Input) throw fake_dora::BridgeError("not an input event");
+  if (event->event.not_bytes) throw fake_dora::BridgeError(*event->event.not_bytes);
   return event->event;
 }
 
@@ -224,13 +250,13 @@ DoraNode init_dora_node() {
   {
     std::lock_guard lock(script->events_mutex);
     ++script->calls.init;
-    if (script->init_error) throw rust::Error(*std::exchange(script->init_error, std::nullopt));
+    if (script->init_error) throw fake_dora::BridgeError(*std::exchange(script->init_error, std::nullopt));
   }
   return DoraNode{rust::Box<Events>::from_raw(new Events{script}),
                   rust::Box<OutputSender>::from_raw(new OutputSender{script})};
 }
 
-rust::Box<DoraEvent> next_event(rust::Box<Events>& events) {
+rust::Box<DoraEvent> next_event(rust::Box<Events>& events) noexcept {
   fake_dora::Script& script = *events->script;
   std::unique_lock lock(script.events_mutex);
   ++script.calls.next_event;
@@ -238,7 +264,7 @@ rust::Box<DoraEvent> next_event(rust::Box<Events>& events) {
   return *take(script);
 }
 
-rust::Box<DoraEvent> next_event_timeout(rust::Box<Events>& events, std::uint64_t timeout_ms) {
+rust::Box<DoraEvent> next_event_timeout(rust::Box<Events>& events, std::uint64_t timeout_ms) noexcept {
   fake_dora::Script& script = *events->script;
   std::unique_lock lock(script.events_mutex);
   ++script.calls.next_event_timeout;
@@ -249,7 +275,7 @@ rust::Box<DoraEvent> next_event_timeout(rust::Box<Events>& events, std::uint64_t
   return make_event(DoraEventType::Timeout);
 }
 
-rust::Box<DoraEvent> try_next_event(rust::Box<Events>& events) {
+rust::Box<DoraEvent> try_next_event(rust::Box<Events>& events) noexcept {
   fake_dora::Script& script = *events->script;
   std::lock_guard lock(script.events_mutex);
   ++script.calls.try_next_event;
@@ -266,7 +292,8 @@ DoraInput event_as_input(rust::Box<DoraEvent> event) {
   return result;
 }
 
-DoraResult send_output(rust::Box<OutputSender>& output_sender, rust::String id, rust::Slice<const std::uint8_t> data) {
+DoraResult send_output(rust::Box<OutputSender>& output_sender, rust::String id,
+                       rust::Slice<const std::uint8_t> data) noexcept {
   fake_dora::Script& script = *output_sender->script;
   {
     std::lock_guard lock(script.outputs_mutex);
@@ -278,7 +305,7 @@ DoraResult send_output(rust::Box<OutputSender>& output_sender, rust::String id, 
   return DoraResult{};
 }
 
-DoraResult close_outputs(rust::Box<OutputSender>& output_sender, rust::Vec<rust::String> output_ids) {
+DoraResult close_outputs(rust::Box<OutputSender>& output_sender, rust::Vec<rust::String> output_ids) noexcept {
   fake_dora::Script& script = *output_sender->script;
   std::lock_guard lock(script.outputs_mutex);
   if (script.close_error) return DoraResult{fake_dora::to_rust(*std::exchange(script.close_error, std::nullopt))};
@@ -287,8 +314,6 @@ DoraResult close_outputs(rust::Box<OutputSender>& output_sender, rust::Vec<rust:
   script.closed.push_back(std::move(ids));
   return DoraResult{};
 }
-
-#ifndef FAKE_DORA_MINIMAL
 
 // ---------------------------------------------------------------------------------------------
 // Metadata
@@ -300,83 +325,85 @@ template <class T>
 const T& lookup(const fake_dora::Parameters& parameters, rust::Str key, const char* type_name) {
   const std::string name(key);
   const auto it = parameters.find(name);
-  if (it == parameters.end()) throw rust::Error("metadata missing key '" + name + "'");
+  if (it == parameters.end()) throw fake_dora::BridgeError("metadata missing key '" + name + "'");
   const T* value = std::get_if<T>(&it->second);
-  if (value == nullptr) throw rust::Error("metadata key '" + name + "' is not of type '" + type_name + "'");
+  if (value == nullptr) throw fake_dora::BridgeError("metadata key '" + name + "' is not of type '" + type_name + "'");
   return *value;
 }
 
 }  // namespace
 
-std::uint64_t Metadata::timestamp() const noexcept { return timestamp_ntp64; }
-bool Metadata::get_bool(rust::Str key) const { return lookup<bool>(parameters, key, "bool"); }
-double Metadata::get_float(rust::Str key) const { return lookup<double>(parameters, key, "float"); }
-std::int64_t Metadata::get_int(rust::Str key) const { return lookup<std::int64_t>(parameters, key, "integer"); }
+std::uint64_t Metadata::timestamp() const noexcept { return timestamp_ntp64_; }
+bool Metadata::get_bool(rust::Str key) const { return lookup<bool>(parameters_, key, "bool"); }
+double Metadata::get_float(rust::Str key) const { return lookup<double>(parameters_, key, "float"); }
+std::int64_t Metadata::get_int(rust::Str key) const { return lookup<std::int64_t>(parameters_, key, "integer"); }
 rust::String Metadata::get_str(rust::Str key) const {
-  return fake_dora::to_rust(lookup<std::string>(parameters, key, "string"));
+  return fake_dora::to_rust(lookup<std::string>(parameters_, key, "string"));
 }
 rust::Vec<std::int64_t> Metadata::get_list_int(rust::Str key) const {
   rust::Vec<std::int64_t> list;
-  for (const std::int64_t item : lookup<std::vector<std::int64_t>>(parameters, key, "list<int>")) list.push_back(item);
+  for (const std::int64_t item : lookup<std::vector<std::int64_t>>(parameters_, key, "list<int>")) list.push_back(item);
   return list;
 }
 rust::Vec<double> Metadata::get_list_float(rust::Str key) const {
   rust::Vec<double> list;
-  for (const double item : lookup<std::vector<double>>(parameters, key, "list<float>")) list.push_back(item);
+  for (const double item : lookup<std::vector<double>>(parameters_, key, "list<float>")) list.push_back(item);
   return list;
 }
 rust::Vec<rust::String> Metadata::get_list_string(rust::Str key) const {
   rust::Vec<rust::String> list;
-  for (const std::string& item : lookup<std::vector<std::string>>(parameters, key, "list<string>")) {
+  for (const std::string& item : lookup<std::vector<std::string>>(parameters_, key, "list<string>")) {
     list.push_back(fake_dora::to_rust(item));
   }
   return list;
 }
 std::int64_t Metadata::get_timestamp(rust::Str key) const {
-  return lookup<fake_dora::TimestampNs>(parameters, key, "timestamp").ns;
+  return lookup<fake_dora::TimestampNs>(parameters_, key, "timestamp").ns;
 }
 rust::Vec<rust::String> Metadata::list_keys() const noexcept {
   rust::Vec<rust::String> keys;
-  for (const auto& entry : parameters) keys.push_back(fake_dora::to_rust(entry.first));
+  for (const auto& entry : parameters_) keys.push_back(fake_dora::to_rust(entry.first));
   return keys;
 }
-void Metadata::set_bool(rust::Str key, bool value) { parameters[std::string(key)] = value; }
-void Metadata::set_int(rust::Str key, std::int64_t value) { parameters[std::string(key)] = value; }
-void Metadata::set_float(rust::Str key, double value) { parameters[std::string(key)] = value; }
-void Metadata::set_string(rust::Str key, rust::String value) { parameters[std::string(key)] = std::string(value); }
+void Metadata::set_bool(rust::Str key, bool value) { parameters_[std::string(key)] = value; }
+void Metadata::set_int(rust::Str key, std::int64_t value) { parameters_[std::string(key)] = value; }
+void Metadata::set_float(rust::Str key, double value) { parameters_[std::string(key)] = value; }
+void Metadata::set_string(rust::Str key, rust::String value) { parameters_[std::string(key)] = std::string(value); }
 void Metadata::set_list_int(rust::Str key, rust::Vec<std::int64_t> value) {
-  parameters[std::string(key)] = std::vector<std::int64_t>(value.begin(), value.end());
+  parameters_[std::string(key)] = std::vector<std::int64_t>(value.begin(), value.end());
 }
 void Metadata::set_list_float(rust::Str key, rust::Vec<double> value) {
-  parameters[std::string(key)] = std::vector<double>(value.begin(), value.end());
+  parameters_[std::string(key)] = std::vector<double>(value.begin(), value.end());
 }
 void Metadata::set_list_string(rust::Str key, rust::Vec<rust::String> value) {
   std::vector<std::string> list;
   for (std::size_t i = 0; i < value.size(); ++i) list.emplace_back(value[i]);
-  parameters[std::string(key)] = std::move(list);
+  parameters_[std::string(key)] = std::move(list);
 }
 void Metadata::set_timestamp(rust::Str key, std::int64_t value) {
-  parameters[std::string(key)] = fake_dora::TimestampNs{value};
+  parameters_[std::string(key)] = fake_dora::TimestampNs{value};
 }
 MetadataValueType Metadata::type(rust::Str key) const {
   const std::string name(key);
-  const auto it = parameters.find(name);
-  if (it == parameters.end()) throw rust::Error("metadata missing key '" + name + "'");
+  const auto it = parameters_.find(name);
+  if (it == parameters_.end()) throw fake_dora::BridgeError("metadata missing key '" + name + "'");
   return static_cast<MetadataValueType>(it->second.index());  // the variant follows the enum's order
 }
 
-rust::Box<Metadata> new_metadata() { return rust::Box<Metadata>::from_raw(new Metadata{}); }
+rust::Box<Metadata> new_metadata() noexcept { return fake_dora::MetadataAccess::make(0, {}); }
 
+#ifndef FAKE_DORA_RC3
 DoraInputWithMetadata event_as_input_with_metadata(rust::Box<DoraEvent> event) {
   const fake_dora::FakeEvent& input = input_of(event);
-  auto metadata = rust::Box<Metadata>::from_raw(new Metadata{input.timestamp_ntp64, input.parameters});
+  rust::Box<Metadata> metadata = fake_dora::MetadataAccess::make(input.timestamp_ntp64, input.parameters);
   DoraInputWithMetadata result{fake_dora::to_rust(input.id), fake_dora::to_rust_bytes(input.data), std::move(metadata)};
   fake_dora::g_last_input_buffer.store(result.data.data());
   return result;
 }
+#endif
 
 DoraNodeFailed event_as_node_failed(rust::Box<DoraEvent> event) {
-  if (event->event.type != DoraEventType::NodeFailed) throw rust::Error("not a NodeFailed event");
+  if (event->event.type != DoraEventType::NodeFailed) throw fake_dora::BridgeError("not a NodeFailed event");
   rust::Vec<rust::String> affected;
   for (const std::string& id : event->event.affected) affected.push_back(fake_dora::to_rust(id));
   return DoraNodeFailed{std::move(affected), fake_dora::to_rust(event->event.error),
@@ -384,13 +411,13 @@ DoraNodeFailed event_as_node_failed(rust::Box<DoraEvent> event) {
 }
 
 DoraResult send_output_with_metadata(rust::Box<OutputSender>& output_sender, rust::String id,
-                                     rust::Slice<const std::uint8_t> data, rust::Box<Metadata> metadata) {
+                                     rust::Slice<const std::uint8_t> data, rust::Box<Metadata> metadata) noexcept {
   fake_dora::Script& script = *output_sender->script;
   {
     std::lock_guard lock(script.outputs_mutex);
     if (script.send_error) return DoraResult{fake_dora::to_rust(*std::exchange(script.send_error, std::nullopt))};
     script.sent.push_back(fake_dora::Sent{std::string(id), std::vector<std::uint8_t>(data.begin(), data.end()), true,
-                                          std::move(metadata->parameters)});
+                                          std::move(fake_dora::MetadataAccess::parameters(*metadata))});
   }
   script.accepted.notify_all();
   return DoraResult{};
@@ -399,5 +426,3 @@ DoraResult send_output_with_metadata(rust::Box<OutputSender>& output_sender, rus
 static_assert(std::variant_size_v<fake_dora::Parameter> == 8 &&
                   std::is_same_v<std::variant_alternative_t<7, fake_dora::Parameter>, fake_dora::TimestampNs>,
               "Metadata::type maps the variant index to MetadataValueType");
-
-#endif  // FAKE_DORA_MINIMAL

@@ -58,14 +58,14 @@ struct Calls {
 /// A fresh script: no events, nothing captured, no injected errors.
 void reset();
 
-/// The next init_dora_node() throws rust::Error(error).
+/// The next init_dora_node() throws (an exception derived from std::exception, what() == error).
 void fail_init(std::string error);
 
 // --- events, delivered in the order pushed -------------------------------------------------------
 
 void push_input(std::string id, std::vector<std::uint8_t> data, std::uint64_t timestamp_ntp64 = 0,
                 Parameters parameters = {});
-/// An input Dora cannot give as bytes: event_as_input(_with_metadata) throws rust::Error(error).
+/// An input Dora cannot give as bytes: event_as_input(_with_metadata) throws (std::exception, what() == error).
 void push_input_not_bytes(std::string id, std::string error);
 /// An event without payload: Stop, InputClosed, Error, Unknown, AllInputsClosed or Reload.
 void push(DoraEventType type);

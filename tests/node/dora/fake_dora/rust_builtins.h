@@ -1,13 +1,14 @@
-// tests/node/dora/fake_dora/rust/cxx.h — a FAKE of the cxx crate's `rust/cxx.h`, for testing dcp's Dora
-// adapter (node/src/dora/) without Rust.
+// tests/node/dora/fake_dora/rust_builtins.h — the rust:: types of the FAKE Dora header (dora-node-api.h
+// here), as the header cxx generates carries them inline: rust::String, Str, Slice, Vec and Box. Like
+// the generated header, and unlike cxx's own `rust/cxx.h`, it declares NO rust::Error: a bridge
+// function that fails throws an exception derived from std::exception, whose type the caller cannot
+// name. Only dora-node-api.h includes this file; the adapter must not.
 //
-// It provides the parts of rust::String, rust::Str, rust::Slice, rust::Vec, rust::Box and
-// rust::Error that the adapter uses, with the behaviour of the real ones where it matters:
+// Behaviour of the real types where it matters:
 //   - String and Str check that their bytes are UTF-8 and throw std::invalid_argument otherwise;
 //   - Vec keeps its heap buffer when moved (data() of the moved-to Vec is the old data());
 //   - Box is move-only and destroys its object through BoxDrop<T> (so opaque types declared in
-//     dora-node-api.h, like Dora's, can be boxed where they are incomplete);
-//   - functions returning Result<T> in Rust throw rust::Error in C++.
+//     dora-node-api.h, like Dora's, can be boxed where they are incomplete).
 // Not thread-safe beyond what std::string / std::vector are. Test-only: never part of dcp.
 #pragma once
 
@@ -64,15 +65,6 @@ inline bool is_utf8(std::string_view text) noexcept {
   return true;
 }
 }  // namespace detail
-
-class Error final : public std::exception {
- public:
-  explicit Error(std::string message) : message_(std::move(message)) {}
-  const char* what() const noexcept override { return message_.c_str(); }
-
- private:
-  std::string message_;
-};
 
 class String final {
  public:
