@@ -689,6 +689,9 @@ class EventRouter::Impl {
   }
 
   void check_set_up(const char* operation) const {
+    if (closed_.load(std::memory_order_seq_cst)) {
+      throw std::logic_error(std::string("dcp::EventRouter::") + operation + ": called after shutdown()");
+    }
     if (started_.load(std::memory_order_relaxed)) {
       throw std::logic_error(std::string("dcp::EventRouter::") + operation +
                              ": set-up after the first dispatch() (register handlers and hooks before the event loop "

@@ -926,6 +926,22 @@ TEST(EventRouter, SetUpAfterFirstDispatch_ThrowsLogicError) {
   EXPECT_THROW(router.add_input_closed_observer([](std::string_view) {}), std::logic_error);
 }
 
+TEST(EventRouter, SetUpAfterShutdown_ThrowsLogicErrorNamingTheMember_NothingDispatchedBefore) {
+  dcp::WorkerPool pool({.threads = 1});
+  dcp::EventRouter router(pool);
+  router.shutdown();
+  try {
+    router.on_input("late", [](const dcp::InputEvent&, const dcp::InputContext&) {});
+    FAIL() << "on_input after shutdown() did not throw";
+  } catch (const std::logic_error& e) {
+    EXPECT_STREQ(e.what(), "dcp::EventRouter::on_input: called after shutdown()");
+  }
+  EXPECT_THROW(router.on_stop([] {}), std::logic_error);
+  EXPECT_THROW(router.set_epoch_source([] { return std::uint64_t{1}; }), std::logic_error);
+  EXPECT_THROW(router.add_input_observer([](const dcp::InputEvent&) {}), std::logic_error);
+  EXPECT_EQ(router.stats().refused_after_shutdown, 0u);  // set-up is not work: not counted
+}
+
 /// The message of the std::invalid_argument `f` throws (fails the test if it throws nothing).
 template <class F>
 std::string invalid_argument_message(F&& f) {

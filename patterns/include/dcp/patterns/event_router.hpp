@@ -102,13 +102,20 @@
 // Blocking: dispatch() only for on_loop and control handlers, and for the input's lock (held for a
 //   few pointer moves). discard_queued_and_cancel() never waits for handlers. wait_idle_for() up to
 //   its timeout. shutdown() and the destructor wait for every queued (drain) / running handler.
-// Shutdown. shutdown(drain) (the default): queued work runs; waits until idle. After shutdown: once
-//   shutdown() has begun, dispatch() of an input event never blocks, never throws, does not run or
-//   queue it and returns DispatchOutcome::closed, counted refused_after_shutdown (per input and in
-//   stats()); control events are still routed (on_stop etc. run). Observers keep working. shutdown(cancel): the same, but discard_queued_and_cancel() first. Idempotent;
-//   cancel after drain escalates. Called from one of this router's own handlers it does not wait (a
-//   handler cannot wait for itself). The destructor runs shutdown(drain); destroying the router from
-//   its own handler aborts the process.
+// Shutdown. shutdown(drain) (the default): queued work runs; waits until idle. shutdown(cancel): the
+//   same, but discard_queued_and_cancel() first. Idempotent; cancel after drain escalates. Called
+//   from one of this router's own handlers it does not wait (a handler cannot wait for itself). The
+//   destructor runs shutdown(drain); destroying the router from its own handler aborts the process.
+// After shutdown — one rule for every dcp pattern. Once shutdown() has begun:
+//   - a call that submits work (here: dispatch() of an input event) never blocks and never throws;
+//     it returns its refusal (DispatchOutcome::closed), does not run or queue the input, and is
+//     counted in stats().refused_after_shutdown (and per input); control events are still routed
+//     (on_stop etc. run) and observers keep working;
+//   - a configuration call throws std::logic_error naming the class and member (here: on_input,
+//     on_stop, on_input_closed, on_all_inputs_closed, on_unknown_input, on_error_event,
+//     set_epoch_source and the observers);
+//   - shutdown() again is a no-op (cancel may escalate a drain);
+//   - stats(), input_stats() and read-only accessors keep working.
 // Lifetime: the pool must outlive the router (destroy the router first). Shut the router down before
 //   the pool: a pool that shuts down first refuses new drainers, and the router then discards the
 //   waiting events of inputs left without one (counted discarded); pool shutdown(cancel) drops them

@@ -62,13 +62,20 @@
 // drops what is queued (counted Stats::discarded) and joins. Both are idempotent and may run on several
 // threads at once; cancel escalates a drain in progress. The results are read through stats().
 // Called on the handler thread itself (inside on_error) shutdown() starts the shutdown and returns
-// without joining (the thread is a detail::OwnedThread: <dcp/patterns/detail/owned_thread.hpp>). After shutdown: once shutdown() has begun, send*() never block, never throw for
-// a declared id, do nothing and return OutputStatus::closed, counted in Stats::refused_after_shutdown
-// (a producer blocked in send() on a full Overflow::block lane wakes up with closed, counted too).
-// stats(), outputs(), realtime() and flush_for() (which returns at once once everything is done)
-// keep working. The destructor runs shutdown(ShutdownMode::drain); destroying the handler from its
-// own thread (inside on_error) is a programming error: reported with dcp::report_error (source
+// without joining (the thread is a detail::OwnedThread: <dcp/patterns/detail/owned_thread.hpp>).
+// The destructor runs shutdown(ShutdownMode::drain); destroying the handler from its own thread
+// (inside on_error) is a programming error: reported with dcp::report_error (source
 // "thread '<Options::name>'"), then the process aborts.
+//
+// After shutdown — one rule for every dcp pattern. Once shutdown() has begun:
+//   - a call that submits work (here: send(), send_with(), send_priority()) never blocks and never
+//     throws for a declared id; it returns its refusal (OutputStatus::closed) and is counted in
+//     stats().refused_after_shutdown (a producer blocked in send() on a full Overflow::block lane
+//     wakes up with closed, counted too; send_with() does not call its fill);
+//   - a configuration call throws std::logic_error naming the class and member (here: none);
+//   - shutdown() again is a no-op (cancel may escalate a drain);
+//   - stats(), outputs(), realtime(), set_epoch() and flush_for() (which returns at once once
+//     everything is done) keep working.
 //
 // Ownership: the OutputHandler owns the OutputSender for its whole life (only the handler thread
 // sends through it; send_with() only asks it for a buffer, OutputSender::make_payload, which any
