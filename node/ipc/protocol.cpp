@@ -23,6 +23,7 @@ enum class ParameterTag : std::uint8_t {
   // Added later; tags are never renumbered, so a decoder that predates one reports "unknown type
   // tag" instead of misreading the value.
   unsigned_integer = 7,
+  timestamp = 8,  // i64 ns since the UNIX epoch (dcp::Timestamp)
 };
 
 [[noreturn]] void fail(std::string_view message) { throw ProtocolError(std::string(message)); }
@@ -124,6 +125,10 @@ class Writer {
     tag(ParameterTag::unsigned_integer);
     number<std::uint64_t>(v);
   }
+  void parameter(Timestamp v) {
+    tag(ParameterTag::timestamp);
+    number<std::int64_t>(v.nanoseconds_since_epoch);
+  }
   void parameter(double v) {
     tag(ParameterTag::floating);
     number<double>(v);
@@ -220,6 +225,9 @@ class Reader {
         case ParameterTag::integer: value = number<std::int64_t>("metadata integer parameter"); break;
         case ParameterTag::unsigned_integer:
           value = number<std::uint64_t>("metadata unsigned integer parameter");
+          break;
+        case ParameterTag::timestamp:
+          value = Timestamp{number<std::int64_t>("metadata timestamp parameter")};
           break;
         case ParameterTag::floating: value = number<double>("metadata float parameter"); break;
         case ParameterTag::string: value = text(kMaxTextLength, "metadata string parameter"); break;

@@ -14,8 +14,9 @@
 //   list<T>:  u32 count + elements (at most kMaxListLength)
 //   metadata: i64 timestamp_ns, u32 parameter count, then per parameter: string key, u8 tag,
 //             value (tag 0 bool as u8 0/1, 1 i64, 2 f64, 3 string, 4 list<i64>, 5 list<f64>,
-//             6 list<string>, 7 u64; tags are only ever appended: a decoder meets an unknown one as
-//             a ProtocolError "unknown type tag", never as a misread value)
+//             6 list<string>, 7 u64, 8 timestamp as i64 ns since the UNIX epoch; tags are only
+//             ever appended: a decoder meets an unknown one as a ProtocolError "unknown type
+//             tag", never as a misread value)
 //   payload:  u8 location (0 inline: followed by bytes; 1 shared memory: followed by u64 size, and the
 //             datagram carries exactly one file descriptor, a sealed memfd of that size)
 //

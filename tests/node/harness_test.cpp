@@ -10,9 +10,11 @@
 #include <limits>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "dcp/core/channel.hpp"
@@ -339,6 +341,25 @@ TEST_F(NodeHarnessOutputs, UnsignedAndSignedLimitValues_ReachTheNodeAndTheCaptur
   EXPECT_EQ(outputs[0].metadata.get_uint("u_zero"), 0u);
   EXPECT_EQ(outputs[0].metadata.get_int("i_min"), std::numeric_limits<std::int64_t>::min());
   EXPECT_EQ(outputs[0].metadata.get_uint("size"), 640u * 480u);
+}
+
+TEST_F(NodeHarnessOutputs, TimestampParameters_ReachTheNodeAndTheCaptureAsTimestamps) {
+  dcp::Metadata stamped;
+  stamped.set("captured", dcp::Timestamp{1'700'000'000'123'456'789})
+      .set("min", dcp::Timestamp{std::numeric_limits<std::int64_t>::min()})
+      .set("seq", std::int64_t{1'700'000'000'123'456'789});
+  harness.push_input("tick", "x", stamped);
+  auto result = node.events.next();
+  const dcp::Metadata& received = event_as<dcp::InputEvent>(result).metadata;
+  EXPECT_EQ(received, stamped);
+  EXPECT_EQ(received.get_timestamp("captured"), dcp::Timestamp{1'700'000'000'123'456'789});
+
+  node.outputs.send("status", "y", received);
+  const auto outputs = harness.outputs();
+  ASSERT_EQ(outputs.size(), 1u);
+  EXPECT_EQ(outputs[0].metadata.parameters, stamped.parameters);  // value and alternative
+  EXPECT_TRUE(std::holds_alternative<dcp::Timestamp>(outputs[0].metadata.parameters.at("min")));
+  EXPECT_EQ(outputs[0].metadata.get_timestamp("seq"), std::nullopt);
 }
 
 TEST_F(NodeHarnessOutputs, MetadataBeyondTheLimits_ThrowsInvalidArgument) {

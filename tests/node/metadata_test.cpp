@@ -1,10 +1,12 @@
 // Tests of dcp::Metadata (dcp/node/metadata.hpp): which parameter alternative each C++ type is
 // stored as by set(), the typed setters and getters, the integer limits (0, INT64_MIN, INT64_MAX,
-// UINT64_MAX), and how get_int/get_uint read across signed and unsigned without ever wrapping.
+// UINT64_MAX), how get_int/get_uint read across signed and unsigned without ever wrapping, and the
+// timestamp alternative (distinct from the integers).
 #include "dcp/node/metadata.hpp"
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -151,6 +153,51 @@ TEST(MetadataCompare, SameNumberOfOtherSignedness_IsNotEqual) {
   dcp::Metadata unsigned_seven;
   unsigned_seven.set("seq", 7u);
   EXPECT_NE(signed_seven, unsigned_seven);  // the type is part of the value: nothing is converted silently
+}
+
+TEST(MetadataTimestamp, SetAndSetTimestamp_StoreTheTimestampAlternative) {
+  EXPECT_TRUE(stores_as<dcp::Timestamp>(dcp::Timestamp{1'700'000'000'000'000'000}));
+  const dcp::Timestamp before_1970{-1};
+  EXPECT_TRUE(stores_as<dcp::Timestamp>(before_1970));  // a const lvalue as well
+  dcp::Metadata metadata;
+  metadata.set_timestamp("captured", dcp::Timestamp{kInt64Min}).set_int("seq", 1);
+  EXPECT_TRUE(std::holds_alternative<dcp::Timestamp>(metadata.parameters.at("captured")));
+  EXPECT_EQ(metadata.get_timestamp("captured"), dcp::Timestamp{kInt64Min});
+  EXPECT_EQ(metadata.parameters.at("captured").index(), 8u);  // appended: the older indices keep theirs
+}
+
+TEST(MetadataTimestamp, LimitValues_ReadBackExactly) {
+  dcp::Metadata metadata;
+  metadata.set("min", dcp::Timestamp{kInt64Min}).set("zero", dcp::Timestamp{}).set("max", dcp::Timestamp{kInt64Max});
+  EXPECT_EQ(metadata.get_timestamp("min")->nanoseconds_since_epoch, kInt64Min);
+  EXPECT_EQ(metadata.get_timestamp("zero")->nanoseconds_since_epoch, 0);
+  EXPECT_EQ(metadata.get_timestamp("max")->nanoseconds_since_epoch, kInt64Max);
+}
+
+TEST(MetadataTimestamp, IntegersAndTimestamps_AreNeverReadAsEachOther) {
+  dcp::Metadata metadata;
+  metadata.set("ts", dcp::Timestamp{5}).set("i", std::int64_t{5}).set("u", std::uint64_t{5});
+  EXPECT_EQ(metadata.get_int("ts"), std::nullopt);
+  EXPECT_EQ(metadata.get_uint("ts"), std::nullopt);
+  EXPECT_EQ(metadata.get_timestamp("i"), std::nullopt);
+  EXPECT_EQ(metadata.get_timestamp("u"), std::nullopt);
+  EXPECT_EQ(metadata.get_timestamp("missing"), std::nullopt);
+  dcp::Metadata as_integer;
+  as_integer.set("ts", std::int64_t{5});
+  dcp::Metadata as_timestamp;
+  as_timestamp.set("ts", dcp::Timestamp{5});
+  EXPECT_NE(as_integer, as_timestamp);
+}
+
+TEST(MetadataTimestamp, SystemClockTimePoint_ConvertsBothWaysToTheNanosecond) {
+  const auto epoch = std::chrono::system_clock::time_point{};
+  EXPECT_EQ(dcp::Timestamp::from(epoch).nanoseconds_since_epoch, 0);
+  const auto later = epoch + std::chrono::seconds(1'700'000'000) + std::chrono::microseconds(250);
+  EXPECT_EQ(dcp::Timestamp::from(later).nanoseconds_since_epoch, 1'700'000'000'000'250'000);
+  EXPECT_EQ(dcp::Timestamp::from(later).time_point(), later);
+  const auto earlier = epoch - std::chrono::seconds(3);
+  EXPECT_EQ(dcp::Timestamp::from(earlier).nanoseconds_since_epoch, -3'000'000'000);
+  EXPECT_LT(dcp::Timestamp::from(earlier), dcp::Timestamp::from(later));
 }
 
 }  // namespace

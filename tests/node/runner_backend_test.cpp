@@ -154,6 +154,7 @@ TEST(RunnerBackend, FullConversation_EventsOutputsThenHangUp) {
   tick_metadata.parameters["seq"] = std::int64_t{42};
   tick_metadata.parameters["ok"] = true;
   tick_metadata.parameters["gains"] = std::vector<double>{0.5, 1.5};
+  tick_metadata.set("captured", dcp::Timestamp{-1'000});
   const auto frame_bytes = pattern_bytes(kMiB, 3);
   constexpr std::size_t kOutputs = 5;
 
@@ -246,6 +247,7 @@ TEST(RunnerBackend, FullConversation_EventsOutputsThenHangUp) {
   dcp::Metadata status_metadata;
   status_metadata.parameters["state"] = std::string("ready");
   status_metadata.parameters["ids"] = std::vector<std::int64_t>{1, 2, 3};
+  status_metadata.set("captured", dcp::Timestamp{1'700'000'000'000'000'001});
   std::promise<dcp::OutputSender> sender_back;
   std::thread output_thread([out = std::move(node.outputs), &sender_back, &status_metadata, received_frame]() mutable {
     out.send("status", "ready", status_metadata);                                   // inline

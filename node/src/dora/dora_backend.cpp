@@ -99,7 +99,9 @@ Metadata from_dora(const ::Metadata& dora) {
         value = std::move(strings);
         break;
       }
-      case MetadataValueType::Timestamp: value = std::int64_t{dora.get_timestamp(k)}; break;
+      // Dora keeps a date-time; the bridge hands it over as i64 ns since the epoch, which is what
+      // dcp::Timestamp holds (an instant outside that range, ~1677..2262, makes get_timestamp throw).
+      case MetadataValueType::Timestamp: value = Timestamp{std::int64_t{dora.get_timestamp(k)}}; break;
       default: continue;  // a type newer than this adapter: left out rather than guessed
     }
     metadata.parameters.emplace(std::move(key), std::move(value));
@@ -134,6 +136,8 @@ rust::Box<::Metadata> to_dora(std::string_view output_id, const Metadata& metada
                                         std::to_string(std::numeric_limits<std::int64_t>::max()) + ")");
               }
               dora->set_int(k, static_cast<std::int64_t>(v));
+            } else if constexpr (std::is_same_v<T, Timestamp>) {
+              dora->set_timestamp(k, v.nanoseconds_since_epoch);  // every i64 is an instant Dora accepts
             } else if constexpr (std::is_same_v<T, double>) {
               dora->set_float(k, v);
             } else if constexpr (std::is_same_v<T, std::string>) {

@@ -178,7 +178,8 @@ TEST_F(DoraBackend, Input_IdBytesTimestampAndEveryParameterTypeArrive) {
   EXPECT_EQ(std::get<std::vector<double>>(input.metadata.parameters.at("weights")), (std::vector<double>{0.25, -1.5}));
   EXPECT_EQ(std::get<std::vector<std::string>>(input.metadata.parameters.at("labels")),
             (std::vector<std::string>{"a", "b"}));
-  EXPECT_EQ(input.metadata.get_int("captured"), 1'699'999'999'123'456'789);  // a Dora timestamp: int64 ns
+  EXPECT_EQ(input.metadata.get_timestamp("captured"), dcp::Timestamp{1'699'999'999'123'456'789});
+  EXPECT_EQ(input.metadata.get_int("captured"), std::nullopt);  // a Dora timestamp is no integer
   EXPECT_EQ(input.metadata.parameters.size(), 8u);
 }
 
@@ -206,6 +207,20 @@ TEST_F(DoraBackend, Input_WithoutBytes_IsAnEmptyPayload) {
   auto& input = event_as<dcp::InputEvent>(result);
   EXPECT_EQ(input.id, "tick");
   EXPECT_TRUE(input.data.empty());
+}
+
+// Dora keeps a date-time; one that i64 ns cannot hold (a Rust node may set one) makes the bridge's
+// get_timestamp throw: that input becomes an ErrorEvent naming it, and the stream goes on.
+TEST_F(DoraBackend, InputTimestampBeyondI64Nanoseconds_ErrorEventNamingTheInputThenTheStreamGoesOn) {
+  fake_dora::push_input("imu", bytes("far"), 0, {{"captured", fake_dora::TimestampNs{0, true}}});
+  fake_dora::push_input("imu", bytes("next"));
+  dcp::Node node = dcp::init_node();
+  dcp::EventResult first = node.events.next();
+  const std::string message = event_as<dcp::ErrorEvent>(first).message;
+  EXPECT_NE(message.find("metadata of input 'imu'"), std::string::npos) << message;
+  EXPECT_NE(message.find("timestamp out of range"), std::string::npos) << message;
+  dcp::EventResult second = node.events.next();
+  EXPECT_EQ(event_as<dcp::InputEvent>(second).data.as_string(), "next");
 }
 
 TEST_F(DoraBackend, InputDoraCannotGiveAsBytes_ErrorEventThenTheStreamGoesOn) {
@@ -420,6 +435,33 @@ TEST_F(DoraBackend, SendWithParameters_EveryTypeReachesDora_AndComesBackUnchange
   dcp::EventResult result = node.events.next();
   EXPECT_EQ(event_as<dcp::InputEvent>(result).metadata.parameters, metadata.parameters);
   EXPECT_EQ(event_as<dcp::InputEvent>(result).metadata.timestamp_ns, 5'000'000'000);
+}
+
+TEST_F(DoraBackend, SendTimestampParameters_GoThroughSetTimestamp_AndComeBackAsTimestamps) {
+  constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  dcp::Metadata metadata;
+  metadata.set("captured", dcp::Timestamp{1'700'000'000'123'456'789})
+      .set("before_1970", dcp::Timestamp{-1})
+      .set("min", dcp::Timestamp{kMin})
+      .set("max", dcp::Timestamp{kMax})
+      .set("seq", std::int64_t{1'700'000'000'123'456'789});
+  dcp::Node node = dcp::init_node();
+  node.outputs.send("status", std::span<const std::uint8_t>(), metadata);
+  const std::vector<fake_dora::Sent> sent = fake_dora::sent();
+  ASSERT_EQ(sent.size(), 1u);
+  const fake_dora::Parameters expected{{"before_1970", fake_dora::TimestampNs{-1}},
+                                       {"captured", fake_dora::TimestampNs{1'700'000'000'123'456'789}},
+                                       {"max", fake_dora::TimestampNs{kMax}},
+                                       {"min", fake_dora::TimestampNs{kMin}},
+                                       {"seq", std::int64_t{1'700'000'000'123'456'789}}};
+  EXPECT_EQ(sent[0].parameters, expected);  // Dora's timestamp type, not its integer
+
+  fake_dora::push_input("imu", {}, fake_dora::ntp64(5, 0), sent[0].parameters);
+  dcp::EventResult result = node.events.next();
+  const dcp::Metadata& back = event_as<dcp::InputEvent>(result).metadata;
+  EXPECT_EQ(back.parameters, metadata.parameters);  // value and alternative
+  EXPECT_EQ(back.get_timestamp("min"), dcp::Timestamp{kMin});
 }
 
 // Dora's Parameter has no unsigned integer: a uint64 goes as Integer(i64) when it fits, comes back

@@ -64,12 +64,14 @@ TEST_F(DoraRc3Api, SendWithParameters_ReachDoraThroughSendOutputWithMetadata) {
   dcp::Metadata metadata;
   metadata.parameters["frame"] = std::int64_t{1};
   metadata.parameters["reason"] = std::string("estop");
+  metadata.set("captured", dcp::Timestamp{-5});  // set_timestamp is in rc.3's bridge too
   node.outputs.send("obstacles", "x", metadata);
   const std::vector<fake_dora::Sent> sent = fake_dora::sent();
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_TRUE(sent[0].with_metadata);
-  EXPECT_EQ(sent[0].parameters,
-            (fake_dora::Parameters{{"frame", std::int64_t{1}}, {"reason", std::string("estop")}}));
+  EXPECT_EQ(sent[0].parameters, (fake_dora::Parameters{{"captured", fake_dora::TimestampNs{-5}},
+                                                       {"frame", std::int64_t{1}},
+                                                       {"reason", std::string("estop")}}));
 }
 
 TEST_F(DoraRc3Api, NodeFailed_ErrorEventNamesTheNodeAndItsInputs_TheStreamGoesOn) {

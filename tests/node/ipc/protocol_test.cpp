@@ -25,6 +25,7 @@ dcp::Metadata rich_metadata() {
   m.parameters["shape"] = std::vector<std::int64_t>{480, 640, 3};
   m.parameters["weights"] = std::vector<double>{0.5, 1.5};
   m.parameters["names"] = std::vector<std::string>{"front", "rear"};
+  m.set("captured", dcp::Timestamp{-1'234'567'890});
   return m;
 }
 
@@ -206,8 +207,49 @@ TEST(ProtocolDecode, UnknownParameterTag_IsRejectedNamingTheKey) {
   auto frame = encode(m);
   const std::size_t tag_offset = kHeaderSize + 5 + 8 + 4 + 5;
   ASSERT_EQ(frame[tag_offset], 7);
-  frame[tag_offset] = 8;
-  EXPECT_EQ(error_of(frame), "metadata parameter 'u': unknown type tag 8");
+  frame[tag_offset] = 9;  // the first tag not yet assigned
+  EXPECT_EQ(error_of(frame), "metadata parameter 'u': unknown type tag 9");
+}
+
+// The timestamp is its own tag (8), appended after the others: a peer that predates it refuses it
+// as "unknown type tag 8" instead of reading it as an integer.
+TEST(ProtocolDecode, TimestampParameter_HasTag8AndLittleEndianI64Value) {
+  const std::size_t tag_offset = kHeaderSize + 5 + 8 + 4 + 5;
+  SendOutput m{"o", {}, {}};
+  m.metadata.set("t", dcp::Timestamp{-2});  // 0xFFFF'FFFF'FFFF'FFFE
+  const auto frame = encode(m);
+  ASSERT_EQ(frame[tag_offset], 8);
+  const std::vector<std::uint8_t> value(frame.begin() + static_cast<std::ptrdiff_t>(tag_offset + 1),
+                                        frame.begin() + static_cast<std::ptrdiff_t>(tag_offset + 9));
+  EXPECT_EQ(value, (std::vector<std::uint8_t>{0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}));
+}
+
+TEST(Protocol, TimestampParametersAtTheirLimits_SurviveARoundTripAsTimestamps) {
+  dcp::Metadata m;
+  m.set("min", dcp::Timestamp{std::numeric_limits<std::int64_t>::min()})
+      .set("zero", dcp::Timestamp{})
+      .set("max", dcp::Timestamp{std::numeric_limits<std::int64_t>::max()})
+      .set("same_as_int", std::int64_t{7})
+      .set("same_as_timestamp", dcp::Timestamp{7});
+  const Message decoded = decode(encode(SendOutput{"o", m, {}}));
+  const dcp::Metadata& back = std::get<SendOutput>(decoded).metadata;
+  EXPECT_EQ(back, m);
+  EXPECT_TRUE(std::holds_alternative<dcp::Timestamp>(back.parameters.at("zero")));
+  EXPECT_TRUE(std::holds_alternative<std::int64_t>(back.parameters.at("same_as_int")));
+  EXPECT_EQ(back.get_timestamp("min"), dcp::Timestamp{std::numeric_limits<std::int64_t>::min()});
+}
+
+TEST(ProtocolDecode, TruncatedTimestampParameter_IsRejectedNamingTheField) {
+  SendOutput m{"o", {}, {}};
+  m.metadata.set("t", dcp::Timestamp{1});
+  auto frame = encode(m);
+  // Layout: id (4+1) | timestamp 8 | count 4 | key (4+1) | tag 1 | value 8 | payload (location 1, length 4)
+  const std::size_t value_offset = kHeaderSize + 5 + 8 + 4 + 5 + 1;
+  ASSERT_EQ(frame[value_offset - 1], 8);
+  frame.resize(value_offset + 3);  // 3 of the timestamp's 8 bytes
+  const std::uint32_t body = static_cast<std::uint32_t>(frame.size() - kHeaderSize);
+  std::memcpy(frame.data() + 8, &body, 4);
+  EXPECT_EQ(error_of(frame), "metadata timestamp parameter: needs 8 bytes, the frame has 3 left");
 }
 
 TEST(ProtocolDecode, OversizedFrame_IsRejected) {

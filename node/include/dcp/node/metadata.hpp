@@ -4,16 +4,20 @@
 // What it is for: Dora attaches metadata to each output (a timestamp set by the sender and
 // user parameters such as a frame id or an encoding). dcp mirrors it so the same node code runs on
 // the local runner, in the test harness and on Dora: parameters are bool, signed or unsigned 64-bit
-// integer, float, string, or lists of integers, floats or strings, keyed by name.
+// integer, float, string, lists of integers, floats or strings, or a point in time (dcp::Timestamp,
+// Dora's `timestamp` parameter), keyed by name.
 //
 //   dcp::Metadata metadata;
 //   metadata.set("seq", seq);                    // any integer type: signed -> int64, unsigned -> uint64
 //   metadata.set("encoding", "rgb8");            // const char*, std::string, std::string_view -> string
 //   metadata.set_uint("bytes", buffer.size());   // or say the type: set_int, set_uint, set_float, ...
+//   metadata.set("captured", dcp::Timestamp::from(std::chrono::system_clock::now()));
 //   std::optional<std::uint64_t> seq = input.metadata.get_uint("seq");
+//   std::optional<dcp::Timestamp> captured = input.metadata.get_timestamp("captured");
 //
 // set() picks the alternative from the C++ type (bool stays bool, signed integers become int64,
-// unsigned ones uint64, float/double become double, text becomes string); any other type fails to
+// unsigned ones uint64, float/double become double, text becomes string, dcp::Timestamp stays a
+// timestamp); any other type fails to
 // compile with one static_assert saying which types are accepted. Assigning to `parameters[key]`
 // directly works for the exact alternative types only: since std::uint64_t became an alternative, a
 // std::uint32_t or unsigned short converts equally well to int64 and uint64, and std::variant refuses
@@ -25,11 +29,19 @@
 // as it is. So that the same node code reads the same value everywhere, get_uint() also accepts a
 // non-negative int64 and get_int() a uint64 up to INT64_MAX; neither ever wraps a value.
 //
+// Timestamps: a dcp::Timestamp is its own alternative, not an integer: get_int() never reads one and
+// get_timestamp() never reads an integer, on every backend. It holds what Dora's C++ bridge hands over
+// for a `timestamp` parameter: signed 64-bit nanoseconds since the UNIX epoch, UTC (negative = before
+// 1970), so every value round-trips through Dora unchanged. (Metadata::timestamp_ns, the message's own
+// send time, is a different thing and is not a parameter.)
+//
 // Thread safety: plain values. Blocking: none.
 // Limits: see dcp::kMaxParameters and dcp::kMaxParameterKeyLength (checked where metadata crosses a
 // process boundary: sending it throws std::invalid_argument when a limit is exceeded).
 #pragma once
 
+#include <chrono>
+#include <compare>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -45,9 +57,29 @@
 
 namespace dcp {
 
+/// A point in time carried as a parameter (Dora's `timestamp` parameter): nanoseconds since the
+/// UNIX epoch, UTC; negative values are instants before 1970.
+struct Timestamp {
+  std::int64_t nanoseconds_since_epoch = 0;
+
+  /// `time` in nanoseconds (exact on a system clock that counts nanoseconds, as libstdc++'s does;
+  /// finer ticks are truncated toward zero).
+  [[nodiscard]] static Timestamp from(std::chrono::system_clock::time_point time) {
+    return Timestamp{std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count()};
+  }
+  /// This instant on the system clock (exact on a clock that counts nanoseconds; coarser ticks
+  /// truncate toward zero).
+  [[nodiscard]] std::chrono::system_clock::time_point time_point() const {
+    return std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(nanoseconds_since_epoch)));
+  }
+
+  friend auto operator<=>(const Timestamp&, const Timestamp&) = default;
+};
+
 /// One metadata parameter. New alternatives are appended (existing indices stay as they are).
 using Parameter = std::variant<bool, std::int64_t, double, std::string, std::vector<std::int64_t>,
-                               std::vector<double>, std::vector<std::string>, std::uint64_t>;
+                               std::vector<double>, std::vector<std::string>, std::uint64_t, Timestamp>;
 
 /// Most parameters one message may carry.
 inline constexpr std::size_t kMaxParameters = 64;
@@ -82,6 +114,7 @@ struct Metadata {
   Metadata& set_string_list(std::string_view key, std::vector<std::string> value) {
     return put(key, std::move(value));
   }
+  Metadata& set_timestamp(std::string_view key, Timestamp value) { return put(key, value); }
 
   /// Sets `key` to `value`, the alternative chosen from the type (see the top of this header).
   /// A null `const char*` throws std::invalid_argument.
@@ -92,6 +125,8 @@ struct Metadata {
       return put(key, std::forward<T>(value));
     } else if constexpr (std::is_same_v<V, bool>) {
       return set_bool(key, value);
+    } else if constexpr (std::is_same_v<V, Timestamp>) {
+      return set_timestamp(key, value);
     } else if constexpr (detail::kIsCharacter<V>) {
       static_assert(detail::kUnsupportedParameter<V>,
                     "dcp::Metadata::set: a character is not a parameter type; pass std::string(1, c) for text "
@@ -119,7 +154,7 @@ struct Metadata {
       static_assert(detail::kUnsupportedParameter<V>,
                     "dcp::Metadata::set: unsupported parameter type; use bool, an integer type (signed -> int64, "
                     "unsigned -> uint64), float or double, a string (const char*, std::string, std::string_view), "
-                    "std::vector<std::int64_t>, std::vector<double> or std::vector<std::string>");
+                    "std::vector<std::int64_t>, std::vector<double>, std::vector<std::string> or dcp::Timestamp");
       return *this;
     }
   }
@@ -156,6 +191,8 @@ struct Metadata {
   [[nodiscard]] std::optional<std::vector<std::string>> get_string_list(std::string_view key) const {
     return get<std::vector<std::string>>(key);
   }
+  /// A dcp::Timestamp only (an integer parameter is never read as one).
+  [[nodiscard]] std::optional<Timestamp> get_timestamp(std::string_view key) const { return get<Timestamp>(key); }
 
   friend bool operator==(const Metadata&, const Metadata&) = default;
 

@@ -66,6 +66,7 @@ namespace fake_dora {
 /// A `timestamp` parameter (Dora keeps a DateTime; it crosses the bridge as ns since the epoch).
 struct TimestampNs {
   std::int64_t ns = 0;
+  bool beyond_i64_ns = false;  ///< a date-time a Rust node set that i64 ns cannot hold (e.g. year 3000)
   friend bool operator==(const TimestampNs&, const TimestampNs&) = default;
 };
 /// One Dora metadata parameter, by type (in the order of MetadataValueType).
@@ -171,8 +172,9 @@ struct CombinedEvents final {
 
 /// Dora's metadata: a timestamp (uhlc NTP64) and typed parameters. Opaque as in Dora: only
 /// new_metadata() and the bridge make one. The getters and type() throw (std::exception-derived)
-/// for a missing key or another type, as Dora's do; set_timestamp throws for an instant Dora cannot
-/// represent.
+/// for a missing key or another type, as Dora's do. set_timestamp accepts every i64 (Dora's
+/// date-time range is wider than i64 ns); get_timestamp throws for a TimestampNs marked
+/// beyond_i64_ns, as Dora's does for a date-time that i64 ns cannot hold.
 struct Metadata final {
   Metadata(const Metadata&) = delete;
   Metadata& operator=(const Metadata&) = delete;

@@ -358,7 +358,9 @@ rust::Vec<rust::String> Metadata::get_list_string(rust::Str key) const {
   return list;
 }
 std::int64_t Metadata::get_timestamp(rust::Str key) const {
-  return lookup<fake_dora::TimestampNs>(parameters_, key, "timestamp").ns;
+  const fake_dora::TimestampNs& value = lookup<fake_dora::TimestampNs>(parameters_, key, "timestamp");
+  if (value.beyond_i64_ns) throw fake_dora::BridgeError("timestamp out of range for nanoseconds");
+  return value.ns;
 }
 rust::Vec<rust::String> Metadata::list_keys() const noexcept {
   rust::Vec<rust::String> keys;
