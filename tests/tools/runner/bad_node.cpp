@@ -10,6 +10,7 @@
 //   undeclared    SendOutput on an output the node does not declare           -> "not declared"
 //   unsealed_fd   SendOutput with a shared-memory payload in an unsealed memfd -> "not sealed"
 //   pipe_fd       SendOutput with a pipe as its shared-memory descriptor        -> "not a memfd"
+//   empty_frame   after the handshake, a zero-length datagram                  -> "empty frame"
 //   double_hello  a second Hello                                              -> "second Hello"
 //   wrong_secret  Hello with a wrong secret (rejected), then a proper connection that works
 //   foreign_pid   a forked child in another process group says Hello with the right secret
@@ -25,6 +26,7 @@
 // "bad: FAILED ..." and exits 2.
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -155,6 +157,10 @@ int main(int argc, char** argv) {
       ipc::FileDescriptor read_end(fds[0]), write_end(fds[1]);
       send_shared(socket.get(), read_end.get(), 8192);
       expect_error(socket.get(), "not a memfd");
+    } else if (mode == "empty_frame") {
+      auto socket = handshake();
+      if (::send(socket.get(), "", 0, 0) != 0) failed("cannot send an empty datagram");
+      expect_error(socket.get(), "empty frame");
     } else if (mode == "double_hello") {
       auto socket = handshake();
       ipc::Hello hello;

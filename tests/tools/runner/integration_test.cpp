@@ -412,7 +412,7 @@ TEST(DcpRun, MisbehavingNodes_AreDisconnectedWithAClearError_OthersComplete) {
   EXPECT_EQ(r.summary.at("sink").ended, "exit code 0") << r.dump();
   EXPECT_EQ(r.summary.at("source").ended, "exit code 0") << r.dump();
   // Every bad node saw the Error it expected (and its connection closed).
-  for (const char* node : {"malformed", "oversized", "undeclared", "unsealed", "pipe", "double_hello",
+  for (const char* node : {"malformed", "oversized", "undeclared", "unsealed", "pipe", "empty_frame", "double_hello",
                            "wrong_secret", "foreign_pid"}) {
     EXPECT_TRUE(r.stdout_has(std::string("[") + node + "] bad: ok ")) << node;
     EXPECT_FALSE(r.stdout_has(std::string("[") + node + "] bad: FAILED")) << node;
@@ -425,7 +425,8 @@ TEST(DcpRun, MisbehavingNodes_AreDisconnectedWithAClearError_OthersComplete) {
   EXPECT_TRUE(r.stderr_has("[dcp] node 'unsealed': protocol error: the shared-memory payload's memfd is not sealed"));
   EXPECT_TRUE(r.stderr_has("[dcp] node 'pipe': protocol error: the shared-memory payload's descriptor is not a memfd"));
   EXPECT_TRUE(r.stderr_has("[dcp] node 'double_hello': protocol error: a second Hello"));
-  for (const char* node : {"malformed", "oversized", "undeclared", "unsealed", "pipe", "double_hello"}) {
+  EXPECT_TRUE(r.stderr_has("[dcp] node 'empty_frame': protocol error: empty frame"));
+  for (const char* node : {"malformed", "oversized", "undeclared", "unsealed", "pipe", "empty_frame", "double_hello"}) {
     EXPECT_EQ(r.summary.at(node).ended, "exit code 0, protocol error") << node << "\n" << r.dump();
   }
   // Rejected connection attempts are reported but do not spoil the real node's connection.
@@ -438,7 +439,7 @@ TEST(DcpRun, MisbehavingNodes_AreDisconnectedWithAClearError_OthersComplete) {
   // The reader of a disconnected node's output sees it close.
   EXPECT_TRUE(r.stdout_has("[watcher] input_closed bad"));
   EXPECT_TRUE(r.stdout_has("[watcher] all_inputs_closed"));
-  EXPECT_TRUE(r.stderr_has("[dcp] dataflow failed: 6 of 11 nodes failed"));
+  EXPECT_TRUE(r.stderr_has("[dcp] dataflow failed: 7 of 12 nodes failed"));
 }
 
 TEST(DcpRun, ConnectionsWithoutHelloBeyondTheCap_AreRefused_TheRunStillWorks) {
