@@ -461,6 +461,7 @@ TEST(DcpRun, ConnectionWithoutHello_IsClosedAfterTheHelloTimeout) {
 }
 
 TEST(DcpRun, AcceptFailingWithEmfile_DoesNotSpinTheRunner) {
+  if (!fs::exists("/usr/bin/prlimit")) GTEST_SKIP() << "needs /usr/bin/prlimit (util-linux)";
   // 32 descriptors: the runner (about 15 of its own) runs out while the node (24 connections) does not.
   const RunResult r = run_dcp({dataflow("strangers_emfile")}, {"/usr/bin/prlimit", "--nofile=32:32"});
   EXPECT_EQ(r.exit_code, 0) << r.dump();
