@@ -2,6 +2,7 @@
 #include "ipc/socket.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -103,8 +104,14 @@ IoStatus receive_frame(int socket, ReceivedFrame& out) {
   }
 
   if (received == 0 && descriptors.empty()) {
-    out.bytes.clear();
-    return IoStatus::closed;  // SEQPACKET: a zero-length read is the peer's orderly shutdown
+    // SEQPACKET: a zero-length read is the peer's orderly shutdown, or an empty datagram from a
+    // peer that is still there — the protocol has no empty frame, so that one is an error.
+    pollfd hangup{socket, POLLRDHUP, 0};
+    if (::poll(&hangup, 1, 0) > 0 && (hangup.revents & (POLLRDHUP | POLLHUP)) != 0) {
+      out.bytes.clear();
+      return IoStatus::closed;
+    }
+    throw ProtocolError("empty frame (a zero-length datagram; the protocol has none)");
   }
   if ((message.msg_flags & MSG_TRUNC) != 0 || static_cast<std::size_t>(received) > kMaxFrameSize) {
     throw ProtocolError("frame larger than the limit of " + std::to_string(kMaxFrameSize) + " bytes");
@@ -133,6 +140,13 @@ FileDescriptor connect_seqpacket(const std::filesystem::path& path) {
   const sockaddr_un address = address_of(path);
   FileDescriptor socket(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
   if (!socket) throw_errno("dcp: socket(AF_UNIX, SOCK_SEQPACKET)");
+  if (socket.get() <= STDERR_FILENO) {
+    // The process closed stdin, stdout or stderr: a later print to that number would go into the
+    // protocol. Move the socket above them.
+    FileDescriptor moved(::fcntl(socket.get(), F_DUPFD_CLOEXEC, STDERR_FILENO + 1));
+    if (!moved) throw_errno("dcp: fcntl(F_DUPFD_CLOEXEC)");
+    socket = std::move(moved);
+  }
   for (;;) {
     if (::connect(socket.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0) break;
     if (errno == EINTR) continue;

@@ -9,7 +9,8 @@
 // atomically), but only one thread should receive at a time.
 // Blocking: on a blocking socket send_frame blocks while the peer's buffer is full and
 // receive_frame until a frame arrives; on a non-blocking one they return IoStatus::would_block.
-// Errors: a datagram larger than kMaxFrameSize, or with more than one descriptor, or with other
+// Errors: an empty datagram from a peer still connected (a zero-length read with the peer gone is
+// IoStatus::closed), a datagram larger than kMaxFrameSize, or with more than one descriptor, or with other
 // control data, throws ProtocolError (the connection should then be dropped); other system errors
 // throw std::system_error naming the call.
 #pragma once
@@ -64,7 +65,8 @@ IoStatus receive_frame(int socket, ReceivedFrame& out);
 /// A listening SOCK_SEQPACKET socket bound at `path` (close-on-exec, non-blocking).
 FileDescriptor listen_seqpacket(const std::filesystem::path& path, int backlog = 128);
 
-/// A connected, blocking, close-on-exec SOCK_SEQPACKET socket.
+/// A connected, blocking, close-on-exec SOCK_SEQPACKET socket, never on descriptors 0-2 (when the
+/// process closed stdin/stdout/stderr, it is moved above them, so a print cannot reach it).
 FileDescriptor connect_seqpacket(const std::filesystem::path& path);
 
 /// The pid of the process at the other end of a connected AF_UNIX socket (SO_PEERCRED).

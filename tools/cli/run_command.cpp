@@ -1,4 +1,4 @@
-// `dcp run <dataflow.yml> [--stop-after DURATION] [--grace DURATION] [--no-build]` — runs a
+// `dcp run <dataflow.yml> [--stop-after DURATION] [--grace DURATION] [--hello-timeout DURATION] [--no-build]` — runs a
 // dataflow locally.
 //
 // Loads and validates the dataflow; refuses what Dora accepts but dcp run cannot do yet
@@ -50,6 +50,7 @@ Subcommand add_run_command(CLI::App& parent) {
     std::string file;
     std::string stop_after;
     std::string grace;
+    std::string hello_timeout;
     bool no_build = false;
   };
   auto options = std::make_shared<Options>();
@@ -70,6 +71,10 @@ Subcommand add_run_command(CLI::App& parent) {
                   "After Stop, how long nodes have to exit before they are killed (default " +
                       dcp::runner::format_duration(dcp::runner::kDefaultGrace) + ")")
       ->type_name("DURATION");
+  app->add_option("--hello-timeout", options->hello_timeout,
+                  "How long a connection to the runner has to say Hello before it is closed (default " +
+                      dcp::runner::format_duration(dcp::runner::kDefaultHelloTimeout) + ")")
+      ->type_name("DURATION");
   app->add_flag("--no-build", options->no_build,
                 "Do not run the nodes' `build` commands first (see `dcp build`)");
 
@@ -80,6 +85,9 @@ Subcommand add_run_command(CLI::App& parent) {
     try {
       if (!options->stop_after.empty()) run_options.stop_after = dcp::runner::parse_duration(options->stop_after);
       if (!options->grace.empty()) run_options.grace = dcp::runner::parse_duration(options->grace);
+      if (!options->hello_timeout.empty()) {
+        run_options.hello_timeout = dcp::runner::parse_duration(options->hello_timeout);
+      }
     } catch (const std::invalid_argument& e) {
       err << "dcp run: " << e.what() << '\n';
       return kExitUsage;

@@ -20,7 +20,9 @@
 //     exceptions of its own); read Type() and Scalar() and decide here.
 #include "dataflow/loader.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
@@ -52,6 +54,7 @@ namespace dcp::dataflow {
 namespace {
 
 namespace fs = std::filesystem;
+using detail::escape;
 using detail::quote;
 
 constexpr std::string_view kNodeFields =
@@ -342,7 +345,7 @@ class Parser {
       // yaml-cpp's own message for this one is "bad file".
       fail(location_of(e.mark), "", "YAML syntax error: the document nests too deeply");
     } catch (const YAML::Exception& e) {
-      fail(location_of(e.mark), "", "YAML syntax error: " + e.msg);
+      fail(location_of(e.mark), "", "YAML syntax error: " + escape(e.msg));
     }
     Dataflow dataflow;
     dataflow.name = name_;
@@ -353,7 +356,7 @@ class Parser {
       if (options_.check_executables) check_executables(dataflow);
     } catch (const YAML::Exception& e) {
       // Not expected (the walk only reads types and scalars), but never let one escape.
-      fail(location_of(e.mark), "", "YAML error: " + e.msg);
+      fail(location_of(e.mark), "", "YAML error: " + escape(e.msg));
     }
     std::stable_sort(limitations_.begin(), limitations_.end(), by_position);
     dataflow.run_limitations = std::move(limitations_);
@@ -442,7 +445,7 @@ class Parser {
     } catch (const YAML::DeepRecursion& e) {
       fail(location_of(e.mark), "", "YAML syntax error: the document nests too deeply");
     } catch (const YAML::Exception& e) {
-      fail(location_of(e.mark), "", "YAML syntax error: " + e.msg);
+      fail(location_of(e.mark), "", "YAML syntax error: " + escape(e.msg));
     }
     const std::vector<YAML::Mark>& marks = starts.marks;
     for (std::size_t i = 1; i < marks.size(); ++i) {
@@ -1444,9 +1447,26 @@ Dataflow load_dataflow(const std::filesystem::path& file, const LoadOptions& opt
   std::error_code error;
   if (fs::is_directory(file, error)) fail("cannot read the file: it is a directory");
 
-  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> stream(std::fopen(file.c_str(), "rb"),
-                                                               &std::fclose);
-  if (!stream) fail(fmt::format("cannot read the file: {}", std::strerror(errno)));
+  // Opened without blocking (a FIFO with no writer would block a plain open forever), then only a
+  // regular file is read.
+  const int fd = ::open(file.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) fail(fmt::format("cannot read the file: {}", std::strerror(errno)));
+  struct stat status{};
+  if (::fstat(fd, &status) != 0 || !S_ISREG(status.st_mode)) {
+    const char* kind = S_ISFIFO(status.st_mode)  ? "a FIFO"
+                       : S_ISCHR(status.st_mode) ? "a character device"
+                       : S_ISSOCK(status.st_mode) ? "a socket"
+                       : S_ISBLK(status.st_mode) ? "a block device"
+                                                 : "not a regular file";
+    ::close(fd);
+    fail(fmt::format("cannot read the file: it is {}, not a regular file", kind));
+  }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> stream(::fdopen(fd, "rb"), &std::fclose);
+  if (!stream) {
+    ::close(fd);
+    fail(fmt::format("cannot read the file: {}", std::strerror(errno)));
+  }
   std::string text;
   std::array<char, 64 * 1024> buffer{};
   while (text.size() <= kMaxFileSize) {

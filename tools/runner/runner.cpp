@@ -51,6 +51,7 @@
 #include "runner/event_queue.hpp"
 #include "runner/line_splitter.hpp"
 #include "runner/node_state.hpp"
+#include "runner/pending_connections.hpp"
 #include "runner/process.hpp"
 #include "runner/router.hpp"
 #include "runner/runtime_directory.hpp"
@@ -68,6 +69,9 @@ constexpr int kFramesPerWakeup = 64;
 constexpr std::size_t kPipeBytesPerWakeup = 256 * 1024;
 // When the dataflow has not started this long after launch, say which nodes it waits for.
 constexpr std::chrono::milliseconds kStartWarningDelay = 10s;
+// When accept fails for lack of descriptors, how long the listening socket is left alone (a
+// level-triggered listener with a connection it cannot accept would wake the loop at once, forever).
+constexpr std::chrono::milliseconds kAcceptRetryDelay = 100ms;
 
 [[noreturn]] void throw_errno(const std::string& what) {
   throw std::system_error(errno, std::generic_category(), "dcp run: " + what);
@@ -89,6 +93,8 @@ enum class Source : std::uint64_t {
   stop_after,
   grace,
   start_warning,
+  hello_deadline,
+  accept_retry,
   timer,        // value: index into timers_
   connection,   // value: connection id (never reused)
   node_stdout,  // value: node index
@@ -162,7 +168,8 @@ class Runner {
       : dataflow_(dataflow),
         options_(options),
         out_(options.out != nullptr ? options.out : &std::cout),
-        err_(options.err != nullptr ? options.err : &std::cerr) {}
+        err_(options.err != nullptr ? options.err : &std::cerr),
+        pending_(kMaxPendingConnections, options.hello_timeout) {}
 
   Runner(const Runner&) = delete;
   Runner& operator=(const Runner&) = delete;
@@ -244,6 +251,10 @@ class Runner {
     watch(grace_timer_.get(), token(Source::grace));
     start_warning_timer_ = make_timerfd();
     watch(start_warning_timer_.get(), token(Source::start_warning));
+    hello_deadline_timer_ = make_timerfd();
+    watch(hello_deadline_timer_.get(), token(Source::hello_deadline));
+    accept_retry_timer_ = make_timerfd();
+    watch(accept_retry_timer_.get(), token(Source::accept_retry));
     for (std::size_t t = 0; t < timers_.size(); ++t) {
       timers_[t].fd = make_timerfd();
       watch(timers_[t].fd.get(), token(Source::timer, t));
@@ -306,6 +317,15 @@ class Runner {
         break;
       case Source::start_warning:
         if (consume_timer(start_warning_timer_.get()) > 0) on_start_warning();
+        break;
+      case Source::hello_deadline:
+        if (consume_timer(hello_deadline_timer_.get()) > 0) on_hello_deadline();
+        break;
+      case Source::accept_retry:
+        if (consume_timer(accept_retry_timer_.get()) > 0 && listener_paused_) {
+          listener_paused_ = false;
+          watch(listener_.get(), token(Source::listener));
+        }
         break;
       case Source::timer: on_timer(static_cast<std::size_t>(value)); break;
       case Source::connection: on_connection(value, event.events); break;
@@ -373,17 +393,70 @@ class Runner {
       if (fd < 0) {
         if (errno == EINTR || errno == ECONNABORTED) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-        if (!warned_accept_) say(std::string("cannot accept a node connection: ") + std::strerror(errno));
-        warned_accept_ = true;
-        return;
+        return pause_accepting(errno);
       }
       const std::uint64_t id = next_connection_id_++;
       Connection connection;
       connection.id = id;
       connection.socket.reset(fd);
+      if (!pending_.admit(id, PendingConnections::Clock::now())) {
+        ++report_.connections_refused;
+        if (report_.connections_refused == 1) {
+          say("refused a connection: " + std::to_string(kMaxPendingConnections) +
+              " connections already wait for their Hello (later refusals are counted in the summary)");
+        }
+        send_error_and_close_now(connection, "too many connections waiting for their Hello");
+        continue;
+      }
       watch(fd, token(Source::connection, id));
       connections_.emplace(id, std::move(connection));
+      arm_hello_deadline();
     }
+  }
+
+  // accept failed with EMFILE, ENFILE, ENOBUFS, ENOMEM, ...: stop watching the listening socket
+  // for kAcceptRetryDelay (the connection waits in the backlog) instead of spinning on it.
+  void pause_accepting(int error) {
+    ++report_.accept_pauses;
+    if (report_.accept_pauses == 1) {
+      say(std::string("cannot accept a node connection: ") + std::strerror(error) + "; retrying every " +
+          format_duration(kAcceptRetryDelay));
+    }
+    if (listener_paused_) return;
+    unwatch(listener_.get());
+    listener_paused_ = true;
+    arm_once(accept_retry_timer_.get(), kAcceptRetryDelay);
+  }
+
+  // Arms the Hello deadline timer for the oldest connection still waiting for its Hello.
+  void arm_hello_deadline() {
+    const auto deadline = pending_.next_deadline();
+    if (!deadline) {
+      itimerspec off{};
+      ::timerfd_settime(hello_deadline_timer_.get(), 0, &off, nullptr);
+      return;
+    }
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - PendingConnections::Clock::now());
+    arm_once(hello_deadline_timer_.get(), std::max(left, std::chrono::milliseconds(0)));
+  }
+
+  void on_hello_deadline() {
+    for (const std::uint64_t id : pending_.expired(PendingConnections::Clock::now())) {
+      ++report_.connections_timed_out;
+      if (Connection* connection = find_connection(id); connection != nullptr && !connection->closing) {
+        reject(*connection, "no Hello within " + format_duration(options_.hello_timeout));
+      }
+    }
+    arm_hello_deadline();
+  }
+
+  // For a connection that was never watched nor stored: best-effort Error, then closed here.
+  static void send_error_and_close_now(Connection& connection, const std::string& reason) {
+    try {
+      (void)ipc::send_frame(connection.socket.get(), ipc::encode(ipc::Error{reason}));
+    } catch (const std::exception&) {
+    }
+    connection.socket.reset();
   }
 
   Connection* find_connection(std::uint64_t id) {
@@ -440,6 +513,7 @@ class Runner {
   }
 
   void authenticate(Connection& connection, const ipc::Message& message, const ipc::FileDescriptor& fd) {
+    pending_.forget(connection.id);  // it said something: accepted or rejected below
     std::vector<NodeCredentials> credentials;
     credentials.reserve(nodes_.size());
     for (const NodeState& node : nodes_) credentials.push_back({node.spec->id, node.secret, node.pid, &node.state});
@@ -650,6 +724,7 @@ class Runner {
       const auto it = connections_.find(id);
       if (it == connections_.end()) continue;
       const std::optional<std::size_t> node = it->second.node;
+      pending_.forget(id);
       unwatch(it->second.socket.get());
       connections_.erase(it);
       if (node) node_gone(nodes_[*node]);
@@ -877,6 +952,10 @@ class Runner {
   ipc::FileDescriptor stop_after_timer_;
   ipc::FileDescriptor grace_timer_;
   ipc::FileDescriptor start_warning_timer_;
+  ipc::FileDescriptor hello_deadline_timer_;
+  ipc::FileDescriptor accept_retry_timer_;
+  PendingConnections pending_;
+  bool listener_paused_ = false;
 
   std::vector<NodeState> nodes_;
   std::vector<TimerGroup> timers_;
@@ -888,7 +967,6 @@ class Runner {
   std::size_t running_count_ = 0;
   bool released_ = false;
   bool stopping_ = false;
-  bool warned_accept_ = false;
   RunReport report_;
 };
 

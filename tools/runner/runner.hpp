@@ -30,6 +30,9 @@
 //   - Stop. On SIGINT, SIGTERM or SIGHUP (or when `stop_after` elapses) every node gets Stop; nodes
 //     still running after `grace` are killed (SIGKILL to the process group). A second signal kills
 //     at once.
+//   - Strangers. A connection has RunOptions::hello_timeout (default 5 s) to say Hello; at most
+//     kMaxPendingConnections (64) wait at once, further ones are closed at once. When accept fails
+//     for lack of descriptors, the runner stops accepting for kAcceptRetryDelay. All are counted.
 //   - Misbehaviour. A malformed or oversized frame, an undeclared output, a bad shared-memory
 //     descriptor or any other protocol violation gets the node an Error message and a disconnect
 //     (its outputs close); the node counts as failed. Nothing a node does can crash the runner.
@@ -58,6 +61,7 @@
 #include <vector>
 
 #include "dataflow/dataflow.hpp"
+#include "runner/pending_connections.hpp"
 
 namespace dcp::runner {
 
@@ -73,6 +77,9 @@ struct RunOptions {
   std::ostream* out = nullptr;
   /// Where node stderr lines and the runner's own `[dcp] ...` messages go; nullptr = std::cerr.
   std::ostream* err = nullptr;
+  /// How long a connection to the runner's socket has to say Hello before it is closed
+  /// (kDefaultHelloTimeout, pending_connections.hpp). At most kMaxPendingConnections wait at once.
+  std::chrono::milliseconds hello_timeout = kDefaultHelloTimeout;
 };
 
 /// How a node ended.
@@ -118,6 +125,13 @@ struct RunReport {
   std::vector<NodeReport> nodes;   ///< in the dataflow's order
   std::chrono::milliseconds grace = kDefaultGrace;
   std::string stop_reason;         ///< why Stop was sent ("" when the nodes ended by themselves)
+  /// Connections without a Hello: refused because kMaxPendingConnections already waited, and
+  /// closed because they did not say Hello within RunOptions::hello_timeout.
+  std::uint64_t connections_refused = 0;
+  std::uint64_t connections_timed_out = 0;
+  /// Times accepting a connection failed for lack of descriptors (EMFILE, ENFILE, ...): the
+  /// runner then stops accepting for a short while instead of retrying at once.
+  std::uint64_t accept_pauses = 0;
 
   [[nodiscard]] std::size_t failed_count() const noexcept;
   /// Nodes with NodeReport::reported_errors > 0 (failed or not).

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "runner/duration.hpp"
+#include "runner/pending_connections.hpp"
 #include "runner/process.hpp"
 #include "runner/runner.hpp"
 
@@ -100,6 +101,15 @@ std::string format_summary(const RunReport& report) {
       text += "[dcp] input " + node.id + "/" + drops.input + " dropped " + std::to_string(drops.dropped) +
               (drops.dropped == 1 ? " message" : " messages") + " (queue_size " + std::to_string(drops.queue_size) + ")\n";
     }
+  }
+  if (report.connections_refused > 0 || report.connections_timed_out > 0) {
+    text += "[dcp] connections without Hello: " + std::to_string(report.connections_refused) +
+            " refused (more than " + std::to_string(kMaxPendingConnections) + " waiting), " +
+            std::to_string(report.connections_timed_out) + " timed out\n";
+  }
+  if (report.accept_pauses > 0) {
+    text += "[dcp] accepting connections paused " + std::to_string(report.accept_pauses) +
+            " times for lack of file descriptors\n";
   }
   return text;
 }

@@ -52,6 +52,32 @@ TEST(Socket, PeerClosed_ReportsClosedBothWays) {
   EXPECT_EQ(send_frame(pair.b.get(), frame), IoStatus::closed);  // and no SIGPIPE
 }
 
+TEST(Socket, EmptyDatagramFromAConnectedPeer_ThrowsProtocolError_NotClosed) {
+  SocketPair pair;
+  ASSERT_EQ(::send(pair.a.get(), "", 0, 0), 0);
+  ReceivedFrame received;
+  EXPECT_NE(error_of<ProtocolError>([&] { (void)receive_frame(pair.b.get(), received); }).find("empty frame"),
+            std::string::npos);
+}
+
+TEST(Socket, ConnectWithStdinClosed_NeverLandsOnDescriptors0To2) {
+  const std::string path = "/tmp/dcp_socket_test_" + std::to_string(::getpid()) + ".sock";
+  ::unlink(path.c_str());
+  const FileDescriptor listener = listen_seqpacket(path);
+  const int saved_stdin = ::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
+  ASSERT_GE(saved_stdin, 3);
+  ::close(STDIN_FILENO);  // descriptor 0 is now the lowest free one
+  int connected = -1;
+  {
+    const FileDescriptor socket = connect_seqpacket(path);
+    connected = socket.get();
+  }
+  ::dup2(saved_stdin, STDIN_FILENO);
+  ::close(saved_stdin);
+  ::unlink(path.c_str());
+  EXPECT_GT(connected, STDERR_FILENO);
+}
+
 TEST(Socket, NonBlockingReceiveWithNothingQueued_WouldBlock) {
   SocketPair pair;
   ASSERT_EQ(::fcntl(pair.b.get(), F_SETFL, O_NONBLOCK), 0);

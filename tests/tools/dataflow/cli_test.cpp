@@ -1,6 +1,7 @@
 // Tests of the `dcp` command line (apps/dcp): runs the built binary (DCP_EXECUTABLE) on the
 // fixture files and checks exit codes, stdout and stderr.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -124,6 +125,32 @@ TEST(CliCheck, MissingFile_Exit1) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.err, "dcp check: " + fixture("nope.yml") +
                        ": cannot read the file: No such file or directory\n");
+}
+
+// A FIFO with no writer would block a plain open forever (a hang here is caught by ctest's timeout).
+TEST(CliCheck, Fifo_IsRefusedAtOnceNamingTheFile_Exit1) {
+  const dcp::test::TempDir dir("dcp_cli_test");
+  const std::string fifo = (dir.path() / "dataflow.yml").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const RunResult r = run_dcp({"check", fifo});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "dcp check: " + fifo + ": cannot read the file: it is a FIFO, not a regular file\n");
+}
+
+TEST(CliCheck, CharacterDevice_IsRefusedAsNotARegularFile_Exit1) {
+  const RunResult r = run_dcp({"check", "/dev/null"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "dcp check: /dev/null: cannot read the file: it is a character device, not a regular file\n");
+}
+
+TEST(CliCheck, YamlErrorQuotingAControlByte_IsPrintedEscaped) {
+  const dcp::test::TempDir dir("dcp_cli_test");
+  const std::string file = (dir.path() / "dataflow.yml").string();
+  std::ofstream(file) << "nodes:\n  - id: \"\\\x1b[2J\"\n";  // an escape sequence after a backslash
+  const RunResult r = run_dcp({"check", file});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("unknown escape character: \\x1b"), std::string::npos) << r.err;
 }
 
 TEST(CliGraph, PrintsMermaidWithoutNeedingExecutables_Exit0) {

@@ -10,14 +10,23 @@
 //   undeclared    SendOutput on an output the node does not declare           -> "not declared"
 //   unsealed_fd   SendOutput with a shared-memory payload in an unsealed memfd -> "not sealed"
 //   pipe_fd       SendOutput with a pipe as its shared-memory descriptor        -> "not a memfd"
+//   empty_frame   after the handshake, a zero-length datagram                  -> "empty frame"
 //   double_hello  a second Hello                                              -> "second Hello"
 //   wrong_secret  Hello with a wrong secret (rejected), then a proper connection that works
 //   foreign_pid   a forked child in another process group says Hello with the right secret
 //                 (rejected: "process group"), then the node itself connects properly
+//   flood         after the handshake, 64 connections that never say Hello, then one more: that one
+//                 gets "too many connections" and is closed; then the node goes on normally
+//   silent        after the handshake, one connection that never says Hello: closed by the runner
+//                 with "no Hello within" (run with a short --hello-timeout)
+//   emfile <n>    after the handshake, <n> connections that never say Hello while the runner runs
+//                 out of descriptors (run it under prlimit); prints the runner's CPU time over
+//                 half a second of that as "bad: runner cpu ticks <t>"
 // It prints "bad: ok <error text>" and exits 0 when the runner behaved as expected, else prints
 // "bad: FAILED ..." and exits 2.
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -91,6 +100,24 @@ void send_shared(int socket, int fd, std::uint64_t size) {
   if (ipc::send_frame(socket, ipc::encode(send), fd) != ipc::IoStatus::ok) failed("cannot send");
 }
 
+// utime + stime of process `pid`, in clock ticks (/proc/<pid>/stat fields 14 and 15).
+long cpu_ticks(pid_t pid) {
+  std::FILE* file = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (file == nullptr) failed("cannot read the runner's /proc stat");
+  char buffer[4096] = {};
+  const std::size_t got = std::fread(buffer, 1, sizeof(buffer) - 1, file);
+  std::fclose(file);
+  const std::string stat(buffer, got);
+  std::size_t at = stat.rfind(')');  // after the command name, which may hold spaces
+  long utime = 0, stime = 0;
+  // Fields after ')': 3 state, 4 ppid, ... 14 utime, 15 stime.
+  if (at == std::string::npos ||
+      std::sscanf(stat.c_str() + at + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime) != 2) {
+    failed("cannot parse the runner's /proc stat");
+  }
+  return utime + stime;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -130,6 +157,10 @@ int main(int argc, char** argv) {
       ipc::FileDescriptor read_end(fds[0]), write_end(fds[1]);
       send_shared(socket.get(), read_end.get(), 8192);
       expect_error(socket.get(), "not a memfd");
+    } else if (mode == "empty_frame") {
+      auto socket = handshake();
+      if (::send(socket.get(), "", 0, 0) != 0) failed("cannot send an empty datagram");
+      expect_error(socket.get(), "empty frame");
     } else if (mode == "double_hello") {
       auto socket = handshake();
       ipc::Hello hello;
@@ -158,6 +189,27 @@ int main(int argc, char** argv) {
       if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed("the forked impostor was not rejected as expected");
       auto socket = handshake();
       say("bad: connected after the rejection");
+    } else if (mode == "flood") {
+      auto socket = handshake();
+      std::vector<ipc::FileDescriptor> silent;
+      for (int i = 0; i < 64; ++i) silent.push_back(ipc::connect_seqpacket(env("DCP_RUNNER_SOCKET")));
+      auto extra = ipc::connect_seqpacket(env("DCP_RUNNER_SOCKET"));
+      expect_error(extra.get(), "too many connections");
+      silent.clear();
+      say("bad: still connected after the flood");
+    } else if (mode == "silent") {
+      auto socket = handshake();
+      auto stranger = ipc::connect_seqpacket(env("DCP_RUNNER_SOCKET"));
+      expect_error(stranger.get(), "no Hello within");
+    } else if (mode == "emfile") {
+      if (argc < 3) failed("emfile needs a connection count");
+      auto socket = handshake();
+      std::vector<ipc::FileDescriptor> silent;
+      for (int i = 0; i < std::atoi(argv[2]); ++i) silent.push_back(ipc::connect_seqpacket(env("DCP_RUNNER_SOCKET")));
+      const pid_t runner = ::getppid();
+      const long before = cpu_ticks(runner);
+      ::usleep(500 * 1000);  // a measurement window, not a synchronisation
+      say("bad: runner cpu ticks " + std::to_string(cpu_ticks(runner) - before));
     } else {
       failed("unknown mode " + mode);
     }

@@ -126,11 +126,14 @@ struct RunResult {
 // One `dcp run` process with stdout and stderr captured in files and a private XDG_RUNTIME_DIR.
 class DcpRun {
  public:
-  explicit DcpRun(const std::vector<std::string>& args) {
+  /// Runs `dcp run <args>`, through `launcher` (e.g. {"prlimit", "--nofile=32:32"}) when given.
+  explicit DcpRun(const std::vector<std::string>& args, const std::vector<std::string>& launcher = {}) {
     fs::create_directories(dir_ / "xdg");
     fs::permissions(dir_ / "xdg", fs::perms::owner_all, fs::perm_options::replace);
 
-    std::vector<std::string> arguments = {DCP_EXECUTABLE, "run"};
+    std::vector<std::string> arguments = launcher;
+    arguments.push_back(DCP_EXECUTABLE);
+    arguments.push_back("run");
     arguments.insert(arguments.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (std::string& argument : arguments) argv.push_back(argument.data());
@@ -228,8 +231,8 @@ class DcpRun {
   Clock::time_point started_;
 };
 
-RunResult run_dcp(const std::vector<std::string>& args) {
-  DcpRun run(args);
+RunResult run_dcp(const std::vector<std::string>& args, const std::vector<std::string>& launcher = {}) {
+  DcpRun run(args, launcher);
   return run.finish();
 }
 
@@ -409,7 +412,7 @@ TEST(DcpRun, MisbehavingNodes_AreDisconnectedWithAClearError_OthersComplete) {
   EXPECT_EQ(r.summary.at("sink").ended, "exit code 0") << r.dump();
   EXPECT_EQ(r.summary.at("source").ended, "exit code 0") << r.dump();
   // Every bad node saw the Error it expected (and its connection closed).
-  for (const char* node : {"malformed", "oversized", "undeclared", "unsealed", "pipe", "double_hello",
+  for (const char* node : {"malformed", "oversized", "undeclared", "unsealed", "pipe", "empty_frame", "double_hello",
                            "wrong_secret", "foreign_pid"}) {
     EXPECT_TRUE(r.stdout_has(std::string("[") + node + "] bad: ok ")) << node;
     EXPECT_FALSE(r.stdout_has(std::string("[") + node + "] bad: FAILED")) << node;
@@ -422,7 +425,8 @@ TEST(DcpRun, MisbehavingNodes_AreDisconnectedWithAClearError_OthersComplete) {
   EXPECT_TRUE(r.stderr_has("[dcp] node 'unsealed': protocol error: the shared-memory payload's memfd is not sealed"));
   EXPECT_TRUE(r.stderr_has("[dcp] node 'pipe': protocol error: the shared-memory payload's descriptor is not a memfd"));
   EXPECT_TRUE(r.stderr_has("[dcp] node 'double_hello': protocol error: a second Hello"));
-  for (const char* node : {"malformed", "oversized", "undeclared", "unsealed", "pipe", "double_hello"}) {
+  EXPECT_TRUE(r.stderr_has("[dcp] node 'empty_frame': protocol error: empty frame"));
+  for (const char* node : {"malformed", "oversized", "undeclared", "unsealed", "pipe", "empty_frame", "double_hello"}) {
     EXPECT_EQ(r.summary.at(node).ended, "exit code 0, protocol error") << node << "\n" << r.dump();
   }
   // Rejected connection attempts are reported but do not spoil the real node's connection.
@@ -435,7 +439,38 @@ TEST(DcpRun, MisbehavingNodes_AreDisconnectedWithAClearError_OthersComplete) {
   // The reader of a disconnected node's output sees it close.
   EXPECT_TRUE(r.stdout_has("[watcher] input_closed bad"));
   EXPECT_TRUE(r.stdout_has("[watcher] all_inputs_closed"));
-  EXPECT_TRUE(r.stderr_has("[dcp] dataflow failed: 6 of 11 nodes failed"));
+  EXPECT_TRUE(r.stderr_has("[dcp] dataflow failed: 7 of 12 nodes failed"));
+}
+
+TEST(DcpRun, ConnectionsWithoutHelloBeyondTheCap_AreRefused_TheRunStillWorks) {
+  const RunResult r = run_dcp({dataflow("strangers_flood")});
+  EXPECT_EQ(r.exit_code, 0) << r.dump();
+  EXPECT_TRUE(r.stdout_has("[flood] bad: ok too many connections waiting for their Hello")) << r.dump();
+  EXPECT_TRUE(r.stdout_has("[flood] bad: still connected after the flood")) << r.dump();
+  EXPECT_TRUE(r.stdout_has("[sink] result received=20 order=ok")) << r.dump();
+  EXPECT_TRUE(r.stderr_has("[dcp] refused a connection: 64 connections already wait for their Hello")) << r.dump();
+  EXPECT_TRUE(r.stderr_has("[dcp] connections without Hello: 1 refused")) << r.dump();
+}
+
+TEST(DcpRun, ConnectionWithoutHello_IsClosedAfterTheHelloTimeout) {
+  const RunResult r = run_dcp({dataflow("strangers_silent"), "--hello-timeout", "200ms"});
+  EXPECT_EQ(r.exit_code, 0) << r.dump();
+  EXPECT_TRUE(r.stdout_has("[silent] bad: ok no Hello within 200ms")) << r.dump();
+  EXPECT_TRUE(r.stderr_has("[dcp] rejected a connection: no Hello within 200ms")) << r.dump();
+  EXPECT_TRUE(r.stderr_has(", 1 timed out")) << r.dump();
+}
+
+TEST(DcpRun, AcceptFailingWithEmfile_DoesNotSpinTheRunner) {
+  if (!fs::exists("/usr/bin/prlimit")) GTEST_SKIP() << "needs /usr/bin/prlimit (util-linux)";
+  // 32 descriptors: the runner (about 15 of its own) runs out while the node (24 connections) does not.
+  const RunResult r = run_dcp({dataflow("strangers_emfile")}, {"/usr/bin/prlimit", "--nofile=32:32"});
+  EXPECT_EQ(r.exit_code, 0) << r.dump();
+  EXPECT_TRUE(r.stderr_has("[dcp] cannot accept a node connection: Too many open files")) << r.dump();
+  const std::vector<std::string> lines = lines_of(r.out, "[emfile] bad: runner cpu ticks ");
+  ASSERT_EQ(lines.size(), 1u) << r.dump();
+  const long ticks = std::stol(lines[0]);
+  // Spinning takes ~50 ticks of the 50 in the half-second window; pausing, about none.
+  EXPECT_LT(ticks, 10) << r.dump();
 }
 
 TEST(DcpRun, UnstartableNode_IsReportedAsFailed_TheOthersRun) {
