@@ -27,9 +27,9 @@
 //     arrive as sealed memfds, checked and forwarded to every reader without a copy.
 //   - Close. When a node closes an output, disconnects or exits, the inputs reading it get
 //     InputClosed; a node with inputs, none of them timers, gets AllInputsClosed once all are closed.
-//   - Stop. On SIGINT, SIGTERM or SIGHUP (or when `stop_after` elapses) every node gets Stop; nodes
-//     still running after `grace` are killed (SIGKILL to the process group). A second signal kills
-//     at once.
+//   - Stop. On SIGINT, SIGTERM or SIGHUP (or when `stop_after` elapses) every node gets Stop (then
+//     the inputs queued before it, then end of stream: node.hpp's Stop rule); nodes still
+//     running after `grace` are killed (SIGKILL to the process group). A second signal kills at once.
 //   - Misbehaviour. A malformed or oversized frame, an undeclared output, a bad shared-memory
 //     descriptor or any other protocol violation gets the node an Error message and a disconnect
 //     (its outputs close); the node counts as failed. Nothing a node does can crash the runner.
