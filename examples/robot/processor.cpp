@@ -308,12 +308,19 @@ int run(const Settings& settings) {
     outputs.send("status", status.to_json());
   }, {.execution = dcp::Execution::on_loop});
 
-  // The node is done when every input but the timer has closed.
+  // The node is done when every input but the timer has closed. Under Dora an InputClosed may not
+  // name its input (node.hpp): each unnamed one counts as one more of the open inputs closing.
   std::set<std::string, std::less<>> open_inputs{"imu", "lidar", "camera", "estop"};
+  std::size_t unnamed_closes = 0;
   router.on_input_closed([&](std::string_view input) {
-    if (auto it = open_inputs.find(input); it != open_inputs.end()) open_inputs.erase(it);
-    say("processor: input '" + std::string(input) + "' closed");
+    if (input.empty()) {
+      ++unnamed_closes;
+    } else if (auto it = open_inputs.find(input); it != open_inputs.end()) {
+      open_inputs.erase(it);
+    }
+    say("processor: input '" + std::string(input.empty() ? "(unnamed)" : input) + "' closed");
   });
+  const auto inputs_all_closed = [&] { return open_inputs.size() <= unnamed_closes; };
 
   // --- The background map job. ------------------------------------------------------------
   auto& mapper = node.make<dcp::BackgroundJob>(
@@ -330,16 +337,22 @@ int run(const Settings& settings) {
       settings.watchdog_input + " " + robot::format_duration(settings.watchdog_deadline));
 
   // --- The event loop: it only routes. ------------------------------------------------------
+  // After Stop the inputs queued before it still
+  // come and are routed, then the stream ends (node.hpp's Stop rule, under dcp run and Dora alike).
   const char* why = "the event stream ended";
+  bool stopped = false;
   for (;;) {
     dcp::EventResult next = node.events().next();
     if (!next) break;
-    const bool stop = std::holds_alternative<dcp::StopEvent>(*next);
-    if (router.dispatch(std::move(*next)) == dcp::DispatchOutcome::ended || stop) {
-      why = stop ? "Stop" : "all inputs closed";
+    if (const auto* stop = std::get_if<dcp::StopEvent>(&*next)) {
+      why = stop->cause == dcp::StopCause::all_inputs_closed ? "Stop: all inputs closed" : "Stop";
+      stopped = true;
+    }
+    if (router.dispatch(std::move(*next)) == dcp::DispatchOutcome::ended && !stopped) {
+      why = "all inputs closed";
       break;
     }
-    if (open_inputs.empty()) {
+    if (!stopped && inputs_all_closed()) {
       why = "its sensor and safety inputs closed";
       break;
     }

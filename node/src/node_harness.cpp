@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
@@ -26,6 +27,7 @@ struct HarnessScript {
   std::optional<Receiver<Event>> receiver;  // handed to the node's EventStream by node()
   std::vector<bool> closed_inputs;          // parallel to NodeHarness::inputs_
   bool ended = false;                       // end(), push_stop() or push_all_inputs_closed() happened
+  std::optional<StopCause> stop;            // push_stop() happened: the Stop to deliver ahead of the queue
 
   HarnessScript(std::pair<Sender<Event>, Receiver<Event>> channel, std::size_t inputs)
       : sender(std::move(channel.first)), receiver(std::move(channel.second)), closed_inputs(inputs, false) {}
@@ -55,27 +57,52 @@ namespace {
 
 class HarnessEventSource final : public detail::EventSource {
  public:
-  explicit HarnessEventSource(Receiver<Event> receiver) : receiver_(std::move(receiver)) {}
+  HarnessEventSource(Receiver<Event> receiver, std::shared_ptr<detail::HarnessScript> script)
+      : receiver_(std::move(receiver)), script_(std::move(script)) {}
 
+  // The Stop rule (node.hpp): a pushed Stop overtakes the events still queued; after it only the
+  // queued inputs come, then `ended`. push_stop() closes the channel, which wakes a waiting receive.
   EventResult next(detail::SteadyTime deadline) override {
     if (ended_) return EventResult(EventStatus::ended);
-    RecvResult<Event> received = deadline == detail::kPollOnly     ? receiver_.try_recv()
-                                 : deadline == detail::kNoDeadline ? receiver_.recv()
-                                                                   : receiver_.recv_until(deadline);
-    if (received.is_closed()) {
-      ended_ = true;
-      return EventResult(EventStatus::ended);
+    if (!stop_delivered_) {
+      if (std::optional<StopCause> cause = pushed_stop()) {
+        stop_delivered_ = true;
+        return EventResult(StopEvent{*cause});
+      }
     }
-    if (!received.ok()) return EventResult(EventStatus::timeout);
-    Event event = std::move(received).value();
-    if (std::holds_alternative<StopEvent>(event) || std::holds_alternative<AllInputsClosedEvent>(event)) {
-      ended_ = true;  // like the runner: end of stream after the final event
+    for (;;) {
+      RecvResult<Event> received = deadline == detail::kPollOnly     ? receiver_.try_recv()
+                                   : deadline == detail::kNoDeadline ? receiver_.recv()
+                                                                     : receiver_.recv_until(deadline);
+      if (received.is_closed()) {
+        if (!stop_delivered_) {
+          if (std::optional<StopCause> cause = pushed_stop()) {  // pushed while we waited
+            stop_delivered_ = true;
+            return EventResult(StopEvent{*cause});
+          }
+        }
+        ended_ = true;
+        return EventResult(EventStatus::ended);
+      }
+      if (!received.ok()) return EventResult(EventStatus::timeout);
+      Event event = std::move(received).value();
+      if (stop_delivered_ && !std::holds_alternative<InputEvent>(event)) continue;  // only inputs after Stop
+      if (std::holds_alternative<AllInputsClosedEvent>(event)) {
+        ended_ = true;  // like the runner: end of stream after the final event
+      }
+      return EventResult(std::move(event));
     }
-    return EventResult(std::move(event));
   }
 
  private:
+  std::optional<StopCause> pushed_stop() {
+    std::lock_guard lock(script_->mutex);
+    return script_->stop;
+  }
+
   Receiver<Event> receiver_;
+  std::shared_ptr<detail::HarnessScript> script_;
+  bool stop_delivered_ = false;
   bool ended_ = false;
 };
 
@@ -132,7 +159,7 @@ Node NodeHarness::node() {
     script_->receiver.reset();
   }
   return Node{node_id_,
-              detail::NodeAccess::make_events(inputs_, std::make_unique<HarnessEventSource>(std::move(*receiver))),
+              detail::NodeAccess::make_events(inputs_, std::make_unique<HarnessEventSource>(std::move(*receiver), script_)),
               detail::NodeAccess::make_outputs(node_id_, outputs_, std::make_unique<HarnessOutputSink>(store_))};
 }
 
@@ -192,7 +219,17 @@ void NodeHarness::push_input_closed(std::string_view id) {
 
 void NodeHarness::push_all_inputs_closed() { push(AllInputsClosedEvent{}, true, "push_all_inputs_closed"); }
 
-void NodeHarness::push_stop() { push(StopEvent{}, true, "push_stop"); }
+void NodeHarness::push_stop(StopCause cause) {
+  std::lock_guard lock(script_->mutex);
+  if (script_->ended) {
+    throw std::logic_error(
+        "dcp::testing::NodeHarness::push_stop: the script has ended (end(), push_stop() or push_all_inputs_closed() "
+        "came before)");
+  }
+  script_->stop = cause;  // read by the node's stream before the queued events (the Stop rule)
+  script_->sender.close();
+  script_->ended = true;
+}
 
 void NodeHarness::push_error(std::string message) { push(ErrorEvent{std::move(message)}, false, "push_error"); }
 

@@ -1,6 +1,7 @@
 // patterns/src/emergency_stop.cpp — the bodies of dcp::EmergencyStop (contract: emergency_stop.hpp).
 #include "dcp/patterns/emergency_stop.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <exception>
@@ -99,12 +100,7 @@ class EmergencyStop::Impl {
     router.add_input_closed_observer([link = link_, registration](std::string_view input) {
       Impl* stop = link->stop.load(std::memory_order_seq_cst);
       if (stop == nullptr) return;  // the stop was shut down or destroyed
-      for (const std::string& critical : stop->options_.critical_inputs) {
-        if (critical == input) {
-          stop->trigger("input closed: " + std::string(input));
-          return;
-        }
-      }
+      stop->input_closed(input);
     });
     {
       std::lock_guard lock(mutex_);
@@ -125,6 +121,32 @@ class EmergencyStop::Impl {
 
   /// Latches the stop (see the header comment). Returns true if this call latched it, false if it
   /// was already latched.
+  /// An InputClosed seen by a protected router. A named critical input triggers. An unnamed one
+  /// (Dora's C++ API does not always say which input closed) fails safe: it triggers while some
+  /// critical input has not been reported closed by name, since it could be that one.
+  void input_closed(std::string_view input) {
+    std::string reason;
+    {
+      std::lock_guard lock(closed_mutex_);
+      if (input.empty()) {
+        std::string candidates;
+        for (std::size_t i = 0; i < options_.critical_inputs.size(); ++i) {
+          if (critical_closed_[i]) continue;
+          candidates += (candidates.empty() ? "" : ", ") + options_.critical_inputs[i];
+        }
+        if (candidates.empty()) return;
+        reason = "input closed: an input the backend did not name (could be critical input(s): " + candidates + ")";
+      } else {
+        const auto& critical = options_.critical_inputs;
+        const auto it = std::find(critical.begin(), critical.end(), input);
+        if (it == critical.end()) return;
+        critical_closed_[static_cast<std::size_t>(it - critical.begin())] = true;
+        reason = "input closed: " + std::string(input);
+      }
+    }
+    trigger(reason);
+  }
+
   bool trigger(std::string_view reason) {
     if (closed_.load(std::memory_order_seq_cst)) return refuse();
     std::uint64_t epoch_now = 0;
@@ -264,6 +286,8 @@ class EmergencyStop::Impl {
   std::uint64_t discarded_ = 0;
   std::string last_reason_;
   bool watching_ = false;
+  std::mutex closed_mutex_;                   // guards critical_closed_ (observers of several routers)
+  std::vector<bool> critical_closed_ = std::vector<bool>(options_.critical_inputs.size(), false);
   std::atomic<bool> closed_{false};           // shutdown() began
   std::atomic<std::uint64_t> refused_{0};     // trigger()/reset() after shutdown
   std::shared_ptr<Watchdog> watchdog_;  // shared with the routers' input observers

@@ -210,16 +210,18 @@ class EventRouter::Impl {
   /// Routes one event (see the header comment). Never waits for a worker.
   DispatchOutcome dispatch(Event event) {
     started_.store(true, std::memory_order_relaxed);
-    if (end_) return DispatchOutcome::ended;
+    // After Stop only the inputs queued before it follow (node.hpp's Stop rule): they are routed.
+    const bool drained_input = end_ == RunEnd::stop && std::holds_alternative<InputEvent>(event);
+    if (end_ && !drained_input) return DispatchOutcome::ended;
     return std::visit([this](auto& e) { return route(e); }, event);
   }
 
-  /// Dispatches events from `events` until Stop, AllInputsClosed, or the end of the stream. Does not
-  /// wait for pooled work (call shutdown() for that). Returns at once if the router already ended.
+  /// Dispatches events from `events` until the stream ends; after Stop, the inputs that follow it
+  /// are still routed. Returns at once after AllInputsClosed (the stream is over then).
   RunEnd run(EventStream& events) {
-    while (!end_) {
+    while (end_ != RunEnd::all_inputs_closed) {
       EventResult next = events.next();
-      if (!next.ok()) return RunEnd::stream_ended;
+      if (!next.ok()) return end_.value_or(RunEnd::stream_ended);
       dispatch(std::move(next.event()));
     }
     return *end_;

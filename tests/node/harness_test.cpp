@@ -106,16 +106,19 @@ TEST_F(NodeHarnessEvents, TryNextWithNothingScripted_ReportsEmpty) {
   EXPECT_EQ(node.events.try_next().status(), EventStatus::empty);
 }
 
-TEST_F(NodeHarnessEvents, AfterStop_StreamReportsEndedAndTheScriptIsClosed) {
+TEST_F(NodeHarnessEvents, PushStop_StopFirstThenTheInputsPushedBeforeIt_ThenEnded_TheScriptIsClosed) {
   harness.push_input("tick", "a");
+  harness.push_input("tick", "b");
   harness.push_stop();
   EXPECT_THROW(harness.push_input("tick", "too late"), std::logic_error);
   EXPECT_THROW(harness.push_stop(), std::logic_error);
 
-  EXPECT_TRUE(node.events.next().ok());
   auto stop = node.events.next();
-  ASSERT_TRUE(stop.ok());
-  EXPECT_TRUE(std::holds_alternative<dcp::StopEvent>(*stop));
+  EXPECT_EQ(event_as<dcp::StopEvent>(stop).cause, dcp::StopCause::requested);
+  auto first = node.events.next();
+  EXPECT_EQ(event_as<dcp::InputEvent>(first).data.as_string(), "a");
+  auto second = node.events.next();
+  EXPECT_EQ(event_as<dcp::InputEvent>(second).data.as_string(), "b");
   EXPECT_EQ(node.events.next().status(), EventStatus::ended);
   EXPECT_EQ(node.events.next().status(), EventStatus::ended);
 }
@@ -133,6 +136,25 @@ TEST_F(NodeHarnessEvents, End_DeliversScriptedEventsThenEnded) {
   EXPECT_EQ(node.events.next().status(), EventStatus::ended);
 }
 
+TEST_F(NodeHarnessEvents, PushStop_ControlEventsPushedBeforeIt_AreDropped_OnlyInputsFollowStop) {
+  harness.push_error("before stop");
+  harness.push_input("tick", "kept");
+  harness.push_input_closed("tick");
+  harness.push_stop(dcp::StopCause::all_inputs_closed);
+  auto stop = node.events.next();
+  EXPECT_EQ(event_as<dcp::StopEvent>(stop).cause, dcp::StopCause::all_inputs_closed);
+  auto input = node.events.next();
+  EXPECT_EQ(event_as<dcp::InputEvent>(input).data.as_string(), "kept");
+  EXPECT_EQ(node.events.next().status(), EventStatus::ended);
+}
+
+TEST_F(NodeHarnessEvents, PushStopWhileTheNodeWaits_WakesItWithStop) {
+  std::jthread pusher([this] { harness.push_stop(); });
+  auto stop = node.events.next_for(kHangTimeout);
+  EXPECT_TRUE(stop.ok() && std::holds_alternative<dcp::StopEvent>(stop.event())) << "not an empty stream's end";
+  EXPECT_EQ(node.events.next().status(), EventStatus::ended);
+}
+
 TEST_F(NodeHarnessEvents, RangeFor_EndsAfterStop) {
   harness.push_input("tick", "x");
   harness.push_stop();
@@ -141,7 +163,7 @@ TEST_F(NodeHarnessEvents, RangeFor_EndsAfterStop) {
     ++events;
     (void)event;
   }
-  EXPECT_EQ(events, 2);  // the input and the stop
+  EXPECT_EQ(events, 2);  // the stop, then the input queued before it
 }
 
 TEST(NodeHarnessLifetime, HarnessDestroyedWhileNodeWaits_StreamEnds) {

@@ -262,6 +262,50 @@ TEST(EmergencyStop, CriticalInputClosed_Triggers) {
   EXPECT_EQ(f.next().text(), "halt: input closed: imu");
 }
 
+TEST(EmergencyStop, UnnamedInputClosedWithOneCriticalInput_Triggers_FailSafe) {
+  RouterFixture f;
+  dcp::EmergencyStop estop(f.outputs, {.critical_inputs = {"imu"}});
+  estop.protect(f.router);
+  f.router.dispatch(dcp::InputClosedEvent{""});
+  EXPECT_TRUE(estop.latched());
+  EXPECT_EQ(f.next().text(), "halt: input closed: an input the backend did not name (could be critical input(s): imu)");
+}
+
+TEST(EmergencyStop, UnnamedInputClosedWithSeveralCriticalInputs_TriggersNamingTheOnesStillOpen) {
+  RouterFixture f;
+  dcp::EmergencyStop estop(f.outputs, {.critical_inputs = {"imu", "lidar", "estop"}});
+  estop.protect(f.router);
+  f.router.dispatch(dcp::InputClosedEvent{"lidar"});
+  ASSERT_TRUE(estop.latched());
+  EXPECT_EQ(f.next().text(), "halt: input closed: lidar");
+  estop.reset();
+  (void)f.next();  // the reset notice
+  f.router.dispatch(dcp::InputClosedEvent{""});
+  EXPECT_TRUE(estop.latched());
+  EXPECT_EQ(f.next().text(),
+            "halt: input closed: an input the backend did not name (could be critical input(s): imu, estop)");
+}
+
+TEST(EmergencyStop, UnnamedInputClosedAfterEveryCriticalInputClosedByName_DoesNotTrigger) {
+  RouterFixture f;
+  dcp::EmergencyStop estop(f.outputs, {.critical_inputs = {"imu"}});
+  estop.protect(f.router);
+  f.router.dispatch(dcp::InputClosedEvent{"imu"});
+  ASSERT_TRUE(estop.latched());
+  estop.reset();
+  f.router.dispatch(dcp::InputClosedEvent{""});
+  EXPECT_FALSE(estop.latched()) << "the unnamed input cannot be imu, which is closed already";
+  EXPECT_EQ(estop.stats().triggers, 1u);
+}
+
+TEST(EmergencyStop, UnnamedInputClosedWithoutCriticalInputs_DoesNotTrigger) {
+  RouterFixture f;
+  dcp::EmergencyStop estop(f.outputs, {});
+  estop.protect(f.router);
+  f.router.dispatch(dcp::InputClosedEvent{""});
+  EXPECT_FALSE(estop.latched());
+}
+
 TEST(EmergencyStop, WatchdogTriggersWhenAWatchedInputIsSilent) {
   RouterFixture f;
   dcp::EventRouter& router = f.router;

@@ -460,7 +460,7 @@ TEST(EventRouter, ThrowingAllInputsClosedHandler_IsReportedAndTheRouterEnds) {
 // Control events
 // ------------------------------------------------------------------------------------------------
 
-TEST(EventRouter, Stop_CallsOnStopThenEveryLaterDispatchReturnsEnded) {
+TEST(EventRouter, Stop_CallsOnStopThenInputsStillRouted_EveryOtherLaterDispatchReturnsEnded) {
   dcp::WorkerPool pool({.threads = 1});
   dcp::EventRouter router(pool);
   int stops = 0;
@@ -471,11 +471,13 @@ TEST(EventRouter, Stop_CallsOnStopThenEveryLaterDispatchReturnsEnded) {
 
   EXPECT_EQ(router.dispatch(dcp::StopEvent{}), dcp::DispatchOutcome::handled);
   EXPECT_EQ(stops, 1);
-  EXPECT_EQ(router.dispatch(input("a")), dcp::DispatchOutcome::ended);
+  EXPECT_EQ(router.dispatch(input("a")), dcp::DispatchOutcome::handled) << "an input queued before Stop";
   EXPECT_EQ(router.dispatch(dcp::StopEvent{}), dcp::DispatchOutcome::ended);
+  EXPECT_EQ(router.dispatch(dcp::InputClosedEvent{"a"}), dcp::DispatchOutcome::ended);
+  EXPECT_EQ(router.dispatch(dcp::AllInputsClosedEvent{}), dcp::DispatchOutcome::ended);
   EXPECT_EQ(stops, 1);
-  EXPECT_EQ(inputs, 0);
-  EXPECT_EQ(router.input_stats("a").received, 0u);
+  EXPECT_EQ(inputs, 1);
+  EXPECT_EQ(router.input_stats("a").received, 1u);
 }
 
 TEST(EventRouter, AllInputsClosed_CallsItsHandlerThenEnds) {
@@ -541,7 +543,7 @@ TEST(EventRouter, ErrorEvent_GoesToItsHandlerAndIsCounted) {
 // run() with the node harness
 // ------------------------------------------------------------------------------------------------
 
-TEST(EventRouter, Run_EndsOnStopAfterDispatchingWhatCameBefore) {
+TEST(EventRouter, Run_StopThenTheQueuedInputs_AllRouted_EndsWithTheStream) {
   dcp::testing::NodeHarness harness("planner", {"scan", "goal"}, {});
   dcp::Node node = harness.node();
   dcp::WorkerPool pool({.threads = 2});
@@ -553,14 +555,19 @@ TEST(EventRouter, Run_EndsOnStopAfterDispatchingWhatCameBefore) {
                   {.queue_capacity = 10});
   router.on_input("goal", [&](const dcp::InputEvent& in, const dcp::InputContext&) { goals.push_back(text_of(in)); },
                   {.execution = dcp::Execution::on_loop});
-  router.on_stop([&] { stopped = true; });
+  std::vector<std::string> goals_at_stop;
+  router.on_stop([&] {
+    stopped = true;
+    goals_at_stop = goals;
+  });
 
   for (int i = 0; i < 5; ++i) harness.push_input("scan", "s");
   harness.push_input("goal", "kitchen");
   harness.push_stop();
   EXPECT_EQ(router.run(node.events), dcp::RunEnd::stop);
   EXPECT_TRUE(stopped);
-  EXPECT_EQ(goals, (std::vector<std::string>{"kitchen"}));
+  EXPECT_TRUE(goals_at_stop.empty()) << "Stop comes first";
+  EXPECT_EQ(goals, (std::vector<std::string>{"kitchen"})) << "the input queued before Stop is still routed";
   router.shutdown(dcp::ShutdownMode::drain);
   EXPECT_EQ(scans.load(), 5);
   EXPECT_EQ(router.run(node.events), dcp::RunEnd::stop);  // already ended: returns at once

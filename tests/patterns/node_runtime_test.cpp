@@ -213,8 +213,8 @@ TEST(NodeRuntime, EStop_ProtectsTheRouter_FromConstruction) {
     }, {.execution = dcp::Execution::on_loop});
     harness.push_input("cmd", "go");
     harness.push_input_closed("imu");  // a critical input: triggers through the router's hooks
-    harness.push_stop();
-    EXPECT_EQ(node.run(), dcp::RunEnd::stop);
+    harness.push_all_inputs_closed();  // (a Stop would overtake the InputClosed, which it drops)
+    EXPECT_EQ(node.run(), dcp::RunEnd::all_inputs_closed);
     EXPECT_EQ(seen_epoch.load(), 1u);  // stamped by the e-stop's epoch source
     EXPECT_TRUE(node.estop().latched());
     ASSERT_TRUE(node.stats().estop.has_value());

@@ -31,6 +31,7 @@ const char* to_string(StreamState state) noexcept {
   switch (state) {
     case StreamState::open: return "open";
     case StreamState::stop_pending: return "stop_pending";
+    case StreamState::draining: return "draining";
     case StreamState::ended: return "ended";
   }
   return "unknown";
@@ -64,7 +65,8 @@ bool allowed(StreamState from, StreamState to) noexcept {
   using enum StreamState;
   switch (from) {
     case open: return to == stop_pending || to == ended;
-    case stop_pending: return to == ended;
+    case stop_pending: return to == draining || to == ended;
+    case draining: return to == ended;
     case ended: return false;
   }
   return false;

@@ -18,8 +18,11 @@
 //
 //   Stream (router.hpp): what the node's NextEvent requests are answered with.
 //     open: input events from the node's queue;
-//     open --Stop requested--> stop_pending (Stop goes out with the next answer, queue dropped);
-//     open | stop_pending --Stop or AllInputsClosed delivered, or the node is gone--> ended
+//     open --Stop requested--> stop_pending (Stop goes out with the next answer, ahead of the queue);
+//     stop_pending --Stop delivered--> draining (the inputs queued before Stop go out; nothing new
+//     is queued; queued InputClosed / AllInputsClosed are dropped, as Dora does);
+//     draining --the last queued input delivered--> ended;
+//     open --AllInputsClosed delivered--> ended; open | stop_pending | draining --the node is gone--> ended
 //     (every later NextEvent gets end_of_stream).
 //
 // Besides the machines a node has one request slot, `next_event_outstanding` (the protocol allows
@@ -36,7 +39,7 @@ namespace dcp::runner {
 
 enum class ProcessState { not_started, running, killed_after_grace, killed_on_interrupt, ended, failed_to_start };
 enum class LinkState { waiting, connected, open, gone };
-enum class StreamState { open, stop_pending, ended };
+enum class StreamState { open, stop_pending, draining, ended };
 
 [[nodiscard]] const char* to_string(ProcessState state) noexcept;
 [[nodiscard]] const char* to_string(LinkState state) noexcept;

@@ -101,14 +101,22 @@ std::optional<Answer> next_answer(const dataflow::Node& spec, NodeLifecycle& sta
   }
   if (state.stream() == StreamState::stop_pending) {
     event.kind = ipc::EventKind::stop;
-    state.move_to(StreamState::ended);
-    inputs.clear();
+    state.move_to(StreamState::draining);
     answer.frame = ipc::encode(event);
     return answer;
   }
+  const bool draining = state.stream() == StreamState::draining;
   for (;;) {
     std::optional<QueuedEvent> queued = inputs.queue().pop();
+    if (!queued && draining) {  // the queue was all that was left after Stop: the stream ends
+      state.move_to(StreamState::ended);
+      event = ipc::Event{};
+      event.kind = ipc::EventKind::end_of_stream;
+      answer.frame = ipc::encode(event);
+      return answer;
+    }
     if (!queued) return std::nullopt;  // nothing yet: the NextEvent stays outstanding
+    if (draining && queued->kind != ipc::EventKind::input) continue;  // after Stop only the queued inputs
     event = ipc::Event{};
     event.kind = queued->kind;
     if (queued->kind == ipc::EventKind::input || queued->kind == ipc::EventKind::input_closed) {

@@ -7,7 +7,8 @@
 // inputs when their upstream output closes (NodeInputs::close: InputClosed after the data already
 // queued, and AllInputsClosed once the last non-timer input closed — never for a node reading a
 // timer, as in Dora), and answers an outstanding NextEvent with next_answer(), which also moves the
-// node's stream machine (node_state.hpp: open -> stop_pending -> ended).
+// node's stream machine (node_state.hpp: open -> stop_pending -> draining -> ended: Stop first, then
+// the inputs queued before it, then end of stream, as Dora's node API delivers Stop).
 //
 // Thread safety: one owner (the event loop thread). Blocking: none. Errors: build_routes throws
 // std::logic_error for a dataflow that names an unknown node (validation prevents it).
@@ -90,8 +91,10 @@ struct Answer {
 };
 
 /// What answers `node`'s NextEvent now, by its stream state: end_of_stream once ended; Stop when
-/// pending (the stream then ends, the queue is dropped); else the oldest queued event (the stream
-/// ends after AllInputsClosed); nullopt when nothing is queued (the request stays outstanding).
+/// pending (ahead of the queue; the stream then drains); while draining, the next queued input
+/// (other queued events are skipped) and end_of_stream once none is left; else the oldest queued
+/// event (the stream ends after AllInputsClosed); nullopt when nothing is queued (the request
+/// stays outstanding).
 /// A queued message whose frame would break the protocol's limits is dropped: `warn` is told, the
 /// drop counted, and the next one taken.
 [[nodiscard]] std::optional<Answer> next_answer(const dataflow::Node& spec, NodeLifecycle& state, NodeInputs& inputs,

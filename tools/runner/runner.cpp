@@ -818,8 +818,7 @@ class Runner {
           node.state.stream() != StreamState::open) {
         continue;
       }
-      node.state.move_to(StreamState::stop_pending);
-      node.inputs.clear();
+      node.state.move_to(StreamState::stop_pending);  // the queued inputs follow Stop (node.hpp)
       deliver(node);
     }
     arm_once(grace_timer_.get(), options_.grace);

@@ -27,9 +27,9 @@
 //     arrive as sealed memfds, checked and forwarded to every reader without a copy.
 //   - Close. When a node closes an output, disconnects or exits, the inputs reading it get
 //     InputClosed; a node with inputs, none of them timers, gets AllInputsClosed once all are closed.
-//   - Stop. On SIGINT, SIGTERM or SIGHUP (or when `stop_after` elapses) every node gets Stop; nodes
-//     still running after `grace` are killed (SIGKILL to the process group). A second signal kills
-//     at once.
+//   - Stop. On SIGINT, SIGTERM or SIGHUP (or when `stop_after` elapses) every node gets Stop (then
+//     the inputs queued before it, then end of stream: node.hpp's Stop rule); nodes still
+//     running after `grace` are killed (SIGKILL to the process group). A second signal kills at once.
 //   - Strangers. A connection has RunOptions::hello_timeout (default 5 s) to say Hello; at most
 //     kMaxPendingConnections (64) wait at once, further ones are closed at once. When accept fails
 //     for lack of descriptors, the runner stops accepting for kAcceptRetryDelay. All are counted.

@@ -185,18 +185,28 @@ Payload adopt(rust::Vec<std::uint8_t> data) {
 
 class DoraEventSource final : public EventSource {
  public:
-  DoraEventSource(rust::Box<::Events> events, std::vector<std::string> data_inputs) noexcept
-      : events_(std::move(events)), data_inputs_(std::move(data_inputs)) {}
+  DoraEventSource(rust::Box<::Events> events, std::vector<std::string> data_inputs, bool only_data_inputs) noexcept
+      : events_(std::move(events)), data_inputs_(std::move(data_inputs)), only_data_inputs_(only_data_inputs) {}
 
   EventResult next(SteadyTime deadline) override {
     for (;;) {
       if (ended_) return EventResult(EventStatus::ended);
       rust::Box<::DoraEvent> event = receive(deadline);
-      switch (event_type(event)) {
+      const DoraEventType type = event_type(event);
+      if (stop_delivered_) {  // the Stop rule (node.hpp): only the inputs queued before Stop, then the end
+        switch (type) {
+          case DoraEventType::Input: return EventResult(input_event(std::move(event)));
+          case DoraEventType::AllInputsClosed: ended_ = true; return EventResult(EventStatus::ended);
+          case DoraEventType::Timeout:
+          case DoraEventType::Empty: return EventResult(EventStatus::timeout);
+          default: continue;  // Dora sends nothing else after Stop; skipped if it did
+        }
+      }
+      switch (type) {
         case DoraEventType::Input: return EventResult(input_event(std::move(event)));
-        case DoraEventType::InputClosed: return EventResult(InputClosedEvent{closed_input_id()});
+        case DoraEventType::InputClosed: ++inputs_closed_; return EventResult(InputClosedEvent{closed_input_id()});
         case DoraEventType::AllInputsClosed: return last(AllInputsClosedEvent{});
-        case DoraEventType::Stop: return last(StopEvent{});
+        case DoraEventType::Stop: stop_delivered_ = true; return EventResult(StopEvent{stop_cause()});
         case DoraEventType::Error:
           return EventResult(ErrorEvent{"Dora reported an error event (its C++ node API does not give the message)"});
         case DoraEventType::NodeFailed: return EventResult(node_failed(std::move(event)));
@@ -257,6 +267,14 @@ class DoraEventSource final : public EventSource {
     return EventResult(std::move(event));
   }
 
+  /// The C++ API gives no cause. Dora stops a node whose inputs all closed (timers and logs never
+  /// close): when every data input of a node reading nothing else was reported closed before the
+  /// Stop, that is its cause; otherwise it cannot be told.
+  StopCause stop_cause() const noexcept {
+    const bool all_closed = only_data_inputs_ && !data_inputs_.empty() && inputs_closed_ >= data_inputs_.size();
+    return all_closed ? StopCause::all_inputs_closed : StopCause::unknown;
+  }
+
   /// The C++ API does not tell which input closed: named only where there is no doubt (see
   /// dora_backend.hpp), else empty.
   std::string closed_input_id() {
@@ -284,6 +302,9 @@ class DoraEventSource final : public EventSource {
   rust::Box<::Events> events_;
   std::vector<std::string> data_inputs_;
   std::vector<std::string> failed_inputs_;  // affected_input_ids of the last NodeFailed, until named
+  bool only_data_inputs_ = false;           // no timer or logs input: Dora may stop it for all inputs closed
+  std::size_t inputs_closed_ = 0;           // InputClosed events received
+  bool stop_delivered_ = false;             // Stop was returned: the queued inputs follow, then the end
   bool ended_ = false;
 };
 
@@ -349,7 +370,8 @@ Node connect_dora_backend(std::string_view node_config_yaml) {
   }();
   Node node;
   node.id = config.node_id;
-  auto source = std::make_unique<DoraEventSource>(std::move(dora.events), config.data_inputs);
+  auto source = std::make_unique<DoraEventSource>(std::move(dora.events), config.data_inputs,
+                                                  config.data_inputs.size() == config.inputs.size());
   auto sink = std::make_unique<DoraOutputSink>(std::move(dora.send_output), config.node_id);
   node.events = NodeAccess::make_events(std::move(config.inputs), std::move(source));
   node.outputs = NodeAccess::make_outputs(config.node_id, std::move(config.outputs), std::move(sink));

@@ -31,9 +31,14 @@
 //                    NodeFailed whose affected_input_ids name exactly one input, that input (for the
 //                    next InputClosed: Dora closes the inputs of a failed upstream after telling);
 //                    else empty ("some input closed"), which node code must treat as possibly any.
-//   AllInputsClosed  AllInputsClosedEvent, then the stream has ended. (Recent Dora versions report
-//                    "all inputs closed" as Stop; the C++ API cannot tell them apart.)
-//   Stop             StopEvent, then the stream has ended.
+//   Stop             StopEvent, then the inputs Dora still has queued (it delivers them after Stop),
+//                    then the stream ends at Dora's AllInputsClosed (the C++ API's "stream closed")
+//                    — node.hpp's Stop rule. Dora reports "all inputs closed" as Stop; the C++ API
+//                    gives no cause, so StopEvent::cause is StopCause::all_inputs_closed when every
+//                    data input of a node with no timer or logs input was reported closed before
+//                    it, else StopCause::unknown. Other events after Stop are skipped.
+//   AllInputsClosed  without a Stop before it (Dora's stream closed without one): AllInputsClosedEvent,
+//                    then the stream has ended.
 //   Error            ErrorEvent; the C++ API does not expose Dora's message, so it says so.
 //   NodeFailed       ErrorEvent naming the failed node, its error and the inputs that stop receiving
 //                    data (event_as_node_failed). No InputClosed is made up:

@@ -284,11 +284,19 @@ TEST_F(DoraBackend, InputClosedWithASingleInput_IdIsThatInput) {
   EXPECT_EQ(event_as<dcp::InputClosedEvent>(result).id, "data");
 }
 
-TEST_F(DoraBackend, Stop_DeliveredThenTheStreamHasEnded_DoraIsNotAskedAgain) {
+TEST_F(DoraBackend, StopThenQueuedInputs_InputsStillDelivered_ThenEndedAtDorasStreamEnd_DoraIsNotAskedAgain) {
   fake_dora::push(DoraEventType::Stop);
-  fake_dora::push_input("imu", bytes("after stop"));
+  fake_dora::push_input("imu", bytes("queued 1"));
+  fake_dora::push_input("imu", bytes("queued 2"));
+  fake_dora::close_stream();  // Dora's stream ends after the drained inputs: the C++ API's AllInputsClosed
   dcp::Node node = dcp::init_node();
-  EXPECT_TRUE(std::holds_alternative<dcp::StopEvent>(node.events.next().event()));
+  dcp::EventResult stop = node.events.next();
+  EXPECT_EQ(event_as<dcp::StopEvent>(stop).cause, dcp::StopCause::unknown) << "the C++ API gives no cause";
+  dcp::EventResult first = node.events.next();
+  EXPECT_EQ(event_as<dcp::InputEvent>(first).data.as_string(), "queued 1");
+  dcp::EventResult second = node.events.next();
+  EXPECT_EQ(event_as<dcp::InputEvent>(second).data.as_string(), "queued 2");
+  EXPECT_EQ(node.events.next().status(), EventStatus::ended) << "no AllInputsClosedEvent after Stop";
   const std::size_t receives = fake_dora::calls().receives();
   EXPECT_EQ(node.events.next().status(), EventStatus::ended);
   EXPECT_EQ(node.events.try_next().status(), EventStatus::ended);
@@ -296,7 +304,54 @@ TEST_F(DoraBackend, Stop_DeliveredThenTheStreamHasEnded_DoraIsNotAskedAgain) {
   EXPECT_EQ(fake_dora::calls().receives(), receives);
 }
 
-TEST_F(DoraBackend, AllInputsClosed_DeliveredThenTheStreamHasEnded) {
+TEST_F(DoraBackend, AfterStop_OtherEventsSkipped_OnlyInputsUntilTheEnd) {
+  fake_dora::push(DoraEventType::Stop);
+  fake_dora::push(DoraEventType::InputClosed);
+  fake_dora::push(DoraEventType::Stop);
+  fake_dora::push_input("imu", bytes("queued"));
+  fake_dora::close_stream();
+  dcp::Node node = dcp::init_node();
+  EXPECT_TRUE(std::holds_alternative<dcp::StopEvent>(node.events.next().event()));
+  dcp::EventResult input = node.events.next();
+  EXPECT_EQ(event_as<dcp::InputEvent>(input).data.as_string(), "queued");
+  EXPECT_EQ(node.events.next().status(), EventStatus::ended);
+}
+
+TEST_F(DoraBackend, StopAfterEveryDataInputClosed_CauseIsAllInputsClosed) {
+  ::setenv("DORA_NODE_CONFIG", "node_id: fusion\nrun_config:\n  inputs:\n    imu: sensors/imu\n    lidar: sensors/lidar\n",
+           1);  // no timer: Dora stops it once both close
+  fake_dora::push(DoraEventType::InputClosed);
+  fake_dora::push(DoraEventType::InputClosed);
+  fake_dora::push(DoraEventType::Stop);  // how Dora reports "all inputs closed"
+  fake_dora::close_stream();
+  dcp::Node node = dcp::init_node();
+  EXPECT_EQ(closed_id(node), "");
+  EXPECT_EQ(closed_id(node), "");
+  dcp::EventResult stop = node.events.next();
+  EXPECT_EQ(event_as<dcp::StopEvent>(stop).cause, dcp::StopCause::all_inputs_closed);
+  EXPECT_EQ(node.events.next().status(), EventStatus::ended);
+}
+
+TEST_F(DoraBackend, StopAfterSomeDataInputsClosed_CauseIsUnknown) {
+  ::setenv("DORA_NODE_CONFIG", kTwoDataInputsConfig, 1);
+  fake_dora::push(DoraEventType::InputClosed);
+  fake_dora::push(DoraEventType::Stop);
+  dcp::Node node = dcp::init_node();
+  EXPECT_EQ(closed_id(node), "");
+  dcp::EventResult stop = node.events.next();
+  EXPECT_EQ(event_as<dcp::StopEvent>(stop).cause, dcp::StopCause::unknown);
+}
+
+TEST_F(DoraBackend, StopOfANodeReadingATimer_CauseIsUnknown_EvenAfterItsDataInputClosed) {
+  fake_dora::push(DoraEventType::InputClosed);  // kProcessorConfig: imu and a timer, which never closes
+  fake_dora::push(DoraEventType::Stop);
+  dcp::Node node = dcp::init_node();
+  EXPECT_EQ(closed_id(node), "imu");
+  dcp::EventResult stop = node.events.next();
+  EXPECT_EQ(event_as<dcp::StopEvent>(stop).cause, dcp::StopCause::unknown);
+}
+
+TEST_F(DoraBackend, AllInputsClosedWithoutStop_DeliveredThenTheStreamHasEnded) {
   fake_dora::push(DoraEventType::AllInputsClosed);
   dcp::Node node = dcp::init_node();
   EXPECT_TRUE(std::holds_alternative<dcp::AllInputsClosedEvent>(node.events.next().event()));
@@ -600,6 +655,7 @@ TEST_F(DoraBackend, EventLoopAndOutputThread_RunConcurrently_EverythingArrives) 
   std::jthread pusher([] {
     for (int i = 0; i < kMessages; ++i) fake_dora::push_input("imu", bytes(std::to_string(i)));
     fake_dora::push(DoraEventType::Stop);
+    fake_dora::close_stream();  // the loop reads until the stream ends (the Stop rule)
   });
   int received = 0;
   for (dcp::Event& event : node.events) {

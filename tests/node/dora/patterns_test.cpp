@@ -42,6 +42,7 @@ TEST(DoraPatterns, RouterAndOutputHandler_DriveAFakeDoraNode_EveryResultLeavesWi
     if (i % 50 == 0) fake_dora::push_input("tick", {});
   }
   fake_dora::push(DoraEventType::Stop);
+  fake_dora::close_stream();  // the router reads until the stream ends (the Stop rule)
 
   dcp::Node node = dcp::init_node();
   ::unsetenv("DORA_NODE_CONFIG");

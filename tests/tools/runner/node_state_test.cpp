@@ -21,7 +21,8 @@ const std::vector<ProcessState> kProcessStates = {ProcessState::not_started,    
                                                   ProcessState::killed_after_grace, ProcessState::killed_on_interrupt,
                                                   ProcessState::ended,              ProcessState::failed_to_start};
 const std::vector<LinkState> kLinkStates = {LinkState::waiting, LinkState::connected, LinkState::open, LinkState::gone};
-const std::vector<StreamState> kStreamStates = {StreamState::open, StreamState::stop_pending, StreamState::ended};
+const std::vector<StreamState> kStreamStates = {StreamState::open, StreamState::stop_pending, StreamState::draining,
+                                               StreamState::ended};
 
 // Checks `allowed` against the exact set of edges of the diagram in node_state.hpp.
 template <class State>
@@ -53,7 +54,11 @@ TEST(NodeState, LinkTransitions_ExactlyTheDiagramsEdges) {
 
 TEST(NodeState, StreamTransitions_ExactlyTheDiagramsEdges) {
   using enum StreamState;
-  expect_exactly<StreamState>(kStreamStates, {{open, stop_pending}, {open, ended}, {stop_pending, ended}});
+  expect_exactly<StreamState>(kStreamStates, {{open, stop_pending},
+                                              {open, ended},
+                                              {stop_pending, draining},
+                                              {stop_pending, ended},
+                                              {draining, ended}});
 }
 
 TEST(NodeLifecycle, NewNode_NotStartedWaitingOpen) {

@@ -10,7 +10,7 @@
 //   });
 //   for (dcp::Event& event : node.events) {             // ends once the stream is over
 //     if (auto* input = std::get_if<dcp::InputEvent>(&event)) handle(input->id, input->data);
-//     else if (std::holds_alternative<dcp::StopEvent>(event)) break;
+//     else if (std::holds_alternative<dcp::StopEvent>(event)) stop_producing();  // inputs may follow
 //   }
 //
 // Backends. init_node() picks one from the environment: DCP_RUNNER_SOCKET set means the node was
@@ -21,10 +21,23 @@
 //
 // Events and the end of the stream. next() returns an EventResult: an Event, or a status saying why
 // there is none: `timeout` (next_for / next_until), `empty` (try_next: nothing ready right now) or
-// `ended`. The stream ends after Stop or AllInputsClosed was delivered, or when the connection to the
-// runner is lost — then one ErrorEvent ("connection to the dcp runner lost: ...") comes first, unless
-// Stop or AllInputsClosed was already delivered. Once ended, every call returns `ended` at once.
-// ErrorEvent otherwise reports a problem the runner wants the node to know about; the stream goes on.
+// `ended`. ErrorEvent reports a problem the runner wants the node to know about; the stream goes on.
+//
+// The Stop rule (the same under every backend, as Dora's node API delivers it):
+//   1. StopEvent comes first, ahead of inputs still queued for the node, so node code can stop
+//      producing at once. Its `cause` says why: StopCause::requested (Ctrl-C, `--stop-after`,
+//      `dora stop`), StopCause::all_inputs_closed (every input the node reads has closed), or
+//      StopCause::unknown where the backend cannot tell (Dora's C++ API does not say).
+//   2. Then the InputEvents that were queued before Stop, in their usual order; nothing else (no
+//      InputClosed, AllInputsClosed or second Stop) and nothing sent after Stop.
+//   3. Then the stream ends: next() returns `ended`.
+// So `break` on Stop is allowed (the queued inputs are then dropped with the stream), but a node
+// whose queued inputs matter keeps reading until `ended`. AllInputsClosedEvent is the final event
+// where the backend knows every input closed without a Stop (`dcp run`, the harness; under Dora
+// when the stream closes without a Stop): the stream ends after it. The stream also ends when the
+// connection to the runner is lost — then one ErrorEvent ("connection to the dcp runner lost: ...")
+// comes first, unless Stop or AllInputsClosed was already delivered. Once ended, every call returns
+// `ended` at once.
 //
 // Thread safety.
 //   - EventStream: move-only, used by one thread at a time (the event loop).
@@ -85,8 +98,27 @@ struct InputClosedEvent {
 /// Every input of the node is closed: the stream ends after this event.
 struct AllInputsClosedEvent {};
 
-/// The dataflow is stopping (Ctrl-C on `dcp run`, `dora stop`): the stream ends after this event.
-struct StopEvent {};
+/// Why a StopEvent was delivered.
+enum class StopCause {
+  requested,          ///< the dataflow is stopping: Ctrl-C or `--stop-after` on `dcp run`, `dora stop`
+  all_inputs_closed,  ///< every input the node reads has closed
+  unknown,            ///< the backend cannot tell (Dora's C++ node API gives no cause)
+};
+
+constexpr const char* to_string(StopCause cause) noexcept {
+  switch (cause) {
+    case StopCause::requested: return "requested";
+    case StopCause::all_inputs_closed: return "all_inputs_closed";
+    case StopCause::unknown: return "unknown";
+  }
+  return "unknown";
+}
+
+/// The node should stop producing. The inputs queued before it still follow, then the stream ends
+/// (the Stop rule in the header comment).
+struct StopEvent {
+  StopCause cause = StopCause::requested;
+};
 
 /// Something went wrong outside the node (the runner reports it, or the connection was lost).
 struct ErrorEvent {

@@ -9,12 +9,13 @@
 //   harness.push_input("scan", scan_bytes);
 //   auto out = harness.next_output(1s);                 // blocks until the node sends one
 //   ASSERT_TRUE(out && out->id == "obstacles");
-//   harness.push_stop();                                 // the node's stream ends after Stop
+//   harness.push_stop();                                 // Stop, then the inputs still queued, then ended
 //
 // The node's side behaves like the local runner's: sending an undeclared or closed output throws
-// dcp::NodeError, metadata limits are checked and a zero timestamp is filled in, the stream reports
-// `ended` after Stop or AllInputsClosed is consumed. Scripted events are delivered exactly as pushed
-// (no timestamps are added to input metadata, no AllInputsClosed is synthesized).
+// dcp::NodeError, metadata limits are checked and a zero timestamp is filled in. Scripted events are
+// delivered as pushed (no timestamps are added to input metadata, no AllInputsClosed is synthesized)
+// except for Stop, which follows node.hpp's Stop rule: it overtakes what the node has not received
+// yet, then those inputs come, then `ended`. The stream reports `ended` after AllInputsClosed.
 //
 // Thread safety: every NodeHarness member may be called from any thread, concurrently with the node
 // using its EventStream and OutputSender on other threads. The harness and the Node may be destroyed
@@ -83,8 +84,10 @@ class NodeHarness {
   void push_input_closed(std::string_view id);
   /// The stream ends once the node has received this event.
   void push_all_inputs_closed();
-  /// The stream ends once the node has received this event.
-  void push_stop();
+  /// Stop with `cause`, as Dora and the runner deliver it (node.hpp, the Stop rule): the node gets
+  /// StopEvent next, ahead of the events pushed before it that it has not received yet; then only
+  /// the InputEvents among those (InputClosed / AllInputsClosed / errors are dropped); then `ended`.
+  void push_stop(StopCause cause = StopCause::requested);
   void push_error(std::string message);
   /// No more events: the stream reports `ended` once the scripted events are consumed.
   void end();

@@ -54,7 +54,10 @@
 //     triggers "watchdog: no '<input>' for <ms> ms" (the router feeds it on every input);
 //   - an upstream crash: InputClosed on an input listed in Options::critical_inputs triggers
 //     "input closed: <input>". (Dora cannot tell a crash from a clean end; a node whose safety
-//     inputs close is not safe to drive in either case.)
+//     inputs close is not safe to drive in either case.) An InputClosed with an empty id (under
+//     Dora, whose C++ API does not always say which input closed: node.hpp) fails safe: it
+//     triggers while some critical input has not been reported closed by name, since it could be
+//     that one; the reason names the candidates.
 //
 // Thread safety: trigger(), reset(), latched(), epoch(), is_current(), stats(), shutdown() may be called from any
 // thread concurrently (handlers on the pool, the watchdog thread, the event loop). protect() and
@@ -112,7 +115,8 @@ struct EmergencyStopOptions {
   /// The output the halt and reset notices are sent on (through the priority lane). Must be one of
   /// the node's outputs.
   std::string halt_output = "safety_state";
-  /// Inputs whose InputClosed triggers the stop (a crashed or finished safety-relevant upstream).
+  /// Inputs whose InputClosed triggers the stop (a crashed or finished safety-relevant upstream);
+  /// an unnamed InputClosed triggers too while one of them is still open (fail safe).
   std::vector<std::string> critical_inputs{};
   /// Inputs that must arrive within a deadline (input id, deadline > 0).
   std::vector<std::pair<std::string, std::chrono::nanoseconds>> watchdog{};

@@ -14,7 +14,7 @@
 //         .on_input("camera", detect, {.execution = dcp::Execution::parallel, .max_parallel = 2})
 //         .on_input("imu", fuse, dcp::InputOptions::keep_latest())   // only the newest reading waits
 //         .on_stop([&] { outputs.send("state", "stopping"); });
-//   dcp::RunEnd end = router.run(node.events);   // Stop, AllInputsClosed, or the stream ended
+//   dcp::RunEnd end = router.run(node.events);   // until the stream ends (after Stop: its queued inputs too)
 //   router.shutdown(dcp::ShutdownMode::drain);   // let queued work finish (the destructor does too)
 //
 // Execution (InputOptions::execution):
@@ -56,14 +56,18 @@
 // too. A running handler is never interrupted: it must look at its token.
 //
 // Control events (dispatch()):
-//   - StopEvent: on_stop(), then the router has ended: run() returns RunEnd::stop.
+//   - StopEvent: on_stop(), then the router has ended for everything but inputs: the InputEvents
+//     that follow Stop (the inputs queued before it, node.hpp's Stop rule) are still routed as usual,
+//     so their work is not lost under any backend; run() goes on until the stream ends, then returns
+//     RunEnd::stop. on_stop() is where node code stops producing (set a flag, cancel a job).
 //   - InputClosedEvent: the input-closed observers, then on_input_closed(id) (for any id).
 //   - AllInputsClosedEvent: on_all_inputs_closed(), then the router has ended (RunEnd::all_inputs_closed).
 //   - ErrorEvent: on_error_event() (default: counted in Stats::error_events and ignored).
 //   - An input nobody registered: the input observers, then on_unknown_input() (default: counted in
 //     Stats::unknown_inputs and ignored).
-// Once ended, dispatch() returns DispatchOutcome::ended for every event and does nothing. Ending does
-// not wait for pooled work: call shutdown() (or let the destructor drain it).
+// Once ended, dispatch() returns DispatchOutcome::ended for every event (after Stop: every event but
+// an InputEvent) and does nothing. Ending does not wait for pooled work: call shutdown() (or let the
+// destructor drain it).
 //
 // Errors. A handler that throws (inline or pooled) never stops the loop or kills a worker: it is
 // counted failed (and `input.<id>.failed`), and the error is delivered with dcp::deliver_error
@@ -295,8 +299,10 @@ class EventRouter {
 
   /// Routes one event (see the header comment). Never waits for a worker.
   DispatchOutcome dispatch(Event event);
-  /// Dispatches events from `events` until Stop, AllInputsClosed, or the end of the stream. Does not
-  /// wait for pooled work (call shutdown() for that). Returns at once if the router already ended.
+  /// Dispatches events from `events` until the stream ends — after Stop, the inputs that follow it
+  /// are still routed, then RunEnd::stop — or AllInputsClosed was dispatched. Does not wait for
+  /// pooled work (call shutdown() for that). Returns at once after AllInputsClosed; after Stop it
+  /// routes what is left of the stream.
   RunEnd run(EventStream& events);
   /// True after a StopEvent or an AllInputsClosedEvent was dispatched. Loop thread only.
   [[nodiscard]] bool has_ended() const noexcept;

@@ -25,6 +25,7 @@ int main() {
   ::setenv("DORA_NODE_CONFIG", "node_id: probe\nrun_config:\n  inputs:\n    in: source/out\n  outputs:\n  - echo\n", 1);
   fake_dora::push_input("in", {'h', 'i'}, fake_dora::ntp64(7, 0), {{"frame", std::int64_t{5}}});
   fake_dora::push(DoraEventType::Stop);
+  fake_dora::close_stream();  // the stream ends after Stop once Dora has nothing queued
   try {
     dcp::Node node = dcp::init_node();
     check(node.id == "probe", "node id from DORA_NODE_CONFIG");
