@@ -119,8 +119,6 @@ class EmergencyStop::Impl {
     callbacks_.push_back(std::move(callback));
   }
 
-  /// Latches the stop (see the header comment). Returns true if this call latched it, false if it
-  /// was already latched.
   /// An InputClosed seen by a protected router. A named critical input triggers. An unnamed one
   /// (Dora's C++ API does not always say which input closed) fails safe: it triggers while some
   /// critical input has not been reported closed by name, since it could be that one.
@@ -147,6 +145,8 @@ class EmergencyStop::Impl {
     trigger(reason);
   }
 
+  /// Latches the stop (see the header comment). Returns true if this call latched it, false if it
+  /// was already latched.
   bool trigger(std::string_view reason) {
     if (closed_.load(std::memory_order_seq_cst)) return refuse();
     std::uint64_t epoch_now = 0;
