@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "dcp/patterns/watchdog.hpp"
+#include "watch_key.hpp"  // patterns/src: the watchdog's private key function
 
 namespace {
 
@@ -38,15 +39,8 @@ constexpr std::array<std::string_view, 8> kInputs = {"imu", "lidar", "camera", "
                                                      "gps", "bumper", "battery", "joystick"};
 constexpr std::string_view kFedInput = "odometry";  // the 4th: the scan is not trivially short
 
-/// The input's key, as dcp::Watchdog hashes it: FNV-1a with the low bit set.
-std::uint64_t key_of(std::string_view id) noexcept {
-  std::uint64_t hash = 14695981039346656037ULL;
-  for (const char c : id) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 1099511628211ULL;
-  }
-  return hash | 1U;
-}
+/// The input's key, as dcp::Watchdog computes it (patterns/src/watch_key.hpp).
+std::uint64_t key_of(std::string_view id) noexcept { return dcp::detail::watch_key(id); }
 
 /// The feed timestamp both feeds store (steady clock, ns).
 std::int64_t now_ns() noexcept {

@@ -1,6 +1,8 @@
 // dcp::Watchdog (dcp/patterns/watchdog.hpp): the bodies. The contract is in the header.
 #include "dcp/patterns/watchdog.hpp"
 
+#include "watch_key.hpp"
+
 #include <stdexcept>
 #include <utility>
 
@@ -11,15 +13,7 @@ namespace {
 constexpr std::size_t kNotFound = std::numeric_limits<std::size_t>::max();
 constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
 
-/// A non-zero hash of an id (FNV-1a, lowest bit set): 0 marks a free slot.
-std::uint64_t key_of(std::string_view id) noexcept {
-  std::uint64_t hash = 14695981039346656037ULL;
-  for (const char c : id) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 1099511628211ULL;
-  }
-  return hash | 1U;
-}
+std::uint64_t key_of(std::string_view id) noexcept { return detail::watch_key(id); }
 
 std::int64_t now_ns() noexcept {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
