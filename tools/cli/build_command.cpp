@@ -2,7 +2,7 @@
 //
 // Validates the dataflow like `dcp check --no-exec-check` (the executables are what the build
 // makes), then runs the commands with dcp::runner::run_builds(): each line of a node's `build` in
-// the dataflow's folder through `/bin/sh -c`, its output prefixed with the node id, stopping at the
+// the dataflow's folder as one program with its arguments (no shell, as Dora), its output prefixed with the node id, stopping at the
 // first failure, which names the node, the command and its exit code. Exit 0 when every command
 // succeeded (or there are none), 1 when the dataflow is invalid or a command failed.
 #include <exception>

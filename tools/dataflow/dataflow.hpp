@@ -174,7 +174,7 @@ struct Node {
   std::string args;                        ///< as written ("" if absent)
   std::vector<std::string> argv;           ///< args split like a shell would (see args.hpp)
   std::map<std::string, std::string> env;  ///< extra environment variables
-  /// Dora's `build`: shell commands, one per line, that `dcp build` (and `dcp run` before
+  /// Dora's `build`: commands, one per line (each run without a shell, as Dora runs them), that `dcp build` (and `dcp run` before
   /// starting anything) runs in the dataflow's folder; "" if absent.
   std::string build;
   SourceLocation build_location;           ///< of the `build` value (line 0 if absent)

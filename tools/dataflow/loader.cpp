@@ -933,7 +933,7 @@ class Parser {
     if (item.IsNull()) return;
     if (!item.IsScalar()) {
       fail(location, field,
-           fmt::format("build must be a string (shell commands, one per line), got {}",
+           fmt::format("build must be a string (commands, one per line), got {}",
                        kind_name(item)));
     }
     node.build = scalar(item, location, field, "build");

@@ -6,11 +6,15 @@
 #include <unistd.h>
 
 #include <array>
+#include <filesystem>
+#include <optional>
+#include <string_view>
 #include <cerrno>
 #include <system_error>
 #include <utility>
 #include <vector>
 
+#include "runner/command_line.hpp"
 #include "runner/line_splitter.hpp"
 #include "runner/process.hpp"
 
@@ -68,6 +72,27 @@ void forward_output(SpawnedProcess& process, const std::string& node_id, std::os
   }
 }
 
+// The value of `name` in a "KEY=value" environment ("" when it is not set).
+std::string_view variable(const std::vector<std::string>& environment, std::string_view name) {
+  for (const std::string& entry : environment) {
+    if (entry.size() > name.size() && entry.compare(0, name.size(), name) == 0 && entry[name.size()] == '=') {
+      return std::string_view(entry).substr(name.size() + 1);
+    }
+  }
+  return {};
+}
+
+// For a failed line that was written for a shell: what Dora (and dcp) made of it.
+std::string shell_hint(const std::vector<std::string>& words) {
+  const std::vector<std::string> syntax = shell_syntax_in(words);
+  if (syntax.empty()) return {};
+  std::string listed;
+  for (const std::string& word : syntax) listed += (listed.empty() ? "`" : ", `") + word + "`";
+  return fmt::format(" (build lines run without a shell, as in Dora: {} went to `{}` as "
+                     "argument{}; write one command per line, or `sh -c \"...\"`)",
+                     listed, words.front(), syntax.size() == 1 ? "" : "s");
+}
+
 // "exit code 2", "signal SIGSEGV".
 std::string describe_status(int status) {
   if (WIFEXITED(status)) return fmt::format("exit code {}", WEXITSTATUS(status));
@@ -87,11 +112,26 @@ BuildResult run_builds(const dataflow::Dataflow& dataflow, std::ostream& out, st
       err << fmt::format("[dcp] building {}: {}\n", node.id, line);
       err.flush();
       ++result.commands_run;
+      const std::vector<std::string> words = split_command_line(line);
       SpawnRequest request;
-      request.executable = "/bin/sh";
-      request.arguments = {"sh", "-c", line};
       request.environment = merged_environment(variables);
       request.working_directory = dataflow.base_dir;
+      request.own_process_group = false;  // Ctrl-C in the terminal stops the build, as in Dora
+      const std::string hint = shell_hint(words);
+      const std::optional<std::filesystem::path> program =
+          find_program(words.front(), dataflow.base_dir, variable(request.environment, "PATH"));
+      if (!program) {
+        result.ok = false;
+        result.failure = fmt::format(
+            "node '{}': build command `{}` could not start: `{}` {}{}", node.id, line,
+            words.front(),
+            words.front().find('/') == std::string::npos ? "is not a program in $PATH"
+                                                         : "is not an executable file",
+            hint);
+        return result;
+      }
+      request.executable = *program;
+      request.arguments = words;
       SpawnedProcess process;
       try {
         process = spawn_process(request);
@@ -108,8 +148,8 @@ BuildResult run_builds(const dataflow::Dataflow& dataflow, std::ostream& out, st
       }
       if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         result.ok = false;
-        result.failure = fmt::format("node '{}': build command `{}` failed: {}", node.id, line,
-                                     describe_status(status));
+        result.failure = fmt::format("node '{}': build command `{}` failed: {}{}", node.id, line,
+                                     describe_status(status), hint);
         return result;
       }
     }

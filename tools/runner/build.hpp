@@ -2,9 +2,10 @@
 // `dcp run` before it starts anything, as `dora run` does).
 //
 // What it is for: a node's `build` holds commands, one per line. run_builds() runs them node by
-// node in file order, line by line, each with `/bin/sh -c <line>` in the dataflow's folder and
-// with the node's environment (its `env` over dcp's). Dora runs each line as one command split at
-// whitespace, without a shell; a plain command line means the same in both.
+// node in file order, line by line, in the dataflow's folder and with the node's environment (its
+// `env` over dcp's), as Dora does: each line is one program and its arguments, split as
+// command_line.hpp says, without a shell (a line that needs one fails here as under Dora, with a
+// hint naming the shell syntax it held; `sh -c "a && b"` is the way to write one).
 // Every line the command writes is shown prefixed with the node id: `[camera] ...` on `out` for
 // its stdout, `[camera!] ...` on `err` for its stderr; dcp's own lines are `[dcp] ...` on `err`.
 // The first command that fails (non-zero exit, signal, cannot start) stops the builds: later lines
@@ -12,7 +13,8 @@
 //
 // Thread safety: call from one thread at a time (it writes to the given streams).
 // Blocking: until every build command has ended (or one failed). A command that never ends blocks
-// forever; Ctrl-C ends dcp, and each command runs in its own process group, so it goes on.
+// forever. The commands run in dcp's process group: Ctrl-C in the terminal reaches the running
+// one as well as dcp, and both end (as with `dora build`).
 #pragma once
 
 #include <ostream>
@@ -25,7 +27,8 @@ namespace dcp::runner {
 struct BuildResult {
   std::size_t commands_run = 0;  ///< command lines started (the failed one included)
   bool ok = true;                ///< every command exited with code 0
-  /// When !ok: "node 'camera': build command `make` failed: exit code 2" (no trailing newline).
+  /// When !ok: "node 'camera': build command `make` failed: exit code 2" (no trailing newline);
+  /// "... could not start: `mak` is not a program in $PATH" when there is no such program.
   std::string failure;
 };
 

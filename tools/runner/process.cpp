@@ -76,8 +76,9 @@ SpawnedProcess spawn_process(const SpawnRequest& request) {
   check(posix_spawnattr_setsigmask(&setup.attributes, &empty), "posix_spawnattr_setsigmask");
   check(posix_spawnattr_setsigdefault(&setup.attributes, &all), "posix_spawnattr_setsigdefault");
   check(posix_spawnattr_setpgroup(&setup.attributes, 0), "posix_spawnattr_setpgroup");
+  const short group = request.own_process_group ? POSIX_SPAWN_SETPGROUP : 0;
   check(posix_spawnattr_setflags(&setup.attributes,
-                                 POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF),
+                                 static_cast<short>(group | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)),
         "posix_spawnattr_setflags");
 
   std::vector<char*> argv;

@@ -3,7 +3,8 @@
 // What it is for: the runner starts every node with spawn_process():
 //   - in its own process group (the child's pid is the group id), so Ctrl-C in the terminal reaches
 //     only the runner — which then sends Stop — and the runner can kill a node with everything it
-//     started (killpg);
+//     started (killpg); a build command instead stays in dcp's group (own_process_group = false),
+//     so Ctrl-C stops it as it stops `dora build`'s;
 //   - with stdin from /dev/null, stdout and stderr to pipes the runner reads (the read ends are
 //     returned non-blocking and close-on-exec);
 //   - with an empty signal mask and default signal dispositions (the runner blocks SIGINT,
@@ -33,10 +34,11 @@ struct SpawnRequest {
   std::vector<std::string> arguments;    ///< argv, argv[0] included
   std::vector<std::string> environment;  ///< "KEY=value" strings, the whole environment
   std::filesystem::path working_directory;
+  bool own_process_group = true;  ///< false: the child stays in the caller's process group
 };
 
 struct SpawnedProcess {
-  pid_t pid = -1;                 ///< also the child's process group id
+  pid_t pid = -1;                 ///< also the child's process group id (own_process_group)
   ipc::FileDescriptor stdout_pipe;  ///< read end of the child's stdout (non-blocking)
   ipc::FileDescriptor stderr_pipe;  ///< read end of the child's stderr (non-blocking)
 };

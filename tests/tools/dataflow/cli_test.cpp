@@ -1,15 +1,25 @@
 // Tests of the `dcp` command line (apps/dcp): runs the built binary (DCP_EXECUTABLE) on the
 // fixture files and checks exit codes, stdout and stderr.
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "run_dcp.hpp"
+#include "support/file_contents.hpp"
+#include "support/hang_timeout.hpp"
 #include "support/temp_dir.hpp"
 
 namespace {
@@ -204,8 +214,8 @@ struct BuiltDataflow {
 };
 
 TEST(CliBuild, RunsEachLineInTheDataflowFolderWithTheNodeEnv_OutputPrefixedByNode_Exit0) {
-  const BuiltDataflow flow("      echo $GREETING from $(basename $PWD)\n"
-                           "      echo warned >&2\n");
+  const BuiltDataflow flow("      sh -c \"echo $GREETING from $(basename $PWD)\"\n"
+                           "      sh -c \"echo warned >&2\"\n");
   const RunResult r = run_dcp({"build", flow.file});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "[a] hi from " + flow.dir.path().filename().string() + "\n");
@@ -213,18 +223,122 @@ TEST(CliBuild, RunsEachLineInTheDataflowFolderWithTheNodeEnv_OutputPrefixedByNod
 }
 
 TEST(CliBuild, StopsAtTheFirstFailure_NamingTheNodeAndExitCode_Exit1) {
-  const BuiltDataflow flow("      exit 3\n      touch second_line_ran\n");
+  const BuiltDataflow flow("      sh -c \"exit 3\"\n      touch second_line_ran\n");
   const RunResult r = run_dcp({"build", flow.file});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("dcp build: node 'a': build command `exit 3` failed: exit code 3"),
+  EXPECT_NE(r.err.find("dcp build: node 'a': build command `sh -c \"exit 3\"` failed: exit code 3\n"),
             std::string::npos)
       << r.err;
   EXPECT_FALSE(fs::exists(flow.dir.path() / "second_line_ran"));
 }
 
+// Dora runs a build line as one program with its arguments, without a shell: so does dcp, or a
+// line that only works through a shell would pass here and fail under `dora build`.
+TEST(CliBuild, LineRunsWithoutAShell_OperatorsAndVariablesArePlainArguments) {
+  const BuiltDataflow flow("      echo $GREETING && touch made_by_a_shell\n");
+  const RunResult r = run_dcp({"build", flow.file});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "[a] $GREETING && touch made_by_a_shell\n");
+  EXPECT_FALSE(fs::exists(flow.dir.path() / "made_by_a_shell"));
+}
+
+TEST(CliBuild, QuotedWordsKeepTheirSpaces_QuotesInsideAWordStay) {
+  const BuiltDataflow flow("      printf [%s] \"two  words\" x\"y 'single quoted'\n");
+  const RunResult r = run_dcp({"build", flow.file});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "[a] [two  words][x\"y]['single][quoted']\n");
+}
+
+TEST(CliBuild, FailedShellStyleLine_NamesTheShellSyntaxThatWentToTheProgram) {
+  const BuiltDataflow flow("      ls no_such_file && echo done\n");
+  const RunResult r = run_dcp({"build", flow.file});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("dcp build: node 'a': build command `ls no_such_file && echo done` failed: "
+                       "exit code 2 (build lines run without a shell, as in Dora: `&&` went to "
+                       "`ls` as argument; write one command per line, or `sh -c \"...\"`)\n"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST(CliBuild, ProgramNotInPath_IsNamed_Exit1) {
+  const BuiltDataflow flow("      no-such-build-tool --all\n");
+  const RunResult r = run_dcp({"build", flow.file});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("dcp build: node 'a': build command `no-such-build-tool --all` could not "
+                       "start: `no-such-build-tool` is not a program in $PATH\n"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST(CliBuild, ProgramWithASlash_IsRelativeToTheDataflowFolder) {
+  const BuiltDataflow flow("      ./tools/gen.sh\n");
+  fs::create_directory(flow.dir.path() / "tools");
+  const fs::path script = flow.dir.path() / "tools" / "gen.sh";
+  std::ofstream(script) << "#!/bin/sh\necho generated in $(basename \"$PWD\")\n";
+  fs::permissions(script, fs::perms::owner_all);
+  const RunResult r = run_dcp({"build", flow.file});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "[a] generated in " + flow.dir.path().filename().string() + "\n");
+}
+
+// Ctrl-C in a terminal signals the foreground process group: dcp and the build command it is
+// running. The command must not be in a group of its own, where it would go on building alone.
+TEST(CliBuild, CtrlCInTheTerminal_ReachesTheRunningBuildCommand) {
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);  // the orphaned build command comes back to us
+  const BuiltDataflow flow("      sh -c \"echo $$ > build.pid; exec sleep 300\"\n");
+  const dcp::test::TempDir logs("dcp_cli_build_logs");
+  const std::string out_path = (logs.path() / "stdout").string();
+  std::vector<std::string> arguments = {DCP_EXECUTABLE, "build", flow.file};
+  std::vector<char*> argv;
+  for (std::string& argument : arguments) argv.push_back(argument.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, out_path.c_str(), O_WRONLY | O_APPEND, 0600);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  posix_spawnattr_setpgroup(&attributes, 0);  // a "terminal" group of its own: dcp is its leader
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+  pid_t dcp = 0;
+  ASSERT_EQ(posix_spawn(&dcp, argv[0], &actions, &attributes, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+
+  // The build command writes its pid (it then execs sleep, keeping the pid).
+  const fs::path pid_file = flow.dir.path() / "build.pid";
+  pid_t build = 0;
+  const auto give_up = std::chrono::steady_clock::now() + dcp::test::kHangTimeout;
+  while (build == 0 && std::chrono::steady_clock::now() < give_up) {
+    std::ifstream(pid_file) >> build;
+    if (build == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_GT(build, 0) << "the build command did not start: " << dcp::test::read_file(out_path);
+
+  ASSERT_EQ(::kill(-dcp, SIGINT), 0);  // what the terminal does on Ctrl-C
+  int status = 0;
+  ASSERT_EQ(::waitpid(dcp, &status, 0), dcp);
+  EXPECT_FALSE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "dcp build succeeded after Ctrl-C";
+  // The build command is dcp's child: dcp reaped it (and said how it ended), or it came to us when
+  // dcp ended. A command Ctrl-C did not reach would still be sleeping: give up after kHangTimeout.
+  pid_t reaped = 0;
+  const auto hang = std::chrono::steady_clock::now() + dcp::test::kHangTimeout;
+  while ((reaped = ::waitpid(build, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < hang) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (reaped == 0) ::kill(build, SIGKILL);
+  ASSERT_NE(reaped, 0) << "the build command was still running after Ctrl-C";
+  if (reaped == build) {
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) << "status " << status;
+  } else {  // ECHILD: dcp reaped it
+    EXPECT_NE(dcp::test::read_file(out_path).find("failed: signal SIGINT"), std::string::npos)
+        << dcp::test::read_file(out_path);
+  }
+}
+
 TEST(CliRun, RunsTheBuildFirst_UnlessNoBuild) {
   // The build makes the executable; without it the run fails its executable check.
-  const BuiltDataflow flow("      printf '#!/bin/sh\\necho built\\n' > made.sh\n      chmod +x made.sh\n");
+  const BuiltDataflow flow("      sh -c \"printf '#!/bin/sh\\necho built\\n' > made.sh\"\n      chmod +x made.sh\n");
   const RunResult skipped = run_dcp({"run", "--no-build", flow.file});
   EXPECT_EQ(skipped.exit_code, 1);
   EXPECT_NE(skipped.err.find("executable 'made.sh' not found"), std::string::npos) << skipped.err;
