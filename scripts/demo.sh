@@ -40,8 +40,9 @@ if [[ ${demo} == core ]]; then
     exec "${binary}" "$@"
 fi
 
-# The robot dataflow: the `dcp` command line and the four nodes (dcp_robot_nodes).
-cmake --build --preset release --target dcp dcp_robot_nodes
+# The robot dataflow: the `dcp` command line here; `dcp run` builds the four nodes with the
+# dataflow's own `build` step (as `dora run` would), then runs them.
+cmake --build --preset release --target dcp
 dcp=build/release/tools/cli/dcp
 if [[ ! -x ${dcp} ]]; then
     echo "demo.sh: ${dcp} was not built" >&2

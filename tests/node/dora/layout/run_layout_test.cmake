@@ -82,12 +82,13 @@ function(_staged_prefix prefix text with_package)
     endif()
 endfunction()
 
-# _configure(<name> <expect: ok|fail> <cache arguments> EXPECT <text>...): configures consumer/ into
-# WORK_DIR/<name>-consumer and checks that configure succeeded (or failed) saying each <text>.
+# _configure(<name> <expect: ok|fail> [ARGS <cache arguments>] [ENV <VAR=value>...] EXPECT <text>...):
+# configures consumer/ into WORK_DIR/<name>-consumer (with ENV in its environment) and checks that
+# configure succeeded (or failed) saying each <text>.
 function(_configure name expect)
-    cmake_parse_arguments(PARSE_ARGV 2 _arg "" "" "ARGS;EXPECT")
+    cmake_parse_arguments(PARSE_ARGV 2 _arg "" "" "ARGS;ENV;EXPECT")
     execute_process(
-        COMMAND "${CMAKE_COMMAND}" -S "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/consumer" -B "${WORK_DIR}/${name}-consumer"
+        COMMAND "${CMAKE_COMMAND}" -E env ${_arg_ENV} "${CMAKE_COMMAND}" -S "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/consumer" -B "${WORK_DIR}/${name}-consumer"
             ${_configure_args} "-DDCP_SOURCE_DIR=${DCP_SOURCE_DIR}" "-DFAKE_DORA_DIR=${_fake_dora}" ${_arg_ARGS}
         RESULT_VARIABLE _result OUTPUT_VARIABLE _output ERROR_VARIABLE _output)
     string(REGEX REPLACE "[ \t\r\n]+" " " _flat "${_output}")  # CMake wraps long messages
@@ -142,6 +143,11 @@ _configure(staged_prefix ok ARGS "-DDCP_DORA_DIR=${WORK_DIR}/staged_prefix"
 dcp_run_step("build the probe (staged prefix)" "${CMAKE_COMMAND}" --build "${WORK_DIR}/staged_prefix-consumer" --target probe)
 dcp_run_step("run the probe (staged prefix)" "${WORK_DIR}/staged_prefix-consumer/probe" OUTPUT _probe_output)
 message(STATUS "${_probe_output}")
+
+# DCP_DORA_DIR from the environment (how `DCP_DORA_DIR=... dora build` reaches the robot example's build step).
+_configure(environment ok ENV "DCP_DORA_DIR=${WORK_DIR}/staged_prefix"
+    EXPECT "dcp: DCP_DORA_DIR=${WORK_DIR}/staged_prefix (from the environment)"
+           "${_on}" "found CMake package ${WORK_DIR}/staged_prefix/lib/cmake/dora-node-api-cxx")
 
 _configure(package_dir ok ARGS "-Ddora-node-api-cxx_DIR=${WORK_DIR}/staged_prefix/lib/cmake/dora-node-api-cxx"
     EXPECT "${_on}" "found CMake package ${WORK_DIR}/staged_prefix/lib/cmake/dora-node-api-cxx")
