@@ -526,6 +526,37 @@ TEST(DcpRun, CtrlC_EveryNodeGetsStop_AndTheRunEndsCleanly) {
   EXPECT_GT(r.summary.at("ticker").delivered, 0) << r.dump();
 }
 
+// node.hpp's Stop rule under `dcp run`: Stop first, then the inputs queued before it, in order,
+// then the end of the stream — nothing lost, nothing else.
+TEST(DcpRun, StopWithInputsQueued_StopComesFirst_ThenTheQueuedInputs_ThenTheEnd) {
+  const fs::path go = fs::path(DCP_RUNNER_DATAFLOWS) / "stop_drain.go";
+  fs::remove(go);
+  DcpRun run({dataflow("stop_drain")});
+  ASSERT_TRUE(run.wait_for("[source] sent 20"));
+  run.signal(SIGINT);
+  ASSERT_TRUE(run.wait_for("[dcp] interrupted by SIGINT: sending Stop to every node", true));
+  std::ofstream(go) << "go\n";  // only now does the sink read its first event
+  const RunResult r = run.finish();
+  fs::remove(go);
+  ASSERT_EQ(r.exit_code, 0) << r.dump();
+  std::vector<std::string> sink;  // the sink's lines, in order
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("[sink] ", 0) == 0 && line != "[sink] ready") sink.push_back(line.substr(7));
+  }
+  ASSERT_FALSE(sink.empty()) << r.dump();
+  EXPECT_EQ(sink.front(), "stop") << r.dump();
+  long inputs = 0;
+  for (std::size_t i = 1; i + 1 < sink.size(); ++i) {
+    EXPECT_EQ(sink[i], "input in " + std::to_string(inputs)) << "line " << i << "\n" << r.dump();
+    ++inputs;
+  }
+  EXPECT_EQ(inputs, 20) << "every input queued before Stop is delivered after it\n" << r.dump();
+  EXPECT_EQ(sink.back().rfind("result received=20 order=ok", 0), 0u) << r.dump();
+  EXPECT_EQ(r.summary.at("sink").delivered, 20) << r.dump();
+  EXPECT_EQ(r.summary.at("sink").dropped, 0) << r.dump();
+}
+
 TEST(DcpRun, StopBeforeNodesConnect_TheyGetStopWhenTheyConnect) {
   const RunResult r = run_dcp({"--stop-after", "0s", dataflow("ctrl_c")});
   EXPECT_EQ(r.exit_code, 0) << r.dump();

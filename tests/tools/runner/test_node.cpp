@@ -13,9 +13,11 @@
 //            sends N messages with "seq" 0..N-1 (text "<seq>", or `size` bytes with a checksum);
 //            tick=1: one message per input event instead of as fast as possible; handler=1:
 //            through a dcp::OutputHandler (without tick or interval)
-//   sink     [expect=N] [strict=0] [print=0] [delay_ms=0]
+//            wait_stop=1: prints "sent N" once sent, then reads its events until the stream ends
+//   sink     [expect=N] [strict=0] [print=0] [delay_ms=0] [wait_file=PATH]
 //            counts inputs per input id, checks seq increases per input (strict: by exactly 1),
-//            verifies big payloads (checksum, shared memory from 4 KiB on)
+//            verifies big payloads (checksum, shared memory from 4 KiB on); wait_file: reads no
+//            event before PATH exists (so the runner queues them; gives up after 60 s, exit 1)
 //   forward  [input=in] [output=out] [crash_after=K crash=exit3|segv]
 //   closer   sends 3 messages on `a`, closes `a`, sends 3 on `b`, exits
 //   stop_ignorer   ignores Stop and keeps running until killed
@@ -153,6 +155,7 @@ int run_source(dcp::Node& node, const Args& args) {
     }
   }
   if (number(args, "wait_stop") != 0) {
+    say("sent " + std::to_string(sent));
     for (dcp::Event& event : node.events) print_control(event);
   }
   say("result sent=" + std::to_string(sent));
@@ -164,6 +167,16 @@ int run_sink(dcp::Node& node, const Args& args) {
   const bool strict = number(args, "strict") != 0;
   const bool print = number(args, "print") != 0;
   const auto delay = std::chrono::milliseconds(number(args, "delay_ms", 0));
+  if (const std::string file = arg(args, "wait_file"); !file.empty()) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!std::filesystem::exists(file)) {
+      if (std::chrono::steady_clock::now() > give_up) {
+        say("wait_file " + file + " never appeared");
+        return 1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
   std::map<std::string, std::int64_t> last;
   std::map<std::string, long> counts;
   long received = 0, big_ok = 0, big_bad = 0, shm = 0, order_bad = 0;
