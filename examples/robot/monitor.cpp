@@ -1,6 +1,7 @@
 // dcp_robot_monitor — the live view and the referee of the robot example (examples/robot/dataflow.yml).
 //
-// Inputs (no timer: the node ends on AllInputsClosed, once the processor and the safety node ended):
+// Inputs (no timer: the node ends on AllInputsClosed — under Dora a Stop whose cause is
+// all_inputs_closed — once the processor and the safety node ended):
 //   command, fused, safety_state, status, map   from the processor
 //   estop                                       from the safety node
 // While the dataflow runs it prints one compact line per status message — rates computed from the
@@ -10,7 +11,7 @@
 // every e-stop answered, commands before and after the e-stop). Every violation is printed on
 // stderr and makes the node exit 1; a message that does not decode is a violation too (the decoding
 // of each input is monitor_inputs.hpp, shared with the Dora test of the processor).
-// A Stop (Ctrl-C, --stop-after) before the inputs closed also exits 1 (the run was cut short), as
+// Any other Stop (Ctrl-C, --stop-after, `dora stop`) also exits 1 (the run was cut short), as
 // does an error reported by the runner.
 //
 //   dcp_robot_monitor [--status-period 500ms] [--max-reaction 1s] [--allow-no-estop] [--quiet]
@@ -105,7 +106,7 @@ class Monitor {
   }
 
   void on_input_closed(const std::string& id) {
-    if (!settings_.quiet) say("" + id + " closed " + elapsed());
+    if (!settings_.quiet) say((id.empty() ? std::string("an input (Dora does not say which)") : id) + " closed " + elapsed());
   }
 
   /// Prints the summary and the violations; returns the exit status.
@@ -408,8 +409,9 @@ int main(int argc, char** argv) {
         monitor.on_input(*input);
       } else if (const auto* closed = std::get_if<dcp::InputClosedEvent>(&event)) {
         monitor.on_input_closed(closed->id);
-      } else if (std::holds_alternative<dcp::StopEvent>(event)) {
-        stopped = true;
+      } else if (const auto* stop = std::get_if<dcp::StopEvent>(&event)) {
+        // Dora tells a node whose inputs all closed with a Stop: that is the end of the run, not a cut.
+        stopped = stop->cause != dcp::StopCause::all_inputs_closed;
       } else if (const auto* error = std::get_if<dcp::ErrorEvent>(&event)) {
         ++runner_errors;
         warn("error from the runner: " + error->message);
