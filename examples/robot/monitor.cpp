@@ -1,6 +1,7 @@
 // dcp_robot_monitor — the live view and the referee of the robot example (examples/robot/dataflow.yml).
 //
-// Inputs (no timer: the node ends on AllInputsClosed, once the processor and the safety node ended):
+// Inputs (no timer: the node ends on AllInputsClosed — under Dora a Stop whose cause is
+// all_inputs_closed — once the processor and the safety node ended):
 //   command, fused, safety_state, status, map   from the processor
 //   estop                                       from the safety node
 // While the dataflow runs it prints one compact line per status message — rates computed from the
@@ -8,8 +9,9 @@
 // halt and reset and for map progress. At the end it prints a summary and checks the invariants of
 // invariants.hpp (no command while halted, every fused frame complete or flagged, status on time,
 // every e-stop answered, commands before and after the e-stop). Every violation is printed on
-// stderr and makes the node exit 1; a message that does not decode is a violation too.
-// A Stop (Ctrl-C, --stop-after) before the inputs closed also exits 1 (the run was cut short), as
+// stderr and makes the node exit 1; a message that does not decode is a violation too (the decoding
+// of each input is monitor_inputs.hpp, shared with the Dora test of the processor).
+// Any other Stop (Ctrl-C, --stop-after, `dora stop`) also exits 1 (the run was cut short), as
 // does an error reported by the runner.
 //
 //   dcp_robot_monitor [--status-period 500ms] [--max-reaction 1s] [--allow-no-estop] [--quiet]
@@ -29,11 +31,11 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <variant>
 #include <vector>
 
 #include "invariants.hpp"
+#include "monitor_inputs.hpp"
 #include "node_util.hpp"
 #include "options.hpp"
 #include "robot_messages.hpp"
@@ -83,18 +85,28 @@ class Monitor {
 
   void on_input(const dcp::InputEvent& input) {
     ++received_[input.id];
-    if (input.metadata.timestamp_ns <= 0) return malformed(input.id, "no metadata timestamp");
-    if (input.id == "command") on_command(input);
-    else if (input.id == "fused") on_fused(input);
-    else if (input.id == "safety_state") on_safety_state(input);
-    else if (input.id == "status") on_status(input);
-    else if (input.id == "map") on_map(input);
-    else if (input.id == "estop") on_estop(input);
-    else if (unknown_inputs_reported_.insert(input.id).second) warn("ignoring unknown input '" + input.id + "'");
+    const robot::MonitorMessage message = robot::decode_monitor_input(input);
+    robot::observe(checker_, input.id, message);
+    if (const auto* bad = std::get_if<robot::MalformedMessage>(&message)) {
+      ++malformed_[input.id];
+      warn("malformed message on " + input.id + ": " + bad->error);
+    } else if (const auto* command = std::get_if<robot::CommandMessage>(&message)) {
+      last_command_ = command->command;
+    } else if (const auto* state = std::get_if<robot::SafetyStateSeen>(&message)) {
+      show(*state);
+    } else if (const auto* estop = std::get_if<robot::EstopSeen>(&message)) {
+      show(*estop);
+    } else if (const auto* status = std::get_if<robot::StatusMessage>(&message)) {
+      show(*status);
+    } else if (const auto* map = std::get_if<robot::MapMessage>(&message)) {
+      show(*map);
+    } else if (std::holds_alternative<robot::UnknownInput>(message) && unknown_inputs_reported_.insert(input.id).second) {
+      warn("ignoring unknown input '" + input.id + "'");
+    }
   }
 
   void on_input_closed(const std::string& id) {
-    if (!settings_.quiet) say("" + id + " closed " + elapsed());
+    if (!settings_.quiet) say((id.empty() ? std::string("an input (Dora does not say which)") : id) + " closed " + elapsed());
   }
 
   /// Prints the summary and the violations; returns the exit status.
@@ -124,121 +136,39 @@ class Monitor {
     return rules;
   }
 
-  // ---- decoding --------------------------------------------------------------------------------
+  // ---- live lines (decoding: monitor_inputs.hpp) ---------------------------------------------
 
-  void malformed(const std::string& input, const std::string& error) {
-    ++malformed_[input];
-    checker_.observe_malformed(input, error);
-    warn("malformed message on " + input + ": " + error);
-  }
-
-  /// The payload parsed as a JSON object with a number `field`; nothing (the message counted
-  /// malformed, with `expected` when it is JSON of another shape) otherwise.
-  std::optional<json> parse_object(const dcp::InputEvent& input, const char* field, const char* expected) {
-    std::optional<json> parsed;
-    try {
-      parsed = json::parse(input.data.as_string());
-    } catch (const json::exception& error) {
-      malformed(input.id, std::string("not JSON: ") + error.what());
-      return std::nullopt;
-    }
-    if (!has_number(*parsed, field)) {
-      malformed(input.id, expected);
-      return std::nullopt;
-    }
-    return parsed;
-  }
-
-  /// `value` is an object whose `field` is a number.
-  static bool has_number(const json& value, const char* field) {
-    return value.is_object() && value.contains(field) && value.at(field).is_number();
-  }
-
-  template <class T>
-  std::optional<T> parameter(const dcp::InputEvent& input, const char* key, const char* type) {
-    std::optional<T> value;
-    if constexpr (std::is_same_v<T, bool>) value = input.metadata.get_bool(key);
-    else if constexpr (std::is_same_v<T, std::int64_t>) value = input.metadata.get_int(key);
-    else value = input.metadata.get_str(key);
-    if (!value) malformed(input.id, std::string("missing metadata parameter '") + key + "' (" + type + ")");
-    return value;
-  }
-
-  void on_command(const dcp::InputEvent& input) {
-    const auto frame = parameter<std::int64_t>(input, "frame", "int");
-    const auto epoch = parameter<std::int64_t>(input, "epoch", "int");
-    if (!frame || !epoch) return;
-    const auto command = robot::decode_velocity_command(input.data.bytes());
-    if (!command) return malformed(input.id, command.error());
-    if (command->frame != *frame) {
-      return malformed(input.id, "metadata frame " + std::to_string(*frame) + " but the payload says frame " +
-                                     std::to_string(command->frame));
-    }
-    checker_.observe(robot::CommandSeen{input.metadata.timestamp_ns, *frame, *epoch});
-    last_command_ = *command;
-  }
-
-  void on_fused(const dcp::InputEvent& input) {
-    const auto frame = parameter<std::int64_t>(input, "frame", "int");
-    const auto complete = parameter<bool>(input, "complete", "bool");
-    const auto parts = parameter<std::int64_t>(input, "parts", "int");
-    const auto expected = parameter<std::int64_t>(input, "expected", "int");
-    const auto reason = parameter<std::string>(input, "partial_reason", "string");
-    if (!frame || !complete || !parts || !expected || !reason) return;
-    checker_.observe(robot::FusedSeen{input.metadata.timestamp_ns, *frame, *complete, *parts, *expected, *reason});
-  }
-
-  void on_safety_state(const dcp::InputEvent& input) {
-    const auto latched = parameter<bool>(input, "latched", "bool");
-    const auto epoch = parameter<std::int64_t>(input, "epoch", "int");
-    if (!latched || !epoch) return;
-    const std::string text(input.data.as_string());
-    if (*latched ? text.rfind("halt", 0) != 0 : text != "reset") {
-      return malformed(input.id, "latched=" + std::string(*latched ? "true" : "false") + " with text '" + text +
-                                     "' (expected \"halt: <reason>\" when latched, \"reset\" otherwise)");
-    }
-    checker_.observe(robot::SafetyStateSeen{input.metadata.timestamp_ns, *latched, *epoch, text});
-    std::string line = std::string(*latched ? "HALT  " : "RESET ") + "'" + text + "' epoch " + std::to_string(*epoch);
+  void show(const robot::SafetyStateSeen& state) {
+    std::string line = std::string(state.latched ? "HALT  " : "RESET ") + "'" + state.text + "' epoch " +
+                       std::to_string(state.epoch);
     // The latency to the e-stop message this answers (the first halt after a trigger, the first
     // reset after a reset); other halts (a watchdog, an input that closed) have their own reason.
-    auto& cause = *latched ? unanswered_trigger_ns_ : unanswered_reset_ns_;
-    if (cause && *cause <= input.metadata.timestamp_ns) {
-      line += format(", %.2f ms after the e-stop ", static_cast<double>(input.metadata.timestamp_ns - *cause) / 1e6) +
-              (*latched ? "trigger" : "reset");
+    auto& cause = state.latched ? unanswered_trigger_ns_ : unanswered_reset_ns_;
+    if (cause && *cause <= state.timestamp_ns) {
+      line += format(", %.2f ms after the e-stop ", static_cast<double>(state.timestamp_ns - *cause) / 1e6) +
+              (state.latched ? "trigger" : "reset");
       cause.reset();
     }
     say("" + line + " " + elapsed());
-    halted_ = *latched;
-    epoch_ = *epoch;
+    halted_ = state.latched;
+    epoch_ = state.epoch;
   }
 
-  void on_estop(const dcp::InputEvent& input) {
-    const std::string text(input.data.as_string());
-    if (text != "trigger" && text != "reset") {
-      return malformed(input.id, "text '" + text + "' (expected \"trigger\" or \"reset\")");
-    }
-    const bool trigger = text == "trigger";
-    checker_.observe(robot::EstopSeen{input.metadata.timestamp_ns,
-                                      trigger ? robot::EstopSignal::trigger : robot::EstopSignal::reset});
-    (trigger ? unanswered_trigger_ns_ : unanswered_reset_ns_) = input.metadata.timestamp_ns;
+  void show(const robot::EstopSeen& estop) {
+    const bool trigger = estop.signal == robot::EstopSignal::trigger;
+    (trigger ? unanswered_trigger_ns_ : unanswered_reset_ns_) = estop.timestamp_ns;
     say(std::string("E-STOP ") + (trigger ? "trigger" : "reset") + " from the safety node " + elapsed());
   }
 
-  void on_map(const dcp::InputEvent& input) {
-    std::optional<json> parsed =
-        parse_object(input, "fraction", "expected {\"fraction\": <0..1>, \"cells\": <int>, \"message\": <text>}");
-    if (!parsed) return;
-    json& map = *parsed;
-    const double fraction = map["fraction"].get<double>();
-    if (!(fraction >= 0 && fraction <= 1)) return malformed(input.id, "fraction " + compact(fraction) + " not in [0, 1]");
-    map_fraction_ = fraction;
-    if (map.contains("cells") && map["cells"].is_number_integer()) map_cells_ = map["cells"].get<std::int64_t>();
-    if (map.contains("message") && map["message"].is_string()) map_message_ = map["message"].get<std::string>();
-    const int step = static_cast<int>(std::floor(fraction * 4));
+  void show(const robot::MapMessage& map) {
+    map_fraction_ = map.fraction;
+    if (map.cells) map_cells_ = *map.cells;
+    if (map.message) map_message_ = *map.message;
+    const int step = static_cast<int>(std::floor(map.fraction * 4));
     if (step != map_step_printed_) {
       map_step_printed_ = step;
       if (!settings_.quiet) {
-        say("map " + format("%.0f%%", fraction * 100) + " (" + std::to_string(map_cells_) + " cells) " +
+        say("map " + format("%.0f%%", map.fraction * 100) + " (" + std::to_string(map_cells_) + " cells) " +
             map_message_ + " " + elapsed());
       }
     }
@@ -250,12 +180,8 @@ class Monitor {
   // only when non-zero; other counters as rates when non-zero. Gauges (queue depths) are shown when
   // non-zero, queue depths as the deepest one. Latencies: p99 of each non-input/output latency, and the
   // worst p99 over the inputs and over the outputs.
-  void on_status(const dcp::InputEvent& input) {
-    std::optional<json> parsed = parse_object(
-        input, "uptime_ms", "expected a status object with \"uptime_ms\", \"counters\", \"gauges\", \"latencies\"");
-    if (!parsed) return;
-    json& status = *parsed;
-    checker_.observe(robot::StatusSeen{input.metadata.timestamp_ns});
+  void show(const robot::StatusMessage& message) {
+    const json& status = message.status;
     const double uptime_ms = status["uptime_ms"].get<double>();
     const double seconds = (uptime_ms - previous_uptime_ms_) / 1000.0;
     previous_uptime_ms_ = uptime_ms;
@@ -306,7 +232,7 @@ class Monitor {
       std::string latencies;
       double worst_input = -1, worst_output = -1;
       for (const auto& [name, value] : status["latencies"].items()) {
-        if (!has_number(value, "p99_us")) continue;
+        if (!robot::detail::has_number(value, "p99_us")) continue;
         const double p99_ms = value["p99_us"].get<double>() / 1000.0;
         if (name.starts_with("input.")) worst_input = std::max(worst_input, p99_ms);
         else if (name.starts_with("output.")) worst_output = std::max(worst_output, p99_ms);
@@ -318,7 +244,7 @@ class Monitor {
     }
     line += std::string(" | ") + (halted_ ? "HALTED" : "running") + " epoch " + std::to_string(epoch_);
     if (map_fraction_) line += " | map " + format("%.0f%%", *map_fraction_ * 100);
-    last_status_ = std::move(status);
+    last_status_ = status;
     if (!settings_.quiet) say(line);
   }
 
@@ -483,8 +409,9 @@ int main(int argc, char** argv) {
         monitor.on_input(*input);
       } else if (const auto* closed = std::get_if<dcp::InputClosedEvent>(&event)) {
         monitor.on_input_closed(closed->id);
-      } else if (std::holds_alternative<dcp::StopEvent>(event)) {
-        stopped = true;
+      } else if (const auto* stop = std::get_if<dcp::StopEvent>(&event)) {
+        // Dora tells a node whose inputs all closed with a Stop: that is the end of the run, not a cut.
+        stopped = stop->cause != dcp::StopCause::all_inputs_closed;
       } else if (const auto* error = std::get_if<dcp::ErrorEvent>(&event)) {
         ++runner_errors;
         warn("error from the runner: " + error->message);

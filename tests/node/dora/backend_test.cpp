@@ -492,6 +492,28 @@ TEST_F(DoraBackend, SendWithParameters_EveryTypeReachesDora_AndComesBackUnchange
   EXPECT_EQ(event_as<dcp::InputEvent>(result).metadata.timestamp_ns, 5'000'000'000);
 }
 
+// The fake stamps each accepted send as Dora does (its clock, when sent), not with the node's
+// metadata.timestamp_ns, which is not transmitted.
+TEST_F(DoraBackend, SendsAccepted_CarryTheFakesSystemClockAtAcceptance_InSendOrder) {
+  const auto now_ns = [] {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  dcp::Node node = dcp::init_node();
+  const std::int64_t before = now_ns();
+  node.outputs.send("command", "first");
+  dcp::Metadata metadata;
+  metadata.timestamp_ns = 123;
+  metadata.parameters["frame"] = std::int64_t{1};
+  node.outputs.send("status", "second", metadata);
+  const std::int64_t after = now_ns();
+  const std::vector<fake_dora::Sent> sent = fake_dora::sent();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_GE(sent[0].timestamp_ns, before);
+  EXPECT_LE(sent[0].timestamp_ns, sent[1].timestamp_ns);
+  EXPECT_LE(sent[1].timestamp_ns, after);
+}
+
 TEST_F(DoraBackend, SendTimestampParameters_GoThroughSetTimestamp_AndComeBackAsTimestamps) {
   constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
   constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();

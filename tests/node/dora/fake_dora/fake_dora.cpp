@@ -2,6 +2,7 @@
 #include "fake_dora.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -69,6 +70,11 @@ void enqueue(FakeEvent event) {
     script->queue.push_back(std::move(event));
   }
   script->arrived.notify_all();
+}
+
+/// The system clock in ns since the UNIX epoch (a Sent's timestamp).
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 rust::String to_rust(const std::string& text) { return rust::String(text.data(), text.size()); }
@@ -299,7 +305,7 @@ DoraResult send_output(rust::Box<OutputSender>& output_sender, rust::String id,
     std::lock_guard lock(script.outputs_mutex);
     if (script.send_error) return DoraResult{fake_dora::to_rust(*std::exchange(script.send_error, std::nullopt))};
     script.sent.push_back(
-        fake_dora::Sent{std::string(id), std::vector<std::uint8_t>(data.begin(), data.end()), false, {}});
+        fake_dora::Sent{std::string(id), std::vector<std::uint8_t>(data.begin(), data.end()), false, {}, fake_dora::now_ns()});
   }
   script.accepted.notify_all();
   return DoraResult{};
@@ -419,7 +425,8 @@ DoraResult send_output_with_metadata(rust::Box<OutputSender>& output_sender, rus
     std::lock_guard lock(script.outputs_mutex);
     if (script.send_error) return DoraResult{fake_dora::to_rust(*std::exchange(script.send_error, std::nullopt))};
     script.sent.push_back(fake_dora::Sent{std::string(id), std::vector<std::uint8_t>(data.begin(), data.end()), true,
-                                          std::move(fake_dora::MetadataAccess::parameters(*metadata))});
+                                          std::move(fake_dora::MetadataAccess::parameters(*metadata)),
+                                          fake_dora::now_ns()});
   }
   script.accepted.notify_all();
   return DoraResult{};

@@ -43,6 +43,10 @@ struct Sent {
   std::vector<std::uint8_t> data;
   bool with_metadata = false;  ///< send_output_with_metadata was used
   Parameters parameters;       ///< the metadata's parameters (with_metadata only)
+  /// When the fake accepted the send: the system clock in ns since the UNIX epoch, taken under the
+  /// lock that appends to sent(), so sent() is in timestamp order. Dora stamps every message with
+  /// its clock when it is sent; this is the timestamp a receiver would see.
+  std::int64_t timestamp_ns = 0;
 };
 
 /// How often each receive function was called (and the timeouts given to next_event_timeout).

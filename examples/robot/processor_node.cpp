@@ -1,4 +1,5 @@
-// dcp_robot_processor — the robot example's processing node, built from every dcp pattern.
+// dcp_robot_processor — the robot example's processing node, built from every dcp pattern
+// (processor.hpp: run_processor(); processor_main.cpp: the executable's main()).
 //
 //   inputs:  imu, lidar, camera (sensors), estop (safety), tick (timer: the status period)
 //   outputs: command, fused, safety_state, status, map
@@ -24,8 +25,11 @@
 //     its progress on `map`; stopped (and its stop latency reported) when the node ends.
 //
 // The node ends when its sensor and safety inputs have all closed (its timer input never closes),
-// or on Stop. It then stops the map job, lets queued work finish, flushes the pending fused frames
-// (flagged "flushed") and drains its outputs.
+// or on Stop and the end of its event stream. Under Dora an InputClosed names no input when the
+// node has several data inputs (node.hpp): each unnamed one counts as one more of the four closing,
+// so the node still ends by itself, and the first one already latches the e-stop (imu and lidar are
+// critical; an unnamed close could be one of them). It then stops the map job, lets queued work
+// finish, flushes the pending fused frames (flagged "flushed") and drains its outputs.
 //
 //   dcp_robot_processor [--sectors 4] [--workers 2] [--fusion-deadline 60ms] [--watchdog imu:200ms]
 //                       [--map-interval 500ms]
@@ -60,6 +64,7 @@
 
 #include "node_util.hpp"
 #include "options.hpp"
+#include "processor.hpp"
 #include "robot_messages.hpp"
 
 namespace {
@@ -68,43 +73,6 @@ using namespace std::chrono_literals;
 
 using robot::say;
 using robot::warn;
-
-struct Settings {
-  std::size_t sectors = 4;
-  std::size_t workers = 2;
-  std::chrono::nanoseconds fusion_deadline = 60ms;
-  std::string watchdog_input = "imu";
-  std::chrono::nanoseconds watchdog_deadline = 200ms;
-  std::chrono::nanoseconds map_interval = 500ms;
-};
-
-Settings parse(int argc, char** argv, bool& help) {
-  const robot::Options options(argc, argv, "dcp_robot_processor",
-                               {{"sectors", "lidar sectors processed in parallel per scan (default 4)"},
-                                {"workers", "worker threads (default 2)"},
-                                {"fusion-deadline", "a fused frame still incomplete after this is emitted partial (default 60ms)"},
-                                {"watchdog", "input:deadline that triggers the e-stop when silent (default imu:200ms)"},
-                                {"map-interval", "period of the map job's progress output (default 500ms)"}});
-  help = options.print_usage_if_help();
-  if (help) return {};
-  Settings settings;
-  settings.sectors = static_cast<std::size_t>(options.integer("sectors", 4, 1, static_cast<std::int64_t>(robot::kMaxSectors)));
-  settings.workers = static_cast<std::size_t>(options.integer("workers", 2, 1, 64));
-  settings.fusion_deadline = options.duration("fusion-deadline", 60ms);
-  settings.map_interval = options.duration("map-interval", 500ms);
-  const std::string watchdog = options.text("watchdog", "imu:200ms");
-  const auto colon = watchdog.find(':');
-  if (colon == std::string::npos || colon == 0) {
-    throw std::invalid_argument("dcp_robot_processor: --watchdog: expected input:deadline (e.g. imu:200ms), got '" +
-                                watchdog + "'");
-  }
-  settings.watchdog_input = watchdog.substr(0, colon);
-  settings.watchdog_deadline = robot::parse_duration(watchdog.substr(colon + 1), "dcp_robot_processor: --watchdog");
-  if (settings.fusion_deadline <= 0ns || settings.watchdog_deadline <= 0ns || settings.map_interval <= 0ns) {
-    throw std::invalid_argument("dcp_robot_processor: durations must be positive");
-  }
-  return settings;
-}
 
 /// What one sector task found; every part of a frame carries the epoch of its scan.
 struct SectorResult {
@@ -181,7 +149,39 @@ void build_map(dcp::JobContext& job, const WorldState& world, std::chrono::nanos
   }
 }
 
-int run(const Settings& settings) {
+}  // namespace
+
+namespace robot {
+
+ProcessorSettings parse_processor_settings(int argc, const char* const* argv, bool& help) {
+  const robot::Options options(argc, argv, "dcp_robot_processor",
+                               {{"sectors", "lidar sectors processed in parallel per scan (default 4)"},
+                                {"workers", "worker threads (default 2)"},
+                                {"fusion-deadline", "a fused frame still incomplete after this is emitted partial (default 60ms)"},
+                                {"watchdog", "input:deadline that triggers the e-stop when silent (default imu:200ms)"},
+                                {"map-interval", "period of the map job's progress output (default 500ms)"}});
+  help = options.print_usage_if_help();
+  if (help) return {};
+  ProcessorSettings settings;
+  settings.sectors = static_cast<std::size_t>(options.integer("sectors", 4, 1, static_cast<std::int64_t>(robot::kMaxSectors)));
+  settings.workers = static_cast<std::size_t>(options.integer("workers", 2, 1, 64));
+  settings.fusion_deadline = options.duration("fusion-deadline", 60ms);
+  settings.map_interval = options.duration("map-interval", 500ms);
+  const std::string watchdog = options.text("watchdog", "imu:200ms");
+  const auto colon = watchdog.find(':');
+  if (colon == std::string::npos || colon == 0) {
+    throw std::invalid_argument("dcp_robot_processor: --watchdog: expected input:deadline (e.g. imu:200ms), got '" +
+                                watchdog + "'");
+  }
+  settings.watchdog_input = watchdog.substr(0, colon);
+  settings.watchdog_deadline = robot::parse_duration(watchdog.substr(colon + 1), "dcp_robot_processor: --watchdog");
+  if (settings.fusion_deadline <= 0ns || settings.watchdog_deadline <= 0ns || settings.map_interval <= 0ns) {
+    throw std::invalid_argument("dcp_robot_processor: durations must be positive");
+  }
+  return settings;
+}
+
+ProcessorSummary run_processor(const ProcessorSettings& settings) {
   // The runtime owns the status board, the output handler (its thread owns the node's sender), the
   // worker pool, the router and the e-stop, and everything made with node.make() below; it takes
   // them apart in the one safe order when the node ends. The halt goes out on safety_state; a closed
@@ -337,8 +337,7 @@ int run(const Settings& settings) {
       settings.watchdog_input + " " + robot::format_duration(settings.watchdog_deadline));
 
   // --- The event loop: it only routes. ------------------------------------------------------
-  // After Stop the inputs queued before it still
-  // come and are routed, then the stream ends (node.hpp's Stop rule, under dcp run and Dora alike).
+  // After Stop the inputs queued before it still come and are routed, then the stream ends (node.hpp's Stop rule, under dcp run and Dora alike).
   const char* why = "the event stream ended";
   bool stopped = false;
   for (;;) {
@@ -376,20 +375,23 @@ int run(const Settings& settings) {
       std::to_string(sent.dropped) + ", failed " + std::to_string(sent.failed) + "; map job stopped in " +
       std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(mapper.stats().stop_latency).count()) + " us" +
       (job_stopped ? "" : " (late!)"));
-  return sent.failed == 0 && job_stopped ? 0 : 1;
+  ProcessorSummary summary;
+  summary.exit_status = sent.failed == 0 && job_stopped ? 0 : 1;
+  summary.why = why;
+  summary.fused_complete = frames.completed;
+  summary.fused_partial = frames.partial;
+  summary.fused_evicted = frames.evicted;
+  summary.fused_flushed = frames.flushed;
+  summary.fused_pending = frames.pending;
+  summary.commands_planned = commands_planned.value();
+  summary.estop_triggers = stop_stats.triggers;
+  summary.estop_resets = stop_stats.resets;
+  summary.outputs_sent = sent.sent;
+  summary.outputs_dropped = sent.dropped;
+  summary.outputs_failed = sent.failed;
+  summary.outputs_stale = sent.stale;
+  summary.map_job_stopped = job_stopped;
+  return summary;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  Settings settings;
-  try {
-    bool help = false;
-    settings = parse(argc, argv, help);
-    if (help) return 0;
-  } catch (const std::exception& error) {
-    std::fprintf(stderr, "%s\n", error.what());
-    return 2;
-  }
-  return robot::run_node("processor", [&] { return run(settings); });
-}
+}  // namespace robot
