@@ -10,8 +10,8 @@
 //
 // Shape of the loop. Everything is a file descriptor in one epoll set (level-triggered): the
 // listening socket, each node connection, each node's stdout and stderr pipes, one timerfd per
-// distinct timer period, one-shot timerfds for --stop-after, the grace period and the start-up
-// warning, and a signalfd for SIGINT/SIGTERM/SIGHUP/SIGCHLD. Handlers never block: sockets and
+// distinct timer period, one-shot timerfds for --stop-after, the grace period, the start-up
+// warning and the start deadline, and a signalfd for SIGINT/SIGTERM/SIGHUP/SIGCHLD. Handlers never block: sockets and
 // pipes are non-blocking, a frame that cannot be sent yet waits in the connection's outbox.
 //
 // Robustness. Whatever a node sends is decoded and checked; anything wrong ends in
@@ -93,6 +93,7 @@ enum class Source : std::uint64_t {
   stop_after,
   grace,
   start_warning,
+  start_deadline,
   hello_deadline,
   accept_retry,
   timer,        // value: index into timers_
@@ -145,6 +146,7 @@ struct NodeState {
   const dataflow::Node* spec;
   std::string secret;
   pid_t pid = -1;
+  std::chrono::steady_clock::time_point started_at;  // when it was spawned: its start deadline counts from here
   NodeLifecycle state;                   // process, link and stream machines (node_state.hpp)
   std::uint64_t connection = 0;          // its connection's id while state.has_connection()
   bool next_event_outstanding = false;   // the one NextEvent the protocol allows waits for its answer
@@ -193,7 +195,10 @@ class Runner {
     }
     check_barrier();
     if (options_.stop_after) arm_once(stop_after_timer_.get(), *options_.stop_after);
-    if (!released_) arm_once(start_warning_timer_.get(), kStartWarningDelay);
+    if (!released_) {
+      if (kStartWarningDelay < options_.start_timeout) arm_once(start_warning_timer_.get(), kStartWarningDelay);
+      arm_start_deadline();
+    }
     flush();
 
     std::array<epoll_event, 64> events{};
@@ -251,6 +256,8 @@ class Runner {
     watch(grace_timer_.get(), token(Source::grace));
     start_warning_timer_ = make_timerfd();
     watch(start_warning_timer_.get(), token(Source::start_warning));
+    start_deadline_timer_ = make_timerfd();
+    watch(start_deadline_timer_.get(), token(Source::start_deadline));
     hello_deadline_timer_ = make_timerfd();
     watch(hello_deadline_timer_.get(), token(Source::hello_deadline));
     accept_retry_timer_ = make_timerfd();
@@ -265,8 +272,10 @@ class Runner {
     const dataflow::Node& spec = *node.spec;
     try {
       node.secret = make_secret();
-      SpawnedProcess process =
-          spawn_process(node_spawn_request(spec, dataflow_.base_dir, runtime_->socket_path(), node.secret));
+      SpawnRequest request = node_spawn_request(spec, dataflow_.base_dir, runtime_->socket_path(), node.secret);
+      tell_start_timeout(request.environment);
+      node.started_at = std::chrono::steady_clock::now();
+      SpawnedProcess process = spawn_process(request);
       node.pid = process.pid;
       node.report.pid = process.pid;
       node.state.move_to(ProcessState::running);
@@ -282,6 +291,14 @@ class Runner {
       node.report.start_error = e.code().message();
       say("node '" + spec.id + "' failed to start: " + e.what());
     }
+  }
+
+  // The node library waits for HelloOk as long as the runner lets it start (runner_backend.cpp):
+  // DCP_START_TIMEOUT_MS, replacing any value the node's `env` or the inherited environment has.
+  void tell_start_timeout(std::vector<std::string>& environment) const {
+    static constexpr std::string_view kName = "DCP_START_TIMEOUT_MS=";
+    std::erase_if(environment, [](const std::string& variable) { return variable.starts_with(kName); });
+    environment.push_back(std::string(kName) + std::to_string(options_.start_timeout.count()));
   }
 
   // ----- epoll plumbing --------------------------------------------------------------------------
@@ -317,6 +334,9 @@ class Runner {
         break;
       case Source::start_warning:
         if (consume_timer(start_warning_timer_.get()) > 0) on_start_warning();
+        break;
+      case Source::start_deadline:
+        if (consume_timer(start_deadline_timer_.get()) > 0) on_start_deadline();
         break;
       case Source::hello_deadline:
         if (consume_timer(hello_deadline_timer_.get()) > 0) on_hello_deadline();
@@ -785,7 +805,46 @@ class Runner {
       if (node.state.process_alive() && node.state.link() == LinkState::waiting) waiting.push_back("'" + node.spec->id + "'");
     }
     say("still waiting for " + join_ids(waiting) +
-        " to connect; the dataflow starts once every node has connected (a node connects in dcp::init_node())");
+        " to connect; the dataflow starts once every node has connected (a node connects in dcp::init_node()); "
+        "a node not connected " + format_duration(options_.start_timeout) + " after its start is killed (--start-timeout)");
+  }
+
+  // The start deadline: a node alive but still waiting to connect start_timeout after its start.
+  [[nodiscard]] bool waiting_to_connect(const NodeState& node) const {
+    return node.state.process() == ProcessState::running && node.state.link() == LinkState::waiting;
+  }
+
+  // Arms the start-deadline timer for the earliest deadline of a node still waiting to connect.
+  void arm_start_deadline() {
+    std::optional<std::chrono::steady_clock::time_point> earliest;
+    for (const NodeState& node : nodes_) {
+      if (!waiting_to_connect(node)) continue;
+      const auto deadline = node.started_at + options_.start_timeout;
+      if (!earliest || deadline < *earliest) earliest = deadline;
+    }
+    if (!earliest) return;
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(*earliest - std::chrono::steady_clock::now());
+    arm_once(start_deadline_timer_.get(), std::max(left, std::chrono::milliseconds(0)));
+  }
+
+  // Nodes past their deadline are named and killed; the others get Stop (the run fails: a killed
+  // node counts as failed). Once the barrier is released (everyone connected, or Stop already
+  // sent) the grace period deals with stragglers instead.
+  void on_start_deadline() {
+    if (released_ || stopping_) return;
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::string> late;
+    for (NodeState& node : nodes_) {
+      if (!waiting_to_connect(node) || now < node.started_at + options_.start_timeout) continue;
+      late.push_back("'" + node.spec->id + "'");
+      say("node '" + node.spec->id + "' did not connect within " + format_duration(options_.start_timeout) +
+          " of its start (--start-timeout): killing it");
+      kill_node(node);
+      node.state.move_to(ProcessState::killed_at_start_deadline);
+    }
+    if (late.empty()) return arm_start_deadline();
+    request_stop((late.size() == 1 ? "node " : "nodes ") + join_ids(late) + " did not connect within " +
+                 format_duration(options_.start_timeout) + " of " + (late.size() == 1 ? "its" : "their") + " start");
   }
 
   // ----- timers ----------------------------------------------------------------------------------
@@ -924,6 +983,7 @@ class Runner {
 
     report_.dataflow = dataflow_.name;
     report_.grace = options_.grace;
+    report_.start_timeout = options_.start_timeout;
     for (NodeState& node : nodes_) {
       node.report.inputs_dropped = node.inputs.dropped_total();
       for (std::size_t i = 0; i < node.inputs.dropped().size(); ++i) {
@@ -951,6 +1011,7 @@ class Runner {
   ipc::FileDescriptor stop_after_timer_;
   ipc::FileDescriptor grace_timer_;
   ipc::FileDescriptor start_warning_timer_;
+  ipc::FileDescriptor start_deadline_timer_;
   ipc::FileDescriptor hello_deadline_timer_;
   ipc::FileDescriptor accept_retry_timer_;
   PendingConnections pending_;

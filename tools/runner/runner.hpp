@@ -21,7 +21,11 @@
 //   - Connect. A node connects and says Hello with its id and secret; the runner also checks the
 //     peer's pid (SO_PEERCRED) is the node's process or in its process group. The answer (HelloOk)
 //     is held back until every node has connected or ended, then the timers start — as Dora starts a
-//     dataflow once all its nodes are ready, so no early message is lost.
+//     dataflow once all its nodes are ready, so no early message is lost. The runner owns the start
+//     deadline: a node still alive but not connected RunOptions::start_timeout (default 60 s) after
+//     its start is reported ("node 'x' did not connect within 60s of its start"), killed, and the
+//     others get Stop; the run fails. Each node is told the deadline (DCP_START_TIMEOUT_MS), so the
+//     node library waits at the barrier as long as the runner does.
 //   - Route. Each output goes to every input that reads it; each input has its own queue of
 //     `queue_size` (default 10) and drops its oldest message when full. Payloads of 4 KiB and more
 //     arrive as sealed memfds, checked and forwarded to every reader without a copy.
@@ -67,6 +71,8 @@ namespace dcp::runner {
 
 /// Dora stops nodes after a grace period too; dcp's default (see docs/runner.md).
 inline constexpr std::chrono::milliseconds kDefaultGrace{5000};
+/// How long a node has from its start to connect (say Hello) before it is killed (docs/runner.md).
+inline constexpr std::chrono::milliseconds kDefaultStartTimeout{60000};
 
 struct RunOptions {
   /// Stop the dataflow (as Ctrl-C would) after this long; nullopt = run until the nodes end.
@@ -80,6 +86,9 @@ struct RunOptions {
   /// How long a connection to the runner's socket has to say Hello before it is closed
   /// (kDefaultHelloTimeout, pending_connections.hpp). At most kMaxPendingConnections wait at once.
   std::chrono::milliseconds hello_timeout = kDefaultHelloTimeout;
+  /// How long a node has from its start to connect and say Hello. A node still alive and not
+  /// connected then is killed (NodeEnd::killed_at_start_deadline) and the others get Stop.
+  std::chrono::milliseconds start_timeout = kDefaultStartTimeout;
 };
 
 /// How a node ended.
@@ -88,6 +97,7 @@ enum class NodeEnd {
   signaled,             ///< killed by a signal it did not get from the runner (NodeReport::signal)
   killed_after_grace,   ///< still running when the grace period after Stop ran out
   killed_on_interrupt,  ///< killed because of a second Ctrl-C / SIGTERM
+  killed_at_start_deadline,  ///< alive but not connected RunOptions::start_timeout after its start
   failed_to_start,      ///< its executable could not be started (NodeReport::start_error)
 };
 
@@ -116,14 +126,17 @@ struct NodeReport {
   /// A non-zero exit, a signal, a kill, a failed start or a protocol error.
   [[nodiscard]] bool failed() const noexcept;
   /// "exit code 0", "exit code 3", "signal SIGSEGV", "killed after the 5s grace period",
-  /// "killed (second interrupt)", "failed to start: ...", each + ", protocol error" when there was one.
-  [[nodiscard]] std::string describe_end(std::chrono::milliseconds grace) const;
+  /// "killed (second interrupt)", "killed: did not connect within 60s", "failed to start: ...",
+  /// each + ", protocol error" when there was one.
+  [[nodiscard]] std::string describe_end(std::chrono::milliseconds grace,
+                                         std::chrono::milliseconds start_timeout = kDefaultStartTimeout) const;
 };
 
 struct RunReport {
   std::string dataflow;            ///< Dataflow::name
   std::vector<NodeReport> nodes;   ///< in the dataflow's order
   std::chrono::milliseconds grace = kDefaultGrace;
+  std::chrono::milliseconds start_timeout = kDefaultStartTimeout;
   std::string stop_reason;         ///< why Stop was sent ("" when the nodes ended by themselves)
   /// Connections without a Hello: refused because kMaxPendingConnections already waited, and
   /// closed because they did not say Hello within RunOptions::hello_timeout.
