@@ -21,6 +21,7 @@
 // std::logic_error, which the loop reports as an internal error and answers by stopping the run.
 #include "runner/runner.hpp"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -57,6 +58,7 @@
 #include "runner/runtime_directory.hpp"
 #include "runner/secret.hpp"
 #include "runner/supervisor.hpp"
+#include "runner/terminal_output.hpp"
 
 namespace dcp::runner {
 namespace {
@@ -72,6 +74,8 @@ constexpr std::chrono::milliseconds kStartWarningDelay = 10s;
 // When accept fails for lack of descriptors, how long the listening socket is left alone (a
 // level-triggered listener with a connection it cannot accept would wake the loop at once, forever).
 constexpr std::chrono::milliseconds kAcceptRetryDelay = 100ms;
+// While the terminal has not taken all of the runner's output, how often the loop retries.
+constexpr int kTerminalRetryMs = 20;
 
 [[noreturn]] void throw_errno(const std::string& what) {
   throw std::system_error(errno, std::generic_category(), "dcp run: " + what);
@@ -169,8 +173,8 @@ class Runner {
   Runner(const dataflow::Dataflow& dataflow, const RunOptions& options)
       : dataflow_(dataflow),
         options_(options),
-        out_(options.out != nullptr ? options.out : &std::cout),
-        err_(options.err != nullptr ? options.err : &std::cerr),
+        out_(terminal(options.out, STDOUT_FILENO)),
+        err_(terminal(options.err, STDERR_FILENO)),
         pending_(kMaxPendingConnections, options.hello_timeout) {}
 
   Runner(const Runner&) = delete;
@@ -203,7 +207,10 @@ class Runner {
 
     std::array<epoll_event, 64> events{};
     while (running_count_ > 0) {
-      const int ready = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), -1);
+      // Output the terminal did not take yet is retried soon (it is not in the epoll set: a regular
+      // file cannot be, and watching a shared terminal for POLLOUT all the time would spin).
+      const int timeout = out_->pending() > 0 || err_->pending() > 0 ? kTerminalRetryMs : -1;
+      const int ready = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout);
       if (ready < 0) {
         if (errno == EINTR) continue;
         throw_errno("epoll_wait");
@@ -363,11 +370,43 @@ class Runner {
 
   // ----- messages ----------------------------------------------------------------------------------
 
-  void say(const std::string& text) { *err_ << "[dcp] " << text << '\n'; }
+  // The runner's stdout or stderr: `stream` when given, else the descriptor, bounded and never
+  // blocking (terminal_output.hpp).
+  static std::unique_ptr<TerminalOutput> terminal(std::ostream* stream, int fd) {
+    return stream != nullptr ? std::make_unique<TerminalOutput>(*stream) : std::make_unique<TerminalOutput>(fd);
+  }
+
+  void say(const std::string& text) { (void)err_->write_line("[dcp] ", text); }
 
   void flush() {
     out_->flush();
     err_->flush();
+  }
+
+  // At the end: waits until the terminal has taken the runner's output, except after an interrupt
+  // (Ctrl-C, SIGTERM, SIGHUP) — then, or when one arrives while waiting, what is left is dropped
+  // and counted, so a paused pager cannot keep the run from ending once the user asked it to.
+  void drain_terminal() {
+    for (;;) {
+      flush();
+      if (out_->pending() == 0 && err_->pending() == 0) return;
+      if (interrupted_) break;
+      std::array<pollfd, 3> waits{};
+      nfds_t count = 0;
+      waits[count++] = pollfd{signal_fd_.get(), POLLIN, 0};
+      for (const TerminalOutput* terminal : {out_.get(), err_.get()}) {
+        if (terminal->pending() > 0) waits[count++] = pollfd{terminal->fd(), POLLOUT, 0};
+      }
+      if (::poll(waits.data(), count, -1) < 0 && errno != EINTR) break;
+      if ((waits[0].revents & POLLIN) != 0) {
+        signalfd_siginfo info{};
+        while (::read(signal_fd_.get(), &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info))) {
+          if (info.ssi_signo != SIGCHLD) interrupted_ = true;
+        }
+      }
+    }
+    out_->discard_pending();
+    err_->discard_pending();
   }
 
   void internal_error(const std::string& what) {
@@ -382,9 +421,9 @@ class Runner {
   void read_pipe(NodeState& node, bool is_stderr, bool to_end) {
     ipc::FileDescriptor& pipe = is_stderr ? node.stderr_pipe : node.stdout_pipe;
     LineSplitter& lines = is_stderr ? node.stderr_lines : node.stdout_lines;
-    std::ostream& stream = is_stderr ? *err_ : *out_;
+    TerminalOutput& terminal = is_stderr ? *err_ : *out_;
     const std::string prefix = "[" + node.spec->id + (is_stderr ? "!] " : "] ");
-    const LineSplitter::Emit emit = [&](std::string_view line) { stream << prefix << line << '\n'; };
+    const LineSplitter::Emit emit = [&](std::string_view line) { (void)terminal.write_line(prefix, line); };
     std::array<char, 64 * 1024> buffer{};
     std::size_t total = 0;
     // Even "to the end" is bounded: a node's child may still hold the pipe and keep writing.
@@ -913,6 +952,7 @@ class Runner {
       if (got != static_cast<ssize_t>(sizeof(info))) break;
       const int signal = static_cast<int>(info.ssi_signo);
       if (signal == SIGCHLD) continue;
+      interrupted_ = true;
       if (!stopping_) {
         request_stop("interrupted by " + signal_name(signal));
       } else {
@@ -968,9 +1008,9 @@ class Runner {
         ipc::FileDescriptor& pipe = is_stderr ? node.stderr_pipe : node.stdout_pipe;
         LineSplitter& lines = is_stderr ? node.stderr_lines : node.stdout_lines;
         if (pipe) {
-          std::ostream& stream = is_stderr ? *err_ : *out_;
+          TerminalOutput& terminal = is_stderr ? *err_ : *out_;
           const std::string prefix = "[" + node.spec->id + (is_stderr ? "!] " : "] ");
-          lines.finish([&](std::string_view line) { stream << prefix << line << '\n'; });
+          lines.finish([&](std::string_view line) { (void)terminal.write_line(prefix, line); });
           unwatch(pipe.get());
           pipe.reset();
         }
@@ -979,7 +1019,8 @@ class Runner {
     connections_.clear();
     listener_.reset();
     runtime_->remove();
-    flush();
+    drain_terminal();
+    report_.terminal_lines_dropped = out_->dropped_lines() + err_->dropped_lines();
 
     report_.dataflow = dataflow_.name;
     report_.grace = options_.grace;
@@ -999,8 +1040,8 @@ class Runner {
 
   const dataflow::Dataflow& dataflow_;
   const RunOptions& options_;
-  std::ostream* out_;
-  std::ostream* err_;
+  std::unique_ptr<TerminalOutput> out_;  // never null
+  std::unique_ptr<TerminalOutput> err_;  // never null
 
   SignalSetup signals_;
   std::optional<DescriptorLimit> descriptor_limit_;
@@ -1027,12 +1068,17 @@ class Runner {
   std::size_t running_count_ = 0;
   bool released_ = false;
   bool stopping_ = false;
+  bool interrupted_ = false;  // a SIGINT, SIGTERM or SIGHUP arrived
   RunReport report_;
 };
 
 }  // namespace
 
 RunReport run_dataflow(const dataflow::Dataflow& dataflow, const RunOptions& options) {
+  // What the program wrote through std::cout / std::cerr comes before what the runner writes to
+  // the descriptors directly.
+  if (options.out == nullptr) std::cout.flush();
+  if (options.err == nullptr) std::cerr.flush();
   Runner runner(dataflow, options);
   return runner.run();
 }

@@ -50,7 +50,11 @@
 // nodes are started, raises its soft RLIMIT_NOFILE to the hard limit (queued shared-memory messages
 // hold descriptors). Run one at a time per process, from a program that starts no other children
 // meanwhile.
-// Blocking: until the dataflow has ended.
+// Blocking: until the dataflow has ended; then, writing to the descriptors, until the terminal has
+// taken the runner's output — unless the run was interrupted (SIGINT, SIGTERM, SIGHUP), or is
+// while it waits: then what is left is dropped and counted. Never during the run: node output
+// that the terminal does not take (a paused pager) waits in a bounded buffer, then is dropped and
+// counted (terminal_output.hpp), so Ctrl-C always works.
 // Errors: throws std::system_error when the runner itself cannot be set up (runtime directory,
 // socket, epoll); any node already started is then killed and reaped before the exception leaves.
 // Problems with nodes are never exceptions: they are in the report.
@@ -79,9 +83,13 @@ struct RunOptions {
   std::optional<std::chrono::milliseconds> stop_after;
   /// After Stop, how long nodes have to exit before they are killed.
   std::chrono::milliseconds grace = kDefaultGrace;
-  /// Where node stdout lines go; nullptr = std::cout.
+  /// Where node stdout lines go; nullptr = the process's stdout (descriptor 1), written without
+  /// ever blocking the runner: lines the terminal does not take wait in a bounded buffer
+  /// (TerminalOutput::kDefaultCapacity, terminal_output.hpp), beyond it they are dropped and
+  /// counted (RunReport::terminal_lines_dropped). A stream given here is written directly.
   std::ostream* out = nullptr;
-  /// Where node stderr lines and the runner's own `[dcp] ...` messages go; nullptr = std::cerr.
+  /// Where node stderr lines and the runner's own `[dcp] ...` messages go; nullptr = the process's
+  /// stderr (descriptor 2), bounded and non-blocking as `out`.
   std::ostream* err = nullptr;
   /// How long a connection to the runner's socket has to say Hello before it is closed
   /// (kDefaultHelloTimeout, pending_connections.hpp). At most kMaxPendingConnections wait at once.
@@ -145,6 +153,10 @@ struct RunReport {
   /// Times accepting a connection failed for lack of descriptors (EMFILE, ENFILE, ...): the
   /// runner then stops accepting for a short while instead of retrying at once.
   std::uint64_t accept_pauses = 0;
+  /// Lines (node output, and the runner's own messages on stderr) the terminal did not take: the
+  /// bounded buffer was full, the terminal failed, or the run ended on an interrupt before the
+  /// terminal took them. Only when writing to the descriptors (RunOptions::out / err nullptr).
+  std::uint64_t terminal_lines_dropped = 0;
 
   [[nodiscard]] std::size_t failed_count() const noexcept;
   /// Nodes with NodeReport::reported_errors > 0 (failed or not).
@@ -164,6 +176,7 @@ struct RunReport {
 ///     ...
 ///   [dcp] node 'processor' reported 3 errors that lost work; see its 'dcp:' lines above
 ///   [dcp] input slow/in dropped 93 messages (queue_size 5)
+///   [dcp] 1200 lines of node output were not shown: the terminal did not take them
 /// "dataflow succeeded" only when success().
 [[nodiscard]] std::string format_summary(const RunReport& report);
 

@@ -109,6 +109,12 @@ std::string format_summary(const RunReport& report) {
             " refused (more than " + std::to_string(kMaxPendingConnections) + " waiting), " +
             std::to_string(report.connections_timed_out) + " timed out\n";
   }
+  if (report.terminal_lines_dropped > 0) {
+    text += "[dcp] " + std::to_string(report.terminal_lines_dropped) +
+            (report.terminal_lines_dropped == 1 ? " line" : " lines") +
+            " of node output " + (report.terminal_lines_dropped == 1 ? "was" : "were") +
+            " not shown: the terminal did not take them\n";
+  }
   if (report.accept_pauses > 0) {
     text += "[dcp] accepting connections paused " + std::to_string(report.accept_pauses) +
             " times for lack of file descriptors\n";
