@@ -4,10 +4,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cerrno>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
+#include <optional>
 #include <memory>
 #include <span>
 #include <string>
@@ -263,6 +267,23 @@ OutputSender detail::NodeAccess::make_outputs(std::string node_id, std::vector<s
   return OutputSender(std::move(node_id), std::move(outputs), std::move(sink));
 }
 
+namespace {
+// The runner's start deadline (DCP_START_TIMEOUT_MS, milliseconds), if it told one.
+std::optional<std::chrono::milliseconds> start_timeout_from_environment() {
+  const char* text = std::getenv("DCP_START_TIMEOUT_MS");
+  if (text == nullptr || *text == '\0') return std::nullopt;
+  std::uint64_t value = 0;
+  const char* end = text + std::strlen(text);
+  const auto [stop, error] = std::from_chars(text, end, value);
+  // At most 30 days (the runner's duration limit), so adding the margin cannot overflow.
+  if (error != std::errc() || stop != end || value == 0 || value > 30ull * 24 * 3600 * 1000) {
+    throw NodeError(std::string("dcp: DCP_START_TIMEOUT_MS is '") + text +
+                    "', not a number of milliseconds between 1 and 30 days (it is set by `dcp run --start-timeout`)");
+  }
+  return std::chrono::milliseconds(static_cast<std::int64_t>(value));
+}
+}  // namespace
+
 Node init_node() {
   install_node_error_reporter();
   const char* socket = std::getenv("DCP_RUNNER_SOCKET");
@@ -295,11 +316,14 @@ Node init_node() {
     throw NodeError(std::string("dcp: DCP_RUNNER_SOCKET is set (") + socket +
                     ") but DCP_NODE_SECRET is not: the node must be started by `dcp run`, which sets both");
   }
-  return connect_to_runner(socket, node_id, secret);
+  return connect_to_runner(socket, node_id, secret, start_timeout_from_environment());
 }
 
-Node connect_to_runner(const std::filesystem::path& socket_path, std::string_view node_id, std::string_view secret) {
-  return detail::connect_runner_backend(socket_path, node_id, secret);
+Node connect_to_runner(const std::filesystem::path& socket_path, std::string_view node_id, std::string_view secret,
+                       std::optional<std::chrono::milliseconds> start_timeout) {
+  std::optional<std::chrono::milliseconds> handshake_timeout;
+  if (start_timeout) handshake_timeout = *start_timeout + kHandshakeMargin;
+  return detail::connect_runner_backend(socket_path, node_id, secret, handshake_timeout);
 }
 
 }  // namespace dcp

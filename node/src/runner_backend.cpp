@@ -30,9 +30,6 @@ namespace {
 
 static_assert(kMaxPayloadSize == ipc::kMaxSharedPayload, "dcp::kMaxPayloadSize must match the runner's limit");
 
-/// How long the handshake may take before init_node() gives up on a runner that does not answer.
-constexpr std::chrono::seconds kHandshakeTimeout{60};
-
 /// The connection, shared by the event source and the output sink (which may run on two threads).
 /// It tells the runner the node's error count (ipc::ErrorCount): before any frame, when the count
 /// grew since the last one sent, and one last time when the connection closes (the destructor).
@@ -356,7 +353,7 @@ class RunnerOutputSink final : public OutputSink {
 // ---------------------------------------------------------------------------------------------
 
 Node connect_runner_backend(const std::filesystem::path& socket_path, std::string_view node_id,
-                            std::string_view secret) {
+                            std::string_view secret, std::optional<std::chrono::milliseconds> handshake_timeout) {
   const std::string id(node_id);
   const std::string where = "node '" + id + "', runner socket " + socket_path.string();
   std::vector<std::uint8_t> hello;
@@ -379,10 +376,13 @@ Node connect_runner_backend(const std::filesystem::path& socket_path, std::strin
     if (ipc::send_frame(socket.get(), hello) != ipc::IoStatus::ok) {
       throw NodeError("dcp: " + where + ": the dcp runner closed the connection before the handshake");
     }
-    const auto deadline = std::chrono::steady_clock::now() + kHandshakeTimeout;
+    // The runner holds HelloOk back until every node has connected (its start barrier), and answers
+    // by its start deadline at the latest; waiting less than that would fail a healthy dataflow.
+    const SteadyTime deadline = handshake_timeout ? std::chrono::steady_clock::now() + *handshake_timeout : kNoDeadline;
     if (wait_readable(socket.get(), deadline) == WaitResult::timeout) {
       throw NodeError("dcp: " + where + ": the dcp runner did not answer the handshake within " +
-                      std::to_string(kHandshakeTimeout.count()) + " s");
+                      std::to_string(handshake_timeout->count()) +
+                      " ms (its start deadline plus a margin); is it stopped or overloaded?");
     }
     ipc::ReceivedFrame frame;
     if (ipc::receive_frame(socket.get(), frame) != ipc::IoStatus::ok) {

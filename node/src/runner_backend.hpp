@@ -11,16 +11,20 @@
 // unless Stop / AllInputsClosed was already delivered — then `ended`; sends throw NodeError.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string_view>
 
 #include "dcp/node/node.hpp"
 
 namespace dcp::detail {
 
-/// Connects and performs the handshake. Throws NodeError (unreachable runner, refused node, protocol
-/// error, no answer within the handshake timeout).
+/// Connects and performs the handshake, waiting for the answer at most `handshake_timeout`
+/// (nullopt: until the runner answers or closes the connection; the runner holds the answer back
+/// until every node has connected). Throws NodeError (unreachable runner, refused node, protocol
+/// error, connection closed, no answer within `handshake_timeout`) — never anything else.
 Node connect_runner_backend(const std::filesystem::path& socket_path, std::string_view node_id,
-                            std::string_view secret);
+                            std::string_view secret, std::optional<std::chrono::milliseconds> handshake_timeout);
 
 }  // namespace dcp::detail

@@ -28,6 +28,7 @@
 #include "ipc/protocol.hpp"
 #include "ipc/shared_memory.hpp"
 #include "ipc/socket.hpp"
+#include "support/hang_timeout.hpp"
 #include "support/node_events.hpp"
 #include "support/temp_dir.hpp"
 
@@ -504,8 +505,62 @@ TEST(RunnerBackend, NoRunnerAtThePath_NodeErrorSaysItCannotConnect) {
   EXPECT_NE(error.find("cannot connect to the dcp runner"), std::string::npos) << error;
 }
 
-// Each InitNode test starts and ends without DCP_RUNNER_SOCKET, DCP_NODE_ID, DCP_NODE_SECRET, DORA_NODE_CONFIG.
-using InitNode = dcp::test::CleanNodeEnvironment;
+TEST(RunnerBackend, HandshakeAnswerHeldBackByTheStartBarrier_NodeWaitsForItWithinTheStartDeadline) {
+  FakeRunner runner;
+  runner.run([&](int socket) {
+    // The runner holds HelloOk back until every node has connected: longer than the start timeout
+    // given to the node, but within it plus kHandshakeMargin (the runner answers by its deadline).
+    std::this_thread::sleep_for(600ms);
+    accept_hello(socket, "n", "s", ipc::HelloOk{{}, {}});
+    (void)count_requests_until_hang_up(socket);
+  });
+  { dcp::Node node = dcp::connect_to_runner(runner.socket_path(), "n", "s", 100ms); }
+  runner.join();
+}
+
+// Each InitNode test starts and ends without DCP_RUNNER_SOCKET, DCP_NODE_ID, DCP_NODE_SECRET,
+// DORA_NODE_CONFIG and DCP_START_TIMEOUT_MS.
+class InitNode : public dcp::test::CleanNodeEnvironment {
+ protected:
+  void SetUp() override {
+    CleanNodeEnvironment::SetUp();
+    ::unsetenv("DCP_START_TIMEOUT_MS");
+  }
+  void TearDown() override {
+    ::unsetenv("DCP_START_TIMEOUT_MS");
+    CleanNodeEnvironment::TearDown();
+  }
+};
+
+TEST_F(InitNode, RunnerNeverAnswersTheHandshake_NodeErrorAfterTheRunnersStartDeadlinePlusTheMargin) {
+  FakeRunner runner;
+  ::setenv("DCP_RUNNER_SOCKET", runner.socket_path().c_str(), 1);
+  ::setenv("DCP_NODE_ID", "n", 1);
+  ::setenv("DCP_NODE_SECRET", "s", 1);
+  ::setenv("DCP_START_TIMEOUT_MS", "100", 1);  // what `dcp run --start-timeout 100ms` tells its nodes
+  runner.run([&](int socket) {
+    require(receive(socket).has_value(), "expected hello");
+    require(!receive(socket).has_value(), "expected the node to hang up");  // no answer: the node gives up
+  });
+  const auto started = std::chrono::steady_clock::now();
+  const std::string message = node_error_of([] { (void)dcp::init_node(); });
+  const auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_NE(message.find("did not answer the handshake within 2100 ms"), std::string::npos) << message;
+  EXPECT_GE(waited, 100ms + dcp::kHandshakeMargin);
+  EXPECT_LT(waited, dcp::test::kHangTimeout);  // not the old fixed 60 s
+  runner.join();
+}
+
+TEST_F(InitNode, MalformedStartTimeout_NodeErrorNamesTheVariable) {
+  ::setenv("DCP_RUNNER_SOCKET", "/nonexistent/runner.sock", 1);
+  ::setenv("DCP_NODE_ID", "n", 1);
+  ::setenv("DCP_NODE_SECRET", "s", 1);
+  for (const char* bad : {"abc", "10s", "0", "-5", "99999999999999999999"}) {
+    ::setenv("DCP_START_TIMEOUT_MS", bad, 1);
+    const std::string message = node_error_of([] { (void)dcp::init_node(); });
+    EXPECT_NE(message.find("DCP_START_TIMEOUT_MS is '" + std::string(bad) + "'"), std::string::npos) << message;
+  }
+}
 
 TEST_F(InitNode, WithoutRunnerSocket_NodeErrorExplainsHowToRunTheNode) {
   const std::string message = node_error_of([] { (void)dcp::init_node(); });

@@ -1,5 +1,5 @@
-// `dcp run <dataflow.yml> [--stop-after DURATION] [--grace DURATION] [--hello-timeout DURATION] [--no-build]` — runs a
-// dataflow locally.
+// `dcp run <dataflow.yml> [--stop-after DURATION] [--grace DURATION] [--hello-timeout DURATION]
+// [--start-timeout DURATION] [--no-build]` — runs a dataflow locally.
 //
 // Loads and validates the dataflow; refuses what Dora accepts but dcp run cannot do yet
 // (Dataflow::run_limitations, e.g. "'restart_policy' is not supported by dcp run yet", each with
@@ -13,13 +13,14 @@
 //
 // Ctrl-C (SIGINT), SIGTERM or SIGHUP — or --stop-after elapsing — sends Stop to every node; nodes
 // still running after the grace period (--grace, default 5s) are killed. A second Ctrl-C kills at
-// once. The command returns when every node has ended.
+// once. The command returns when every node has ended. A node that is still alive but has not
+// connected --start-timeout (default 60s) after its start is named, killed, and the others get Stop.
 //
 // Exit status (also in `dcp run --help`):
 //   0  every node exited with code 0 and none reported errors;
-//   1  a node failed (non-zero exit, signal, killed after the grace period, could not start, broke
-//      the protocol), or the dataflow is invalid, or a build command failed, or the runner could
-//      not start;
+//   1  a node failed (non-zero exit, signal, killed after the grace period, did not connect within
+//      --start-timeout, could not start, broke the protocol), or the dataflow is invalid, or a build
+//      command failed, or the runner could not start;
 //   2  usage error (e.g. a malformed duration);
 //   3  no node failed, but a node reported errors that lost work (dcp::report_error(): a posted
 //      task that threw, ...; its `dcp:` lines are in its stderr, the summary names it).
@@ -51,6 +52,7 @@ Subcommand add_run_command(CLI::App& parent) {
     std::string stop_after;
     std::string grace;
     std::string hello_timeout;
+    std::string start_timeout;
     bool no_build = false;
   };
   auto options = std::make_shared<Options>();
@@ -59,7 +61,8 @@ Subcommand add_run_command(CLI::App& parent) {
   app->footer(
       "Exit status:\n"
       "  0  every node exited with code 0 and none reported errors\n"
-      "  1  a node failed (non-zero exit, signal, killed, could not start, protocol error),\n"
+      "  1  a node failed (non-zero exit, signal, killed, did not connect within --start-timeout,\n"
+      "     could not start, protocol error),\n"
       "     the dataflow is invalid, a build command failed, or the runner could not start\n"
       "  2  usage error\n"
       "  3  no node failed, but a node reported errors that lost work (see its 'dcp:' lines)");
@@ -75,6 +78,11 @@ Subcommand add_run_command(CLI::App& parent) {
                   "How long a connection to the runner has to say Hello before it is closed (default " +
                       dcp::runner::format_duration(dcp::runner::kDefaultHelloTimeout) + ")")
       ->type_name("DURATION");
+  app->add_option("--start-timeout", options->start_timeout,
+                  "How long a node has from its start to connect to the runner; a node still not connected "
+                  "is killed and the others are stopped (default " +
+                      dcp::runner::format_duration(dcp::runner::kDefaultStartTimeout) + ")")
+      ->type_name("DURATION");
   app->add_flag("--no-build", options->no_build,
                 "Do not run the nodes' `build` commands first (see `dcp build`)");
 
@@ -87,6 +95,12 @@ Subcommand add_run_command(CLI::App& parent) {
       if (!options->grace.empty()) run_options.grace = dcp::runner::parse_duration(options->grace);
       if (!options->hello_timeout.empty()) {
         run_options.hello_timeout = dcp::runner::parse_duration(options->hello_timeout);
+      }
+      if (!options->start_timeout.empty()) {
+        run_options.start_timeout = dcp::runner::parse_duration(options->start_timeout);
+        if (run_options.start_timeout.count() == 0) {
+          throw std::invalid_argument("--start-timeout must be longer than 0s (nodes need time to connect)");
+        }
       }
     } catch (const std::invalid_argument& e) {
       err << "dcp run: " << e.what() << '\n';

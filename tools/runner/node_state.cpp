@@ -11,6 +11,7 @@ const char* to_string(ProcessState state) noexcept {
     case ProcessState::running: return "running";
     case ProcessState::killed_after_grace: return "killed_after_grace";
     case ProcessState::killed_on_interrupt: return "killed_on_interrupt";
+    case ProcessState::killed_at_start_deadline: return "killed_at_start_deadline";
     case ProcessState::ended: return "ended";
     case ProcessState::failed_to_start: return "failed_to_start";
   }
@@ -41,9 +42,11 @@ bool allowed(ProcessState from, ProcessState to) noexcept {
   using enum ProcessState;
   switch (from) {
     case not_started: return to == running || to == failed_to_start;
-    case running: return to == killed_after_grace || to == killed_on_interrupt || to == ended;
+    case running:
+      return to == killed_after_grace || to == killed_on_interrupt || to == killed_at_start_deadline || to == ended;
     case killed_after_grace:
-    case killed_on_interrupt: return to == ended;
+    case killed_on_interrupt:
+    case killed_at_start_deadline: return to == ended;
     case ended:
     case failed_to_start: return false;
   }

@@ -11,6 +11,7 @@
 //     not_started --spawn failed--> failed_to_start
 //     running --SIGKILL after the grace period--> killed_after_grace --reaped--> ended
 //     running --SIGKILL on a second interrupt--> killed_on_interrupt --reaped--> ended
+//     running --SIGKILL, not connected by the start deadline--> killed_at_start_deadline --reaped--> ended
 //
 //   Link (connections.hpp): the node's connection.
 //     waiting --Hello accepted--> connected --HelloOk sent (start barrier released)--> open
@@ -37,7 +38,15 @@
 
 namespace dcp::runner {
 
-enum class ProcessState { not_started, running, killed_after_grace, killed_on_interrupt, ended, failed_to_start };
+enum class ProcessState {
+  not_started,
+  running,
+  killed_after_grace,
+  killed_on_interrupt,
+  killed_at_start_deadline,
+  ended,
+  failed_to_start,
+};
 enum class LinkState { waiting, connected, open, gone };
 enum class StreamState { open, stop_pending, draining, ended };
 
@@ -66,12 +75,12 @@ class NodeLifecycle {
 
   /// Started and not reaped yet (running or being killed).
   [[nodiscard]] bool process_alive() const noexcept {
-    return process_ == ProcessState::running || process_ == ProcessState::killed_after_grace ||
-           process_ == ProcessState::killed_on_interrupt;
+    return process_ == ProcessState::running || kill_sent();
   }
-  /// A SIGKILL was sent (after the grace period or on a second interrupt).
+  /// A SIGKILL was sent (after the grace period, on a second interrupt, or at the start deadline).
   [[nodiscard]] bool kill_sent() const noexcept {
-    return process_ == ProcessState::killed_after_grace || process_ == ProcessState::killed_on_interrupt;
+    return process_ == ProcessState::killed_after_grace || process_ == ProcessState::killed_on_interrupt ||
+           process_ == ProcessState::killed_at_start_deadline;
   }
   /// Its authenticated connection is open (HelloOk sent or held back).
   [[nodiscard]] bool has_connection() const noexcept {

@@ -10,8 +10,8 @@
 //
 // Shape of the loop. Everything is a file descriptor in one epoll set (level-triggered): the
 // listening socket, each node connection, each node's stdout and stderr pipes, one timerfd per
-// distinct timer period, one-shot timerfds for --stop-after, the grace period and the start-up
-// warning, and a signalfd for SIGINT/SIGTERM/SIGHUP/SIGCHLD. Handlers never block: sockets and
+// distinct timer period, one-shot timerfds for --stop-after, the grace period, the start-up
+// warning and the start deadline, and a signalfd for SIGINT/SIGTERM/SIGHUP/SIGCHLD. Handlers never block: sockets and
 // pipes are non-blocking, a frame that cannot be sent yet waits in the connection's outbox.
 //
 // Robustness. Whatever a node sends is decoded and checked; anything wrong ends in
@@ -21,6 +21,7 @@
 // std::logic_error, which the loop reports as an internal error and answers by stopping the run.
 #include "runner/runner.hpp"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -57,6 +58,7 @@
 #include "runner/runtime_directory.hpp"
 #include "runner/secret.hpp"
 #include "runner/supervisor.hpp"
+#include "runner/terminal_output.hpp"
 
 namespace dcp::runner {
 namespace {
@@ -72,6 +74,8 @@ constexpr std::chrono::milliseconds kStartWarningDelay = 10s;
 // When accept fails for lack of descriptors, how long the listening socket is left alone (a
 // level-triggered listener with a connection it cannot accept would wake the loop at once, forever).
 constexpr std::chrono::milliseconds kAcceptRetryDelay = 100ms;
+// While the terminal has not taken all of the runner's output, how often the loop retries.
+constexpr int kTerminalRetryMs = 20;
 
 [[noreturn]] void throw_errno(const std::string& what) {
   throw std::system_error(errno, std::generic_category(), "dcp run: " + what);
@@ -93,6 +97,7 @@ enum class Source : std::uint64_t {
   stop_after,
   grace,
   start_warning,
+  start_deadline,
   hello_deadline,
   accept_retry,
   timer,        // value: index into timers_
@@ -145,6 +150,7 @@ struct NodeState {
   const dataflow::Node* spec;
   std::string secret;
   pid_t pid = -1;
+  std::chrono::steady_clock::time_point started_at;  // when it was spawned: its start deadline counts from here
   NodeLifecycle state;                   // process, link and stream machines (node_state.hpp)
   std::uint64_t connection = 0;          // its connection's id while state.has_connection()
   bool next_event_outstanding = false;   // the one NextEvent the protocol allows waits for its answer
@@ -167,8 +173,8 @@ class Runner {
   Runner(const dataflow::Dataflow& dataflow, const RunOptions& options)
       : dataflow_(dataflow),
         options_(options),
-        out_(options.out != nullptr ? options.out : &std::cout),
-        err_(options.err != nullptr ? options.err : &std::cerr),
+        out_(terminal(options.out, STDOUT_FILENO)),
+        err_(terminal(options.err, STDERR_FILENO)),
         pending_(kMaxPendingConnections, options.hello_timeout) {}
 
   Runner(const Runner&) = delete;
@@ -193,12 +199,18 @@ class Runner {
     }
     check_barrier();
     if (options_.stop_after) arm_once(stop_after_timer_.get(), *options_.stop_after);
-    if (!released_) arm_once(start_warning_timer_.get(), kStartWarningDelay);
+    if (!released_) {
+      if (kStartWarningDelay < options_.start_timeout) arm_once(start_warning_timer_.get(), kStartWarningDelay);
+      arm_start_deadline();
+    }
     flush();
 
     std::array<epoll_event, 64> events{};
     while (running_count_ > 0) {
-      const int ready = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), -1);
+      // Output the terminal did not take yet is retried soon (it is not in the epoll set: a regular
+      // file cannot be, and watching a shared terminal for POLLOUT all the time would spin).
+      const int timeout = out_->pending() > 0 || err_->pending() > 0 ? kTerminalRetryMs : -1;
+      const int ready = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout);
       if (ready < 0) {
         if (errno == EINTR) continue;
         throw_errno("epoll_wait");
@@ -251,6 +263,8 @@ class Runner {
     watch(grace_timer_.get(), token(Source::grace));
     start_warning_timer_ = make_timerfd();
     watch(start_warning_timer_.get(), token(Source::start_warning));
+    start_deadline_timer_ = make_timerfd();
+    watch(start_deadline_timer_.get(), token(Source::start_deadline));
     hello_deadline_timer_ = make_timerfd();
     watch(hello_deadline_timer_.get(), token(Source::hello_deadline));
     accept_retry_timer_ = make_timerfd();
@@ -265,8 +279,10 @@ class Runner {
     const dataflow::Node& spec = *node.spec;
     try {
       node.secret = make_secret();
-      SpawnedProcess process =
-          spawn_process(node_spawn_request(spec, dataflow_.base_dir, runtime_->socket_path(), node.secret));
+      SpawnRequest request = node_spawn_request(spec, dataflow_.base_dir, runtime_->socket_path(), node.secret);
+      tell_start_timeout(request.environment);
+      node.started_at = std::chrono::steady_clock::now();
+      SpawnedProcess process = spawn_process(request);
       node.pid = process.pid;
       node.report.pid = process.pid;
       node.state.move_to(ProcessState::running);
@@ -282,6 +298,14 @@ class Runner {
       node.report.start_error = e.code().message();
       say("node '" + spec.id + "' failed to start: " + e.what());
     }
+  }
+
+  // The node library waits for HelloOk as long as the runner lets it start (runner_backend.cpp):
+  // DCP_START_TIMEOUT_MS, replacing any value the node's `env` or the inherited environment has.
+  void tell_start_timeout(std::vector<std::string>& environment) const {
+    static constexpr std::string_view kName = "DCP_START_TIMEOUT_MS=";
+    std::erase_if(environment, [](const std::string& variable) { return variable.starts_with(kName); });
+    environment.push_back(std::string(kName) + std::to_string(options_.start_timeout.count()));
   }
 
   // ----- epoll plumbing --------------------------------------------------------------------------
@@ -318,6 +342,9 @@ class Runner {
       case Source::start_warning:
         if (consume_timer(start_warning_timer_.get()) > 0) on_start_warning();
         break;
+      case Source::start_deadline:
+        if (consume_timer(start_deadline_timer_.get()) > 0) on_start_deadline();
+        break;
       case Source::hello_deadline:
         if (consume_timer(hello_deadline_timer_.get()) > 0) on_hello_deadline();
         break;
@@ -343,11 +370,43 @@ class Runner {
 
   // ----- messages ----------------------------------------------------------------------------------
 
-  void say(const std::string& text) { *err_ << "[dcp] " << text << '\n'; }
+  // The runner's stdout or stderr: `stream` when given, else the descriptor, bounded and never
+  // blocking (terminal_output.hpp).
+  static std::unique_ptr<TerminalOutput> terminal(std::ostream* stream, int fd) {
+    return stream != nullptr ? std::make_unique<TerminalOutput>(*stream) : std::make_unique<TerminalOutput>(fd);
+  }
+
+  void say(const std::string& text) { (void)err_->write_line("[dcp] ", text); }
 
   void flush() {
     out_->flush();
     err_->flush();
+  }
+
+  // At the end: waits until the terminal has taken the runner's output, except after an interrupt
+  // (Ctrl-C, SIGTERM, SIGHUP) — then, or when one arrives while waiting, what is left is dropped
+  // and counted, so a paused pager cannot keep the run from ending once the user asked it to.
+  void drain_terminal() {
+    for (;;) {
+      flush();
+      if (out_->pending() == 0 && err_->pending() == 0) return;
+      if (interrupted_) break;
+      std::array<pollfd, 3> waits{};
+      nfds_t count = 0;
+      waits[count++] = pollfd{signal_fd_.get(), POLLIN, 0};
+      for (const TerminalOutput* terminal : {out_.get(), err_.get()}) {
+        if (terminal->pending() > 0) waits[count++] = pollfd{terminal->fd(), POLLOUT, 0};
+      }
+      if (::poll(waits.data(), count, -1) < 0 && errno != EINTR) break;
+      if ((waits[0].revents & POLLIN) != 0) {
+        signalfd_siginfo info{};
+        while (::read(signal_fd_.get(), &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info))) {
+          if (info.ssi_signo != SIGCHLD) interrupted_ = true;
+        }
+      }
+    }
+    out_->discard_pending();
+    err_->discard_pending();
   }
 
   void internal_error(const std::string& what) {
@@ -362,9 +421,9 @@ class Runner {
   void read_pipe(NodeState& node, bool is_stderr, bool to_end) {
     ipc::FileDescriptor& pipe = is_stderr ? node.stderr_pipe : node.stdout_pipe;
     LineSplitter& lines = is_stderr ? node.stderr_lines : node.stdout_lines;
-    std::ostream& stream = is_stderr ? *err_ : *out_;
+    TerminalOutput& terminal = is_stderr ? *err_ : *out_;
     const std::string prefix = "[" + node.spec->id + (is_stderr ? "!] " : "] ");
-    const LineSplitter::Emit emit = [&](std::string_view line) { stream << prefix << line << '\n'; };
+    const LineSplitter::Emit emit = [&](std::string_view line) { (void)terminal.write_line(prefix, line); };
     std::array<char, 64 * 1024> buffer{};
     std::size_t total = 0;
     // Even "to the end" is bounded: a node's child may still hold the pipe and keep writing.
@@ -785,7 +844,46 @@ class Runner {
       if (node.state.process_alive() && node.state.link() == LinkState::waiting) waiting.push_back("'" + node.spec->id + "'");
     }
     say("still waiting for " + join_ids(waiting) +
-        " to connect; the dataflow starts once every node has connected (a node connects in dcp::init_node())");
+        " to connect; the dataflow starts once every node has connected (a node connects in dcp::init_node()); "
+        "a node not connected " + format_duration(options_.start_timeout) + " after its start is killed (--start-timeout)");
+  }
+
+  // The start deadline: a node alive but still waiting to connect start_timeout after its start.
+  [[nodiscard]] bool waiting_to_connect(const NodeState& node) const {
+    return node.state.process() == ProcessState::running && node.state.link() == LinkState::waiting;
+  }
+
+  // Arms the start-deadline timer for the earliest deadline of a node still waiting to connect.
+  void arm_start_deadline() {
+    std::optional<std::chrono::steady_clock::time_point> earliest;
+    for (const NodeState& node : nodes_) {
+      if (!waiting_to_connect(node)) continue;
+      const auto deadline = node.started_at + options_.start_timeout;
+      if (!earliest || deadline < *earliest) earliest = deadline;
+    }
+    if (!earliest) return;
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(*earliest - std::chrono::steady_clock::now());
+    arm_once(start_deadline_timer_.get(), std::max(left, std::chrono::milliseconds(0)));
+  }
+
+  // Nodes past their deadline are named and killed; the others get Stop (the run fails: a killed
+  // node counts as failed). Once the barrier is released (everyone connected, or Stop already
+  // sent) the grace period deals with stragglers instead.
+  void on_start_deadline() {
+    if (released_ || stopping_) return;
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::string> late;
+    for (NodeState& node : nodes_) {
+      if (!waiting_to_connect(node) || now < node.started_at + options_.start_timeout) continue;
+      late.push_back("'" + node.spec->id + "'");
+      say("node '" + node.spec->id + "' did not connect within " + format_duration(options_.start_timeout) +
+          " of its start (--start-timeout): killing it");
+      kill_node(node);
+      node.state.move_to(ProcessState::killed_at_start_deadline);
+    }
+    if (late.empty()) return arm_start_deadline();
+    request_stop((late.size() == 1 ? "node " : "nodes ") + join_ids(late) + " did not connect within " +
+                 format_duration(options_.start_timeout) + " of " + (late.size() == 1 ? "its" : "their") + " start");
   }
 
   // ----- timers ----------------------------------------------------------------------------------
@@ -854,6 +952,7 @@ class Runner {
       if (got != static_cast<ssize_t>(sizeof(info))) break;
       const int signal = static_cast<int>(info.ssi_signo);
       if (signal == SIGCHLD) continue;
+      interrupted_ = true;
       if (!stopping_) {
         request_stop("interrupted by " + signal_name(signal));
       } else {
@@ -909,9 +1008,9 @@ class Runner {
         ipc::FileDescriptor& pipe = is_stderr ? node.stderr_pipe : node.stdout_pipe;
         LineSplitter& lines = is_stderr ? node.stderr_lines : node.stdout_lines;
         if (pipe) {
-          std::ostream& stream = is_stderr ? *err_ : *out_;
+          TerminalOutput& terminal = is_stderr ? *err_ : *out_;
           const std::string prefix = "[" + node.spec->id + (is_stderr ? "!] " : "] ");
-          lines.finish([&](std::string_view line) { stream << prefix << line << '\n'; });
+          lines.finish([&](std::string_view line) { (void)terminal.write_line(prefix, line); });
           unwatch(pipe.get());
           pipe.reset();
         }
@@ -920,10 +1019,12 @@ class Runner {
     connections_.clear();
     listener_.reset();
     runtime_->remove();
-    flush();
+    drain_terminal();
+    report_.terminal_lines_dropped = out_->dropped_lines() + err_->dropped_lines();
 
     report_.dataflow = dataflow_.name;
     report_.grace = options_.grace;
+    report_.start_timeout = options_.start_timeout;
     for (NodeState& node : nodes_) {
       node.report.inputs_dropped = node.inputs.dropped_total();
       for (std::size_t i = 0; i < node.inputs.dropped().size(); ++i) {
@@ -939,8 +1040,8 @@ class Runner {
 
   const dataflow::Dataflow& dataflow_;
   const RunOptions& options_;
-  std::ostream* out_;
-  std::ostream* err_;
+  std::unique_ptr<TerminalOutput> out_;  // never null
+  std::unique_ptr<TerminalOutput> err_;  // never null
 
   SignalSetup signals_;
   std::optional<DescriptorLimit> descriptor_limit_;
@@ -951,6 +1052,7 @@ class Runner {
   ipc::FileDescriptor stop_after_timer_;
   ipc::FileDescriptor grace_timer_;
   ipc::FileDescriptor start_warning_timer_;
+  ipc::FileDescriptor start_deadline_timer_;
   ipc::FileDescriptor hello_deadline_timer_;
   ipc::FileDescriptor accept_retry_timer_;
   PendingConnections pending_;
@@ -966,12 +1068,17 @@ class Runner {
   std::size_t running_count_ = 0;
   bool released_ = false;
   bool stopping_ = false;
+  bool interrupted_ = false;  // a SIGINT, SIGTERM or SIGHUP arrived
   RunReport report_;
 };
 
 }  // namespace
 
 RunReport run_dataflow(const dataflow::Dataflow& dataflow, const RunOptions& options) {
+  // What the program wrote through std::cout / std::cerr comes before what the runner writes to
+  // the descriptors directly.
+  if (options.out == nullptr) std::cout.flush();
+  if (options.err == nullptr) std::cerr.flush();
   Runner runner(dataflow, options);
   return runner.run();
 }

@@ -21,7 +21,11 @@
 //   - Connect. A node connects and says Hello with its id and secret; the runner also checks the
 //     peer's pid (SO_PEERCRED) is the node's process or in its process group. The answer (HelloOk)
 //     is held back until every node has connected or ended, then the timers start — as Dora starts a
-//     dataflow once all its nodes are ready, so no early message is lost.
+//     dataflow once all its nodes are ready, so no early message is lost. The runner owns the start
+//     deadline: a node still alive but not connected RunOptions::start_timeout (default 60 s) after
+//     its start is reported ("node 'x' did not connect within 60s of its start"), killed, and the
+//     others get Stop; the run fails. Each node is told the deadline (DCP_START_TIMEOUT_MS), so the
+//     node library waits at the barrier as long as the runner does.
 //   - Route. Each output goes to every input that reads it; each input has its own queue of
 //     `queue_size` (default 10) and drops its oldest message when full. Payloads of 4 KiB and more
 //     arrive as sealed memfds, checked and forwarded to every reader without a copy.
@@ -46,7 +50,11 @@
 // nodes are started, raises its soft RLIMIT_NOFILE to the hard limit (queued shared-memory messages
 // hold descriptors). Run one at a time per process, from a program that starts no other children
 // meanwhile.
-// Blocking: until the dataflow has ended.
+// Blocking: until the dataflow has ended; then, writing to the descriptors, until the terminal has
+// taken the runner's output — unless the run was interrupted (SIGINT, SIGTERM, SIGHUP), or is
+// while it waits: then what is left is dropped and counted. Never during the run: node output
+// that the terminal does not take (a paused pager) waits in a bounded buffer, then is dropped and
+// counted (terminal_output.hpp), so Ctrl-C always works.
 // Errors: throws std::system_error when the runner itself cannot be set up (runtime directory,
 // socket, epoll); any node already started is then killed and reaped before the exception leaves.
 // Problems with nodes are never exceptions: they are in the report.
@@ -67,19 +75,28 @@ namespace dcp::runner {
 
 /// Dora stops nodes after a grace period too; dcp's default (see docs/runner.md).
 inline constexpr std::chrono::milliseconds kDefaultGrace{5000};
+/// How long a node has from its start to connect (say Hello) before it is killed (docs/runner.md).
+inline constexpr std::chrono::milliseconds kDefaultStartTimeout{60000};
 
 struct RunOptions {
   /// Stop the dataflow (as Ctrl-C would) after this long; nullopt = run until the nodes end.
   std::optional<std::chrono::milliseconds> stop_after;
   /// After Stop, how long nodes have to exit before they are killed.
   std::chrono::milliseconds grace = kDefaultGrace;
-  /// Where node stdout lines go; nullptr = std::cout.
+  /// Where node stdout lines go; nullptr = the process's stdout (descriptor 1), written without
+  /// ever blocking the runner: lines the terminal does not take wait in a bounded buffer
+  /// (TerminalOutput::kDefaultCapacity, terminal_output.hpp), beyond it they are dropped and
+  /// counted (RunReport::terminal_lines_dropped). A stream given here is written directly.
   std::ostream* out = nullptr;
-  /// Where node stderr lines and the runner's own `[dcp] ...` messages go; nullptr = std::cerr.
+  /// Where node stderr lines and the runner's own `[dcp] ...` messages go; nullptr = the process's
+  /// stderr (descriptor 2), bounded and non-blocking as `out`.
   std::ostream* err = nullptr;
   /// How long a connection to the runner's socket has to say Hello before it is closed
   /// (kDefaultHelloTimeout, pending_connections.hpp). At most kMaxPendingConnections wait at once.
   std::chrono::milliseconds hello_timeout = kDefaultHelloTimeout;
+  /// How long a node has from its start to connect and say Hello. A node still alive and not
+  /// connected then is killed (NodeEnd::killed_at_start_deadline) and the others get Stop.
+  std::chrono::milliseconds start_timeout = kDefaultStartTimeout;
 };
 
 /// How a node ended.
@@ -88,6 +105,7 @@ enum class NodeEnd {
   signaled,             ///< killed by a signal it did not get from the runner (NodeReport::signal)
   killed_after_grace,   ///< still running when the grace period after Stop ran out
   killed_on_interrupt,  ///< killed because of a second Ctrl-C / SIGTERM
+  killed_at_start_deadline,  ///< alive but not connected RunOptions::start_timeout after its start
   failed_to_start,      ///< its executable could not be started (NodeReport::start_error)
 };
 
@@ -116,14 +134,17 @@ struct NodeReport {
   /// A non-zero exit, a signal, a kill, a failed start or a protocol error.
   [[nodiscard]] bool failed() const noexcept;
   /// "exit code 0", "exit code 3", "signal SIGSEGV", "killed after the 5s grace period",
-  /// "killed (second interrupt)", "failed to start: ...", each + ", protocol error" when there was one.
-  [[nodiscard]] std::string describe_end(std::chrono::milliseconds grace) const;
+  /// "killed (second interrupt)", "killed: did not connect within 60s", "failed to start: ...",
+  /// each + ", protocol error" when there was one.
+  [[nodiscard]] std::string describe_end(std::chrono::milliseconds grace,
+                                         std::chrono::milliseconds start_timeout = kDefaultStartTimeout) const;
 };
 
 struct RunReport {
   std::string dataflow;            ///< Dataflow::name
   std::vector<NodeReport> nodes;   ///< in the dataflow's order
   std::chrono::milliseconds grace = kDefaultGrace;
+  std::chrono::milliseconds start_timeout = kDefaultStartTimeout;
   std::string stop_reason;         ///< why Stop was sent ("" when the nodes ended by themselves)
   /// Connections without a Hello: refused because kMaxPendingConnections already waited, and
   /// closed because they did not say Hello within RunOptions::hello_timeout.
@@ -132,6 +153,10 @@ struct RunReport {
   /// Times accepting a connection failed for lack of descriptors (EMFILE, ENFILE, ...): the
   /// runner then stops accepting for a short while instead of retrying at once.
   std::uint64_t accept_pauses = 0;
+  /// Lines (node output, and the runner's own messages on stderr) the terminal did not take: the
+  /// bounded buffer was full, the terminal failed, or the run ended on an interrupt before the
+  /// terminal took them. Only when writing to the descriptors (RunOptions::out / err nullptr).
+  std::uint64_t terminal_lines_dropped = 0;
 
   [[nodiscard]] std::size_t failed_count() const noexcept;
   /// Nodes with NodeReport::reported_errors > 0 (failed or not).
@@ -151,6 +176,7 @@ struct RunReport {
 ///     ...
 ///   [dcp] node 'processor' reported 3 errors that lost work; see its 'dcp:' lines above
 ///   [dcp] input slow/in dropped 93 messages (queue_size 5)
+///   [dcp] 1200 lines of node output were not shown: the terminal did not take them
 /// "dataflow succeeded" only when success().
 [[nodiscard]] std::string format_summary(const RunReport& report);
 

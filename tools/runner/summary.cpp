@@ -17,18 +17,20 @@ bool NodeReport::failed() const noexcept {
     case NodeEnd::signaled:
     case NodeEnd::killed_after_grace:
     case NodeEnd::killed_on_interrupt:
+    case NodeEnd::killed_at_start_deadline:
     case NodeEnd::failed_to_start: return true;
   }
   return true;
 }
 
-std::string NodeReport::describe_end(std::chrono::milliseconds grace) const {
+std::string NodeReport::describe_end(std::chrono::milliseconds grace, std::chrono::milliseconds start_timeout) const {
   std::string text;
   switch (end) {
     case NodeEnd::exited: text = "exit code " + std::to_string(exit_code); break;
     case NodeEnd::signaled: text = "signal " + signal_name(signal); break;
     case NodeEnd::killed_after_grace: text = "killed after the " + format_duration(grace) + " grace period"; break;
     case NodeEnd::killed_on_interrupt: text = "killed (second interrupt)"; break;
+    case NodeEnd::killed_at_start_deadline: text = "killed: did not connect within " + format_duration(start_timeout); break;
     case NodeEnd::failed_to_start: text = "failed to start: " + start_error; break;
   }
   if (!protocol_error.empty()) text += ", protocol error";
@@ -69,7 +71,7 @@ std::string format_summary(const RunReport& report) {
   const std::vector<std::string> headers = {"node", "pid", "ended", "outputs sent", "inputs delivered", "inputs dropped"};
   std::vector<std::vector<std::string>> rows;
   for (const NodeReport& node : report.nodes) {
-    rows.push_back({node.id, node.pid > 0 ? std::to_string(node.pid) : "-", node.describe_end(report.grace),
+    rows.push_back({node.id, node.pid > 0 ? std::to_string(node.pid) : "-", node.describe_end(report.grace, report.start_timeout),
                     std::to_string(node.outputs_sent), std::to_string(node.inputs_delivered),
                     std::to_string(node.inputs_dropped)});
   }
@@ -106,6 +108,12 @@ std::string format_summary(const RunReport& report) {
     text += "[dcp] connections without Hello: " + std::to_string(report.connections_refused) +
             " refused (more than " + std::to_string(kMaxPendingConnections) + " waiting), " +
             std::to_string(report.connections_timed_out) + " timed out\n";
+  }
+  if (report.terminal_lines_dropped > 0) {
+    text += "[dcp] " + std::to_string(report.terminal_lines_dropped) +
+            (report.terminal_lines_dropped == 1 ? " line" : " lines") +
+            " of node output " + (report.terminal_lines_dropped == 1 ? "was" : "were") +
+            " not shown: the terminal did not take them\n";
   }
   if (report.accept_pauses > 0) {
     text += "[dcp] accepting connections paused " + std::to_string(report.accept_pauses) +

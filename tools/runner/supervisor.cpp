@@ -93,6 +93,8 @@ ProcessEnd ended_as(int wait_status, ProcessState before_reaping) noexcept {
       end.end = NodeEnd::killed_after_grace;
     } else if (end.signal == SIGKILL && before_reaping == ProcessState::killed_on_interrupt) {
       end.end = NodeEnd::killed_on_interrupt;
+    } else if (end.signal == SIGKILL && before_reaping == ProcessState::killed_at_start_deadline) {
+      end.end = NodeEnd::killed_at_start_deadline;
     } else {
       end.end = NodeEnd::signaled;
     }

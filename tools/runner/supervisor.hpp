@@ -2,7 +2,8 @@
 // needs, starting a node's process, killing it, reaping children and naming how one ended.
 //
 // What it is for: the runner's event loop (runner.cpp) drives each node's process machine
-// (node_state.hpp: not_started -> running -> [killed_after_grace | killed_on_interrupt] -> ended,
+// (node_state.hpp: not_started -> running -> [killed_after_grace | killed_on_interrupt |
+// killed_at_start_deadline] -> ended,
 // or failed_to_start) with these pieces:
 //   - SignalSetup for the run: SIGINT, SIGTERM, SIGHUP and SIGCHLD blocked (read from a signalfd),
 //     SIGPIPE ignored; DescriptorLimit: the soft RLIMIT_NOFILE raised to the hard limit.

@@ -578,6 +578,36 @@ TEST(DcpRun, SigtermThenSecondSignal_KillsAtOnceWithoutWaitingForTheGracePeriod)
   EXPECT_EQ(r.summary.at("stubborn").ended, "killed (second interrupt)") << r.dump();
 }
 
+TEST(DcpRun, NodeNotConnectedByTheStartDeadline_IsNamedAndKilled_OthersStopCleanly_Exit1) {
+  const RunResult r = run_dcp({"--start-timeout", "2s", dataflow("start_deadline")});
+  EXPECT_EQ(r.exit_code, 1) << r.dump();
+  EXPECT_TRUE(r.stderr_has("[dcp] node 'sleeper' did not connect within 2s of its start (--start-timeout): killing it"));
+  EXPECT_TRUE(r.stderr_has("(stopped: node 'sleeper' did not connect within 2s of its start)"));
+  EXPECT_TRUE(r.stderr_has("[dcp] dataflow failed: 1 of 2 nodes failed"));
+  EXPECT_EQ(r.summary.at("sleeper").ended, "killed: did not connect within 2s") << r.dump();
+  // The node that had connected waited at the start barrier, then got Stop and exited normally.
+  EXPECT_TRUE(r.stdout_has("[waiter] ready"));
+  EXPECT_TRUE(r.stdout_has("[waiter] stop"));
+  EXPECT_EQ(r.summary.at("waiter").ended, "exit code 0") << r.dump();
+  EXPECT_LT(r.elapsed, 20s) << r.dump();  // the deadline, not the sleeper's 10 minutes
+}
+
+TEST(DcpRun, NodeConnectingLateWithinTheStartDeadline_ItsReaderWaitsAtTheBarrier_RunSucceeds) {
+  // `early` connects at once and waits for `late` (3 s); its own env asks for a 200 ms start
+  // timeout (200 ms + the 2 s margin < 3 s), but the runner tells it its own deadline instead.
+  const RunResult r = run_dcp({"--start-timeout", "20s", dataflow("late_connect")});
+  EXPECT_EQ(r.exit_code, 0) << r.dump();
+  EXPECT_TRUE(r.stdout_has("[early] result received=5 order=ok"));
+  EXPECT_TRUE(r.stdout_has("[late] result sent=5"));
+  EXPECT_EQ(r.summary.at("early").ended, "exit code 0") << r.dump();
+}
+
+TEST(DcpRun, StartTimeoutOfZero_IsAUsageError_Exit2) {
+  const RunResult r = run_dcp({"--start-timeout", "0s", dataflow("routing")});
+  EXPECT_EQ(r.exit_code, 2) << r.dump();
+  EXPECT_TRUE(r.stderr_has("--start-timeout must be longer than 0s"));
+}
+
 TEST(DcpRun, UsageErrors_MalformedDurationExit2_InvalidDataflowExit1) {
   const RunResult bad_duration = run_dcp({"--grace", "5", dataflow("routing")});
   EXPECT_EQ(bad_duration.exit_code, 2);

@@ -17,9 +17,11 @@ using dcp::runner::NodeLifecycle;
 using dcp::runner::ProcessState;
 using dcp::runner::StreamState;
 
-const std::vector<ProcessState> kProcessStates = {ProcessState::not_started,        ProcessState::running,
-                                                  ProcessState::killed_after_grace, ProcessState::killed_on_interrupt,
-                                                  ProcessState::ended,              ProcessState::failed_to_start};
+const std::vector<ProcessState> kProcessStates = {
+    ProcessState::not_started,         ProcessState::running,
+    ProcessState::killed_after_grace,  ProcessState::killed_on_interrupt,
+    ProcessState::killed_at_start_deadline, ProcessState::ended,
+    ProcessState::failed_to_start};
 const std::vector<LinkState> kLinkStates = {LinkState::waiting, LinkState::connected, LinkState::open, LinkState::gone};
 const std::vector<StreamState> kStreamStates = {StreamState::open, StreamState::stop_pending, StreamState::draining,
                                                StreamState::ended};
@@ -41,9 +43,11 @@ TEST(NodeState, ProcessTransitions_ExactlyTheDiagramsEdges) {
                                                 {not_started, failed_to_start},
                                                 {running, killed_after_grace},
                                                 {running, killed_on_interrupt},
+                                                {running, killed_at_start_deadline},
                                                 {running, ended},
                                                 {killed_after_grace, ended},
-                                                {killed_on_interrupt, ended}});
+                                                {killed_on_interrupt, ended},
+                                                {killed_at_start_deadline, ended}});
 }
 
 TEST(NodeState, LinkTransitions_ExactlyTheDiagramsEdges) {

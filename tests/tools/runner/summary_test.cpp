@@ -29,6 +29,8 @@ TEST(NodeReport, DescribeEnd_NamesHowTheNodeEnded) {
   EXPECT_EQ(node("a", NodeEnd::signaled, SIGSEGV).describe_end(5s), "signal SIGSEGV");
   EXPECT_EQ(node("a", NodeEnd::killed_after_grace, SIGKILL).describe_end(500ms), "killed after the 500ms grace period");
   EXPECT_EQ(node("a", NodeEnd::killed_on_interrupt, SIGKILL).describe_end(5s), "killed (second interrupt)");
+  EXPECT_EQ(node("a", NodeEnd::killed_at_start_deadline, SIGKILL).describe_end(5s, 90s),
+            "killed: did not connect within 90s");
   NodeReport unstarted = node("a", NodeEnd::failed_to_start);
   unstarted.start_error = "No such file or directory";
   EXPECT_EQ(unstarted.describe_end(5s), "failed to start: No such file or directory");
@@ -43,6 +45,7 @@ TEST(NodeReport, Failed_AnythingButExitCode0WithoutProtocolError) {
   EXPECT_TRUE(node("a", NodeEnd::signaled, SIGTERM).failed());
   EXPECT_TRUE(node("a", NodeEnd::killed_after_grace, SIGKILL).failed());
   EXPECT_TRUE(node("a", NodeEnd::killed_on_interrupt, SIGKILL).failed());
+  EXPECT_TRUE(node("a", NodeEnd::killed_at_start_deadline, SIGKILL).failed());
   EXPECT_TRUE(node("a", NodeEnd::failed_to_start).failed());
   NodeReport rude = node("a", NodeEnd::exited, 0);
   rude.protocol_error = "x";

@@ -3,7 +3,8 @@
 //
 //   runner_test_node <mode> [key=value ...]
 //
-// Every mode prints "ready" once connected, then one line per event it sees (on stdout, which the
+// Any mode takes sleep_before_ms=N: the node sleeps that long before it connects (dcp::init_node()),
+// as a node loading a model would. Every mode prints "ready" once connected, then one line per event it sees (on stdout, which the
 // runner prefixes with "[<node id>] "):
 //   "input <id> <seq>"   (with print=1; seq from the "seq" metadata parameter or the text payload)
 //   "input_closed <id>", "all_inputs_closed", "stop", "error <message>"
@@ -352,6 +353,9 @@ int main(int argc, char** argv) {
     if (equals != std::string::npos) args[word.substr(0, equals)] = word.substr(equals + 1);
   }
   try {
+    if (const long delay = number(args, "sleep_before_ms"); delay > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+    }
     dcp::Node node = dcp::init_node();
     say("ready");
     if (mode == "source") return run_source(node, args);

@@ -388,8 +388,13 @@ struct Node {
 ///   otherwise DORA_NODE_CONFIG set -> Dora's C++ node API (only in a build with -DDCP_DORA_DIR;
 ///   without it, a NodeError says so).
 /// Otherwise throws NodeError explaining how to run the node. Also throws NodeError when the runner
-/// cannot be reached, refuses the node (the runner's reason is in the message) or does not answer the
-/// handshake within 60 s. Blocks for the handshake only.
+/// cannot be reached, refuses the node (the runner's reason is in the message), closes the connection,
+/// or does not answer the handshake in time. Blocks for the handshake only: under `dcp run` the
+/// answer (HelloOk) is held back until every node has connected (the start barrier), and the node
+/// waits as long as the runner lets nodes start — DCP_START_TIMEOUT_MS, set by the runner from
+/// `--start-timeout` — plus kHandshakeMargin (without it: as long as the runner keeps the connection
+/// open). A malformed DCP_START_TIMEOUT_MS is a NodeError too. None of these is an abort: catch
+/// NodeError in main() and return an exit code.
 /// Errors nobody can receive (dcp::report_error(), <dcp/core/error_report.hpp>: a posted task that
 /// threw, ...): init_node() installs a reporter that writes each as one line "dcp: <source>:
 /// <message>" to the node's stderr (unless the program installed its own reporter before), and under
@@ -399,9 +404,17 @@ struct Node {
 /// reported after that is still printed, but not counted by the runner.
 Node init_node();
 
+/// How much longer than the runner's start deadline (DCP_START_TIMEOUT_MS) a node waits for the
+/// handshake's answer: at its deadline the runner answers (HelloOk, then Stop) or kills the node, so
+/// the node gives up only when the runner is stuck.
+inline constexpr std::chrono::milliseconds kHandshakeMargin{2000};
+
 /// What init_node() does when DCP_RUNNER_SOCKET is set, with the values given explicitly: connects
 /// to the runner's socket at `socket_path`, says hello, and returns the node the runner knows.
-/// Throws NodeError as init_node() does.
-Node connect_to_runner(const std::filesystem::path& socket_path, std::string_view node_id, std::string_view secret);
+/// `start_timeout`: the runner's start deadline; the answer is waited for that long plus
+/// kHandshakeMargin (nullopt: as long as the runner keeps the connection open). Throws NodeError as
+/// init_node() does.
+Node connect_to_runner(const std::filesystem::path& socket_path, std::string_view node_id, std::string_view secret,
+                       std::optional<std::chrono::milliseconds> start_timeout = std::nullopt);
 
 }  // namespace dcp
