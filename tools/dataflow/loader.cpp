@@ -48,6 +48,7 @@
 
 #include "dataflow/args.hpp"
 #include "dataflow/expand.hpp"
+#include "dataflow/program_search.hpp"
 #include "text.hpp"
 
 namespace dcp::dataflow {
@@ -1363,22 +1364,6 @@ class Parser {
     }
   }
 
-  // Where $PATH has `name` (a bare file name), as Dora looks when the dataflow's folder has not.
-  static std::optional<fs::path> find_in_search_path(const std::string& name) {
-    const std::optional<std::string> search = process_variable("PATH");
-    if (!search || name.find('/') != std::string::npos) return std::nullopt;
-    std::istringstream folders(*search);
-    for (std::string folder; std::getline(folders, folder, ':');) {
-      if (folder.empty()) continue;
-      const fs::path candidate = fs::path(folder) / name;
-      std::error_code error;
-      if (fs::is_regular_file(candidate, error) && ::access(candidate.c_str(), X_OK) == 0) {
-        return candidate;
-      }
-    }
-    return std::nullopt;
-  }
-
   // Updates node.executable when it is found through $PATH.
   static void check_executable(Node& node, const NodeMarks& marks) {
     {
@@ -1387,7 +1372,7 @@ class Parser {
       std::error_code error;
       fs::file_status status = fs::status(node.executable, error);
       if (status.type() == fs::file_type::not_found) {
-        if (auto found = find_in_search_path(node.path)) {
+        if (auto found = find_in_search_path(node.path, process_variable("PATH").value_or(""))) {
           node.executable = std::move(*found);
           return;
         }

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "dataflow/program_search.hpp"
 #include "runner/command_line.hpp"
 #include "runner/line_splitter.hpp"
 #include "runner/process.hpp"
@@ -119,7 +120,7 @@ BuildResult run_builds(const dataflow::Dataflow& dataflow, std::ostream& out, st
       request.own_process_group = false;  // Ctrl-C in the terminal stops the build, as in Dora
       const std::string hint = shell_hint(words);
       const std::optional<std::filesystem::path> program =
-          find_program(words.front(), dataflow.base_dir, variable(request.environment, "PATH"));
+          dcp::dataflow::find_program(words.front(), dataflow.base_dir, variable(request.environment, "PATH"));
       if (!program) {
         result.ok = false;
         result.failure = fmt::format(

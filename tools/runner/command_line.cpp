@@ -1,9 +1,6 @@
 #include "runner/command_line.hpp"
 
-#include <unistd.h>
-
 #include <array>
-#include <system_error>
 
 namespace dcp::runner {
 namespace {
@@ -40,33 +37,6 @@ std::vector<std::string> split_command_line(std::string_view line) {
     while (at < line.size() && !is_space(line[at])) ++at;
     words.emplace_back(line.substr(start, at - start));
   }
-}
-
-std::optional<std::filesystem::path> find_program(const std::string& program,
-                                                  const std::filesystem::path& working_directory,
-                                                  std::string_view search_path) {
-  const auto runnable = [](const std::filesystem::path& candidate) {
-    std::error_code error;
-    return std::filesystem::is_regular_file(candidate, error) && ::access(candidate.c_str(), X_OK) == 0;
-  };
-  if (program.empty()) return std::nullopt;
-  if (program.find('/') != std::string::npos) {
-    std::filesystem::path candidate = working_directory / program;  // an absolute program stays as it is
-    if (runnable(candidate)) return candidate;
-    return std::nullopt;
-  }
-  std::size_t start = 0;
-  while (start <= search_path.size()) {
-    std::size_t end = search_path.find(':', start);
-    if (end == std::string_view::npos) end = search_path.size();
-    const std::string_view folder = search_path.substr(start, end - start);
-    if (!folder.empty()) {
-      std::filesystem::path candidate = std::filesystem::path(folder) / program;
-      if (runnable(candidate)) return candidate;
-    }
-    start = end + 1;
-  }
-  return std::nullopt;
 }
 
 std::vector<std::string> shell_syntax_in(const std::vector<std::string>& words) {

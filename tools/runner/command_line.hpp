@@ -11,15 +11,14 @@
 //   - every other character is taken as it is: `'`, `\`, `$`, a `"` inside a word, and a word that
 //     opens a quote it never closes (that word then runs to the end of the line, unchanged);
 //   - nothing is expanded.
-// The program (the first word) is looked up as execvp would: a word with a `/` is a path (relative
-// to the build's working directory), a bare name is searched in the `PATH` the command gets.
+// The program (the first word) is looked up with dcp::dataflow::find_program
+// (tools/dataflow/program_search.hpp), relative to the build's working directory and in the `PATH`
+// the command gets.
 //
-// Thread safety: pure functions (find_program reads the file system).
-// Blocking: never (find_program stats a few files).
+// Thread safety: pure functions.
+// Blocking: never.
 #pragma once
 
-#include <filesystem>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,13 +27,6 @@ namespace dcp::runner {
 
 /// The words of `line` (see the header comment); empty for a blank line.
 [[nodiscard]] std::vector<std::string> split_command_line(std::string_view line);
-
-/// The executable file `program` names: `working_directory / program` when it has a `/`, else the
-/// first folder of `search_path` (a `PATH` value, `:`-separated; empty entries are skipped) that
-/// holds an executable regular file of that name. nullopt when there is none.
-[[nodiscard]] std::optional<std::filesystem::path> find_program(
-    const std::string& program, const std::filesystem::path& working_directory,
-    std::string_view search_path);
 
 /// The shell operators among `words` (`&&`, `||`, `|`, `;`, `>`, `>>`, `<`, `2>&1`, `&`, and words
 /// starting with `$` or `~`): what a line written for a shell gives Dora as plain arguments. Used for

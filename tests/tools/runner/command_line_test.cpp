@@ -1,21 +1,13 @@
-// Tests of runner/command_line.hpp: a build line split as Dora splits it (no shell), and where its
-// program is.
+// Tests of runner/command_line.hpp: a build line split as Dora splits it (no shell).
 #include "runner/command_line.hpp"
 
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 
-#include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
-#include "support/temp_dir.hpp"
-
 namespace {
 
-namespace fs = std::filesystem;
-using dcp::runner::find_program;
 using dcp::runner::shell_syntax_in;
 using dcp::runner::split_command_line;
 using Words = std::vector<std::string>;
@@ -56,31 +48,6 @@ TEST(CommandLine, ShellSyntax_IsFoundAmongTheWords) {
   EXPECT_EQ(shell_syntax_in(split_command_line("make && ./run > log 2>&1 | tee x ; echo $HOME ~/x")),
             (Words{"&&", ">", "2>&1", "|", ";", "$HOME", "~/x"}));
   EXPECT_EQ(shell_syntax_in(split_command_line(R"(sh -c "make && ./run")")), Words{});
-}
-
-TEST(FindProgram, BareName_IsSearchedInThePathInOrder_SkippingNonExecutables) {
-  const dcp::test::TempDir dir("dcp_find_program");
-  fs::create_directories(dir.path() / "first");
-  fs::create_directories(dir.path() / "second");
-  std::ofstream(dir.path() / "first" / "tool") << "not executable\n";
-  std::ofstream(dir.path() / "second" / "tool") << "#!/bin/sh\n";
-  fs::permissions(dir.path() / "second" / "tool", fs::perms::owner_all);
-  std::string search = ":";  // empty entries are skipped
-  search.append((dir.path() / "first").string()).append("::").append((dir.path() / "second").string());
-  EXPECT_EQ(find_program("tool", "/", search), dir.path() / "second" / "tool");
-  EXPECT_EQ(find_program("missing", "/", search), std::nullopt);
-  EXPECT_EQ(find_program("tool", dir.path() / "second", ""), std::nullopt);  // not the working directory
-}
-
-TEST(FindProgram, NameWithASlash_IsAPathFromTheWorkingDirectory) {
-  const dcp::test::TempDir dir("dcp_find_program");
-  fs::create_directories(dir.path() / "bin");
-  std::ofstream(dir.path() / "bin" / "gen") << "#!/bin/sh\n";
-  fs::permissions(dir.path() / "bin" / "gen", fs::perms::owner_all);
-  EXPECT_EQ(find_program("bin/gen", dir.path(), "/usr/bin"), dir.path() / "bin" / "gen");
-  EXPECT_EQ(find_program((dir.path() / "bin" / "gen").string(), "/", ""), dir.path() / "bin" / "gen");
-  EXPECT_EQ(find_program("bin", dir.path(), ""), std::nullopt);  // a folder is no program
-  EXPECT_EQ(find_program("", dir.path(), "/usr/bin"), std::nullopt);
 }
 
 }  // namespace
