@@ -401,7 +401,7 @@ Message decode(std::span<const std::uint8_t> frame) {
     case MessageType::event: {
       Event m;
       const auto kind = r.number<std::uint8_t>("event.kind");
-      if (kind < static_cast<std::uint8_t>(EventKind::input) || kind > static_cast<std::uint8_t>(EventKind::end_of_stream)) {
+      if (kind < static_cast<std::uint8_t>(EventKind::input) || kind > static_cast<std::uint8_t>(EventKind::input_recovered)) {
         fail("event.kind: unknown value " + std::to_string(kind));
       }
       m.kind = static_cast<EventKind>(kind);

@@ -37,6 +37,9 @@
 // oversized or truncated with a ProtocolError that says what and where; it never reads out of
 // bounds and never allocates more than the frame's size allows.
 //
+// Versions (Hello.protocol_version; the runner refuses any other): 1 the first; 2 added the Event
+// kind input_recovered.
+//
 // Thread safety: pure functions. Blocking: none.
 #pragma once
 
@@ -53,7 +56,7 @@
 namespace dcp::ipc {
 
 inline constexpr std::uint32_t kMagic = 0x31504344;  // "DCP1"
-inline constexpr std::uint32_t kProtocolVersion = 1;
+inline constexpr std::uint32_t kProtocolVersion = 2;
 inline constexpr std::size_t kHeaderSize = 12;
 inline constexpr std::size_t kMaxFrameSize = 64 * 1024;
 inline constexpr std::size_t kInlinePayloadLimit = 4 * 1024;
@@ -114,11 +117,12 @@ enum class EventKind : std::uint8_t {
   stop = 4,
   error = 5,
   end_of_stream = 6,  ///< no event will ever come again (after stop or all_inputs_closed was delivered)
+  input_recovered = 7,  ///< a timed-out input has data again (protocol version 2)
 };
 
 struct Event {
   EventKind kind = EventKind::input;
-  std::string id;       ///< input id (input, input_closed); error text (error); empty otherwise
+  std::string id;       ///< input id (input, input_closed, input_recovered); error text (error); empty otherwise
   Metadata metadata;    ///< input only
   PayloadRef payload;   ///< input only
   friend bool operator==(const Event&, const Event&) = default;

@@ -190,6 +190,14 @@ void NodeHarness::push(Event event, bool final, const char* operation) {
     const auto index =
         static_cast<std::size_t>(std::find(inputs_.begin(), inputs_.end(), closed->id) - inputs_.begin());
     script_->closed_inputs[index] = true;
+  } else if (const auto* recovered = std::get_if<InputRecoveredEvent>(&event)) {
+    const auto index =
+        static_cast<std::size_t>(std::find(inputs_.begin(), inputs_.end(), recovered->id) - inputs_.begin());
+    if (!script_->closed_inputs[index]) {
+      throw std::logic_error(std::string("dcp::testing::NodeHarness::") + operation + ": input '" + recovered->id +
+                             "' is open (only an input closed by push_input_closed can recover)");
+    }
+    script_->closed_inputs[index] = false;
   }
   // The receiver lives until the node's EventStream goes; a send to a gone stream is simply dropped.
   (void)script_->sender.send(std::move(event));
@@ -215,6 +223,11 @@ void NodeHarness::push_input(std::string_view id, Payload data, Metadata metadat
 void NodeHarness::push_input_closed(std::string_view id) {
   check_open_input(id, "push_input_closed");
   push(InputClosedEvent{std::string(id)}, false, "push_input_closed");
+}
+
+void NodeHarness::push_input_recovered(std::string_view id) {
+  check_open_input(id, "push_input_recovered");
+  push(InputRecoveredEvent{std::string(id)}, false, "push_input_recovered");
 }
 
 void NodeHarness::push_all_inputs_closed() { push(AllInputsClosedEvent{}, true, "push_all_inputs_closed"); }

@@ -214,6 +214,7 @@ class RunnerEventSource final : public EventSource {
         return EventResult(InputEvent{std::move(event.id), std::move(data), std::move(event.metadata)});
       }
       case ipc::EventKind::input_closed: return EventResult(InputClosedEvent{std::move(event.id)});
+      case ipc::EventKind::input_recovered: return EventResult(InputRecoveredEvent{std::move(event.id)});
       case ipc::EventKind::all_inputs_closed: final_event_delivered_ = true; return EventResult(AllInputsClosedEvent{});
       case ipc::EventKind::stop: final_event_delivered_ = true; return EventResult(StopEvent{});
       case ipc::EventKind::error: return EventResult(ErrorEvent{std::move(event.id)});

@@ -170,6 +170,10 @@ class EventRouter::Impl {
     check_set_up("on_input_closed");
     on_input_closed_ = std::move(handler);
   }
+  void on_input_recovered(std::function<void(std::string_view input_id)> handler) {
+    check_set_up("on_input_recovered");
+    on_input_recovered_ = std::move(handler);
+  }
   void on_all_inputs_closed(std::function<void()> handler) {
     check_set_up("on_all_inputs_closed");
     on_all_inputs_closed_ = std::move(handler);
@@ -438,6 +442,11 @@ class EventRouter::Impl {
       guarded("an input-closed observer", event.id, [&] { observer(event.id); });
     }
     if (on_input_closed_) guarded("on_input_closed", event.id, [&] { on_input_closed_(event.id); });
+    return DispatchOutcome::handled;
+  }
+
+  DispatchOutcome route(InputRecoveredEvent& event) {
+    if (on_input_recovered_) guarded("on_input_recovered", event.id, [&] { on_input_recovered_(event.id); });
     return DispatchOutcome::handled;
   }
 
@@ -710,6 +719,7 @@ class EventRouter::Impl {
   mutable std::mutex registry_mutex_;
   std::function<void()> on_stop_;
   std::function<void(std::string_view)> on_input_closed_;
+  std::function<void(std::string_view)> on_input_recovered_;
   std::function<void()> on_all_inputs_closed_;
   std::function<void(const InputEvent&)> on_unknown_input_;
   std::function<void(const ErrorEvent&)> on_error_event_;
@@ -756,6 +766,10 @@ EventRouter& EventRouter::on_stop(std::function<void()> handler) {
 }
 EventRouter& EventRouter::on_input_closed(std::function<void(std::string_view)> handler) {
   impl_->on_input_closed(std::move(handler));
+  return *this;
+}
+EventRouter& EventRouter::on_input_recovered(std::function<void(std::string_view)> handler) {
+  impl_->on_input_recovered(std::move(handler));
   return *this;
 }
 EventRouter& EventRouter::on_all_inputs_closed(std::function<void()> handler) {

@@ -225,6 +225,25 @@ TEST(NodeHarnessScript, InputAfterItsInputClosed_ThrowsLogicError) {
   EXPECT_NO_THROW(harness.push_input("settings", "x"));
 }
 
+TEST(NodeHarnessScript, InputRecovered_ReopensAClosedInput_OnAnOpenOneThrowsLogicError) {
+  NodeHarness harness = make_camera();
+  EXPECT_THROW(harness.push_input_recovered("tick"), std::logic_error) << "tick is open";
+  EXPECT_THROW(harness.push_input_recovered("lidar"), std::invalid_argument);
+  harness.push_input("tick", "before");
+  harness.push_input_closed("tick");
+  harness.push_input_recovered("tick");
+  harness.push_input("tick", "after");
+  harness.end();
+  dcp::Node node = harness.node();
+  std::vector<std::string> seen;
+  for (dcp::Event& event : node.events) {
+    if (auto* input = std::get_if<dcp::InputEvent>(&event)) seen.push_back("input " + std::string(input->data.as_string()));
+    if (auto* closed = std::get_if<dcp::InputClosedEvent>(&event)) seen.push_back("closed " + closed->id);
+    if (auto* recovered = std::get_if<dcp::InputRecoveredEvent>(&event)) seen.push_back("recovered " + recovered->id);
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"input before", "closed tick", "recovered tick", "input after"}));
+}
+
 TEST(NodeHarnessScript, NodeTakenTwice_ThrowsLogicError) {
   NodeHarness harness = make_camera();
   dcp::Node node = harness.node();

@@ -185,6 +185,7 @@ TEST(RunnerBackend, FullConversation_EventsOutputsThenHangUp) {
         }
         case 2: send(socket, event_of(ipc::EventKind::error, "upstream hiccup")); break;
         case 3: send(socket, event_of(ipc::EventKind::input_closed, "tick")); break;
+        case 4: send(socket, event_of(ipc::EventKind::input_recovered, "tick")); break;
         default: pending = true;  // hold the request: the hang-up answers it
       }
     };
@@ -240,6 +241,8 @@ TEST(RunnerBackend, FullConversation_EventsOutputsThenHangUp) {
   EXPECT_EQ(event_as<dcp::ErrorEvent>(third).message, "upstream hiccup");
   auto fourth = node.events.next();
   EXPECT_EQ(event_as<dcp::InputClosedEvent>(fourth).id, "tick");
+  auto fifth = node.events.next();
+  EXPECT_EQ(event_as<dcp::InputRecoveredEvent>(fifth).id, "tick");
 
   // The runner holds the next request until it has every output: nothing can arrive yet.
   EXPECT_EQ(node.events.next_for(20ms).status(), EventStatus::timeout);
@@ -277,7 +280,7 @@ TEST(RunnerBackend, FullConversation_EventsOutputsThenHangUp) {
   EXPECT_THROW(outputs.close_outputs({"image"}), dcp::NodeError);
 
   runner.join();
-  EXPECT_EQ(next_event_requests, 5);  // four answered, one answered by the hang-up
+  EXPECT_EQ(next_event_requests, 6);  // five answered, one answered by the hang-up
   EXPECT_FALSE(duplicate_request);    // no second request while one was outstanding
   ASSERT_EQ(sends.size(), kOutputs);
   EXPECT_EQ(sends[0].id, "status");

@@ -446,6 +446,31 @@ TEST(EventRouter, ThrowingControlHandlers_AreCountedReportedByNameAndDoNotStopTh
                                                         "on_error_event threw: error", "on_stop threw: stop"}));
 }
 
+TEST(EventRouter, InputRecovered_CallsOnInputRecoveredWithTheId_ThenTheInputIsRoutedAsUsual) {
+  dcp::WorkerPool pool({.threads = 1});
+  dcp::EventRouter router(pool);
+  std::vector<std::string> calls;
+  router.on_input("lidar", [&](const dcp::InputEvent& e, const dcp::InputContext&) { calls.push_back("input " + e.id); },
+                  {.execution = dcp::Execution::on_loop});
+  router.on_input_closed([&](std::string_view id) { calls.push_back("closed " + std::string(id)); });
+  router.on_input_recovered([&](std::string_view id) { calls.push_back("recovered " + std::string(id)); });
+  EXPECT_EQ(router.dispatch(dcp::InputClosedEvent{"lidar"}), dcp::DispatchOutcome::handled);
+  EXPECT_EQ(router.dispatch(dcp::InputRecoveredEvent{"lidar"}), dcp::DispatchOutcome::handled);
+  EXPECT_EQ(router.dispatch(input("lidar")), dcp::DispatchOutcome::handled);
+  EXPECT_FALSE(router.has_ended());
+  EXPECT_EQ(calls, (std::vector<std::string>{"closed lidar", "recovered lidar", "input lidar"}));
+}
+
+TEST(EventRouter, ThrowingInputRecoveredHandler_IsCountedAndReportedByName) {
+  CapturedReports reports;
+  dcp::WorkerPool pool({.threads = 1});
+  dcp::EventRouter router(pool);
+  router.on_input_recovered([](std::string_view) { throw std::runtime_error("back"); });
+  EXPECT_EQ(router.dispatch(dcp::InputRecoveredEvent{"lidar"}), dcp::DispatchOutcome::handled);
+  EXPECT_EQ(router.stats().control_failures, 1u);
+  EXPECT_EQ(router_reports(), (std::vector<std::string>{"on_input_recovered for input 'lidar' threw: back"}));
+}
+
 TEST(EventRouter, ThrowingAllInputsClosedHandler_IsReportedAndTheRouterEnds) {
   CapturedReports reports;
   dcp::WorkerPool pool({.threads = 1});

@@ -55,6 +55,16 @@ namespace dcp::dataflow {
 inline constexpr std::size_t kDefaultQueueSize = 10;
 /// Largest accepted `queue_size`. Dora has no limit; dcp's runner allocates per-input buffers.
 inline constexpr std::size_t kMaxQueueSize = 100'000;
+/// How often the runner checks `input_timeout`s when the file sets no `health_check_interval` —
+/// Dora's default (its daemon checks input deadlines on that interval, 5 s).
+inline constexpr double kDefaultHealthCheckInterval = 5.0;
+/// Shortest check interval `dcp run` uses: a smaller `health_check_interval` (valid for Dora) is
+/// honoured as this, so a typo cannot turn the runner into a busy loop.
+inline constexpr double kMinHealthCheckInterval = 0.001;
+/// Longest `input_timeout` or `health_check_interval` `dcp run` can time (about 292 years in
+/// nanoseconds): a longer timeout never fires; a longer interval is refused (Dora accepts values up
+/// to about 1.8e19 s, which no run reaches).
+inline constexpr double kMaxTimingSeconds = 9.2e9;
 /// At most this many nodes in one dataflow.
 inline constexpr std::size_t kMaxNodes = 1024;
 /// At most this many inputs per node.
@@ -140,7 +150,9 @@ struct Input {
   /// 1..kMaxQueueSize; Dora's `queue_size: 0` means 1, as in Dora.
   std::size_t queue_size = kDefaultQueueSize;
   bool queue_size_is_default = true;           ///< no `queue_size` in the file
-  /// Dora's `input_timeout` in seconds, if set (dcp run cannot honour it yet).
+  /// Dora's `input_timeout` in seconds (>= 0), if set: once the input had a message, silence that
+  /// long closes it (InputClosed) until data comes again (InputRecovered). Ignored on timer inputs,
+  /// as in Dora.
   std::optional<double> input_timeout;
   QueuePolicy queue_policy = QueuePolicy::drop_oldest;
   SourceLocation location;                     ///< of the input's key in the file
@@ -202,6 +214,9 @@ struct Dataflow {
   std::string name;                ///< display name of the file (the path as given to the loader)
   std::filesystem::path base_dir;  ///< folder that relative node paths are resolved against
   std::vector<Node> nodes;         ///< in file order
+  /// Dora's top-level `health_check_interval` in seconds (> 0), if set: how often `input_timeout`s
+  /// are checked (kDefaultHealthCheckInterval when unset).
+  std::optional<double> health_check_interval;
   /// What Dora accepts but `dcp run` cannot do yet, one entry per use, sorted by position, e.g.
   ///   {7:5, "nodes[1].restart_policy", "'restart_policy' is not supported by dcp run yet"}.
   /// `dcp check` accepts the dataflow and lists them; `dcp run` refuses it with them, before

@@ -125,8 +125,7 @@ constexpr std::array<RunLimitedField, 20> kRunLimitedNodeFields = {{
     {"pattern", FieldType::string},
     {"path_sha256", FieldType::string},
 }};
-constexpr std::array<RunLimitedField, 6> kRunLimitedTopLevelFields = {{
-    {"health_check_interval", FieldType::number},
+constexpr std::array<RunLimitedField, 5> kRunLimitedTopLevelFields = {{
     {"deploy", FieldType::deploy},
     {"debug", FieldType::debug},
     {"strict_types", FieldType::boolean},
@@ -534,6 +533,24 @@ class Parser {
     return value;
   }
 
+  // A number of seconds as Dora checks one: finite, not negative (and not zero unless
+  // `allow_zero`). Above kMaxTimingSeconds, an interval (no zero) is something dcp run cannot do
+  // (a run limitation); a timeout that long simply never fires.
+  double seconds(const Member& m, std::string_view what, bool allow_zero) {
+    const double value = number(m, what, "seconds");
+    if (value < 0 || (!allow_zero && value == 0)) {
+      fail(m.value_location, m.field,
+           fmt::format("{} must be a {} number of seconds, got {} (Dora rejects it too)", what,
+                       allow_zero ? "non-negative" : "positive", quote(m.value.Scalar())));
+    }
+    if (!allow_zero && value > kMaxTimingSeconds) {
+      limit(m.value_location, m.field,
+           fmt::format("{} {} is longer than dcp run can time ({:g} s)", what,
+                       quote(m.value.Scalar()), kMaxTimingSeconds));
+    }
+    return value;
+  }
+
   template <std::size_t N>
   static const RunLimitedField* run_limited_field(const std::array<RunLimitedField, N>& fields,
                                                   std::string_view name) {
@@ -748,6 +765,8 @@ class Parser {
         limit(m.key_location, m.field, not_yet(quote(m.name)));
       } else if (m.name == "env") {
         parse_env(m.value, m.value_location, m.field, top_level_env_);
+      } else if (m.name == "health_check_interval") {
+        dataflow.health_check_interval = seconds(m, "health_check_interval", /*allow_zero=*/false);
       } else if (contains(kNotDoraTopLevelFields, m.name)) {
         fail(m.key_location, m.field, not_dora(m.name));
       } else {
@@ -1098,8 +1117,7 @@ class Parser {
       } else if (entry.name == "queue_size") {
         parse_queue_size(entry.value, entry.value_location, entry.field, input);
       } else if (entry.name == "input_timeout") {
-        input.input_timeout = number(entry, "input_timeout", "seconds");
-        limit(entry.key_location, entry.field, not_yet("input_timeout"));
+        input.input_timeout = seconds(entry, "input_timeout", /*allow_zero=*/true);
       } else if (entry.name == "queue_policy") {
         const std::string policy = scalar(entry.value, entry.value_location, entry.field,
                                           "queue_policy");

@@ -30,10 +30,18 @@ bool EventQueue::push_input(QueuedEvent event) {
   return dropped;
 }
 
-void EventQueue::push_input_closed(std::size_t input) {
-  if (input >= inputs_.size()) throw std::out_of_range("dcp::runner::EventQueue::push_input_closed: no input " + std::to_string(input));
+void EventQueue::push_input_closed(std::size_t input) { push_control(ipc::EventKind::input_closed, input, "push_input_closed"); }
+
+void EventQueue::push_input_recovered(std::size_t input) {
+  push_control(ipc::EventKind::input_recovered, input, "push_input_recovered");
+}
+
+void EventQueue::push_control(ipc::EventKind kind, std::size_t input, const char* operation) {
+  if (input >= inputs_.size()) {
+    throw std::out_of_range(std::string("dcp::runner::EventQueue::") + operation + ": no input " + std::to_string(input));
+  }
   QueuedEvent event;
-  event.kind = ipc::EventKind::input_closed;
+  event.kind = kind;
   event.input = input;
   control_.emplace_back(next_sequence_++, std::move(event));
   ++size_;

@@ -13,8 +13,8 @@
 //   while (auto event = queue.pop()) deliver(*event);   // oldest first, across all inputs
 //
 // Order: events come out in the order they were pushed (a global sequence number), except that a
-// dropped message is gone. InputClosed and AllInputsClosed do not count against any queue_size and
-// are never dropped. pop() is O(number of inputs); push is O(1).
+// dropped message is gone. InputClosed, InputRecovered and AllInputsClosed do not count against any
+// queue_size and are never dropped. pop() is O(number of inputs); push is O(1).
 //
 // Thread safety: one owner (the runner's event loop thread). Blocking: none.
 #pragma once
@@ -53,6 +53,9 @@ class EventQueue {
   bool push_input(QueuedEvent event);
   /// Queues InputClosed for `input`, after everything already queued.
   void push_input_closed(std::size_t input);
+  /// Queues InputRecovered for `input` (a timed-out input has data again), after everything already
+  /// queued — so ahead of the message that recovered it.
+  void push_input_recovered(std::size_t input);
   /// Queues AllInputsClosed, after everything already queued.
   void push_all_inputs_closed();
 
@@ -78,8 +81,10 @@ class EventQueue {
     std::uint64_t dropped = 0;
   };
 
+  void push_control(ipc::EventKind kind, std::size_t input, const char* operation);
+
   std::vector<InputQueue> inputs_;
-  std::deque<Sequenced> control_;  // InputClosed / AllInputsClosed
+  std::deque<Sequenced> control_;  // InputClosed / InputRecovered / AllInputsClosed
   std::uint64_t next_sequence_ = 0;
   std::size_t size_ = 0;
   std::uint64_t dropped_total_ = 0;

@@ -24,36 +24,87 @@ std::size_t node_index(const dataflow::Dataflow& dataflow, std::string_view id) 
   throw std::logic_error("dcp run: unknown node '" + std::string(id) + "' in a validated dataflow");
 }
 
+// The input's input_timeout as a duration; none for a timer input (Dora times only data inputs) and
+// for a timeout longer than the clock can hold (it would never fire).
+std::optional<NodeInputs::Clock::duration> timeout_of(const dataflow::Input& input) {
+  if (!input.input_timeout || input.timer() != nullptr || *input.input_timeout > dataflow::kMaxTimingSeconds) {
+    return std::nullopt;
+  }
+  return std::chrono::duration_cast<NodeInputs::Clock::duration>(std::chrono::duration<double>(*input.input_timeout));
+}
+
 }  // namespace
 
 NodeInputs::NodeInputs(const dataflow::Node& spec)
-    : queue_(queue_sizes(spec)), dropped_(spec.inputs.size(), 0), closed_(spec.inputs.size(), false) {
-  for (const dataflow::Input& input : spec.inputs) {
+    : queue_(queue_sizes(spec)),
+      dropped_(spec.inputs.size(), 0),
+      closed_(spec.inputs.size(), false),
+      deadlines_(spec.inputs.size()) {
+  for (std::size_t i = 0; i < spec.inputs.size(); ++i) {
+    const dataflow::Input& input = spec.inputs[i];
     if (input.timer() != nullptr) {
       has_timer_input_ = true;
     } else {
       ++open_data_inputs_;
     }
+    deadlines_[i].timeout = timeout_of(input);
+    has_input_timeouts_ = has_input_timeouts_ || deadlines_[i].timeout.has_value();
   }
 }
 
-bool NodeInputs::enqueue(QueuedEvent event) {
+bool NodeInputs::enqueue(QueuedEvent event, Clock::time_point now) {
   if (closed_[event.input]) return false;
   const std::size_t input = event.input;
+  Deadline& deadline = deadlines_[input];
+  if (deadline.timed_out) {  // data again: InputRecovered, then the message
+    deadline.timed_out = false;
+    ++deadline.recoveries;
+    queue_.push_input_recovered(input);
+  }
+  if (deadline.timeout) deadline.last_message = now;
   const bool dropped = queue_.push_input(std::move(event));
   if (dropped) count_drop(input);
   return dropped;
+}
+
+std::vector<std::size_t> NodeInputs::close_timed_out(Clock::time_point now, bool queue_events) {
+  std::vector<std::size_t> timed_out;
+  for (std::size_t i = 0; i < deadlines_.size(); ++i) {
+    Deadline& deadline = deadlines_[i];
+    if (closed_[i] || deadline.timed_out || !deadline.timeout || !deadline.last_message) continue;
+    if (now - *deadline.last_message < *deadline.timeout) continue;
+    deadline.timed_out = true;
+    ++deadline.timeouts;
+    if (queue_events) queue_.push_input_closed(i);
+    timed_out.push_back(i);
+  }
+  return timed_out;
 }
 
 bool NodeInputs::close(std::size_t input, bool queue_events) {
   if (closed_[input]) return false;
   closed_[input] = true;
   --open_data_inputs_;
+  // A timed-out input was reported closed already; it can no longer recover.
+  const bool reported = std::exchange(deadlines_[input].timed_out, false);
   if (!queue_events) return true;
-  queue_.push_input_closed(input);
-  // Timers never close, so a node reading one never gets AllInputsClosed (as in Dora).
+  if (!reported) queue_.push_input_closed(input);
+  // Timers never close, so a node reading one never gets AllInputsClosed (as in Dora). A timed-out
+  // input still counts as open here: it may recover.
   if (open_data_inputs_ == 0 && !has_timer_input_) queue_.push_all_inputs_closed();
   return true;
+}
+
+std::vector<std::uint64_t> NodeInputs::timeouts() const {
+  std::vector<std::uint64_t> counts;
+  for (const Deadline& deadline : deadlines_) counts.push_back(deadline.timeouts);
+  return counts;
+}
+
+std::vector<std::uint64_t> NodeInputs::recoveries() const {
+  std::vector<std::uint64_t> counts;
+  for (const Deadline& deadline : deadlines_) counts.push_back(deadline.recoveries);
+  return counts;
 }
 
 std::uint64_t NodeInputs::dropped_total() const noexcept {
@@ -119,7 +170,8 @@ std::optional<Answer> next_answer(const dataflow::Node& spec, NodeLifecycle& sta
     if (draining && queued->kind != ipc::EventKind::input) continue;  // after Stop only the queued inputs
     event = ipc::Event{};
     event.kind = queued->kind;
-    if (queued->kind == ipc::EventKind::input || queued->kind == ipc::EventKind::input_closed) {
+    if (queued->kind == ipc::EventKind::input || queued->kind == ipc::EventKind::input_closed ||
+        queued->kind == ipc::EventKind::input_recovered) {
       event.id = spec.inputs[queued->input].id;
     }
     if (queued->kind == ipc::EventKind::input) {

@@ -6,9 +6,18 @@
 // (NodeInputs::enqueue: the input's queue drops its oldest message when full, queue_size), closes
 // inputs when their upstream output closes (NodeInputs::close: InputClosed after the data already
 // queued, and AllInputsClosed once the last non-timer input closed — never for a node reading a
-// timer, as in Dora), and answers an outstanding NextEvent with next_answer(), which also moves the
+// timer, as in Dora), times out silent inputs (NodeInputs::close_timed_out: Dora's `input_timeout`,
+// below), and answers an outstanding NextEvent with next_answer(), which also moves the
 // node's stream machine (node_state.hpp: open -> stop_pending -> draining -> ended: Stop first, then
 // the inputs queued before it, then end of stream, as Dora's node API delivers Stop).
+//
+// Input timeouts, as Dora's daemon does them: an input with `input_timeout` is armed by its first
+// message; every message queued for it refreshes its deadline. When the event loop's health check
+// (every `health_check_interval`) finds it silent for longer, the input is "timed out": InputClosed
+// is queued for it, but it stays subscribed. Its next message queues InputRecovered first, then
+// itself, and re-arms the deadline. While an input is timed out the node gets no AllInputsClosed
+// (the input may recover); if its upstream closes meanwhile, no second InputClosed is queued and
+// AllInputsClosed follows as usual. Timer inputs never time out.
 //
 // Thread safety: one owner (the event loop thread). Blocking: none. Errors: build_routes throws
 // std::logic_error for a dataflow that names an unknown node (validation prevents it).
@@ -47,11 +56,26 @@ struct TimerGroup {
 /// The input side of one node: its queue and which of its inputs are still open.
 class NodeInputs {
  public:
+  using Clock = std::chrono::steady_clock;
+
   explicit NodeInputs(const dataflow::Node& spec);
 
-  /// Queues an input event unless its input is closed. True when a message was dropped to make
-  /// room (counted in dropped()).
-  bool enqueue(QueuedEvent event);
+  /// Queues an input event unless its input is closed; `now` arms or refreshes the input's timeout,
+  /// and a message on a timed-out input queues InputRecovered first. True when a message was dropped
+  /// to make room (counted in dropped()).
+  bool enqueue(QueuedEvent event, Clock::time_point now = Clock::now());
+  /// Times out every input whose input_timeout has passed at `now` (armed, open, not timed out
+  /// already): InputClosed is queued for each when `queue_events`, and each counts one timeout.
+  /// Returns their indices, in input order.
+  std::vector<std::size_t> close_timed_out(Clock::time_point now, bool queue_events);
+  /// Whether any input has an input_timeout (the event loop checks only then).
+  [[nodiscard]] bool has_input_timeouts() const noexcept { return has_input_timeouts_; }
+  /// Whether `input` is timed out now (closed for the node, waiting for data to recover).
+  [[nodiscard]] bool timed_out(std::size_t input) const { return deadlines_.at(input).timed_out; }
+  /// Times each input timed out, in the node's input order.
+  [[nodiscard]] std::vector<std::uint64_t> timeouts() const;
+  /// Times each input recovered (data came after a timeout), in the node's input order.
+  [[nodiscard]] std::vector<std::uint64_t> recoveries() const;
   /// Marks `input` closed; false when it already was. With `queue_events`, InputClosed is queued
   /// (after the data already queued) and, once no non-timer input is open and the node reads no
   /// timer, AllInputsClosed.
@@ -67,9 +91,19 @@ class NodeInputs {
   [[nodiscard]] std::uint64_t dropped_total() const noexcept;
 
  private:
+  struct Deadline {
+    std::optional<Clock::duration> timeout;  ///< none: no input_timeout, a timer, or too long to time
+    std::optional<Clock::time_point> last_message;  ///< unarmed until the first message
+    bool timed_out = false;
+    std::uint64_t timeouts = 0;
+    std::uint64_t recoveries = 0;
+  };
+
   EventQueue queue_;
   std::vector<std::uint64_t> dropped_;
   std::vector<bool> closed_;
+  std::vector<Deadline> deadlines_;
+  bool has_input_timeouts_ = false;
   std::size_t open_data_inputs_ = 0;  // inputs from other nodes still open (timers never close)
   bool has_timer_input_ = false;
 };

@@ -100,6 +100,7 @@ enum class Source : std::uint64_t {
   start_deadline,
   hello_deadline,
   accept_retry,
+  health_check,  // input timeouts
   timer,        // value: index into timers_
   connection,   // value: connection id (never reused)
   node_stdout,  // value: node index
@@ -138,6 +139,14 @@ void arm_periodic(int fd, std::chrono::nanoseconds period) {
   spec.it_value = to_timespec(period);
   spec.it_interval = to_timespec(period);
   if (::timerfd_settime(fd, 0, &spec, nullptr) != 0) throw_errno("timerfd_settime");
+}
+
+// How often input timeouts are checked: the file's health_check_interval (Dora's default when
+// unset), never below kMinHealthCheckInterval.
+std::chrono::nanoseconds health_check_period(const dataflow::Dataflow& dataflow) {
+  const double seconds = std::max(dataflow.health_check_interval.value_or(dataflow::kDefaultHealthCheckInterval),
+                                  dataflow::kMinHealthCheckInterval);
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(seconds));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -269,6 +278,8 @@ class Runner {
     watch(hello_deadline_timer_.get(), token(Source::hello_deadline));
     accept_retry_timer_ = make_timerfd();
     watch(accept_retry_timer_.get(), token(Source::accept_retry));
+    health_check_timer_ = make_timerfd();
+    watch(health_check_timer_.get(), token(Source::health_check));
     for (std::size_t t = 0; t < timers_.size(); ++t) {
       timers_[t].fd = make_timerfd();
       watch(timers_[t].fd.get(), token(Source::timer, t));
@@ -353,6 +364,9 @@ class Runner {
           listener_paused_ = false;
           watch(listener_.get(), token(Source::listener));
         }
+        break;
+      case Source::health_check:
+        if (consume_timer(health_check_timer_.get()) > 0) on_health_check();
         break;
       case Source::timer: on_timer(static_cast<std::size_t>(value)); break;
       case Source::connection: on_connection(value, event.events); break;
@@ -835,6 +849,9 @@ class Runner {
       if (node.state.link() == LinkState::connected) send_hello_ok(node);
     }
     for (TimerGroup& timer : timers_) arm_periodic(timer.fd.get(), timer.period);
+    if (std::any_of(nodes_.begin(), nodes_.end(), [](const NodeState& n) { return n.inputs.has_input_timeouts(); })) {
+      arm_periodic(health_check_timer_.get(), health_check_period(dataflow_));
+    }
   }
 
   void on_start_warning() {
@@ -884,6 +901,25 @@ class Runner {
     if (late.empty()) return arm_start_deadline();
     request_stop((late.size() == 1 ? "node " : "nodes ") + join_ids(late) + " did not connect within " +
                  format_duration(options_.start_timeout) + " of " + (late.size() == 1 ? "its" : "their") + " start");
+  }
+
+  // ----- input timeouts --------------------------------------------------------------------------
+
+  // Dora's health check: inputs silent for longer than their input_timeout are closed for their
+  // node (InputClosed) until data comes again (router.hpp).
+  void on_health_check() {
+    const auto now = std::chrono::steady_clock::now();
+    for (NodeState& node : nodes_) {
+      if (!node.inputs.has_input_timeouts()) continue;
+      const bool queue_events = node.state.accepting_events();
+      const std::vector<std::size_t> timed_out = node.inputs.close_timed_out(now, queue_events);
+      for (const std::size_t input : timed_out) {
+        const dataflow::Input& spec = node.spec->inputs[input];
+        say("input " + node.spec->id + "/" + spec.id + " had no message for its input_timeout (" +
+            fmt::format("{:g}", *spec.input_timeout) + " s): it is closed for the node until data comes again");
+      }
+      if (!timed_out.empty() && queue_events) deliver(node);
+    }
   }
 
   // ----- timers ----------------------------------------------------------------------------------
@@ -1027,6 +1063,13 @@ class Runner {
     report_.start_timeout = options_.start_timeout;
     for (NodeState& node : nodes_) {
       node.report.inputs_dropped = node.inputs.dropped_total();
+      const std::vector<std::uint64_t> timeouts = node.inputs.timeouts();
+      const std::vector<std::uint64_t> recoveries = node.inputs.recoveries();
+      for (std::size_t i = 0; i < timeouts.size(); ++i) {
+        if (timeouts[i] == 0) continue;
+        const dataflow::Input& input = node.spec->inputs[i];
+        node.report.timeouts.push_back(NodeReport::InputTimeouts{input.id, *input.input_timeout, timeouts[i], recoveries[i]});
+      }
       for (std::size_t i = 0; i < node.inputs.dropped().size(); ++i) {
         if (node.inputs.dropped()[i] == 0) continue;
         const dataflow::Input& input = node.spec->inputs[i];
@@ -1055,6 +1098,7 @@ class Runner {
   ipc::FileDescriptor start_deadline_timer_;
   ipc::FileDescriptor hello_deadline_timer_;
   ipc::FileDescriptor accept_retry_timer_;
+  ipc::FileDescriptor health_check_timer_;
   PendingConnections pending_;
   bool listener_paused_ = false;
 

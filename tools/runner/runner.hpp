@@ -131,6 +131,15 @@ struct NodeReport {
   };
   std::vector<InputDrops> drops;
 
+  /// The inputs that timed out (input_timeout) at least once, in the node's input order.
+  struct InputTimeouts {
+    std::string input;
+    double input_timeout = 0;    ///< seconds
+    std::uint64_t timeouts = 0;  ///< times it was closed for silence
+    std::uint64_t recoveries = 0;  ///< times data came again afterwards
+  };
+  std::vector<InputTimeouts> timeouts;
+
   /// A non-zero exit, a signal, a kill, a failed start or a protocol error.
   [[nodiscard]] bool failed() const noexcept;
   /// "exit code 0", "exit code 3", "signal SIGSEGV", "killed after the 5s grace period",

@@ -1,5 +1,8 @@
 // The run report and the summary table printed at the end of `dcp run` (see runner.hpp).
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -9,6 +12,11 @@
 #include "runner/runner.hpp"
 
 namespace dcp::runner {
+namespace {
+
+std::string times(std::uint64_t count) { return count == 1 ? "once" : std::to_string(count) + " times"; }
+
+}  // namespace
 
 bool NodeReport::failed() const noexcept {
   if (!protocol_error.empty()) return true;
@@ -102,6 +110,11 @@ std::string format_summary(const RunReport& report) {
     for (const NodeReport::InputDrops& drops : node.drops) {
       text += "[dcp] input " + node.id + "/" + drops.input + " dropped " + std::to_string(drops.dropped) +
               (drops.dropped == 1 ? " message" : " messages") + " (queue_size " + std::to_string(drops.queue_size) + ")\n";
+    }
+    for (const NodeReport::InputTimeouts& timeouts : node.timeouts) {
+      text += "[dcp] input " + node.id + "/" + timeouts.input + " timed out " + times(timeouts.timeouts) +
+              " (input_timeout " + fmt::format("{:g}", timeouts.input_timeout) + " s), recovered " +
+              times(timeouts.recoveries) + "\n";
     }
   }
   if (report.connections_refused > 0 || report.connections_timed_out > 0) {

@@ -50,6 +50,7 @@ TEST(Protocol, EveryMessageType_SurvivesARoundTrip) {
   expect_round_trip(Event{EventKind::input, "image", rich_metadata(), PayloadRef{PayloadLocation::inline_bytes, {1, 2, 3}, 0}});
   expect_round_trip(Event{EventKind::input, "cloud", {}, PayloadRef{PayloadLocation::shared_memory, {}, 4 << 20}});
   expect_round_trip(Event{EventKind::input_closed, "image", {}, {}});
+  expect_round_trip(Event{EventKind::input_recovered, "image", {}, {}});
   expect_round_trip(Event{EventKind::all_inputs_closed, "", {}, {}});
   expect_round_trip(Event{EventKind::stop, "", {}, {}});
   expect_round_trip(Event{EventKind::error, "upstream node 'x' failed", {}, {}});
@@ -152,6 +153,12 @@ TEST(ProtocolDecode, UnknownEventKind_IsRejected) {
   auto frame = encode(Event{EventKind::stop, "", {}, {}});
   frame[kHeaderSize] = 0;
   EXPECT_EQ(error_of(frame), "event.kind: unknown value 0");
+}
+
+TEST(ProtocolDecode, EventKindAfterTheLastKnown_IsRejected) {
+  auto frame = encode(Event{EventKind::stop, "", {}, {}});
+  frame[kHeaderSize] = static_cast<std::uint8_t>(EventKind::input_recovered) + 1;
+  EXPECT_EQ(error_of(frame), "event.kind: unknown value 8");
 }
 
 TEST(ProtocolDecode, BadBoolParameter_IsRejected) {

@@ -15,7 +15,7 @@ using df::test::one_node;
 using df::test::parse;
 using df::test::parse_error;
 
-TEST(RunLimitations, LongFormInputFields_AreParsed_TimeoutAndBackpressureAreLimitations) {
+TEST(RunLimitations, LongFormInputFields_AreParsed_BackpressureIsALimitation) {
   const df::Dataflow flow = parse(one_node(
       "    inputs:\n"
       "      a: {source: dora/timer/secs/1, queue_size: 2, queue_policy: drop_oldest}\n"
@@ -26,13 +26,23 @@ TEST(RunLimitations, LongFormInputFields_AreParsed_TimeoutAndBackpressureAreLimi
   EXPECT_FALSE(a.input_timeout.has_value());
   EXPECT_EQ(b.queue_policy, df::QueuePolicy::backpressure);
   EXPECT_EQ(b.input_timeout, 1.5);
-  ASSERT_EQ(flow.run_limitations.size(), 2u);
-  EXPECT_EQ(flow.run_limitations[0].location, (df::SourceLocation{6, 38}));
-  EXPECT_EQ(flow.run_limitations[0].field, "nodes[0].inputs.b.input_timeout");
-  EXPECT_EQ(flow.run_limitations[0].reason, "input_timeout is not supported by dcp run yet");
-  EXPECT_EQ(flow.run_limitations[1].field, "nodes[0].inputs.b.queue_policy");
-  EXPECT_EQ(flow.run_limitations[1].reason,
+  ASSERT_EQ(flow.run_limitations.size(), 1u);
+  EXPECT_EQ(flow.run_limitations[0].location, (df::SourceLocation{6, 72}));
+  EXPECT_EQ(flow.run_limitations[0].field, "nodes[0].inputs.b.queue_policy");
+  EXPECT_EQ(flow.run_limitations[0].reason,
             "queue_policy 'backpressure' is not supported by dcp run yet");
+}
+
+TEST(InputTimeout, ZeroAndPositive_AreAccepted_NegativeIsRefusedAsDoraRefusesIt) {
+  EXPECT_EQ(parse(one_node("    inputs: {a: {source: dora/timer/secs/1, input_timeout: 0}}\n"))
+                .nodes[0].inputs[0].input_timeout, 0.0);
+  EXPECT_EQ(parse(one_node("    inputs: {a: {source: dora/timer/secs/1, input_timeout: 1e12}}\n"))
+                .run_limitations.size(), 0u);  // longer than dcp can time: it never fires
+  const df::DataflowError error =
+      parse_error(one_node("    inputs: {a: {source: dora/timer/secs/1, input_timeout: -0.5}}\n"));
+  EXPECT_EQ(error.field(), "nodes[0].inputs.a.input_timeout");
+  EXPECT_EQ(error.reason(),
+            "input_timeout must be a non-negative number of seconds, got '-0.5' (Dora rejects it too)");
 }
 
 TEST(RunLimitations, LongFormInputFields_HaveTheirTypesChecked) {
@@ -98,12 +108,20 @@ TEST(RunLimitations, SupervisionAndLoggingNodeFields_HaveTheirTypesChecked) {
             "min_log_level must be one of stdout, error, warn, info, debug, trace, got 'loud'");
 }
 
-TEST(RunLimitations, TopLevelHealthCheckInterval_IsALimitation) {
-  const df::Dataflow flow = parse(one_node("") + "health_check_interval: 5\n");
-  ASSERT_EQ(flow.run_limitations.size(), 1u);
-  EXPECT_EQ(flow.run_limitations[0].field, "health_check_interval");
+TEST(HealthCheckInterval, IsParsed_MustBePositive_BeyondWhatDcpCanTimeIsALimitation) {
+  const df::Dataflow flow = parse(one_node("") + "health_check_interval: 0.25\n");
+  EXPECT_EQ(flow.health_check_interval, 0.25);
+  EXPECT_TRUE(flow.run_limitations.empty());
+  EXPECT_FALSE(parse(one_node("")).health_check_interval.has_value());
   EXPECT_EQ(parse_error(one_node("") + "health_check_interval: often\n").reason(),
             "health_check_interval must be a number (seconds), got 'often'");
+  EXPECT_EQ(parse_error(one_node("") + "health_check_interval: 0\n").reason(),
+            "health_check_interval must be a positive number of seconds, got '0' (Dora rejects it too)");
+  const df::Dataflow huge = parse(one_node("") + "health_check_interval: 1e10\n");
+  ASSERT_EQ(huge.run_limitations.size(), 1u);
+  EXPECT_EQ(huge.run_limitations[0].field, "health_check_interval");
+  EXPECT_EQ(huge.run_limitations[0].reason, "health_check_interval '1e10' is longer than dcp run can time (9.2e+09 s)");
+  EXPECT_EQ(parse(one_node("") + "health_check_interval: 9.2e9\n").run_limitations.size(), 0u);  // at the limit
 }
 
 TEST(RunLimitations, DeploymentTypingAndTopLevelFields_AreLimitationsWithTypesChecked) {

@@ -49,7 +49,11 @@ TEST_F(HelloCheck, EachWrongHello_IsRejectedWithItsReason) {
   EXPECT_EQ(rejection(ipc::NextEvent{}), "the first message must be Hello, not NextEvent");
   EXPECT_EQ(rejection(hello("camera", "secret-camera"), true), "a file descriptor came with the Hello message");
   EXPECT_EQ(rejection(ipc::Hello{ipc::kProtocolVersion + 1, "camera", "secret-camera"}),
-            "protocol version 2 is not supported (this runner speaks version 1)");
+            "protocol version " + std::to_string(ipc::kProtocolVersion + 1) + " is not supported (this runner speaks version " +
+                std::to_string(ipc::kProtocolVersion) + ")");
+  EXPECT_EQ(rejection(ipc::Hello{1, "camera", "secret-camera"}),
+            "protocol version 1 is not supported (this runner speaks version 2)")
+      << "a node built before input_recovered existed";
   EXPECT_EQ(rejection(hello("lidar\x1b[2J", "x")), "unknown node id 'lidar\\x1b[2J'") << "escaped for printing";
   EXPECT_EQ(rejection(hello("camera", "secret-planner")), "wrong secret for node 'camera'");
 }

@@ -617,4 +617,52 @@ TEST(DcpRun, UsageErrors_MalformedDurationExit2_InvalidDataflowExit1) {
   EXPECT_TRUE(contains(missing.err, "dcp run: ")) << missing.dump();
 }
 
+/// The lines node `id` printed (without its "[id] " prefix and its "ready" line), in order.
+std::vector<std::string> lines_of(const RunResult& r, const std::string& id) {
+  std::vector<std::string> lines;
+  std::istringstream stream(r.out);
+  const std::string prefix = "[" + id + "] ";
+  for (std::string line; std::getline(stream, line);) {
+    if (line.rfind(prefix, 0) == 0 && line != prefix + "ready") lines.push_back(line.substr(prefix.size()));
+  }
+  return lines;
+}
+
+TEST(DcpRun, InputTimeout_SilentInputClosed_DataAgainRecoversIt_ThenItClosesForGood) {
+  const fs::path go = fs::path(DCP_RUNNER_DATAFLOWS) / "input_timeout.go";
+  fs::remove(go);
+  DcpRun run({dataflow("input_timeout")});
+  ASSERT_TRUE(run.wait_for("[sink] input_closed in"));  // the source is paused: only the timeout closes it
+  std::ofstream(go) << "go\n";
+  const RunResult r = run.finish();
+  fs::remove(go);
+  ASSERT_EQ(r.exit_code, 0) << r.dump();
+  EXPECT_EQ(lines_of(r, "sink"),
+            (std::vector<std::string>{"input in 0", "input in 1", "input in 2", "input_closed in", "input_recovered in",
+                                      "input in 3", "input in 4", "input in 5", "input_closed in", "all_inputs_closed",
+                                      "result received=6 order=ok in=6 last_in=5 big_ok=0 big_bad=0 shm=0"}))
+      << r.dump();
+  EXPECT_TRUE(r.stderr_has("[dcp] input sink/in had no message for its input_timeout (0.2 s): it is closed for the "
+                           "node until data comes again"))
+      << r.dump();
+  EXPECT_TRUE(r.stderr_has("[dcp] input sink/in timed out once (input_timeout 0.2 s), recovered once")) << r.dump();
+  EXPECT_EQ(r.summary.at("sink").delivered, 6) << r.dump();
+}
+
+TEST(DcpRun, InputTimeout_SourceEndsWhileTimedOut_AllInputsClosedWithoutASecondInputClosed) {
+  const fs::path go = fs::path(DCP_RUNNER_DATAFLOWS) / "input_timeout_end.go";
+  fs::remove(go);
+  DcpRun run({dataflow("input_timeout_end")});
+  ASSERT_TRUE(run.wait_for("[sink] input_closed in"));
+  std::ofstream(go) << "go\n";
+  const RunResult r = run.finish();
+  fs::remove(go);
+  ASSERT_EQ(r.exit_code, 0) << r.dump();
+  EXPECT_EQ(lines_of(r, "sink"),
+            (std::vector<std::string>{"input in 0", "input_closed in", "all_inputs_closed",
+                                      "result received=1 order=ok in=1 last_in=0 big_ok=0 big_bad=0 shm=0"}))
+      << r.dump();
+  EXPECT_TRUE(r.stderr_has("[dcp] input sink/in timed out once (input_timeout 0.2 s), recovered 0 times")) << r.dump();
+}
+
 }  // namespace

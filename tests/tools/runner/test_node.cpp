@@ -7,7 +7,7 @@
 // as a node loading a model would. Every mode prints "ready" once connected, then one line per event it sees (on stdout, which the
 // runner prefixes with "[<node id>] "):
 //   "input <id> <seq>"   (with print=1; seq from the "seq" metadata parameter or the text payload)
-//   "input_closed <id>", "all_inputs_closed", "stop", "error <message>"
+//   "input_closed <id>", "input_recovered <id>", "all_inputs_closed", "stop", "error <message>"
 // and at the end a "result ..." line. It exits 0 unless a check failed (exit 1) or it was told to
 // fail. Modes:
 //   source   count=N [output=out] [interval_ms=0] [size=0] [tick=0] [wait_stop=0] [handler=0]
@@ -15,6 +15,8 @@
 //            tick=1: one message per input event instead of as fast as possible; handler=1:
 //            through a dcp::OutputHandler (without tick or interval)
 //            wait_stop=1: prints "sent N" once sent, then reads its events until the stream ends
+//            pause_after=K pause_file=PATH: after K messages, prints "paused" and sends nothing more
+//            until PATH exists (gives up after 60 s, exit 1)
 //   sink     [expect=N] [strict=0] [print=0] [delay_ms=0] [wait_file=PATH]
 //            counts inputs per input id, checks seq increases per input (strict: by exactly 1),
 //            verifies big payloads (checksum, shared memory from 4 KiB on); wait_file: reads no
@@ -127,10 +129,25 @@ bool print_control(const dcp::Event& event) {
     say("all_inputs_closed");
   } else if (std::holds_alternative<dcp::StopEvent>(event)) {
     say("stop");
+  } else if (const auto* recovered = std::get_if<dcp::InputRecoveredEvent>(&event)) {
+    say("input_recovered " + recovered->id);
   } else if (const auto* error = std::get_if<dcp::ErrorEvent>(&event)) {
     say("error " + error->message);
   }
   return false;
+}
+
+// Waits until `file` exists (the test creates it once it saw what it waits for); false after 60 s.
+bool wait_for_file(const std::string& file) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!std::filesystem::exists(file)) {
+    if (std::chrono::steady_clock::now() > give_up) {
+      say("file " + file + " never appeared");
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
 }
 
 int run_source(dcp::Node& node, const Args& args) {
@@ -150,7 +167,13 @@ int run_source(dcp::Node& node, const Args& args) {
     for (; sent < count; ++sent) send_numbered(handler, output, sent, size);
     // the destructor sends what is still queued, then destroys the sender
   } else {
-    for (; sent < count; ++sent) {
+    const long pause_after = number(args, "pause_after", -1);
+    for (; sent <= count; ++sent) {
+      if (sent == pause_after) {
+        say("paused");
+        if (!wait_for_file(arg(args, "pause_file"))) return 1;
+      }
+      if (sent == count) break;
       send_numbered(node.outputs, output, sent, size);
       if (interval.count() > 0) std::this_thread::sleep_for(interval);
     }
@@ -168,16 +191,7 @@ int run_sink(dcp::Node& node, const Args& args) {
   const bool strict = number(args, "strict") != 0;
   const bool print = number(args, "print") != 0;
   const auto delay = std::chrono::milliseconds(number(args, "delay_ms", 0));
-  if (const std::string file = arg(args, "wait_file"); !file.empty()) {
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (!std::filesystem::exists(file)) {
-      if (std::chrono::steady_clock::now() > give_up) {
-        say("wait_file " + file + " never appeared");
-        return 1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  }
+  if (const std::string file = arg(args, "wait_file"); !file.empty() && !wait_for_file(file)) return 1;
   std::map<std::string, std::int64_t> last;
   std::map<std::string, long> counts;
   long received = 0, big_ok = 0, big_bad = 0, shm = 0, order_bad = 0;

@@ -39,6 +39,12 @@
 // comes first, unless Stop or AllInputsClosed was already delivered. Once ended, every call returns
 // `ended` at once.
 //
+// Input timeouts (Dora's `input_timeout`, per input in the dataflow). Once an input has had a
+// message, silence longer than its timeout closes it: InputClosedEvent for it, while the input stays
+// subscribed. When data comes again, InputRecoveredEvent for it comes first, then the data. While an
+// input is closed this way the node does not get AllInputsClosed (it may recover); if its source
+// ends meanwhile, no second InputClosed is sent.
+//
 // Thread safety.
 //   - EventStream: move-only, used by one thread at a time (the event loop).
 //   - OutputSender: move-only; may be moved to another thread and used there, one thread at a time,
@@ -95,6 +101,15 @@ struct InputClosedEvent {
   std::string id;  ///< may be empty under Dora, whose C++ API does not say which input closed (docs/dora.md)
 };
 
+/// An input that was reported closed because it was silent for its `input_timeout` has data again:
+/// its next InputEvent follows. Only timed-out inputs recover; an input whose source closed it or
+/// exited never does. (Dora's C++ node API shows this event as one it does not know and dcp skips it
+/// there: node code that must run under both treats an InputEvent on an input it saw close as the
+/// recovery; docs/dora.md.)
+struct InputRecoveredEvent {
+  std::string id;  ///< the input id, as declared under `inputs:` in the dataflow
+};
+
 /// Every input of the node is closed: the stream ends after this event.
 struct AllInputsClosedEvent {};
 
@@ -125,7 +140,8 @@ struct ErrorEvent {
   std::string message;
 };
 
-using Event = std::variant<InputEvent, InputClosedEvent, AllInputsClosedEvent, StopEvent, ErrorEvent>;
+using Event =
+    std::variant<InputEvent, InputClosedEvent, InputRecoveredEvent, AllInputsClosedEvent, StopEvent, ErrorEvent>;
 
 enum class EventStatus {
   event,    ///< an event was received

@@ -22,7 +22,7 @@
 // in any order; destroying the harness ends the script (like end()).
 // Blocking: next_output waits at most its timeout; everything else returns at once.
 // Errors: push_input / push_input_closed for an undeclared input -> std::invalid_argument; push_input
-// on an input already closed, and any push after end(), push_stop() or push_all_inputs_closed() ->
+// on an input already closed, push_input_recovered on an open one, and any push after end(), push_stop() or push_all_inputs_closed() ->
 // std::logic_error; node() a second time -> std::logic_error.
 #pragma once
 
@@ -82,6 +82,9 @@ class NodeHarness {
   void push_input(std::string_view id, std::string_view text, Metadata metadata = {});
   void push_input(std::string_view id, Payload data, Metadata metadata = {});
   void push_input_closed(std::string_view id);
+  /// InputRecovered for `id`, which push_input_closed closed (a timed-out input, node.hpp): push_input
+  /// on it is allowed again. std::logic_error when `id` is not closed.
+  void push_input_recovered(std::string_view id);
   /// The stream ends once the node has received this event.
   void push_all_inputs_closed();
   /// Stop with `cause`, as Dora and the runner deliver it (node.hpp, the Stop rule): the node gets

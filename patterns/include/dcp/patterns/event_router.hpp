@@ -61,6 +61,8 @@
 //     so their work is not lost under any backend; run() goes on until the stream ends, then returns
 //     RunEnd::stop. on_stop() is where node code stops producing (set a flag, cancel a job).
 //   - InputClosedEvent: the input-closed observers, then on_input_closed(id) (for any id).
+//   - InputRecoveredEvent (a timed-out input has data again, node.hpp): on_input_recovered(id);
+//     the input's handler then gets its data as usual.
 //   - AllInputsClosedEvent: on_all_inputs_closed(), then the router has ended (RunEnd::all_inputs_closed).
 //   - ErrorEvent: on_error_event() (default: counted in Stats::error_events and ignored).
 //   - An input nobody registered: the input observers, then on_unknown_input() (default: counted in
@@ -77,7 +79,7 @@
 // fails. A throwing on_error is reported itself, so no error vanishes. A throwing control handler or
 // observer is delivered the same way (not counted per input; Stats::control_failures counts them),
 // message "on_stop threw: <what>" (likewise on_all_inputs_closed, on_error_event), "on_input_closed
-// for input '<id>' threw: <what>" (likewise on_unknown_input, "an input observer", "an input-closed
+// for input '<id>' threw: <what>" (likewise on_input_recovered, on_unknown_input, "an input observer", "an input-closed
 // observer"). Configuration errors throw:
 // std::invalid_argument (duplicate id, empty handler, bad InputOptions — the message names the input
 // and the field), std::logic_error (set-up after the first dispatch()).
@@ -116,7 +118,7 @@
 //     counted in stats().refused_after_shutdown (and per input); control events are still routed
 //     (on_stop etc. run) and observers keep working;
 //   - a configuration call throws std::logic_error naming the class and member (here: on_input,
-//     on_stop, on_input_closed, on_all_inputs_closed, on_unknown_input, on_error_event,
+//     on_stop, on_input_closed, on_input_recovered, on_all_inputs_closed, on_unknown_input, on_error_event,
 //     set_epoch_source and the observers);
 //   - shutdown() again is a no-op (cancel may escalate a drain);
 //   - stats(), input_stats() and read-only accessors keep working.
@@ -280,6 +282,8 @@ class EventRouter {
   EventRouter& on_input(std::string id, InputHandler handler, InputOptions options = {});
   EventRouter& on_stop(std::function<void()> handler);
   EventRouter& on_input_closed(std::function<void(std::string_view input_id)> handler);
+  /// A timed-out input has data again (InputRecoveredEvent); its data follows. Default: nothing.
+  EventRouter& on_input_recovered(std::function<void(std::string_view input_id)> handler);
   EventRouter& on_all_inputs_closed(std::function<void()> handler);
   /// Default: counted in Stats::unknown_inputs and ignored.
   EventRouter& on_unknown_input(std::function<void(const InputEvent&)> handler);
