@@ -4,9 +4,10 @@
 // What it is for: the event loop (runner.cpp) builds the RouteTable once from the validated
 // dataflow, then for every message a node sends queues one event per reading input
 // (NodeInputs::enqueue: the input's queue drops its oldest message when full, queue_size), closes
-// inputs when their upstream output closes (NodeInputs::close: InputClosed after the data already
-// queued, and AllInputsClosed once the last non-timer input closed — never for a node reading a
-// timer, as in Dora), times out silent inputs (NodeInputs::close_timed_out: Dora's `input_timeout`,
+// inputs when their upstream output closes (NodeInputs::close: InputClosed, a control event that
+// event_queue.hpp hands out ahead of queued messages, as Dora does, and AllInputsClosed once the
+// last non-timer input closed, after every queued message — never for a node reading a timer, as
+// in Dora), times out silent inputs (NodeInputs::close_timed_out: Dora's `input_timeout`,
 // below), and answers an outstanding NextEvent with next_answer(), which also moves the
 // node's stream machine (node_state.hpp: open -> stop_pending -> draining -> ended: Stop first, then
 // the inputs queued before it, then end of stream, as Dora's node API delivers Stop).
@@ -77,7 +78,7 @@ class NodeInputs {
   /// Times each input recovered (data came after a timeout), in the node's input order.
   [[nodiscard]] std::vector<std::uint64_t> recoveries() const;
   /// Marks `input` closed; false when it already was. With `queue_events`, InputClosed is queued
-  /// (after the data already queued) and, once no non-timer input is open and the node reads no
+  /// (unless a timeout already reported it) and, once no non-timer input is open and the node reads no
   /// timer, AllInputsClosed.
   bool close(std::size_t input, bool queue_events);
   /// Drops everything queued (Stop, or the node is gone).

@@ -716,7 +716,14 @@ class Runner {
 
   void enqueue_input(NodeState& node, QueuedEvent event) {
     if (!node.state.accepting_events()) return;
+    const std::size_t input = event.input;
+    const std::uint64_t correlated_before = node.inputs.queue().correlated_dropped(input);
     (void)node.inputs.enqueue(std::move(event));  // a drop is counted by the node's inputs
+    if (node.inputs.queue().correlated_dropped(input) != correlated_before && correlated_before == 0) {
+      say("input " + node.spec->id + "/" + node.spec->inputs[input].id + " is full of service or action messages "
+          "(request_id, goal_id or goal_status): the oldest was dropped, so a reply someone waits for is lost; "
+          "raise its queue_size (further ones are counted in the summary)");
+    }
     deliver(node);
   }
 
@@ -1073,7 +1080,8 @@ class Runner {
       for (std::size_t i = 0; i < node.inputs.dropped().size(); ++i) {
         if (node.inputs.dropped()[i] == 0) continue;
         const dataflow::Input& input = node.spec->inputs[i];
-        node.report.drops.push_back(NodeReport::InputDrops{input.id, input.queue_size, node.inputs.dropped()[i]});
+        node.report.drops.push_back(NodeReport::InputDrops{input.id, input.queue_size, node.inputs.dropped()[i],
+                                                           node.inputs.queue().correlated_dropped(i)});
       }
       report_.nodes.push_back(node.report);
     }

@@ -128,6 +128,7 @@ struct NodeReport {
     std::string input;
     std::size_t queue_size = 0;
     std::uint64_t dropped = 0;
+    std::uint64_t correlated = 0;  ///< of those, service/action messages (request_id, goal_id, goal_status)
   };
   std::vector<InputDrops> drops;
 

@@ -109,7 +109,10 @@ std::string format_summary(const RunReport& report) {
   for (const NodeReport& node : report.nodes) {
     for (const NodeReport::InputDrops& drops : node.drops) {
       text += "[dcp] input " + node.id + "/" + drops.input + " dropped " + std::to_string(drops.dropped) +
-              (drops.dropped == 1 ? " message" : " messages") + " (queue_size " + std::to_string(drops.queue_size) + ")\n";
+              (drops.dropped == 1 ? " message" : " messages") + " (queue_size " + std::to_string(drops.queue_size) + ")" +
+              (drops.correlated == 0 ? std::string()
+                                     : ", " + std::to_string(drops.correlated) + " of them service or action messages") +
+              "\n";
     }
     for (const NodeReport::InputTimeouts& timeouts : node.timeouts) {
       text += "[dcp] input " + node.id + "/" + timeouts.input + " timed out " + times(timeouts.timeouts) +

@@ -74,7 +74,8 @@ TEST(InputTimeout, SilentForTheTimeout_InputClosedForThatInputOnly_OnceAndCounte
   EXPECT_TRUE(inputs.close_timed_out(t0 + 10s, true).empty()) << "a timed-out input does not time out again";
   EXPECT_TRUE(inputs.timed_out(0));
   EXPECT_EQ(inputs.timeouts(), (std::vector<std::uint64_t>{1, 0}));
-  EXPECT_EQ(drain(spec, state, inputs), (std::vector<Seen>{{EventKind::input, "a"}, {EventKind::input_closed, "a"}}));
+  EXPECT_EQ(drain(spec, state, inputs), (std::vector<Seen>{{EventKind::input_closed, "a"}, {EventKind::input, "a"}}))
+      << "a control event: first, as Dora schedules it";
 }
 
 TEST(InputTimeout, EveryMessageRefreshesTheDeadline) {
@@ -96,9 +97,9 @@ TEST(InputTimeout, DataAfterATimeout_InputRecoveredThenTheData_DeadlineReArmed) 
   EXPECT_FALSE(inputs.timed_out(0));
   EXPECT_EQ(inputs.recoveries(), (std::vector<std::uint64_t>{1, 0}));
   EXPECT_EQ(drain(spec, state, inputs),
-            (std::vector<Seen>{{EventKind::input, "a"},
-                               {EventKind::input_closed, "a"},
+            (std::vector<Seen>{{EventKind::input_closed, "a"},
                                {EventKind::input_recovered, "a"},
+                               {EventKind::input, "a"},
                                {EventKind::input, "a"}}));
   EXPECT_TRUE(inputs.close_timed_out(t0 + 5500ms, true).empty());
   EXPECT_EQ(inputs.close_timed_out(t0 + 6s, true), std::vector<std::size_t>{0}) << "re-armed by the recovering message";
@@ -113,7 +114,7 @@ TEST(InputTimeout, WhileTimedOut_NoAllInputsClosed_UpstreamCloseThenGivesItWitho
   (void)inputs.close_timed_out(t0 + 1s, true);
   ASSERT_TRUE(inputs.close(1, true));  // b closes: only a timed-out input is left
   EXPECT_EQ(drain(spec, state, inputs),
-            (std::vector<Seen>{{EventKind::input, "a"}, {EventKind::input_closed, "a"}, {EventKind::input_closed, "b"}}))
+            (std::vector<Seen>{{EventKind::input_closed, "a"}, {EventKind::input_closed, "b"}, {EventKind::input, "a"}}))
       << "a may still recover: no AllInputsClosed";
   ASSERT_TRUE(inputs.close(0, true));  // a's upstream ends while it is timed out
   EXPECT_FALSE(inputs.timed_out(0));

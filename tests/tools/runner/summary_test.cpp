@@ -76,12 +76,16 @@ TEST(FormatSummary, VerdictLineThenAlignedTable) {
   EXPECT_EQ(dcp::runner::format_summary(report).substr(0, verdict.size()), verdict);
 }
 
-TEST(FormatSummary, TimedOutInputs_AreNamedWithTheirTimeoutsAndRecoveries) {
+TEST(FormatSummary, TimedOutInputsAndLostServiceMessages_AreNamed) {
   RunReport report;
   report.nodes.push_back(node("planner", NodeEnd::exited, 0));
   report.nodes[0].timeouts.push_back(NodeReport::InputTimeouts{"scan", 0.5, 1, 0});
+  report.nodes[0].drops.push_back(NodeReport::InputDrops{"goal", 2, 5, 1});
   report.nodes[0].timeouts.push_back(NodeReport::InputTimeouts{"odom", 2, 3, 2});
   const std::string summary = dcp::runner::format_summary(report);
+  EXPECT_NE(summary.find("[dcp] input planner/goal dropped 5 messages (queue_size 2), 1 of them service or action messages\n"),
+            std::string::npos)
+      << summary;
   EXPECT_NE(summary.find("[dcp] input planner/scan timed out once (input_timeout 0.5 s), recovered 0 times\n"
                          "[dcp] input planner/odom timed out 3 times (input_timeout 2 s), recovered 2 times\n"),
             std::string::npos)
