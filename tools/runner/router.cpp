@@ -124,7 +124,7 @@ RouteTable build_routes(const dataflow::Dataflow& dataflow) {
         auto group = std::find_if(table.timers.begin(), table.timers.end(),
                                   [&](const TimerGroup& g) { return g.period == period; });
         if (group == table.timers.end()) {
-          table.timers.push_back(TimerGroup{period, {}, {}});
+          table.timers.push_back(TimerGroup{period, {}, {}, timer->spec()});
           group = std::prev(table.timers.end());
         }
         group->subscribers.push_back(Subscriber{n, i});

@@ -52,6 +52,9 @@ struct TimerGroup {
   std::chrono::nanoseconds period{};
   ipc::FileDescriptor fd;
   std::vector<Subscriber> subscribers;
+  std::string spec;           ///< the first input's source text with this period, e.g. "dora/timer/millis/10"
+  std::uint64_t ticks = 0;    ///< ticks delivered (one event per subscriber each)
+  std::uint64_t missed = 0;   ///< periods that passed while the runner was busy: skipped, as in Dora
 };
 
 /// The input side of one node: its queue and which of its inputs are still open.

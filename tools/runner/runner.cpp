@@ -134,9 +134,11 @@ void arm_once(int fd, std::chrono::milliseconds delay) {
   if (::timerfd_settime(fd, 0, &spec, nullptr) != 0) throw_errno("timerfd_settime");
 }
 
-void arm_periodic(int fd, std::chrono::nanoseconds period) {
+// Arms `fd` to fire every `period`: the first time after one period, or at once (Dora's timers
+// tick first when the dataflow starts).
+void arm_periodic(int fd, std::chrono::nanoseconds period, bool first_tick_now = false) {
   itimerspec spec{};
-  spec.it_value = to_timespec(period);
+  spec.it_value = to_timespec(first_tick_now ? std::chrono::nanoseconds(1) : period);
   spec.it_interval = to_timespec(period);
   if (::timerfd_settime(fd, 0, &spec, nullptr) != 0) throw_errno("timerfd_settime");
 }
@@ -855,7 +857,7 @@ class Runner {
     for (NodeState& node : nodes_) {
       if (node.state.link() == LinkState::connected) send_hello_ok(node);
     }
-    for (TimerGroup& timer : timers_) arm_periodic(timer.fd.get(), timer.period);
+    for (TimerGroup& timer : timers_) arm_periodic(timer.fd.get(), timer.period, /*first_tick_now=*/true);
     if (std::any_of(nodes_.begin(), nodes_.end(), [](const NodeState& n) { return n.inputs.has_input_timeouts(); })) {
       arm_periodic(health_check_timer_.get(), health_check_period(dataflow_));
     }
@@ -933,8 +935,12 @@ class Runner {
 
   void on_timer(std::size_t index) {
     TimerGroup& timer = timers_.at(index);
-    // Ticks missed while the runner was busy are not replayed: one event per wake-up.
-    if (consume_timer(timer.fd.get()) == 0) return;
+    // Ticks missed while the runner was busy are not replayed (one event per wake-up, as in Dora),
+    // but counted.
+    const std::uint64_t expirations = consume_timer(timer.fd.get());
+    if (expirations == 0) return;
+    ++timer.ticks;
+    timer.missed += expirations - 1;
     const std::int64_t now = now_ns();
     for (const Subscriber& subscriber : timer.subscribers) {
       QueuedEvent event;
@@ -1064,6 +1070,9 @@ class Runner {
     runtime_->remove();
     drain_terminal();
     report_.terminal_lines_dropped = out_->dropped_lines() + err_->dropped_lines();
+    for (const TimerGroup& timer : timers_) {
+      if (timer.missed > 0) report_.timers_missed.push_back(RunReport::TimerTicks{timer.spec, timer.ticks, timer.missed});
+    }
 
     report_.dataflow = dataflow_.name;
     report_.grace = options_.grace;

@@ -167,6 +167,13 @@ struct RunReport {
   /// bounded buffer was full, the terminal failed, or the run ended on an interrupt before the
   /// terminal took them. Only when writing to the descriptors (RunOptions::out / err nullptr).
   std::uint64_t terminal_lines_dropped = 0;
+  /// Timers (one per distinct period) that skipped ticks because the runner was busy.
+  struct TimerTicks {
+    std::string timer;  ///< e.g. "dora/timer/millis/10"
+    std::uint64_t ticks = 0;
+    std::uint64_t missed = 0;
+  };
+  std::vector<TimerTicks> timers_missed;
 
   [[nodiscard]] std::size_t failed_count() const noexcept;
   /// Nodes with NodeReport::reported_errors > 0 (failed or not).

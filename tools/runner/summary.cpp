@@ -125,6 +125,10 @@ std::string format_summary(const RunReport& report) {
             " refused (more than " + std::to_string(kMaxPendingConnections) + " waiting), " +
             std::to_string(report.connections_timed_out) + " timed out\n";
   }
+  for (const RunReport::TimerTicks& timer : report.timers_missed) {
+    text += "[dcp] timer " + timer.timer + ": " + std::to_string(timer.missed) + " of " +
+            std::to_string(timer.ticks + timer.missed) + " ticks skipped (the runner was busy; as in Dora, missed ticks are not replayed)\n";
+  }
   if (report.terminal_lines_dropped > 0) {
     text += "[dcp] " + std::to_string(report.terminal_lines_dropped) +
             (report.terminal_lines_dropped == 1 ? " line" : " lines") +

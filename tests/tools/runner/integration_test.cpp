@@ -683,4 +683,31 @@ TEST(DcpRun, InputTimeout_SourceEndsWhileTimedOut_AllInputsClosedWithoutASecondI
   EXPECT_TRUE(r.stderr_has("[dcp] input sink/in timed out once (input_timeout 0.2 s), recovered 0 times")) << r.dump();
 }
 
+TEST(DcpRun, Timer_FirstTickComesWhenTheDataflowStarts_NotAPeriodLater) {
+  DcpRun run({dataflow("timer_ticks")});
+  ASSERT_TRUE(run.wait_for("[ticker] input hourly -1")) << "an hourly timer ticks at the start";
+  run.signal(SIGINT);
+  const RunResult r = run.finish();
+  EXPECT_EQ(r.exit_code, 0) << r.dump();
+  const auto ticker = lines_of(r.out, "[ticker] ");
+  EXPECT_EQ(std::count(ticker.begin(), ticker.end(), "input hourly -1"), 1) << r.dump();
+}
+
+TEST(DcpRun, TimerTicksMissedWhileTheRunnerWasBusy_AreSkippedAndCountedInTheSummary) {
+  DcpRun run({dataflow("timer_ticks")});
+  ASSERT_TRUE(run.wait_for("[ticker] input fast -1"));
+  run.signal(SIGSTOP);  // the runner cannot tick for a while: that is the stimulus, not a wait for an event
+  std::this_thread::sleep_for(300ms);
+  run.signal(SIGCONT);
+  run.signal(SIGINT);
+  const RunResult r = run.finish();
+  EXPECT_EQ(r.exit_code, 0) << r.dump();
+  const std::size_t at = r.err.find("[dcp] timer dora/timer/millis/10: ");
+  ASSERT_NE(at, std::string::npos) << r.dump();
+  const long missed = std::strtol(r.err.c_str() + at + std::string("[dcp] timer dora/timer/millis/10: ").size(), nullptr, 10);
+  EXPECT_GE(missed, 10) << "about 30 periods passed while it was stopped\n" << r.dump();
+  EXPECT_TRUE(r.stderr_has("ticks skipped (the runner was busy; as in Dora, missed ticks are not replayed)")) << r.dump();
+  EXPECT_EQ(r.err.find("[dcp] timer dora/timer/secs/3600"), std::string::npos) << "it missed none\n" << r.dump();
+}
+
 }  // namespace

@@ -93,6 +93,18 @@ TEST(FormatSummary, TimedOutInputsAndLostServiceMessages_AreNamed) {
   EXPECT_TRUE(report.success()) << "a timeout is Dora's fault tolerance, not a failure";
 }
 
+TEST(FormatSummary, TimerThatSkippedTicks_IsNamedWithHowManyOfAll) {
+  RunReport report;
+  report.nodes.push_back(node("ticker", NodeEnd::exited, 0));
+  report.timers_missed.push_back(RunReport::TimerTicks{"dora/timer/millis/10", 70, 30});
+  const std::string summary = dcp::runner::format_summary(report);
+  EXPECT_NE(summary.find("[dcp] timer dora/timer/millis/10: 30 of 100 ticks skipped (the runner was busy; as in Dora, "
+                         "missed ticks are not replayed)\n"),
+            std::string::npos)
+      << summary;
+  EXPECT_TRUE(report.success());
+}
+
 TEST(FormatSummary, NodesThatReportedErrors_AreNamed_AndTheRunIsNoSuccess) {
   RunReport report;
   report.nodes.push_back(node("camera", NodeEnd::exited, 0));
