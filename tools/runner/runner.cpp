@@ -9,7 +9,8 @@
 // holds the start barrier, and handles Stop, the grace period and signals.
 //
 // Shape of the loop. Everything is a file descriptor in one epoll set (level-triggered): the
-// listening socket, each node connection, each node's stdout and stderr pipes, one timerfd per
+// listening socket, each node's connection (made at its start), each connection accepted on the
+// listening socket (only ever refused), each node's stdout and stderr pipes, one timerfd per
 // distinct timer period, one-shot timerfds for --stop-after, the grace period, the start-up
 // warning and the start deadline, and a signalfd for SIGINT/SIGTERM/SIGHUP/SIGCHLD. Handlers never block: sockets and
 // pipes are non-blocking, a frame that cannot be sent yet waits in the connection's outbox.
@@ -288,7 +289,6 @@ class Runner {
       node.started_at = std::chrono::steady_clock::now();
       SpawnedProcess process = spawn_process(request);
       pair.second.reset();  // the node's end: only the node holds it now
-      adopt_inherited_connection(node, std::move(pair.first));
       node.pid = process.pid;
       node.report.pid = process.pid;
       node.state.move_to(ProcessState::running);
@@ -298,6 +298,7 @@ class Runner {
       const std::size_t index = static_cast<std::size_t>(&node - nodes_.data());
       watch(node.stdout_pipe.get(), token(Source::node_stdout, index));
       watch(node.stderr_pipe.get(), token(Source::node_stderr, index));
+      adopt_inherited_connection(node, std::move(pair.first));
     } catch (const std::system_error& e) {
       node.state.move_to(ProcessState::failed_to_start);
       node.report.end = NodeEnd::failed_to_start;

@@ -533,7 +533,7 @@ TEST(DcpRun, NodesConnection_IsInheritedAsDescriptor3_AndNotByTheProgramsTheNode
   for (const std::string& line : fds) EXPECT_EQ(line.find("socket:"), std::string::npos) << line;
 }
 
-TEST(DcpRun, WrapperScript_ItsChildInTheNodesProcessGroupIsAccepted) {
+TEST(DcpRun, WrapperScript_ItsChildInheritsTheNodesConnection_AndConnectsOverIt) {
   const RunResult r = run_dcp({dataflow("wrapper")});
   ASSERT_EQ(r.exit_code, 0) << r.dump();
   EXPECT_TRUE(r.stdout_has("[sink] result received=5 order=ok"));
