@@ -568,6 +568,14 @@ class Runner {
       }
       if (status == ipc::IoStatus::would_block) return;
       if (status == ipc::IoStatus::closed) {
+        if (connection.inherited_by && !connection.node) {
+          // Its end is closed: by the node (or a wrapper that closes what it inherits), or at its exit.
+          const NodeState& node = nodes_[*connection.inherited_by];
+          say("node '" + node.spec->id + "' " +
+              (node.state.process_alive() ? "closed its connection (descriptor " + std::to_string(kNodeConnectionFd) +
+                                                ") without saying Hello: it cannot connect any more"
+                                          : "ended without saying Hello (a node connects in dcp::init_node())"));
+        }
         close_connection(connection);
         return;
       }

@@ -12,6 +12,7 @@
 //   pipe_fd       SendOutput with a pipe as its shared-memory descriptor        -> "not a memfd"
 //   empty_frame   after the handshake, a zero-length datagram                  -> "empty frame"
 //   double_hello  a second Hello                                              -> "second Hello"
+//   hang_up_first closes its own connection without a word, then ends normally (prints "bad: ok")
 //   wrong_secret  Hello with a wrong secret on its own connection               -> "wrong secret"
 //   via_socket    a forked child in another process group says Hello with the node's id and
 //                 secret through runner.sock (refused: "no node connects through"), then the node
@@ -271,6 +272,9 @@ int main(int argc, char** argv) {
       hello.secret = env("DCP_NODE_SECRET");
       ipc::send_frame(socket.get(), ipc::encode(hello));
       expect_error(socket.get(), "second Hello");
+    } else if (mode == "hang_up_first") {
+      { auto socket = own_connection(); }
+      say("bad: ok hung up");
     } else if (mode == "wrong_secret") {
       auto socket = connect_and_hello("00000000000000000000000000000000");
       expect_error(socket.get(), "wrong secret");
