@@ -527,6 +527,15 @@ TEST(DcpRun, ImpostorWithTheSocketPathAndSecretInTheNodesProcessGroup_IsRefused_
   EXPECT_TRUE(r.stderr_has("[dcp] rejected a connection: no node connects through the runner's socket")) << r.dump();
 }
 
+TEST(DcpRun, HundredNodesStartingAtOnce_AllConnect_NoneIsRefusedByTheCapOnConnectionsWithoutHello) {
+  // When nodes connected through runner.sock, those beyond kMaxPendingConnections (64) that
+  // connected while the runner was still starting the others were refused.
+  const RunResult r = run_dcp({dataflow("many_nodes")});
+  EXPECT_EQ(r.exit_code, 0) << r.dump();
+  EXPECT_TRUE(r.stderr_has("[dcp] dataflow succeeded: all 100 nodes exited with code 0")) << r.dump();
+  EXPECT_FALSE(r.stderr_has("refused a connection")) << r.dump();
+}
+
 TEST(DcpRun, NodesConnection_IsInheritedAsDescriptor3_AndNotByTheProgramsTheNodeStarts) {
   const RunResult r = run_dcp({dataflow("inspect")});
   ASSERT_EQ(r.exit_code, 0) << r.dump();
