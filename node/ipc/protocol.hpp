@@ -20,7 +20,9 @@
 //   payload:  u8 location (0 inline: followed by bytes; 1 shared memory: followed by u64 size, and the
 //             datagram carries exactly one file descriptor, a sealed memfd of that size)
 //
-// Conversation: the node sends Hello (its id and the secret from its environment); the runner answers
+// Conversation: on the connection it inherited from the runner (one end of a socket pair made before
+// the node started: DCP_NODE_FD), the node sends Hello (its id and the secret from its environment,
+// checked as defence in depth: the runner already knows whose connection it is); the runner answers
 // HelloOk (the node's inputs and outputs) or Error and hangs up. Then the node sends NextEvent
 // whenever it wants the next event, and the runner answers each with one Event when one is ready;
 // SendOutput and CloseOutputs may be sent at any time and are not answered (sending is

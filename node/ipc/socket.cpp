@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -151,6 +152,53 @@ FileDescriptor connect_seqpacket(const std::filesystem::path& path) {
     if (::connect(socket.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0) break;
     if (errno == EINTR) continue;
     throw_errno("dcp: connect to the dcp runner at " + path.string());
+  }
+  return socket;
+}
+
+SocketPair seqpacket_pair() {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) throw_errno("dcp: socketpair(AF_UNIX, SOCK_SEQPACKET)");
+  SocketPair pair{FileDescriptor(fds[0]), FileDescriptor(fds[1])};
+  const int flags = ::fcntl(pair.first.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(pair.first.get(), F_SETFL, flags | O_NONBLOCK) != 0) throw_errno("dcp: fcntl(O_NONBLOCK)");
+  return pair;
+}
+
+FileDescriptor adopt_seqpacket(int fd) {
+  const auto fail = [fd](int error, const std::string& what) {
+    throw std::system_error(error, std::generic_category(), "descriptor " + std::to_string(fd) + " " + what);
+  };
+  if (fd < 0 || ::fcntl(fd, F_GETFD) < 0) fail(EBADF, "is not open");
+  struct stat status{};
+  if (::fstat(fd, &status) != 0) fail(errno, "cannot be examined (fstat)");
+  if (!S_ISSOCK(status.st_mode)) fail(ENOTSOCK, "is not a socket");
+  int domain = 0;
+  int type = 0;
+  socklen_t length = sizeof(int);
+  if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &length) != 0) fail(errno, "cannot be examined (SO_DOMAIN)");
+  length = sizeof(int);
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) != 0) fail(errno, "cannot be examined (SO_TYPE)");
+  if (domain != AF_UNIX || type != SOCK_SEQPACKET) fail(EPROTOTYPE, "is not an AF_UNIX SOCK_SEQPACKET socket");
+  FileDescriptor socket(fd);
+  if (fd <= STDERR_FILENO) {
+    // A print to stdout or stderr must never reach the protocol: move the socket above them and
+    // leave /dev/null in its place.
+    FileDescriptor moved(::fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1));
+    if (!moved) fail(errno, "cannot be moved above 2 (fcntl(F_DUPFD_CLOEXEC))");
+    const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+      ::dup2(null, fd);  // replaces the socket at its old number at once (inheritable, as stdio is)
+      ::close(null);
+      (void)socket.release();  // that number is /dev/null's now
+    }
+    socket = std::move(moved);  // without /dev/null: the old number is closed here
+  } else if (::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+    fail(errno, "cannot be made close-on-exec");
+  }
+  const int flags = ::fcntl(socket.get(), F_GETFL);
+  if (flags < 0 || ((flags & O_NONBLOCK) != 0 && ::fcntl(socket.get(), F_SETFL, flags & ~O_NONBLOCK) != 0)) {
+    fail(errno, "cannot be made blocking");
   }
   return socket;
 }

@@ -69,6 +69,22 @@ FileDescriptor listen_seqpacket(const std::filesystem::path& path, int backlog =
 /// process closed stdin/stdout/stderr, it is moved above them, so a print cannot reach it).
 FileDescriptor connect_seqpacket(const std::filesystem::path& path);
 
+/// A connected pair of SOCK_SEQPACKET sockets, both close-on-exec; `first` is non-blocking (the
+/// runner's end), `second` blocking (the end a node inherits: the child's copy, made by dup2, is
+/// not close-on-exec).
+struct SocketPair {
+  FileDescriptor first;
+  FileDescriptor second;
+};
+SocketPair seqpacket_pair();
+
+/// Takes `fd` as this process's connection to the runner (the descriptor a node inherits):
+/// checks that it is an open AF_UNIX SOCK_SEQPACKET socket, makes it close-on-exec (so programs
+/// the node starts do not inherit it) and blocking, and moves it above descriptors 0-2 (putting
+/// /dev/null in its old place) should it be one of them. Throws std::system_error naming what is
+/// wrong (EBADF: not open; ENOTSOCK: not a socket; EPROTOTYPE: another kind of socket).
+FileDescriptor adopt_seqpacket(int fd);
+
 /// The pid of the process at the other end of a connected AF_UNIX socket (SO_PEERCRED).
 int peer_pid(int socket);
 

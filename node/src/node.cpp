@@ -282,12 +282,33 @@ std::optional<std::chrono::milliseconds> start_timeout_from_environment() {
   }
   return std::chrono::milliseconds(static_cast<std::int64_t>(value));
 }
+
+// The descriptor number in DCP_NODE_FD.
+int inherited_connection_from(const char* text) {
+  int fd = -1;
+  const char* end = text + std::strlen(text);
+  const auto [stop, error] = std::from_chars(text, end, fd);
+  if (error != std::errc() || stop != end || fd < 0) {
+    throw NodeError(std::string("dcp: DCP_NODE_FD is '") + text +
+                    "', not a descriptor number (it is set by `dcp run`, with the connection it gives the node)");
+  }
+  return fd;
+}
+
+std::optional<std::chrono::milliseconds> handshake_timeout_for(std::optional<std::chrono::milliseconds> start_timeout) {
+  if (!start_timeout) return std::nullopt;
+  return *start_timeout + kHandshakeMargin;
+}
+
 }  // namespace
 
 Node init_node() {
   install_node_error_reporter();
+  const char* inherited = std::getenv("DCP_NODE_FD");
   const char* socket = std::getenv("DCP_RUNNER_SOCKET");
-  if (socket == nullptr || *socket == '\0') {
+  const bool has_inherited = inherited != nullptr && *inherited != '\0';
+  const bool has_socket = socket != nullptr && *socket != '\0';
+  if (!has_inherited && !has_socket) {
     // Dora's daemon gives every node it starts its configuration in DORA_NODE_CONFIG (docs/dora.md).
     const char* dora_config = std::getenv("DORA_NODE_CONFIG");
     if (dora_config != nullptr && *dora_config != '\0') {
@@ -301,29 +322,32 @@ Node init_node() {
 #endif
     }
     throw NodeError(
-        "dcp: this program is a dataflow node and must be started by a runner, but DCP_RUNNER_SOCKET is not "
-        "set. Declare it in a dataflow file and run the dataflow with `dcp run dataflow.yml` (or with "
+        "dcp: this program is a dataflow node and must be started by a runner, but neither DCP_NODE_FD nor "
+        "DCP_RUNNER_SOCKET is set. Declare it in a dataflow file and run the dataflow with `dcp run dataflow.yml` (or with "
         "`dora run`, when dcp is built with its Dora backend: see docs/dora.md). For unit tests without "
         "processes, use dcp::testing::NodeHarness (<dcp/node/node_harness.hpp>).");
   }
+  const std::string given = has_inherited ? std::string("DCP_NODE_FD is set (") + inherited + ")"
+                                          : std::string("DCP_RUNNER_SOCKET is set (") + socket + ")";
   const char* node_id = std::getenv("DCP_NODE_ID");
   if (node_id == nullptr || *node_id == '\0') {
-    throw NodeError(std::string("dcp: DCP_RUNNER_SOCKET is set (") + socket +
-                    ") but DCP_NODE_ID is not: the node must be started by `dcp run`, which sets both");
+    throw NodeError("dcp: " + given + " but DCP_NODE_ID is not: the node must be started by `dcp run`, which sets both");
   }
   const char* secret = std::getenv("DCP_NODE_SECRET");
   if (secret == nullptr) {
-    throw NodeError(std::string("dcp: DCP_RUNNER_SOCKET is set (") + socket +
-                    ") but DCP_NODE_SECRET is not: the node must be started by `dcp run`, which sets both");
+    throw NodeError("dcp: " + given + " but DCP_NODE_SECRET is not: the node must be started by `dcp run`, which sets both");
   }
-  return connect_to_runner(socket, node_id, secret, start_timeout_from_environment());
+  const auto start_timeout = start_timeout_from_environment();
+  if (has_inherited) {
+    return detail::connect_inherited_runner_backend(inherited_connection_from(inherited), node_id, secret,
+                                                    handshake_timeout_for(start_timeout));
+  }
+  return connect_to_runner(socket, node_id, secret, start_timeout);
 }
 
 Node connect_to_runner(const std::filesystem::path& socket_path, std::string_view node_id, std::string_view secret,
                        std::optional<std::chrono::milliseconds> start_timeout) {
-  std::optional<std::chrono::milliseconds> handshake_timeout;
-  if (start_timeout) handshake_timeout = *start_timeout + kHandshakeMargin;
-  return detail::connect_runner_backend(socket_path, node_id, secret, handshake_timeout);
+  return detail::connect_runner_backend(socket_path, node_id, secret, handshake_timeout_for(start_timeout));
 }
 
 }  // namespace dcp

@@ -353,25 +353,20 @@ class RunnerOutputSink final : public OutputSink {
 // Handshake
 // ---------------------------------------------------------------------------------------------
 
-Node connect_runner_backend(const std::filesystem::path& socket_path, std::string_view node_id,
-                            std::string_view secret, std::optional<std::chrono::milliseconds> handshake_timeout) {
-  const std::string id(node_id);
-  const std::string where = "node '" + id + "', runner socket " + socket_path.string();
-  std::vector<std::uint8_t> hello;
+namespace {
+
+std::vector<std::uint8_t> encode_hello(const std::string& id, std::string_view secret, const std::string& where) {
   try {
-    hello = ipc::encode(ipc::Hello{ipc::kProtocolVersion, id, std::string(secret)});
+    return ipc::encode(ipc::Hello{ipc::kProtocolVersion, id, std::string(secret)});
   } catch (const ipc::ProtocolError& e) {
     throw NodeError("dcp: " + where + ": invalid node id or secret: " + e.what());
   }
+}
 
-  ipc::FileDescriptor socket;
-  try {
-    socket = ipc::connect_seqpacket(socket_path);
-  } catch (const std::exception& e) {
-    throw NodeError("dcp: " + where + ": cannot connect to the dcp runner: " + e.what() +
-                    " (is `dcp run` still running?)");
-  }
-
+/// The handshake on a connected socket: Hello, then the answer. `where` names the node and its
+/// connection in every error.
+Node handshake(ipc::FileDescriptor socket, const std::string& id, const std::string& where,
+               const std::vector<std::uint8_t>& hello, std::optional<std::chrono::milliseconds> handshake_timeout) {
   ipc::Message reply;
   try {
     if (ipc::send_frame(socket.get(), hello) != ipc::IoStatus::ok) {
@@ -409,6 +404,40 @@ Node connect_runner_backend(const std::filesystem::path& socket_path, std::strin
   auto link = std::make_shared<RunnerLink>(std::move(socket));
   return Node{id, NodeAccess::make_events(std::move(accepted->inputs), std::make_unique<RunnerEventSource>(link)),
               NodeAccess::make_outputs(id, std::move(accepted->outputs), std::make_unique<RunnerOutputSink>(link, id))};
+}
+
+}  // namespace
+
+Node connect_runner_backend(const std::filesystem::path& socket_path, std::string_view node_id,
+                            std::string_view secret, std::optional<std::chrono::milliseconds> handshake_timeout) {
+  const std::string id(node_id);
+  const std::string where = "node '" + id + "', runner socket " + socket_path.string();
+  const std::vector<std::uint8_t> hello = encode_hello(id, secret, where);
+  ipc::FileDescriptor socket;
+  try {
+    socket = ipc::connect_seqpacket(socket_path);
+  } catch (const std::exception& e) {
+    throw NodeError("dcp: " + where + ": cannot connect to the dcp runner: " + e.what() +
+                    " (is `dcp run` still running?)");
+  }
+  return handshake(std::move(socket), id, where, hello, handshake_timeout);
+}
+
+Node connect_inherited_runner_backend(int fd, std::string_view node_id, std::string_view secret,
+                                      std::optional<std::chrono::milliseconds> handshake_timeout) {
+  const std::string id(node_id);
+  const std::string where = "node '" + id + "', connection to the runner inherited as descriptor " + std::to_string(fd) +
+                            " (DCP_NODE_FD)";
+  const std::vector<std::uint8_t> hello = encode_hello(id, secret, where);
+  ipc::FileDescriptor socket;
+  try {
+    socket = ipc::adopt_seqpacket(fd);
+  } catch (const std::exception& e) {
+    throw NodeError("dcp: " + where + ": not usable: " + e.what() +
+                    ". Only the process `dcp run` started (or a program it exec'd, or ran without closing that "
+                    "descriptor) has it; a program the node started does not inherit it");
+  }
+  return handshake(std::move(socket), id, where, hello, handshake_timeout);
 }
 
 }  // namespace dcp::detail

@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -521,7 +524,7 @@ TEST(RunnerBackend, HandshakeAnswerHeldBackByTheStartBarrier_NodeWaitsForItWithi
   runner.join();
 }
 
-// Each InitNode test starts and ends without DCP_RUNNER_SOCKET, DCP_NODE_ID, DCP_NODE_SECRET,
+// Each InitNode test starts and ends without DCP_NODE_FD, DCP_RUNNER_SOCKET, DCP_NODE_ID, DCP_NODE_SECRET,
 // DORA_NODE_CONFIG and DCP_START_TIMEOUT_MS.
 class InitNode : public dcp::test::CleanNodeEnvironment {
  protected:
@@ -565,9 +568,9 @@ TEST_F(InitNode, MalformedStartTimeout_NodeErrorNamesTheVariable) {
   }
 }
 
-TEST_F(InitNode, WithoutRunnerSocket_NodeErrorExplainsHowToRunTheNode) {
+TEST_F(InitNode, WithoutInheritedConnectionOrRunnerSocket_NodeErrorExplainsHowToRunTheNode) {
   const std::string message = node_error_of([] { (void)dcp::init_node(); });
-  EXPECT_NE(message.find("DCP_RUNNER_SOCKET is not set"), std::string::npos) << message;
+  EXPECT_NE(message.find("neither DCP_NODE_FD nor DCP_RUNNER_SOCKET is set"), std::string::npos) << message;
   EXPECT_NE(message.find("dcp run dataflow.yml"), std::string::npos) << message;
 }
 
@@ -593,6 +596,88 @@ TEST_F(InitNode, FromTheEnvironment_ConnectsToTheRunner) {
     EXPECT_EQ(node.outputs.outputs(), std::vector<std::string>{"b"});
   }
   runner.join();
+}
+
+// The runner's end of a socket pair whose other end the "node" (this process) inherited, as
+// `dcp run` makes it: the node's end is left inheritable, as a child's copy after dup2 is.
+struct InheritedPair {
+  InheritedPair() {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds) != 0) throw std::system_error(errno, std::generic_category(), "socketpair");
+    runner.reset(fds[0]);
+    ::fcntl(runner.get(), F_SETFD, FD_CLOEXEC);
+    node = fds[1];
+  }
+  ipc::FileDescriptor runner;
+  int node = -1;  // owned by the node library once init_node() took it
+};
+
+TEST_F(InitNode, InheritedConnection_ConnectsOverIt_AndMakesItCloseOnExec) {
+  InheritedPair pair;
+  ASSERT_EQ(::fcntl(pair.node, F_GETFD) & FD_CLOEXEC, 0);
+  ::setenv("DCP_NODE_FD", std::to_string(pair.node).c_str(), 1);
+  ::setenv("DCP_RUNNER_SOCKET", "/nonexistent/runner.sock", 1);  // not used: the inherited connection wins
+  ::setenv("DCP_NODE_ID", "inherits", 1);
+  ::setenv("DCP_NODE_SECRET", "abc123", 1);
+  dcp::ScopedThread runner(
+      [&] {
+        accept_hello(pair.runner.get(), "inherits", "abc123", ipc::HelloOk{{"a"}, {"b"}});
+        (void)count_requests_until_hang_up(pair.runner.get());
+      },
+      "fake-runner");
+  {
+    dcp::Node node = dcp::init_node();
+    EXPECT_EQ(node.id, "inherits");
+    EXPECT_EQ(node.events.inputs(), std::vector<std::string>{"a"});
+    const int flags = ::fcntl(pair.node, F_GETFD);
+    ASSERT_GE(flags, 0) << "the connection stays at its number";
+    EXPECT_NE(flags & FD_CLOEXEC, 0) << "programs the node starts must not inherit its connection";
+  }
+  runner.join();
+}
+
+TEST_F(InitNode, InheritedConnectionOnStdin_IsMovedAbove2_AndDevNullTakesItsPlace) {
+  InheritedPair pair;
+  ipc::FileDescriptor saved_stdin(::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3));
+  ASSERT_TRUE(saved_stdin);
+  ASSERT_EQ(::dup2(pair.node, STDIN_FILENO), STDIN_FILENO);
+  ::close(pair.node);
+  ::setenv("DCP_NODE_FD", "0", 1);
+  ::setenv("DCP_NODE_ID", "n", 1);
+  ::setenv("DCP_NODE_SECRET", "s", 1);
+  dcp::ScopedThread runner(
+      [&] {
+        accept_hello(pair.runner.get(), "n", "s", ipc::HelloOk{{}, {}});
+        (void)count_requests_until_hang_up(pair.runner.get());
+      },
+      "fake-runner");
+  struct stat in{};
+  {
+    dcp::Node node = dcp::init_node();
+    EXPECT_EQ(::fstat(STDIN_FILENO, &in), 0);
+  }
+  runner.join();
+  ::dup2(saved_stdin.get(), STDIN_FILENO);
+  EXPECT_TRUE(S_ISCHR(in.st_mode)) << "descriptor 0 is /dev/null now, not the socket";
+}
+
+TEST_F(InitNode, InheritedDescriptorNotOpenOrNotASocket_NodeErrorNamesDcpNodeFd) {
+  ::setenv("DCP_NODE_ID", "n", 1);
+  ::setenv("DCP_NODE_SECRET", "s", 1);
+  ::setenv("DCP_NODE_FD", "987", 1);  // not open: e.g. a program the node started, which does not inherit it
+  std::string message = node_error_of([] { (void)dcp::init_node(); });
+  EXPECT_NE(message.find("DCP_NODE_FD"), std::string::npos) << message;
+  EXPECT_NE(message.find("descriptor 987 is not open"), std::string::npos) << message;
+
+  ipc::FileDescriptor file(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  ::setenv("DCP_NODE_FD", std::to_string(file.get()).c_str(), 1);
+  message = node_error_of([] { (void)dcp::init_node(); });
+  EXPECT_NE(message.find("is not a socket"), std::string::npos) << message;
+  EXPECT_GE(::fcntl(file.get(), F_GETFD), 0) << "a descriptor that is not its connection is left alone";
+
+  ::setenv("DCP_NODE_FD", "three", 1);
+  message = node_error_of([] { (void)dcp::init_node(); });
+  EXPECT_NE(message.find("DCP_NODE_FD is 'three', not a descriptor number"), std::string::npos) << message;
 }
 
 }  // namespace

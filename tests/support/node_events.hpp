@@ -46,7 +46,7 @@ inline std::string node_error_of(const std::function<void()>& action) { return e
 class CleanNodeEnvironment : public ::testing::Test {
  public:
   static void clear() {
-    for (const char* name : {"DCP_RUNNER_SOCKET", "DCP_NODE_ID", "DCP_NODE_SECRET", "DORA_NODE_CONFIG"}) {
+    for (const char* name : {"DCP_NODE_FD", "DCP_RUNNER_SOCKET", "DCP_NODE_ID", "DCP_NODE_SECRET", "DORA_NODE_CONFIG"}) {
       ::unsetenv(name);
     }
   }

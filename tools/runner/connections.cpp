@@ -16,7 +16,7 @@
 namespace dcp::runner {
 
 HelloVerdict authenticate_hello(const ipc::Message& message, bool came_with_fd, std::span<const NodeCredentials> nodes,
-                                pid_t peer) {
+                                std::optional<std::size_t> inherited_by) {
   auto reject = [](std::string reason) { return HelloVerdict{std::nullopt, std::move(reason)}; };
   const auto* hello = std::get_if<ipc::Hello>(&message);
   if (hello == nullptr) return reject(std::string("the first message must be Hello, not ") + message_name(message));
@@ -25,38 +25,23 @@ HelloVerdict authenticate_hello(const ipc::Message& message, bool came_with_fd, 
     return reject("protocol version " + std::to_string(hello->protocol_version) +
                   " is not supported (this runner speaks version " + std::to_string(ipc::kProtocolVersion) + ")");
   }
-  std::optional<std::size_t> index;
-  for (std::size_t n = 0; n < nodes.size(); ++n) {
-    if (nodes[n].id == hello->node_id) {
-      index = n;
-      break;
-    }
+  if (!inherited_by || *inherited_by >= nodes.size()) {
+    // Whoever this is, it is not a node: each node has its own connection from its start.
+    return reject("no node connects through the runner's socket: each node of this run connects over the "
+                  "connection it inherited when it was started (DCP_NODE_FD); refused Hello for " +
+                  in_quotes(hello->node_id) + " (is its dcp library older than this runner?)");
   }
-  if (!index) return reject("unknown node id " + in_quotes(hello->node_id));
-  const NodeCredentials& node = nodes[*index];
+  const NodeCredentials& node = nodes[*inherited_by];
   const std::string name = "node '" + std::string(node.id) + "'";
+  if (hello->node_id != node.id) {
+    return reject("this connection was made for " + name + ", not for " + in_quotes(hello->node_id));
+  }
   if (!secrets_equal(hello->secret, node.secret)) return reject("wrong secret for " + name);
   if (node.state->has_connection()) return reject(name + " is already connected");
   if (node.state->link() == LinkState::gone || !node.state->process_alive()) {
     return reject(name + " has already been connected or has ended (a node connects once)");
   }
-  // The node's own process, or one it started that stayed in its process group (a wrapper
-  // script running the real program, for instance).
-  const bool same_process = peer == node.pid;
-  const bool same_group = peer > 0 && ::getpgid(peer) == node.pid;
-  if (!same_process && !same_group) {
-    return reject("process " + std::to_string(peer) + " is not " + name + " (pid " + std::to_string(node.pid) +
-                  ") nor in its process group");
-  }
-  return HelloVerdict{index, {}};
-}
-
-pid_t peer_process(int socket) noexcept {
-  try {
-    return ipc::peer_pid(socket);
-  } catch (...) {
-    return -1;
-  }
+  return HelloVerdict{inherited_by, {}};
 }
 
 SendOutcome send_or_queue(Connection& connection, std::vector<std::uint8_t> frame,

@@ -2,12 +2,16 @@
 // how a Hello is authenticated, how frames leave without ever blocking the event loop, and the
 // checks on what a node sends (shared-memory payloads, printable text).
 //
-// What it is for: the event loop (runner.cpp) accepts connections on the listening socket and
-// drives each node's link machine (node_state.hpp: waiting -> connected -> open -> gone) with:
+// What it is for: each node's connection is one end of a socket pair the event loop (runner.cpp)
+// makes before starting the node, whose other end only the node inherits — so the runner knows
+// which node is at the other end before anything is said, and no other process can open that
+// connection. The loop also accepts connections on its listening socket (runner.sock), which no
+// node can use. It drives each node's link machine (node_state.hpp: waiting -> connected -> open
+// -> gone) with:
 //   - authenticate_hello(): the first frame must be a Hello with this runner's protocol version,
-//     a known node id, that node's secret (compared in constant time), from a node that is running
-//     and not connected yet, sent by the node's process or a process in its process group
-//     (SO_PEERCRED + getpgid; a wrapper script running the real program is accepted).
+//     on the connection made for the node it names, with that node's secret (compared in constant
+//     time: defence in depth), from a node that is running and not connected yet. Every Hello on
+//     a listener connection is refused.
 //   - send_or_queue() / flush_outbox(): a frame the socket cannot take yet waits in the
 //     connection's outbox (the loop then watches for EPOLLOUT); a peer that hung up makes later
 //     frames be dropped while what it sent before is still read.
@@ -47,7 +51,8 @@ struct Outgoing {
 struct Connection {
   std::uint64_t id = 0;             // never reused within a run
   ipc::FileDescriptor socket;
-  std::optional<std::size_t> node;  // set once the Hello was accepted
+  std::optional<std::size_t> inherited_by;  // the node it was made for (its end inherited); empty: from runner.sock
+  std::optional<std::size_t> node;  // set once the Hello was accepted (then equal to inherited_by)
   std::deque<Outgoing> outbox;      // frames the socket could not take yet
   bool want_write = false;          // EPOLLOUT registered
   bool peer_gone = false;           // sending failed (the node hung up): read what is left, send nothing
@@ -58,7 +63,6 @@ struct Connection {
 struct NodeCredentials {
   std::string_view id;
   std::string_view secret;
-  pid_t pid = -1;
   const NodeLifecycle* state = nullptr;
 };
 
@@ -68,13 +72,12 @@ struct HelloVerdict {
   std::string rejection;  ///< non-empty exactly when `node` is empty
 };
 
-/// Checks the first message of a connection (see the header comment). `peer` is the connecting
-/// process (peer_process()), -1 when unknown.
+/// Checks the first message of a connection (see the header comment). `inherited_by`: the node
+/// (an index into `nodes`) whose inherited connection it came on; nullopt for a connection
+/// accepted on the listening socket.
 [[nodiscard]] HelloVerdict authenticate_hello(const ipc::Message& message, bool came_with_fd,
-                                              std::span<const NodeCredentials> nodes, pid_t peer);
-
-/// The pid at the other end of a Unix socket (SO_PEERCRED), -1 when it cannot be known.
-[[nodiscard]] pid_t peer_process(int socket) noexcept;
+                                              std::span<const NodeCredentials> nodes,
+                                              std::optional<std::size_t> inherited_by);
 
 enum class SendOutcome {
   sent,       ///< the socket took the frame

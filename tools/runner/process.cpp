@@ -68,6 +68,13 @@ SpawnedProcess spawn_process(const SpawnRequest& request) {
         "posix_spawn_file_actions_addopen");
   check(posix_spawn_file_actions_adddup2(&setup.actions, stdout_write.get(), STDOUT_FILENO), "posix_spawn_file_actions_adddup2");
   check(posix_spawn_file_actions_adddup2(&setup.actions, stderr_write.get(), STDERR_FILENO), "posix_spawn_file_actions_adddup2");
+  if (request.inherit_fd) {
+    // Last, so the pipes' descriptors (which may have that number in the runner) are dup'ed first;
+    // dup2 onto the same number still clears close-on-exec (glibc >= 2.29, POSIX 2024).
+    if (request.inherit_fd->fd < 0 || request.inherit_fd->number <= STDERR_FILENO) throw_error(EINVAL, "dcp run: inherit_fd");
+    check(posix_spawn_file_actions_adddup2(&setup.actions, request.inherit_fd->fd, request.inherit_fd->number),
+          "posix_spawn_file_actions_adddup2");
+  }
 
   sigset_t empty;
   sigemptyset(&empty);

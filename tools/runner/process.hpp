@@ -9,7 +9,10 @@
 //     returned non-blocking and close-on-exec);
 //   - with an empty signal mask and default signal dispositions (the runner blocks SIGINT,
 //     SIGTERM, SIGCHLD and ignores SIGPIPE; a child must not inherit that);
-//   - in `working_directory`, with exactly `environment` ("KEY=value" strings).
+//   - in `working_directory`, with exactly `environment` ("KEY=value" strings);
+//   - with `inherit_fd`, when set, as its one extra descriptor: the caller's `fd` becomes the
+//     child's descriptor `number` (dup2 in the child, which clears close-on-exec there only). The
+//     caller keeps owning `fd` (close-on-exec on its side) and closes it once the child runs.
 // Every descriptor the runner holds is close-on-exec, so a child inherits nothing else.
 // It uses posix_spawn (glibc reports exec failures, e.g. a missing interpreter, as its result).
 //
@@ -22,6 +25,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,12 +33,19 @@
 
 namespace dcp::runner {
 
+/// A descriptor the child gets at a fixed number (its node connection: supervisor.hpp).
+struct InheritedDescriptor {
+  int fd = -1;      ///< the caller's descriptor (close-on-exec; still the caller's after the spawn)
+  int number = -1;  ///< the number it has in the child (> 2: stdin, stdout and stderr are set up first)
+};
+
 struct SpawnRequest {
   std::filesystem::path executable;      ///< absolute path of the program
   std::vector<std::string> arguments;    ///< argv, argv[0] included
   std::vector<std::string> environment;  ///< "KEY=value" strings, the whole environment
   std::filesystem::path working_directory;
   bool own_process_group = true;  ///< false: the child stays in the caller's process group
+  std::optional<InheritedDescriptor> inherit_fd;  ///< the one descriptor the child inherits, if any
 };
 
 struct SpawnedProcess {

@@ -9,7 +9,8 @@
 // holds the start barrier, and handles Stop, the grace period and signals.
 //
 // Shape of the loop. Everything is a file descriptor in one epoll set (level-triggered): the
-// listening socket, each node connection, each node's stdout and stderr pipes, one timerfd per
+// listening socket, each node's connection (made at its start), each connection accepted on the
+// listening socket (only ever refused), each node's stdout and stderr pipes, one timerfd per
 // distinct timer period, one-shot timerfds for --stop-after, the grace period, the start-up
 // warning and the start deadline, and a signalfd for SIGINT/SIGTERM/SIGHUP/SIGCHLD. Handlers never block: sockets and
 // pipes are non-blocking, a frame that cannot be sent yet waits in the connection's outbox.
@@ -163,7 +164,7 @@ struct NodeState {
   pid_t pid = -1;
   std::chrono::steady_clock::time_point started_at;  // when it was spawned: its start deadline counts from here
   NodeLifecycle state;                   // process, link and stream machines (node_state.hpp)
-  std::uint64_t connection = 0;          // its connection's id while state.has_connection()
+  std::uint64_t connection = 0;          // its connection's id (made at its start) until it is gone
   bool next_event_outstanding = false;   // the one NextEvent the protocol allows waits for its answer
   bool warned_send_after_close = false;  // said once that it sends on a closed output
 
@@ -292,10 +293,15 @@ class Runner {
     const dataflow::Node& spec = *node.spec;
     try {
       node.secret = make_secret();
-      SpawnRequest request = node_spawn_request(spec, dataflow_.base_dir, runtime_->socket_path(), node.secret);
+      // The node's connection, made before it starts: it inherits one end, so the runner knows who
+      // is at the other end and no other process can open it (connections.hpp).
+      ipc::SocketPair pair = ipc::seqpacket_pair();
+      SpawnRequest request =
+          node_spawn_request(spec, dataflow_.base_dir, runtime_->socket_path(), node.secret, pair.second.get());
       tell_start_timeout(request.environment);
       node.started_at = std::chrono::steady_clock::now();
       SpawnedProcess process = spawn_process(request);
+      pair.second.reset();  // the node's end: only the node holds it now
       node.pid = process.pid;
       node.report.pid = process.pid;
       node.state.move_to(ProcessState::running);
@@ -305,12 +311,25 @@ class Runner {
       const std::size_t index = static_cast<std::size_t>(&node - nodes_.data());
       watch(node.stdout_pipe.get(), token(Source::node_stdout, index));
       watch(node.stderr_pipe.get(), token(Source::node_stderr, index));
+      adopt_inherited_connection(node, std::move(pair.first));
     } catch (const std::system_error& e) {
       node.state.move_to(ProcessState::failed_to_start);
       node.report.end = NodeEnd::failed_to_start;
       node.report.start_error = e.code().message();
       say("node '" + spec.id + "' failed to start: " + e.what());
     }
+  }
+
+  // The runner's end of the connection `node` inherited: watched from the start, bound to the node.
+  void adopt_inherited_connection(NodeState& node, ipc::FileDescriptor socket) {
+    const std::uint64_t id = next_connection_id_++;
+    Connection connection;
+    connection.id = id;
+    connection.socket = std::move(socket);
+    connection.inherited_by = static_cast<std::size_t>(&node - nodes_.data());
+    watch(connection.socket.get(), token(Source::connection, id));
+    connections_.emplace(id, std::move(connection));
+    node.connection = id;
   }
 
   // The node library waits for HelloOk as long as the runner lets it start (runner_backend.cpp):
@@ -565,6 +584,14 @@ class Runner {
       }
       if (status == ipc::IoStatus::would_block) return;
       if (status == ipc::IoStatus::closed) {
+        if (connection.inherited_by && !connection.node) {
+          // Its end is closed: by the node (or a wrapper that closes what it inherits), or at its exit.
+          const NodeState& node = nodes_[*connection.inherited_by];
+          say("node '" + node.spec->id + "' " +
+              (node.state.process_alive() ? "closed its connection (descriptor " + std::to_string(kNodeConnectionFd) +
+                                                ") without saying Hello: it cannot connect any more"
+                                          : "ended without saying Hello (a node connects in dcp::init_node())"));
+        }
         close_connection(connection);
         return;
       }
@@ -591,9 +618,8 @@ class Runner {
     pending_.forget(connection.id);  // it said something: accepted or rejected below
     std::vector<NodeCredentials> credentials;
     credentials.reserve(nodes_.size());
-    for (const NodeState& node : nodes_) credentials.push_back({node.spec->id, node.secret, node.pid, &node.state});
-    const HelloVerdict verdict =
-        authenticate_hello(message, static_cast<bool>(fd), credentials, peer_process(connection.socket.get()));
+    for (const NodeState& node : nodes_) credentials.push_back({node.spec->id, node.secret, &node.state});
+    const HelloVerdict verdict = authenticate_hello(message, static_cast<bool>(fd), credentials, connection.inherited_by);
     if (!verdict.node) return reject(connection, verdict.rejection);
     NodeState* node = &nodes_[*verdict.node];
     const std::size_t index = static_cast<std::size_t>(node - nodes_.data());
@@ -608,7 +634,15 @@ class Runner {
   }
 
   void reject(Connection& connection, const std::string& reason) {
-    say("rejected a connection: " + printable(reason, 400));
+    if (connection.inherited_by) {
+      // The node's own connection: whoever holds it is the node (or what it started); it cannot
+      // connect again, and counts as failed.
+      NodeState& node = nodes_[*connection.inherited_by];
+      say("node '" + node.spec->id + "': its Hello was refused: " + printable(reason, 400) + " (disconnected)");
+      if (node.report.protocol_error.empty()) node.report.protocol_error = printable(reason, 400);
+    } else {
+      say("rejected a connection: " + printable(reason, 400));
+    }
     send_error_and_close(connection, reason);
   }
 
@@ -777,7 +811,9 @@ class Runner {
   }
 
   std::string connection_name(const Connection& connection) const {
-    return connection.node ? "node '" + nodes_[*connection.node].spec->id + "'" : "an unauthenticated client";
+    if (connection.node) return "node '" + nodes_[*connection.node].spec->id + "'";
+    if (connection.inherited_by) return "node '" + nodes_[*connection.inherited_by].spec->id + "' (before its Hello)";
+    return "an unauthenticated client";
   }
 
   void send_hello_ok(NodeState& node) {
@@ -805,7 +841,7 @@ class Runner {
       pending_closes_.pop_front();
       const auto it = connections_.find(id);
       if (it == connections_.end()) continue;
-      const std::optional<std::size_t> node = it->second.node;
+      const std::optional<std::size_t> node = it->second.node ? it->second.node : it->second.inherited_by;
       pending_.forget(id);
       unwatch(it->second.socket.get());
       connections_.erase(it);
@@ -1022,12 +1058,12 @@ class Runner {
     node.state.move_to(ProcessState::ended);
     --running_count_;
 
-    // What it sent and printed before it exited comes first.
-    if (node.state.has_connection()) {
-      if (Connection* connection = find_connection(node.connection); connection != nullptr && !connection->closing) {
-        read_frames(*connection, true);
-        close_connection(*connection);
-      }
+    // What it sent and printed before it exited comes first (a Hello too, on a connection that
+    // has not said it yet).
+    Connection* connection = find_connection(node.connection);
+    if (connection != nullptr && !connection->closing) {
+      read_frames(*connection, true);
+      close_connection(*connection);
     }
     read_pipe(node, false, true);
     read_pipe(node, true, true);
@@ -1042,7 +1078,7 @@ class Runner {
     } else if (end.end == NodeEnd::signaled) {
       say("node '" + node.spec->id + "' failed: killed by signal " + signal_name(end.signal));
     }
-    if (!node.state.has_connection()) node_gone(node);  // else: when its connection closes
+    if (connection == nullptr) node_gone(node);  // else: when its connection closes
   }
 
   // ----- the end -------------------------------------------------------------------------------------

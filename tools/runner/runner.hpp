@@ -12,14 +12,17 @@
 //
 // run_dataflow() returns when every node process has ended (and has been reaped: no zombies).
 // What happens in between (docs/runner.md has the full story and every difference from Dora):
-//   - Start. A private runtime directory (mode 0700) gets the listening socket `runner.sock`. Each
-//     node is started in the dataflow file's folder, in its own process group, with the inherited
-//     environment plus its `env` plus DCP_RUNNER_SOCKET, DCP_NODE_ID and DCP_NODE_SECRET (a fresh
-//     128-bit secret), stdin from /dev/null. Its stdout and stderr lines are printed prefixed with
-//     `[<id>] ` (to `out`) and `[<id>!] ` (to `err`). A node that cannot be started is reported and
-//     counts as failed; the others run.
-//   - Connect. A node connects and says Hello with its id and secret; the runner also checks the
-//     peer's pid (SO_PEERCRED) is the node's process or in its process group. The answer (HelloOk)
+//   - Start. A private runtime directory (mode 0700) gets the listening socket `runner.sock`, which
+//     refuses every Hello (no node connects through it). Each node is started in the dataflow
+//     file's folder, in its own process group, with its connection: one end of a socket pair made
+//     just before, inherited as descriptor 3 (the runner's copy of that end is closed once the
+//     node runs), with the inherited environment plus its `env` plus DCP_NODE_FD=3, DCP_NODE_ID,
+//     DCP_NODE_SECRET (a fresh 128-bit secret) and DCP_RUNNER_SOCKET, stdin from /dev/null. Its
+//     stdout and stderr lines are printed prefixed with `[<id>] ` (to `out`) and `[<id>!] ` (to
+//     `err`). A node that cannot be started is reported and counts as failed; the others run.
+//   - Connect. A node says Hello with its id and secret on the connection it inherited: the runner
+//     knows whose connection that is, and no other process can open it; the Hello must name that
+//     node and carry its secret, else the node is refused and fails. The answer (HelloOk)
 //     is held back until every node has connected or ended, then the timers start — as Dora starts a
 //     dataflow once all its nodes are ready, so no early message is lost. The runner owns the start
 //     deadline: a node still alive but not connected RunOptions::start_timeout (default 60 s) after
@@ -34,7 +37,8 @@
 //   - Stop. On SIGINT, SIGTERM or SIGHUP (or when `stop_after` elapses) every node gets Stop (then
 //     the inputs queued before it, then end of stream: node.hpp's Stop rule); nodes still
 //     running after `grace` are killed (SIGKILL to the process group). A second signal kills at once.
-//   - Strangers. A connection has RunOptions::hello_timeout (default 5 s) to say Hello; at most
+//   - Strangers. A connection to runner.sock has RunOptions::hello_timeout (default 5 s) to say
+//     Hello (which is then refused); at most
 //     kMaxPendingConnections (64) wait at once, further ones are closed at once. When accept fails
 //     for lack of descriptors, the runner stops accepting for kAcceptRetryDelay. All are counted.
 //   - Misbehaviour. A malformed or oversized frame, an undeclared output, a bad shared-memory

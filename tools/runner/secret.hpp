@@ -1,8 +1,9 @@
-// tools/runner/secret.hpp — the per-node secrets that let a node prove it is the process the runner
-// started.
+// tools/runner/secret.hpp — the per-node secrets a node's Hello must carry.
 //
 // What it is for: the runner gives each node a fresh random secret in its environment
-// (DCP_NODE_SECRET); the node's Hello must carry it. Secrets are 128 bits from the kernel's CSPRNG
+// (DCP_NODE_SECRET); the node's Hello must carry it. It is defence in depth: who a node is comes
+// from its connection, a socket pair only it inherited (connections.hpp); the secret also has to
+// match on it. Secrets are 128 bits from the kernel's CSPRNG
 // (getrandom), written as 32 lowercase hex digits, and compared in constant time so the comparison
 // leaks nothing about how much of a guess was right.
 //

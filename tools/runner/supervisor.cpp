@@ -43,7 +43,8 @@ DescriptorLimit::~DescriptorLimit() {
 }
 
 SpawnRequest node_spawn_request(const dataflow::Node& node, const std::filesystem::path& base_dir,
-                                const std::filesystem::path& socket_path, const std::string& secret) {
+                                const std::filesystem::path& socket_path, const std::string& secret,
+                                int connection) {
   SpawnRequest request;
   request.executable = node.executable;
   request.arguments.push_back(node.executable.string());
@@ -52,6 +53,8 @@ SpawnRequest node_spawn_request(const dataflow::Node& node, const std::filesyste
   variables.emplace_back("DCP_RUNNER_SOCKET", socket_path.string());
   variables.emplace_back("DCP_NODE_ID", node.id);
   variables.emplace_back("DCP_NODE_SECRET", secret);
+  variables.emplace_back("DCP_NODE_FD", std::to_string(kNodeConnectionFd));
+  request.inherit_fd = InheritedDescriptor{connection, kNodeConnectionFd};
   request.environment = merged_environment(variables);
   request.working_directory = std::filesystem::absolute(base_dir);
   return request;

@@ -8,7 +8,8 @@
 //   - SignalSetup for the run: SIGINT, SIGTERM, SIGHUP and SIGCHLD blocked (read from a signalfd),
 //     SIGPIPE ignored; DescriptorLimit: the soft RLIMIT_NOFILE raised to the hard limit.
 //   - node_spawn_request(): how a node is started (its folder, argv, env + DCP_RUNNER_SOCKET,
-//     DCP_NODE_ID, DCP_NODE_SECRET); process.hpp's spawn_process() starts it in its own group.
+//     DCP_NODE_ID, DCP_NODE_SECRET, DCP_NODE_FD, and its end of its connection inherited as
+//     descriptor kNodeConnectionFd); process.hpp's spawn_process() starts it in its own group.
 //   - kill_process_group(): Stop -> grace -> SIGKILL to the node's process group and the node.
 //   - reap_children(): waitpid(-1, WNOHANG) until nothing more has ended; each ended child once.
 //   - ended_as(): the NodeEnd of a wait status, given whether the runner had sent the SIGKILL.
@@ -66,10 +67,17 @@ class DescriptorLimit {
   bool changed_ = false;
 };
 
+/// The descriptor number a node gets its end of its connection to the runner at (as systemd's
+/// socket activation, the first after stderr); DCP_NODE_FD tells the node library.
+inline constexpr int kNodeConnectionFd = 3;
+
 /// How `node` is started: its executable with its args, in `base_dir` (made absolute), with the
-/// inherited environment plus its `env` plus DCP_RUNNER_SOCKET, DCP_NODE_ID and DCP_NODE_SECRET.
+/// inherited environment plus its `env` plus DCP_RUNNER_SOCKET, DCP_NODE_ID, DCP_NODE_SECRET and
+/// DCP_NODE_FD=kNodeConnectionFd, and `connection` (the node's end of its socket pair with the
+/// runner, close-on-exec in the runner) inherited as descriptor kNodeConnectionFd.
 [[nodiscard]] SpawnRequest node_spawn_request(const dataflow::Node& node, const std::filesystem::path& base_dir,
-                                              const std::filesystem::path& socket_path, const std::string& secret);
+                                              const std::filesystem::path& socket_path, const std::string& secret,
+                                              int connection);
 
 /// SIGKILL to the process group `pid` leads (whatever the node started too) and to `pid` itself,
 /// should it have left its group.

@@ -22,7 +22,7 @@ TEST_F(DoraWithoutBackend, InitNodeUnderDora_NodeErrorSaysToBuildWithDcpDoraDir)
 
 TEST_F(DoraWithoutBackend, InitNodeWithNeither_NodeErrorMentionsBothWaysToRun) {
   const std::string message = node_error_of([] { (void)dcp::init_node(); });
-  EXPECT_NE(message.find("DCP_RUNNER_SOCKET is not set"), std::string::npos) << message;
+  EXPECT_NE(message.find("neither DCP_NODE_FD nor DCP_RUNNER_SOCKET is set"), std::string::npos) << message;
   EXPECT_NE(message.find("dora run"), std::string::npos) << message;
 }
 

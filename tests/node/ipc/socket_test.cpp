@@ -11,7 +11,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
+#include <string>
+#include <system_error>
 #include <thread>
+#include <vector>
 
 #include "ipc/protocol.hpp"
 #include "ipc/shared_memory.hpp"
@@ -170,6 +173,41 @@ TEST(SharedMemory, NotAMemfd_IsRejected) {
 TEST(SharedMemory, SizeOutOfRange_IsRejected) {
   EXPECT_THROW((void)WritableSharedBuffer::allocate(0), std::invalid_argument);
   EXPECT_THROW((void)WritableSharedBuffer::allocate(kMaxSharedPayload + 1), std::invalid_argument);
+}
+
+TEST(Socket, SeqpacketPair_BothEndsCloseOnExec_OnlyTheFirstNonBlocking) {
+  dcp::ipc::SocketPair pair = seqpacket_pair();
+  EXPECT_NE(::fcntl(pair.first.get(), F_GETFD) & FD_CLOEXEC, 0);
+  EXPECT_NE(::fcntl(pair.second.get(), F_GETFD) & FD_CLOEXEC, 0);
+  EXPECT_NE(::fcntl(pair.first.get(), F_GETFL) & O_NONBLOCK, 0);
+  EXPECT_EQ(::fcntl(pair.second.get(), F_GETFL) & O_NONBLOCK, 0);
+  const std::vector<std::uint8_t> frame = encode(NextEvent{});
+  ASSERT_EQ(send_frame(pair.second.get(), frame), IoStatus::ok);
+  ReceivedFrame received;
+  ASSERT_EQ(receive_frame(pair.first.get(), received), IoStatus::ok);
+  EXPECT_EQ(received.bytes, frame);
+}
+
+TEST(Socket, AdoptSeqpacket_MakesItCloseOnExecAndBlocking_KeepsItsNumber) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, fds), 0);  // inheritable, as a node gets it
+  FileDescriptor other(fds[0]);
+  const FileDescriptor adopted = adopt_seqpacket(fds[1]);
+  EXPECT_EQ(adopted.get(), fds[1]);
+  EXPECT_NE(::fcntl(adopted.get(), F_GETFD) & FD_CLOEXEC, 0);
+  EXPECT_EQ(::fcntl(adopted.get(), F_GETFL) & O_NONBLOCK, 0);
+}
+
+TEST(Socket, AdoptSeqpacket_AnotherKindOfDescriptor_ThrowsNamingIt_AndLeavesItOpen) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  FileDescriptor a(fds[0]), b(fds[1]);
+  EXPECT_NE(error_of<std::system_error>([&] { (void)adopt_seqpacket(a.get()); }).find("is not an AF_UNIX SOCK_SEQPACKET socket"),
+            std::string::npos);
+  EXPECT_GE(::fcntl(a.get(), F_GETFD), 0);
+  FileDescriptor file(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  EXPECT_NE(error_of<std::system_error>([&] { (void)adopt_seqpacket(file.get()); }).find("is not a socket"), std::string::npos);
+  EXPECT_NE(error_of<std::system_error>([&] { (void)adopt_seqpacket(-1); }).find("is not open"), std::string::npos);
 }
 
 }  // namespace

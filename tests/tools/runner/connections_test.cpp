@@ -3,8 +3,8 @@
 #include "runner/connections.hpp"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,23 +23,23 @@ class HelloCheck : public ::testing::Test {
     camera_.move_to(ProcessState::running);
     planner_.move_to(ProcessState::running);
   }
-  // Both nodes "are" this test process, so the peer check passes unless a test changes the pid.
   std::vector<NodeCredentials> nodes() const {
-    return {{"camera", "secret-camera", ::getpid(), &camera_}, {"planner", "secret-planner", ::getpid(), &planner_}};
+    return {{"camera", "secret-camera", &camera_}, {"planner", "secret-planner", &planner_}};
   }
   static ipc::Message hello(std::string id, std::string secret) {
     return ipc::Hello{ipc::kProtocolVersion, std::move(id), std::move(secret)};
   }
+  // The Hello as it arrives on the connection camera (node 0) inherited.
   std::string rejection(const ipc::Message& message, bool with_fd = false) const {
-    return authenticate_hello(message, with_fd, nodes(), ::getpid()).rejection;
+    return authenticate_hello(message, with_fd, nodes(), 0).rejection;
   }
 
   NodeLifecycle camera_{"camera"};
   NodeLifecycle planner_{"planner"};
 };
 
-TEST_F(HelloCheck, RightIdAndSecretFromTheNodesProcess_AuthenticatesThatNode) {
-  const auto verdict = authenticate_hello(hello("planner", "secret-planner"), false, nodes(), ::getpid());
+TEST_F(HelloCheck, RightIdAndSecretOnTheNodesInheritedConnection_AuthenticatesThatNode) {
+  const auto verdict = authenticate_hello(hello("planner", "secret-planner"), false, nodes(), 1);
   ASSERT_TRUE(verdict.node.has_value()) << verdict.rejection;
   EXPECT_EQ(*verdict.node, 1u);
   EXPECT_TRUE(verdict.rejection.empty());
@@ -54,8 +54,24 @@ TEST_F(HelloCheck, EachWrongHello_IsRejectedWithItsReason) {
   EXPECT_EQ(rejection(ipc::Hello{1, "camera", "secret-camera"}),
             "protocol version 1 is not supported (this runner speaks version 2)")
       << "a node built before input_recovered existed";
-  EXPECT_EQ(rejection(hello("lidar\x1b[2J", "x")), "unknown node id 'lidar\\x1b[2J'") << "escaped for printing";
+  EXPECT_EQ(rejection(hello("lidar\x1b[2J", "x")), "this connection was made for node 'camera', not for 'lidar\\x1b[2J'")
+      << "escaped for printing";
   EXPECT_EQ(rejection(hello("camera", "secret-planner")), "wrong secret for node 'camera'");
+}
+
+TEST_F(HelloCheck, AnotherNodesIdAndSecretOnANodesConnection_IsRejected) {
+  // planner's id and secret are right, but this is camera's connection: it cannot become planner's.
+  EXPECT_EQ(rejection(hello("planner", "secret-planner")), "this connection was made for node 'camera', not for 'planner'");
+}
+
+TEST_F(HelloCheck, RightIdAndSecretThroughTheListeningSocket_IsRejected) {
+  const auto verdict = authenticate_hello(hello("camera", "secret-camera"), false, nodes(), std::nullopt);
+  EXPECT_FALSE(verdict.node.has_value());
+  EXPECT_NE(verdict.rejection.find("no node connects through the runner's socket"), std::string::npos) << verdict.rejection;
+  EXPECT_NE(verdict.rejection.find("refused Hello for 'camera'"), std::string::npos) << verdict.rejection;
+  // Same answer whatever the secret: the listening socket is no oracle for it.
+  EXPECT_EQ(authenticate_hello(hello("camera", "wrong"), false, nodes(), std::nullopt).rejection.find("wrong secret"),
+            std::string::npos);
 }
 
 TEST_F(HelloCheck, NodeAlreadyConnectedOrEnded_IsRejected) {
@@ -65,17 +81,8 @@ TEST_F(HelloCheck, NodeAlreadyConnectedOrEnded_IsRejected) {
   EXPECT_EQ(rejection(hello("camera", "secret-camera")),
             "node 'camera' has already been connected or has ended (a node connects once)");
   planner_.move_to(ProcessState::ended);
-  EXPECT_EQ(rejection(hello("planner", "secret-planner")),
+  EXPECT_EQ(authenticate_hello(hello("planner", "secret-planner"), false, nodes(), 1).rejection,
             "node 'planner' has already been connected or has ended (a node connects once)");
-}
-
-TEST_F(HelloCheck, PeerOutsideTheNodesProcessGroup_IsRejected) {
-  std::vector<NodeCredentials> credentials = nodes();
-  credentials[0].pid = 1;  // init: this test process is neither it nor in its process group
-  const auto verdict = authenticate_hello(hello("camera", "secret-camera"), false, credentials, ::getpid());
-  EXPECT_FALSE(verdict.node.has_value());
-  EXPECT_EQ(verdict.rejection,
-            "process " + std::to_string(::getpid()) + " is not node 'camera' (pid 1) nor in its process group");
 }
 
 TEST(Printable, ControlCharactersEscaped_LongTextCut) {

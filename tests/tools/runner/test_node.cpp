@@ -42,6 +42,7 @@
 
 #include <signal.h>
 #include <sys/resource.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -296,6 +297,16 @@ int run_inspect(dcp::Node& node, int argc, char** argv) {
   char byte = 0;
   say(std::string("stdin=") + (::read(STDIN_FILENO, &byte, 1) == 0 ? "eof" : "data"));
   say(std::string("own_process_group=") + (::getpgid(0) == ::getpid() ? "yes" : "no"));
+  // The connection it inherited (init_node() took it): close-on-exec now, so a program the node
+  // starts sees no socket among its descriptors.
+  const char* inherited = std::getenv("DCP_NODE_FD");
+  say(std::string("env DCP_NODE_FD=") + (inherited ? inherited : "(unset)"));
+  if (inherited != nullptr) {
+    const int flags = ::fcntl(std::atoi(inherited), F_GETFD);
+    say(std::string("inherited_fd_cloexec=") + (flags >= 0 && (flags & FD_CLOEXEC) != 0 ? "yes" : "no"));
+  }
+  std::fflush(stdout);
+  if (std::system("ls -l /proc/self/fd | sed 's/^/child_fd /'") != 0) say("child_fd listing failed");
   std::fputs("to stderr\n", stderr);
   std::fflush(stderr);
   for (dcp::Event& event : node.events) print_control(event);

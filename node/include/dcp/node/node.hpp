@@ -13,8 +13,9 @@
 //     else if (std::holds_alternative<dcp::StopEvent>(event)) stop_producing();  // inputs may follow
 //   }
 //
-// Backends. init_node() picks one from the environment: DCP_RUNNER_SOCKET set means the node was
-// started by `dcp run` (the local runner; DCP_NODE_ID and DCP_NODE_SECRET come with it);
+// Backends. init_node() picks one from the environment: DCP_NODE_FD set means the node was started
+// by `dcp run` (the local runner) and inherited its connection as that descriptor (DCP_NODE_ID and
+// DCP_NODE_SECRET come with it); DCP_RUNNER_SOCKET alone means a runner socket to connect to;
 // DORA_NODE_CONFIG set means Dora started it, and dcp runs on Dora's C++ node API when it was built
 // with -DDCP_DORA_DIR (docs/dora.md). Unit tests use dcp::testing::NodeHarness
 // (<dcp/node/node_harness.hpp>): scripted events in, captured outputs out, no processes.
@@ -400,7 +401,13 @@ struct Node {
 };
 
 /// Connects the node to whatever started it, chosen from the environment:
-///   DCP_RUNNER_SOCKET set -> the local runner (`dcp run`), with DCP_NODE_ID and DCP_NODE_SECRET;
+///   DCP_NODE_FD set -> the local runner (`dcp run`) over the connection it gave the node: the
+///     descriptor DCP_NODE_FD names (one end of a socket pair made before the node started, so no
+///     other process can open it), with DCP_NODE_ID and DCP_NODE_SECRET. init_node() makes it
+///     close-on-exec, so programs the node starts do not inherit it (a wrapper script that runs the
+///     node must leave it open); a descriptor that is not such a socket is a NodeError naming it;
+///   otherwise DCP_RUNNER_SOCKET set -> connect_to_runner() with DCP_NODE_ID and DCP_NODE_SECRET
+///     (`dcp run` keeps that socket but refuses every node there: its nodes use DCP_NODE_FD);
 ///   otherwise DORA_NODE_CONFIG set -> Dora's C++ node API (only in a build with -DDCP_DORA_DIR;
 ///   without it, a NodeError says so).
 /// Otherwise throws NodeError explaining how to run the node. Also throws NodeError when the runner
@@ -425,7 +432,7 @@ Node init_node();
 /// the node gives up only when the runner is stuck.
 inline constexpr std::chrono::milliseconds kHandshakeMargin{2000};
 
-/// What init_node() does when DCP_RUNNER_SOCKET is set, with the values given explicitly: connects
+/// What init_node() does when only DCP_RUNNER_SOCKET is set, with the values given explicitly: connects
 /// to the runner's socket at `socket_path`, says hello, and returns the node the runner knows.
 /// `start_timeout`: the runner's start deadline; the answer is waited for that long plus
 /// kHandshakeMargin (nullopt: as long as the runner keeps the connection open). Throws NodeError as
