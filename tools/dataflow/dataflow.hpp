@@ -141,8 +141,14 @@ struct DoraLogs {
 /// What an input does when its queue is full: Dora's `queue_policy`.
 enum class QueuePolicy {
   drop_oldest,   ///< the default: the oldest queued message is dropped
-  backpressure,  ///< Dora buffers up to max(10 x queue_size, 100); dcp run cannot yet
+  backpressure,  ///< buffer up to backpressure_capacity(queue_size), then drop the oldest with an error
 };
+
+/// How many messages an input with `queue_policy: backpressure` holds before it drops: Dora's
+/// max(10 x queue_size, 100), so at most 10 x kMaxQueueSize.
+[[nodiscard]] constexpr std::size_t backpressure_capacity(std::size_t queue_size) noexcept {
+  return queue_size * 10 > 100 ? queue_size * 10 : 100;
+}
 
 struct Input {
   std::string id;  ///< the input id the node sees in its events
@@ -155,7 +161,11 @@ struct Input {
   /// as in Dora.
   std::optional<double> input_timeout;
   QueuePolicy queue_policy = QueuePolicy::drop_oldest;
-  SourceLocation location;                     ///< of the input's key in the file
+  SourceLocation location;
+  /// Messages the input holds before dropping: queue_size, or backpressure_capacity(queue_size).
+  [[nodiscard]] std::size_t capacity() const noexcept {
+    return queue_policy == QueuePolicy::backpressure ? backpressure_capacity(queue_size) : queue_size;
+  }                     ///< of the input's key in the file
 
   [[nodiscard]] const Timer* timer() const noexcept { return std::get_if<Timer>(&source); }
   [[nodiscard]] const NodeOutput* upstream() const noexcept {

@@ -1125,7 +1125,6 @@ class Parser {
           input.queue_policy = QueuePolicy::drop_oldest;
         } else if (policy == "backpressure") {
           input.queue_policy = QueuePolicy::backpressure;
-          limit(entry.value_location, entry.field, not_yet("queue_policy 'backpressure'"));
         } else {
           fail(entry.value_location, entry.field,
                fmt::format("queue_policy must be 'drop_oldest' or 'backpressure', got {}",

@@ -13,7 +13,7 @@ namespace {
 
 std::vector<std::size_t> queue_sizes(const dataflow::Node& spec) {
   std::vector<std::size_t> sizes;
-  for (const dataflow::Input& input : spec.inputs) sizes.push_back(input.queue_size);
+  for (const dataflow::Input& input : spec.inputs) sizes.push_back(input.capacity());
   return sizes;
 }
 

@@ -754,7 +754,13 @@ class Runner {
     if (!node.state.accepting_events()) return;
     const std::size_t input = event.input;
     const std::uint64_t correlated_before = node.inputs.queue().correlated_dropped(input);
-    (void)node.inputs.enqueue(std::move(event));  // a drop is counted by the node's inputs
+    const bool dropped = node.inputs.enqueue(std::move(event));  // a drop is counted by the node's inputs
+    const dataflow::Input& spec = node.spec->inputs[input];
+    if (dropped && spec.queue_policy == dataflow::QueuePolicy::backpressure && node.inputs.dropped()[input] == 1) {
+      say("input " + node.spec->id + "/" + spec.id + " (queue_policy backpressure) reached its limit of " +
+          std::to_string(spec.capacity()) + " queued messages (10 x queue_size, at least 100): the oldest are "
+          "dropped from now on (counted in the summary)");
+    }
     if (node.inputs.queue().correlated_dropped(input) != correlated_before && correlated_before == 0) {
       say("input " + node.spec->id + "/" + node.spec->inputs[input].id + " is full of service or action messages "
           "(request_id, goal_id or goal_status): the oldest was dropped, so a reply someone waits for is lost; "
@@ -1125,8 +1131,9 @@ class Runner {
       for (std::size_t i = 0; i < node.inputs.dropped().size(); ++i) {
         if (node.inputs.dropped()[i] == 0) continue;
         const dataflow::Input& input = node.spec->inputs[i];
-        node.report.drops.push_back(NodeReport::InputDrops{input.id, input.queue_size, node.inputs.dropped()[i],
-                                                           node.inputs.queue().correlated_dropped(i)});
+        node.report.drops.push_back(NodeReport::InputDrops{input.id, input.capacity(), node.inputs.dropped()[i],
+                                                           node.inputs.queue().correlated_dropped(i),
+                                                           input.queue_policy == dataflow::QueuePolicy::backpressure});
       }
       report_.nodes.push_back(node.report);
     }

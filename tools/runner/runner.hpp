@@ -133,6 +133,7 @@ struct NodeReport {
     std::size_t queue_size = 0;
     std::uint64_t dropped = 0;
     std::uint64_t correlated = 0;  ///< of those, service/action messages (request_id, goal_id, goal_status)
+    bool backpressure = false;  ///< queue_policy backpressure: queue_size is its capacity, 10 x the file's
   };
   std::vector<InputDrops> drops;
 

@@ -109,7 +109,9 @@ std::string format_summary(const RunReport& report) {
   for (const NodeReport& node : report.nodes) {
     for (const NodeReport::InputDrops& drops : node.drops) {
       text += "[dcp] input " + node.id + "/" + drops.input + " dropped " + std::to_string(drops.dropped) +
-              (drops.dropped == 1 ? " message" : " messages") + " (queue_size " + std::to_string(drops.queue_size) + ")" +
+              (drops.dropped == 1 ? " message" : " messages") +
+              (drops.backpressure ? " (queue_policy backpressure, at most " + std::to_string(drops.queue_size) + " queued)"
+                                  : " (queue_size " + std::to_string(drops.queue_size) + ")") +
               (drops.correlated == 0 ? std::string()
                                      : ", " + std::to_string(drops.correlated) + " of them service or action messages") +
               "\n";

@@ -15,7 +15,7 @@ using df::test::one_node;
 using df::test::parse;
 using df::test::parse_error;
 
-TEST(RunLimitations, LongFormInputFields_AreParsed_BackpressureIsALimitation) {
+TEST(LongFormInput, FieldsAreParsed_NoneIsALimitation) {
   const df::Dataflow flow = parse(one_node(
       "    inputs:\n"
       "      a: {source: dora/timer/secs/1, queue_size: 2, queue_policy: drop_oldest}\n"
@@ -26,11 +26,9 @@ TEST(RunLimitations, LongFormInputFields_AreParsed_BackpressureIsALimitation) {
   EXPECT_FALSE(a.input_timeout.has_value());
   EXPECT_EQ(b.queue_policy, df::QueuePolicy::backpressure);
   EXPECT_EQ(b.input_timeout, 1.5);
-  ASSERT_EQ(flow.run_limitations.size(), 1u);
-  EXPECT_EQ(flow.run_limitations[0].location, (df::SourceLocation{6, 72}));
-  EXPECT_EQ(flow.run_limitations[0].field, "nodes[0].inputs.b.queue_policy");
-  EXPECT_EQ(flow.run_limitations[0].reason,
-            "queue_policy 'backpressure' is not supported by dcp run yet");
+  EXPECT_TRUE(flow.run_limitations.empty());
+  EXPECT_EQ(a.capacity(), 2u);
+  EXPECT_EQ(b.capacity(), 100u) << "backpressure: max(10 x queue_size, 100)";
 }
 
 TEST(InputTimeout, ZeroAndPositive_AreAccepted_NegativeIsRefusedAsDoraRefusesIt) {

@@ -1,6 +1,7 @@
-// Tests of input timeouts in the runner's per-node inputs (router.hpp, Dora's `input_timeout`):
-// armed by the first message, InputClosed when silent too long, InputRecovered before the next
-// message, no AllInputsClosed while an input may still recover. Time is passed in, never slept.
+// Tests of the per-input rules of the runner's node inputs (router.hpp) that come from the long form
+// of a Dora input: `input_timeout` (armed by the first message, InputClosed when silent too long,
+// InputRecovered before the next message, no AllInputsClosed while an input may still recover;
+// time is passed in, never slept) and `queue_policy: backpressure` (how much an input holds).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -159,6 +160,21 @@ TEST(InputTimeout, NotAcceptingEvents_TimesOutAndCountsButQueuesNothing) {
   inputs.clear();
   EXPECT_EQ(inputs.close_timed_out(t0 + 1s, false), std::vector<std::size_t>{0});
   EXPECT_TRUE(inputs.queue().empty());
+}
+
+TEST(QueuePolicy, Backpressure_HoldsTenTimesQueueSizeAtLeast100_ThenDropsTheOldest) {
+  dcp::dataflow::Node spec = sink_spec(std::nullopt);
+  spec.inputs[0].queue_size = 5;
+  spec.inputs[0].queue_policy = dcp::dataflow::QueuePolicy::backpressure;
+  spec.inputs[1].queue_size = 20;
+  spec.inputs[1].queue_policy = dcp::dataflow::QueuePolicy::backpressure;
+  NodeInputs inputs(spec);
+  for (int i = 0; i < 100; ++i) EXPECT_FALSE(inputs.enqueue(input_on(0), t0)) << i;
+  EXPECT_TRUE(inputs.enqueue(input_on(0), t0)) << "the 101st: max(10 x 5, 100) = 100";
+  for (int i = 0; i < 200; ++i) EXPECT_FALSE(inputs.enqueue(input_on(1), t0)) << i;
+  EXPECT_TRUE(inputs.enqueue(input_on(1), t0)) << "the 201st: 10 x 20";
+  EXPECT_EQ(inputs.dropped(), (std::vector<std::uint64_t>{1, 1}));
+  EXPECT_EQ(dcp::dataflow::backpressure_capacity(dcp::dataflow::kMaxQueueSize), 10 * dcp::dataflow::kMaxQueueSize);
 }
 
 }  // namespace

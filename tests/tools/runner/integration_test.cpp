@@ -323,6 +323,25 @@ TEST(DcpRun, QueueSize_SlowConsumerLosesTheOldestMessages_AndTheSummaryCountsThe
   EXPECT_TRUE(r.stdout_has("[slow] result received=" + std::to_string(received) + " order=ok"));
 }
 
+TEST(DcpRun, BackpressureInput_HoldsTenTimesItsQueueSize_ThenDropsTheOldestWithAnErrorLine) {
+  const fs::path go = fs::path(DCP_RUNNER_DATAFLOWS) / "backpressure.go";
+  fs::remove(go);
+  DcpRun run({dataflow("backpressure")});
+  ASSERT_TRUE(run.wait_for("[source] result sent=150"));
+  ASSERT_TRUE(run.wait_for("[dcp] input sink/in (queue_policy backpressure) reached its limit of 100 queued messages", true));
+  std::ofstream(go) << "go\n";  // only now does the sink read: 100 are waiting
+  const RunResult r = run.finish();
+  fs::remove(go);
+  ASSERT_EQ(r.exit_code, 0) << r.dump();
+  EXPECT_EQ(value_in_line(r.out, "[sink] result", "received"), 100) << r.dump();
+  EXPECT_EQ(value_in_line(r.out, "[sink] result", "last_in"), 149) << r.dump();
+  EXPECT_TRUE(r.stdout_has("[sink] input in 50\n")) << "the oldest kept one\n" << r.dump();
+  EXPECT_FALSE(r.stdout_has("[sink] input in 49\n")) << r.dump();
+  EXPECT_EQ(r.summary.at("sink").dropped, 50) << r.dump();
+  EXPECT_TRUE(r.stderr_has("[dcp] input sink/in dropped 50 messages (queue_policy backpressure, at most 100 queued)\n"))
+      << r.dump();
+}
+
 TEST(DcpRun, CloseOutputs_EachInputClosedOnce_EveryMessageInOrder_AllInputsClosedLast) {
   // Dora's scheduling: InputClosed is a control event and may overtake its input's last messages;
   // AllInputsClosed comes only after every queued message.
