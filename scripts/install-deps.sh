@@ -13,7 +13,7 @@ packages=(
     libgtest-dev libgmock-dev libbenchmark-dev
     libconcurrentqueue-dev libboost-dev libtbb-dev
     libfmt-dev libyaml-cpp-dev libcli11-dev
-    nlohmann-json3-dev  # the robot example's monitor parses the JSON status; status tests check it
+    nlohmann-json3-dev  # the robot example's monitor parses the JSON status; status tests check it; dcp run's log files
     python3 python3-matplotlib
     cargo rustc librust-crossbeam-channel-dev
     valgrind

@@ -54,6 +54,7 @@ Subcommand add_run_command(CLI::App& parent) {
     std::string hello_timeout;
     std::string start_timeout;
     bool no_build = false;
+    bool no_logs = false;
   };
   auto options = std::make_shared<Options>();
   CLI::App* app = parent.add_subcommand(
@@ -85,11 +86,14 @@ Subcommand add_run_command(CLI::App& parent) {
       ->type_name("DURATION");
   app->add_flag("--no-build", options->no_build,
                 "Do not run the nodes' `build` commands first (see `dcp build`)");
+  app->add_flag("--no-logs", options->no_logs,
+                "Do not write the nodes' output to out/<run id>/log_<node>.jsonl beside the dataflow");
 
   auto run = [options](std::ostream& out, std::ostream& err) {
     dcp::runner::RunOptions run_options;
     run_options.out = &out;
     run_options.err = &err;
+    run_options.write_logs = !options->no_logs;
     try {
       if (!options->stop_after.empty()) run_options.stop_after = dcp::runner::parse_duration(options->stop_after);
       if (!options->grace.empty()) run_options.grace = dcp::runner::parse_duration(options->grace);

@@ -52,6 +52,7 @@
 #include "runner/duration.hpp"
 #include "runner/event_queue.hpp"
 #include "runner/line_splitter.hpp"
+#include "runner/node_logs.hpp"
 #include "runner/node_state.hpp"
 #include "runner/pending_connections.hpp"
 #include "runner/process.hpp"
@@ -204,6 +205,16 @@ class Runner {
     set_up();
     say("starting " + std::to_string(nodes_.size()) + (nodes_.size() == 1 ? " node" : " nodes") + " of " +
         dataflow_.name + " (runtime directory " + runtime_->path().string() + ")");
+    if (options_.write_logs) {
+      std::vector<std::string> ids;
+      for (const NodeState& node : nodes_) ids.push_back(node.spec->id);
+      try {
+        logs_.emplace(dataflow_.base_dir, NodeLogs::make_run_id(), ids);
+        say("node output is also written to " + logs_->folder().string() + "/log_<node>.jsonl");
+      } catch (const std::system_error& e) {  // e.g. a read-only dataflow folder: run anyway
+        say(std::string("cannot write the node logs (") + e.what() + "); going on without them (--no-logs: do not try)");
+      }
+    }
     for (NodeState& node : nodes_) spawn(node);
     descriptor_limit_.emplace();  // after spawning: the nodes keep the limit they would have had
     for (NodeState& node : nodes_) {
@@ -453,12 +464,18 @@ class Runner {
 
   // Reads what the pipe holds and prints it line by line. `to_end`: keep going until the pipe is
   // empty (used when the node has exited and at the very end), else stop after a fair share.
+  // One line of a node's stdout or stderr: to its log file (complete, whatever the terminal takes),
+  // then to the terminal, prefixed `[id] ` or `[id!] `.
+  void output_line(const NodeState& node, bool is_stderr, std::string_view line) {
+    if (logs_) logs_->write(static_cast<std::size_t>(&node - nodes_.data()), is_stderr, line);
+    const std::string prefix = "[" + node.spec->id + (is_stderr ? "!] " : "] ");
+    (void)(is_stderr ? *err_ : *out_).write_line(prefix, line);
+  }
+
   void read_pipe(NodeState& node, bool is_stderr, bool to_end) {
     ipc::FileDescriptor& pipe = is_stderr ? node.stderr_pipe : node.stdout_pipe;
     LineSplitter& lines = is_stderr ? node.stderr_lines : node.stdout_lines;
-    TerminalOutput& terminal = is_stderr ? *err_ : *out_;
-    const std::string prefix = "[" + node.spec->id + (is_stderr ? "!] " : "] ");
-    const LineSplitter::Emit emit = [&](std::string_view line) { (void)terminal.write_line(prefix, line); };
+    const LineSplitter::Emit emit = [&](std::string_view line) { output_line(node, is_stderr, line); };
     std::array<char, 64 * 1024> buffer{};
     std::size_t total = 0;
     // Even "to the end" is bounded: a node's child may still hold the pipe and keep writing.
@@ -1099,9 +1116,7 @@ class Runner {
         ipc::FileDescriptor& pipe = is_stderr ? node.stderr_pipe : node.stdout_pipe;
         LineSplitter& lines = is_stderr ? node.stderr_lines : node.stdout_lines;
         if (pipe) {
-          TerminalOutput& terminal = is_stderr ? *err_ : *out_;
-          const std::string prefix = "[" + node.spec->id + (is_stderr ? "!] " : "] ");
-          lines.finish([&](std::string_view line) { (void)terminal.write_line(prefix, line); });
+          lines.finish([&](std::string_view line) { output_line(node, is_stderr, line); });
           unwatch(pipe.get());
           pipe.reset();
         }
@@ -1112,6 +1127,11 @@ class Runner {
     runtime_->remove();
     drain_terminal();
     report_.terminal_lines_dropped = out_->dropped_lines() + err_->dropped_lines();
+    if (logs_) {
+      report_.log_folder = logs_->folder().string();
+      report_.log_writes_failed = logs_->failed_writes();
+      report_.log_error = logs_->first_error();
+    }
     for (const TimerGroup& timer : timers_) {
       if (timer.missed > 0) report_.timers_missed.push_back(RunReport::TimerTicks{timer.spec, timer.ticks, timer.missed});
     }
@@ -1159,6 +1179,7 @@ class Runner {
   ipc::FileDescriptor hello_deadline_timer_;
   ipc::FileDescriptor accept_retry_timer_;
   ipc::FileDescriptor health_check_timer_;
+  std::optional<NodeLogs> logs_;
   PendingConnections pending_;
   bool listener_paused_ = false;
 

@@ -101,6 +101,9 @@ struct RunOptions {
   /// How long a node has from its start to connect and say Hello. A node still alive and not
   /// connected then is killed (NodeEnd::killed_at_start_deadline) and the others get Stop.
   std::chrono::milliseconds start_timeout = kDefaultStartTimeout;
+  /// Also write every node's output lines to `<dataflow folder>/out/<run id>/log_<node>.jsonl`, as
+  /// Dora does (node_logs.hpp). `dcp run --no-logs` turns it off.
+  bool write_logs = true;
 };
 
 /// How a node ended.
@@ -179,6 +182,11 @@ struct RunReport {
     std::uint64_t missed = 0;
   };
   std::vector<TimerTicks> timers_missed;
+  /// Where the node logs were written ("" with RunOptions::write_logs off), and how many lines
+  /// could not be (the first error's text in log_error).
+  std::string log_folder;
+  std::uint64_t log_writes_failed = 0;
+  std::string log_error;
 
   [[nodiscard]] std::size_t failed_count() const noexcept;
   /// Nodes with NodeReport::reported_errors > 0 (failed or not).

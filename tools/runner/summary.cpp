@@ -131,6 +131,10 @@ std::string format_summary(const RunReport& report) {
     text += "[dcp] timer " + timer.timer + ": " + std::to_string(timer.missed) + " of " +
             std::to_string(timer.ticks + timer.missed) + " ticks skipped (the runner was busy; as in Dora, missed ticks are not replayed)\n";
   }
+  if (report.log_writes_failed > 0) {
+    text += "[dcp] " + std::to_string(report.log_writes_failed) + " lines of node output could not be written to " +
+            report.log_folder + ": " + report.log_error + "\n";
+  }
   if (report.terminal_lines_dropped > 0) {
     text += "[dcp] " + std::to_string(report.terminal_lines_dropped) +
             (report.terminal_lines_dropped == 1 ? " line" : " lines") +

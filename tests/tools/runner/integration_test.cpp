@@ -774,4 +774,39 @@ TEST(DcpRun, TimerTicksMissedWhileTheRunnerWasBusy_AreSkippedAndCountedInTheSumm
   EXPECT_EQ(r.err.find("[dcp] timer dora/timer/secs/3600"), std::string::npos) << "it missed none\n" << r.dump();
 }
 
+TEST(DcpRun, NodeOutput_IsAlsoWrittenToDorasLogFiles_EveryLineOnceAsJson) {
+  const RunResult r = run_dcp({dataflow("routing")});
+  ASSERT_EQ(r.exit_code, 0) << r.dump();
+  const std::string intro = "[dcp] node output is also written to ";
+  const std::size_t at = r.err.find(intro);
+  ASSERT_NE(at, std::string::npos) << r.dump();
+  const std::string shown = r.err.substr(at + intro.size(), r.err.find('\n', at) - at - intro.size());
+  const fs::path folder = fs::path(shown).parent_path();
+  EXPECT_EQ(folder.parent_path(), fs::path(DCP_RUNNER_DATAFLOWS) / "out") << "Dora's place: out/<run id>/ beside the file";
+  for (const std::string node : {"source", "forward", "sink", "direct"}) {
+    const std::string log = dcp::test::read_file(folder / ("log_" + node + ".jsonl"));
+    const std::vector<std::string> shown_lines = lines_of(r.out, "[" + node + "] ");
+    std::vector<std::string> logged;
+    std::istringstream lines(log);
+    for (std::string line; std::getline(lines, line);) {
+      EXPECT_EQ(line.rfind(R"({"ts":")", 0), 0u) << line;
+      const std::string tail = R"(","target":null,"fields":null})";
+      ASSERT_GT(line.size(), tail.size());
+      EXPECT_EQ(line.substr(line.size() - tail.size()), tail) << line;
+      const std::string head = R"("node":")" + node + R"(","stream":"stdout","msg":")";
+      const std::size_t msg = line.find(head);
+      ASSERT_NE(msg, std::string::npos) << line;
+      logged.push_back(line.substr(msg + head.size(), line.size() - tail.size() - msg - head.size()));
+    }
+    EXPECT_EQ(logged, shown_lines) << node;
+  }
+  fs::remove_all(folder);
+}
+
+TEST(DcpRun, NoLogs_WritesNoLogFolder) {
+  const RunResult r = run_dcp({"--no-logs", dataflow("routing")});
+  ASSERT_EQ(r.exit_code, 0) << r.dump();
+  EXPECT_EQ(r.err.find("node output is also written"), std::string::npos) << r.dump();
+}
+
 }  // namespace
