@@ -42,8 +42,8 @@ NodeInputs::NodeInputs(const dataflow::Node& spec)
       deadlines_(spec.inputs.size()) {
   for (std::size_t i = 0; i < spec.inputs.size(); ++i) {
     const dataflow::Input& input = spec.inputs[i];
-    if (input.timer() != nullptr) {
-      has_timer_input_ = true;
+    if (input.timer() != nullptr || input.logs() != nullptr) {
+      has_never_closing_input_ = true;
     } else {
       ++open_data_inputs_;
     }
@@ -89,9 +89,9 @@ bool NodeInputs::close(std::size_t input, bool queue_events) {
   const bool reported = std::exchange(deadlines_[input].timed_out, false);
   if (!queue_events) return true;
   if (!reported) queue_.push_input_closed(input);
-  // Timers never close, so a node reading one never gets AllInputsClosed (as in Dora). A timed-out
-  // input still counts as open here: it may recover.
-  if (open_data_inputs_ == 0 && !has_timer_input_) queue_.push_all_inputs_closed();
+  // Timers and dora/logs never close, so a node reading one never gets AllInputsClosed (as in Dora).
+  // A timed-out input still counts as open here: it may recover.
+  if (open_data_inputs_ == 0 && !has_never_closing_input_) queue_.push_all_inputs_closed();
   return true;
 }
 
@@ -128,7 +128,9 @@ RouteTable build_routes(const dataflow::Dataflow& dataflow) {
           group = std::prev(table.timers.end());
         }
         group->subscribers.push_back(Subscriber{n, i});
-      } else if (input.upstream() != nullptr) {  // dora/logs inputs are refused by dcp run
+      } else if (const dataflow::DoraLogs* logs = input.logs()) {
+        table.log_readers.push_back(LogReader{Subscriber{n, i}, *logs});
+      } else if (input.upstream() != nullptr) {
         const dataflow::NodeOutput& upstream = *input.upstream();
         const std::size_t u = node_index(dataflow, upstream.node);
         const dataflow::Node& upstream_spec = dataflow.nodes[u];
@@ -139,6 +141,12 @@ RouteTable build_routes(const dataflow::Dataflow& dataflow) {
     }
   }
   return table;
+}
+
+bool LogReader::wants(std::size_t node, std::string_view node_id) const noexcept {
+  if (node == subscriber.node) return false;  // never its own lines (no loop)
+  if (!filter.level.empty() && filter.level != "stdout") return false;
+  return filter.node.empty() || filter.node == node_id;
 }
 
 std::optional<Answer> next_answer(const dataflow::Node& spec, NodeLifecycle& state, NodeInputs& inputs,

@@ -6,8 +6,8 @@
 // (NodeInputs::enqueue: the input's queue drops its oldest message when full, queue_size), closes
 // inputs when their upstream output closes (NodeInputs::close: InputClosed, a control event that
 // event_queue.hpp hands out ahead of queued messages, as Dora does, and AllInputsClosed once the
-// last non-timer input closed, after every queued message — never for a node reading a timer, as
-// in Dora), times out silent inputs (NodeInputs::close_timed_out: Dora's `input_timeout`,
+// last non-timer input closed, after every queued message — never for a node reading a timer or
+// dora/logs, as in Dora), times out silent inputs (NodeInputs::close_timed_out: Dora's `input_timeout`,
 // below), and answers an outstanding NextEvent with next_answer(), which also moves the
 // node's stream machine (node_state.hpp: open -> stop_pending -> draining -> ended: Stop first, then
 // the inputs queued before it, then end of stream, as Dora's node API delivers Stop).
@@ -109,7 +109,17 @@ class NodeInputs {
   std::vector<Deadline> deadlines_;
   bool has_input_timeouts_ = false;
   std::size_t open_data_inputs_ = 0;  // inputs from other nodes still open (timers never close)
-  bool has_timer_input_ = false;
+  bool has_never_closing_input_ = false;  // a timer or dora/logs input
+};
+
+/// An input reading `dora/logs[/<level>[/<node>]]`: the output lines of the matching nodes.
+struct LogReader {
+  Subscriber subscriber;
+  dataflow::DoraLogs filter;
+  /// Whether a line (a plain output line: Dora's level "stdout") of node `node` (index) goes to
+  /// this reader: never its own lines; the level must be unset or "stdout" (a plain line does not
+  /// pass a minimum level such as "info", as in Dora); the node filter, if any, must name it.
+  [[nodiscard]] bool wants(std::size_t node, std::string_view node_id) const noexcept;
 };
 
 /// Who reads what, for every node of a dataflow.
@@ -118,6 +128,8 @@ struct RouteTable {
   std::vector<std::vector<std::vector<Subscriber>>> readers;
   /// One group per distinct timer period, in the order the periods first appear (fds not created).
   std::vector<TimerGroup> timers;
+  /// Every dora/logs input, in node then input order.
+  std::vector<LogReader> log_readers;
 };
 [[nodiscard]] RouteTable build_routes(const dataflow::Dataflow& dataflow);
 

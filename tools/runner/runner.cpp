@@ -22,6 +22,7 @@
 // std::logic_error, which the loop reports as an internal error and answers by stopping the run.
 #include "runner/runner.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -39,6 +40,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <system_error>
 #include <utility>
@@ -47,6 +49,7 @@
 #include <fmt/ranges.h>
 
 #include "ipc/protocol.hpp"
+#include "ipc/shared_memory.hpp"
 #include "ipc/socket.hpp"
 #include "runner/connections.hpp"
 #include "runner/duration.hpp"
@@ -266,6 +269,7 @@ class Runner {
       node.routes = std::move(table.readers[n]);
     }
     timers_ = std::move(table.timers);
+    log_readers_ = std::move(table.log_readers);
   }
 
   void set_up() {
@@ -467,9 +471,54 @@ class Runner {
   // One line of a node's stdout or stderr: to its log file (complete, whatever the terminal takes),
   // then to the terminal, prefixed `[id] ` or `[id!] `.
   void output_line(const NodeState& node, bool is_stderr, std::string_view line) {
-    if (logs_) logs_->write(static_cast<std::size_t>(&node - nodes_.data()), is_stderr, line);
+    const auto index = static_cast<std::size_t>(&node - nodes_.data());
+    if (logs_) logs_->write(index, is_stderr, line);
     const std::string prefix = "[" + node.spec->id + (is_stderr ? "!] " : "] ");
     (void)(is_stderr ? *err_ : *out_).write_line(prefix, line);
+    deliver_log_line(index, is_stderr, line);
+  }
+
+  // A node's output line to every dora/logs input that wants it: the log file's record (node_logs.hpp)
+  // without its newline, inline below kInlinePayloadLimit, else in a sealed memfd shared by all.
+  void deliver_log_line(std::size_t index, bool is_stderr, std::string_view line) {
+    std::optional<QueuedEvent> message;
+    for (const LogReader& reader : log_readers_) {
+      if (!reader.wants(index, nodes_[index].spec->id)) continue;
+      if (!nodes_[reader.subscriber.node].state.accepting_events()) continue;
+      if (!message) {
+        try {
+          message = log_message(index, is_stderr, line);
+        } catch (const std::system_error& e) {  // no memfd for a long line: this line is lost to the readers
+          say("cannot pass a log line of node '" + nodes_[index].spec->id + "' to dora/logs inputs: " + e.what());
+          for (const LogReader& lost : log_readers_) {
+            if (lost.wants(index, nodes_[index].spec->id)) nodes_[lost.subscriber.node].inputs.count_drop(lost.subscriber.input);
+          }
+          return;
+        }
+      }
+      QueuedEvent event = *message;
+      event.input = reader.subscriber.input;
+      enqueue_input(nodes_[reader.subscriber.node], std::move(event));
+    }
+  }
+
+  QueuedEvent log_message(std::size_t index, bool is_stderr, std::string_view line) const {
+    std::string record = NodeLogs::record(nodes_[index].spec->id, is_stderr, line, std::chrono::system_clock::now());
+    record.pop_back();  // the newline
+    QueuedEvent event;
+    event.kind = ipc::EventKind::input;
+    event.metadata.timestamp_ns = now_ns();
+    const auto bytes = std::span(reinterpret_cast<const std::uint8_t*>(record.data()), record.size());
+    if (record.size() < ipc::kInlinePayloadLimit) {
+      event.payload = ipc::PayloadRef{ipc::PayloadLocation::inline_bytes, {bytes.begin(), bytes.end()}, 0};
+    } else {
+      const ipc::SharedBuffer shared = ipc::SharedBuffer::copy_of(bytes);
+      event.payload = ipc::PayloadRef{ipc::PayloadLocation::shared_memory, {}, record.size()};
+      ipc::FileDescriptor fd(::fcntl(shared.fd(), F_DUPFD_CLOEXEC, 3));
+      if (!fd) throw_errno("fcntl(F_DUPFD_CLOEXEC) for a dora/logs payload");
+      event.shared_memory = std::make_shared<const ipc::FileDescriptor>(std::move(fd));
+    }
+    return event;
   }
 
   void read_pipe(NodeState& node, bool is_stderr, bool to_end) {
@@ -1017,7 +1066,7 @@ class Runner {
     stopping_ = true;
     report_.stop_reason = reason;
     say(reason + ": sending Stop to every node; nodes still running in " + format_duration(options_.grace) +
-        " are killed (Ctrl-C again to kill them now)");
+        " are killed (Ctrl-C to kill them now)");
     release_barrier();  // nodes still waiting for HelloOk get it, then Stop
     for (NodeState& node : nodes_) {
       if (!node.state.process_alive() || node.state.link() == LinkState::gone ||
@@ -1185,6 +1234,7 @@ class Runner {
 
   std::vector<NodeState> nodes_;
   std::vector<TimerGroup> timers_;
+  std::vector<LogReader> log_readers_;
   std::map<std::uint64_t, Connection> connections_;
   std::deque<std::uint64_t> pending_closes_;
   std::uint64_t next_connection_id_ = 1;

@@ -384,15 +384,14 @@ TEST(CliRun, EveryRunLimitation_IsNamedWithFieldAndLine_Exit1) {
   const dcp::test::TempDir dir("dcp_cli_limits");
   const std::string file = (dir.path() / "dataflow.yml").string();
   std::ofstream(file) << "nodes:\n  - id: a\n    path: a\n    restart_policy: always\n"
-                         "    inputs:\n      logs: dora/logs\n";
+                         "    max_log_size: 1000\n";
   const RunResult run = run_dcp({"run", file});
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_EQ(run.err,
             "dcp run: " + file +
                 ":4:5: nodes[0].restart_policy: 'restart_policy' is not supported by dcp run yet\n"
                 "dcp run: " + file +
-                ":6:13: nodes[0].inputs.logs: the Dora input 'dora/logs' is not supported by dcp "
-                "run yet\n");
+                ":5:5: nodes[0].max_log_size: 'max_log_size' is not supported by dcp run yet\n");
 }
 
 TEST(CliRun, PythonNode_IsRefusedBeforeStartingAnything) {

@@ -294,6 +294,9 @@ TEST(DcpRun, Routing_EveryMessageReachesEveryReaderInOrder_Exit0) {
 TEST(DcpRun, Timers_TickRoughlyAtTheirRates_UntilStopAfter) {
   const RunResult r = run_dcp({"--stop-after", "1s", dataflow("timers")});
   ASSERT_EQ(r.exit_code, 0) << r.dump();
+  EXPECT_TRUE(r.stderr_has("[dcp] --stop-after 1s elapsed: sending Stop to every node; nodes still running in 5s are "
+                           "killed (Ctrl-C to kill them now)\n"))
+      << "no 'Ctrl-C again' when nobody pressed Ctrl-C\n" << r.dump();
   EXPECT_TRUE(r.stdout_has("[ticker] stop"));
   const long fast = value_in_line(r.out, "[ticker] result", "fast");
   const long slow = value_in_line(r.out, "[ticker] result", "slow");
@@ -807,6 +810,27 @@ TEST(DcpRun, NoLogs_WritesNoLogFolder) {
   const RunResult r = run_dcp({"--no-logs", dataflow("routing")});
   ASSERT_EQ(r.exit_code, 0) << r.dump();
   EXPECT_EQ(r.err.find("node output is also written"), std::string::npos) << r.dump();
+}
+
+TEST(DcpRun, DoraLogsInputs_GetTheMatchingNodesLinesAsRecords_NeverTheirOwn_NeverClose) {
+  DcpRun run({"--no-logs", dataflow("logs_input")});
+  ASSERT_TRUE(run.wait_for("[watcher] log all sink stdout result received=2"));
+  ASSERT_TRUE(run.wait_for("[watcher] log source_only source stdout result sent=2"));
+  run.signal(SIGINT);
+  const RunResult r = run.finish();
+  EXPECT_EQ(r.exit_code, 0) << r.dump();
+  const auto watcher = lines_of(r.out, "[watcher] ");
+  const auto has = [&](const std::string& line) { return std::find(watcher.begin(), watcher.end(), line) != watcher.end(); };
+  EXPECT_TRUE(has("log all source stdout ready")) << r.dump();
+  EXPECT_TRUE(has("log all source stdout " + std::string(40, 'x') + "... (5000 bytes, shm)")) << r.dump();
+  EXPECT_TRUE(has("log source_only source stdout ready")) << r.dump();
+  for (const std::string& line : watcher) {
+    EXPECT_EQ(line.rfind("log source_only sink", 0), std::string::npos) << "the node filter: " << line;
+    EXPECT_EQ(line.rfind("log info ", 0), std::string::npos) << "plain lines do not pass level info: " << line;
+    EXPECT_EQ(line.rfind("log all watcher", 0), std::string::npos) << "never its own lines: " << line;
+  }
+  EXPECT_TRUE(has("stop")) << "dora/logs never closes: only Stop ends the watcher\n" << r.dump();
+  EXPECT_FALSE(has("all_inputs_closed")) << r.dump();
 }
 
 }  // namespace

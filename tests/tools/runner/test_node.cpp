@@ -15,12 +15,15 @@
 //            tick=1: one message per input event instead of as fast as possible; handler=1:
 //            through a dcp::OutputHandler (without tick or interval)
 //            wait_stop=1: prints "sent N" once sent, then reads its events until the stream ends
+//            say_long=N: first prints a line of N 'x' (a long log line)
 //            pause_after=K pause_file=PATH: after K messages, prints "paused" and sends nothing more
 //            until PATH exists (gives up after 60 s, exit 1)
 //   sink     [expect=N] [strict=0] [print=0] [delay_ms=0] [wait_file=PATH]
 //            counts inputs per input id, checks seq increases per input (strict: by exactly 1),
 //            verifies big payloads (checksum, shared memory from 4 KiB on); wait_file: reads no
 //            event before PATH exists (so the runner queues them; gives up after 60 s, exit 1)
+//   log_watcher  reads dora/logs inputs: prints "log <input> <node> <stream> <msg>" for each record
+//            (msg cut to 40 bytes, then "... (<size> bytes, shm)" when longer) until the stream ends
 //   forward  [input=in] [output=out] [crash_after=K crash=exit3|segv]
 //   closer   sends 3 messages on `a`, closes `a`, sends 3 on `b`, exits
 //   stop_ignorer   ignores Stop and keeps running until killed
@@ -151,8 +154,35 @@ bool wait_for_file(const std::string& file) {
   return true;
 }
 
+// The value of string field `key` in a flat JSON object as the runner writes log records (no
+// escapes expected in the tests' lines); "" when missing.
+std::string json_field(std::string_view json, const std::string& key) {
+  const std::string head = "\"" + key + "\":\"";
+  const std::size_t at = json.find(head);
+  if (at == std::string_view::npos) return "";
+  const std::size_t start = at + head.size();
+  return std::string(json.substr(start, json.find('"', start) - start));
+}
+
+int run_log_watcher(dcp::Node& node) {
+  for (dcp::Event& event : node.events) {
+    print_control(event);
+    const auto* input = std::get_if<dcp::InputEvent>(&event);
+    if (input == nullptr) continue;
+    const std::string_view record = input->data.as_string();
+    std::string msg = json_field(record, "msg");
+    if (msg.size() > 40) {
+      msg = msg.substr(0, 40) + "... (" + std::to_string(msg.size()) + " bytes" +
+            (input->data.is_shared_memory() ? ", shm)" : ")");
+    }
+    say("log " + input->id + " " + json_field(record, "node") + " " + json_field(record, "stream") + " " + msg);
+  }
+  return 0;
+}
+
 int run_source(dcp::Node& node, const Args& args) {
   const long count = number(args, "count", 10);
+  if (const long say_long = number(args, "say_long"); say_long > 0) say(std::string(static_cast<std::size_t>(say_long), 'x'));
   const std::string output = arg(args, "output", "out");
   const auto interval = std::chrono::milliseconds(number(args, "interval_ms", 0));
   const auto size = static_cast<std::size_t>(number(args, "size", 0));
@@ -385,6 +415,7 @@ int main(int argc, char** argv) {
     say("ready");
     if (mode == "source") return run_source(node, args);
     if (mode == "sink") return run_sink(node, args);
+    if (mode == "log_watcher") return run_log_watcher(node);
     if (mode == "forward") return run_forward(node, args);
     if (mode == "closer") return run_closer(node);
     if (mode == "stop_ignorer") return run_stop_ignorer(node);
