@@ -8,13 +8,19 @@
 //     returned non-blocking and close-on-exec);
 //   - with an empty signal mask and default signal dispositions (the runner blocks SIGINT,
 //     SIGTERM, SIGCHLD and ignores SIGPIPE; a child must not inherit that);
-//   - in `working_directory`, with exactly `environment` ("KEY=value" strings).
+//   - in `working_directory`, with exactly `environment` ("KEY=value" strings);
+//   - when `cgroup_procs` is given (node_cgroups.hpp), moved into that cgroup v2 before it
+//     executes its program, so everything it starts is born there.
 // Every descriptor the runner holds is close-on-exec, so a child inherits nothing else.
-// It uses posix_spawn (glibc reports exec failures, e.g. a missing interpreter, as its result).
+// It forks and, in the child, does only async-signal-safe calls (join the cgroup, its own process
+// group, signal state, directory, descriptors, execve); an exec failure (e.g. a missing
+// interpreter) comes back through a close-on-exec pipe and is thrown in the parent.
 //
 // Thread safety: spawn_process may be called from any thread; the helpers are pure.
 // Blocking: spawn_process until the child has exec'd (or failed to).
-// Errors: spawn_process throws std::system_error naming what failed (pipe, posix_spawn: ENOENT ...).
+// Errors: spawn_process throws std::system_error naming what failed (pipe, fork, chdir, execve:
+// ENOENT ...). Failing to join the cgroup is not an error: the child runs without it and
+// SpawnedProcess::cgroup_error says why.
 #pragma once
 
 #include <sys/types.h>
@@ -33,12 +39,14 @@ struct SpawnRequest {
   std::vector<std::string> arguments;    ///< argv, argv[0] included
   std::vector<std::string> environment;  ///< "KEY=value" strings, the whole environment
   std::filesystem::path working_directory;
+  int cgroup_procs = -1;  ///< an open cgroup.procs of a cgroup v2 the child joins first; -1: none
 };
 
 struct SpawnedProcess {
   pid_t pid = -1;                 ///< also the child's process group id
   ipc::FileDescriptor stdout_pipe;  ///< read end of the child's stdout (non-blocking)
   ipc::FileDescriptor stderr_pipe;  ///< read end of the child's stderr (non-blocking)
+  std::string cgroup_error;         ///< why it could not join SpawnRequest::cgroup_procs ("" if it did)
 };
 
 /// Starts the child described by `request`. Throws std::system_error.

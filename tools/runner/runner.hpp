@@ -67,6 +67,11 @@ namespace dcp::runner {
 
 /// Dora stops nodes after a grace period too; dcp's default (see docs/runner.md).
 inline constexpr std::chrono::milliseconds kDefaultGrace{5000};
+/// What a node left running when it ended gets SIGTERM, then SIGKILL after this long
+/// (leftovers.hpp, docs/runner.md).
+inline constexpr std::chrono::milliseconds kLeftoverGrace{1000};
+/// How long processes that got SIGKILL may take to vanish before the runner gives up on them.
+inline constexpr std::chrono::milliseconds kLeftoverKillWait{5000};
 
 struct RunOptions {
   /// Stop the dataflow (as Ctrl-C would) after this long; nullopt = run until the nodes end.
@@ -91,6 +96,15 @@ enum class NodeEnd {
   failed_to_start,      ///< its executable could not be started (NodeReport::start_error)
 };
 
+/// A process a node started (or one of those started) that was still running when the node had
+/// ended (or, for RunReport::unowned_leftovers, when the last node had ended), and was killed.
+struct LeftoverProcess {
+  int pid = -1;
+  std::string name;             ///< its command name (comm), e.g. "sleep"
+  bool needed_sigkill = false;  ///< still running kLeftoverGrace after SIGTERM
+  bool survived = false;        ///< still there kLeftoverKillWait after SIGKILL (e.g. stuck in the kernel)
+};
+
 struct NodeReport {
   std::string id;
   int pid = -1;  ///< -1 when it never started
@@ -113,6 +127,9 @@ struct NodeReport {
   };
   std::vector<InputDrops> drops;
 
+  /// What it left running after it ended, in the order found; every one was killed (docs/runner.md).
+  std::vector<LeftoverProcess> leftovers;
+
   /// A non-zero exit, a signal, a kill, a failed start or a protocol error.
   [[nodiscard]] bool failed() const noexcept;
   /// "exit code 0", "exit code 3", "signal SIGSEGV", "killed after the 5s grace period",
@@ -132,12 +149,24 @@ struct RunReport {
   /// Times accepting a connection failed for lack of descriptors (EMFILE, ENFILE, ...): the
   /// runner then stops accepting for a short while instead of retrying at once.
   std::uint64_t accept_pauses = 0;
+  /// Orphans re-parented to the runner that no node could be named for (without cgroups, a
+  /// process that left its node's process group and whose parent was still alive when its node
+  /// ended), killed after the last node had ended.
+  std::vector<LeftoverProcess> unowned_leftovers;
+  /// How leftovers were found: "a cgroup v2 per node (<dir>)", or "process groups and the child
+  /// subreaper (no cgroup: <why>)".
+  std::string leftover_tracking;
 
   [[nodiscard]] std::size_t failed_count() const noexcept;
+  /// Processes nodes left running that the runner had to kill (NodeReport::leftovers and
+  /// unowned_leftovers together).
+  [[nodiscard]] std::size_t leftover_count() const noexcept;
   /// Nodes with NodeReport::reported_errors > 0 (failed or not).
   [[nodiscard]] std::size_t reported_errors_count() const noexcept;
-  /// True when no node failed and none reported errors.
-  [[nodiscard]] bool success() const noexcept { return failed_count() == 0 && reported_errors_count() == 0; }
+  /// True when no node failed, none reported errors and none left processes running.
+  [[nodiscard]] bool success() const noexcept {
+    return failed_count() == 0 && reported_errors_count() == 0 && leftover_count() == 0;
+  }
 };
 
 /// Runs `dataflow` to the end. See the header comment.
@@ -151,7 +180,8 @@ struct RunReport {
 ///     ...
 ///   [dcp] node 'processor' reported 3 errors that lost work; see its 'dcp:' lines above
 ///   [dcp] input slow/in dropped 93 messages (queue_size 5)
-/// "dataflow succeeded" only when success().
+///   [dcp] warning: node 'camera' left 2 processes running after it ended (pids 4250, 4251: sleep); they were killed
+/// "dataflow succeeded" only when success(): never while a leftover process goes unnamed.
 [[nodiscard]] std::string format_summary(const RunReport& report);
 
 }  // namespace dcp::runner
