@@ -23,7 +23,9 @@
 //      command failed, or the runner could not start;
 //   2  usage error (e.g. a malformed duration);
 //   3  no node failed, but a node reported errors that lost work (dcp::report_error(): a posted
-//      task that threw, ...; its `dcp:` lines are in its stderr, the summary names it).
+//      task that threw, ...; its `dcp:` lines are in its stderr, the summary names it);
+//   4  no node failed and none reported errors, but nodes left processes running after they
+//      ended, which the runner had to kill (the summary names each one).
 #include <chrono>
 #include <exception>
 #include <memory>
@@ -44,6 +46,9 @@ namespace {
 constexpr int kExitDataflowFailed = 1;
 /// Every node exited with code 0, but some reported errors (work was lost).
 constexpr int kExitErrorsReported = 3;
+/// Every node exited with code 0 and none reported errors, but processes they started were still
+/// running after they ended and had to be killed.
+constexpr int kExitLeftoverProcesses = 4;
 }  // namespace
 
 Subcommand add_run_command(CLI::App& parent) {
@@ -66,7 +71,8 @@ Subcommand add_run_command(CLI::App& parent) {
       "     could not start, protocol error),\n"
       "     the dataflow is invalid, a build command failed, or the runner could not start\n"
       "  2  usage error\n"
-      "  3  no node failed, but a node reported errors that lost work (see its 'dcp:' lines)");
+      "  3  no node failed, but a node reported errors that lost work (see its 'dcp:' lines)\n"
+      "  4  no node failed or reported errors, but nodes left processes running that were killed");
   app->add_option("dataflow", options->file, "The dataflow YAML file")->required();
   app->add_option("--stop-after", options->stop_after,
                   "Stop the dataflow after DURATION, as Ctrl-C would (e.g. 10s, 500ms, 1.5s, 2m)")
@@ -143,7 +149,8 @@ Subcommand add_run_command(CLI::App& parent) {
       err << dcp::runner::format_summary(report);
       err.flush();
       if (report.failed_count() > 0) return kExitDataflowFailed;
-      return report.reported_errors_count() > 0 ? kExitErrorsReported : kExitOk;
+      if (report.reported_errors_count() > 0) return kExitErrorsReported;
+      return report.leftover_count() > 0 ? kExitLeftoverProcesses : kExitOk;
     } catch (const std::exception& e) {
       err << "dcp run: cannot run the dataflow: " << e.what() << '\n';
       return kExitDataflowFailed;

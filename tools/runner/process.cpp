@@ -3,9 +3,10 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string_view>
@@ -32,62 +33,82 @@ std::pair<ipc::FileDescriptor, ipc::FileDescriptor> make_pipe() {
   return {std::move(read_end), std::move(write_end)};
 }
 
-// RAII for the posix_spawn attribute objects.
-struct SpawnSetup {
-  posix_spawn_file_actions_t actions{};
-  posix_spawnattr_t attributes{};
-  SpawnSetup() {
-    if (const int e = posix_spawn_file_actions_init(&actions); e != 0) throw_error(e, "dcp run: posix_spawn_file_actions_init");
-    if (const int e = posix_spawnattr_init(&attributes); e != 0) {
-      posix_spawn_file_actions_destroy(&actions);
-      throw_error(e, "dcp run: posix_spawnattr_init");
-    }
-  }
-  ~SpawnSetup() {
-    posix_spawnattr_destroy(&attributes);
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  SpawnSetup(const SpawnSetup&) = delete;
-  SpawnSetup& operator=(const SpawnSetup&) = delete;
+// What the child tells the parent through the close-on-exec report pipe before it executes its
+// program: nothing (the pipe just closes) when all went well.
+struct ChildReport {
+  enum Stage : int { cgroup = 1, chdir, stdin_null, descriptors, exec } stage;
+  int error;
 };
 
-void check(int error, const char* what) {
-  if (error != 0) throw_error(error, std::string("dcp run: ") + what);
+void report(int fd, ChildReport::Stage stage, int error) noexcept {
+  const ChildReport message{stage, error};
+  (void)!::write(fd, &message, sizeof(message));  // a pipe write this small is atomic
+}
+
+// A descriptor numbered `lowest` or more for `fd` (the numbers below are about to be replaced:
+// 0-2, and the inherited descriptor's number). Async-signal-safe.
+int lifted(int fd, int lowest) noexcept { return fd >= lowest ? fd : ::fcntl(fd, F_DUPFD_CLOEXEC, lowest); }
+
+// The child, between fork and execve: async-signal-safe calls only (the parent may have threads).
+[[noreturn]] void run_child(const SpawnRequest& request, const char* executable, const char* directory, char** argv,
+                            char** envp, int stdout_write, int stderr_write, int report_fd) noexcept {
+  // Out of the way of 0-2 and of the inherited descriptor's number.
+  const int lowest = request.inherit_fd ? std::max(STDERR_FILENO, request.inherit_fd->number) + 1 : STDERR_FILENO + 1;
+  report_fd = lifted(report_fd, lowest);
+  const int inherit_from = request.inherit_fd ? lifted(request.inherit_fd->fd, lowest) : -1;
+  if (request.cgroup_procs >= 0 && ::write(request.cgroup_procs, "0", 1) != 1) {
+    report(report_fd, ChildReport::cgroup, errno);  // not fatal: it runs without its cgroup
+  }
+  if (request.own_process_group) ::setpgid(0, 0);
+  struct sigaction default_action{};
+  default_action.sa_handler = SIG_DFL;
+  sigemptyset(&default_action.sa_mask);
+  for (int signal = 1; signal < NSIG; ++signal) ::sigaction(signal, &default_action, nullptr);
+  sigset_t empty;
+  sigemptyset(&empty);
+  ::sigprocmask(SIG_SETMASK, &empty, nullptr);
+
+  if (::chdir(directory) != 0) {
+    report(report_fd, ChildReport::chdir, errno);
+    ::_exit(127);
+  }
+  const int out = lifted(stdout_write, lowest);
+  const int err = lifted(stderr_write, lowest);
+  const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null < 0 || ::dup2(null, STDIN_FILENO) < 0) {
+    report(report_fd, ChildReport::stdin_null, errno);
+    ::_exit(127);
+  }
+  if (out < 0 || err < 0 || ::dup2(out, STDOUT_FILENO) < 0 || ::dup2(err, STDERR_FILENO) < 0) {
+    report(report_fd, ChildReport::descriptors, errno);
+    ::_exit(127);
+  }
+  if (request.inherit_fd) {
+    // From a number above it (lifted), so dup2 always makes a new descriptor: without close-on-exec.
+    if (inherit_from < 0 || ::dup2(inherit_from, request.inherit_fd->number) < 0) {
+      report(report_fd, ChildReport::descriptors, errno);
+      ::_exit(127);
+    }
+  }
+  ::execve(executable, argv, envp);
+  report(report_fd, ChildReport::exec, errno);
+  ::_exit(127);
 }
 
 }  // namespace
 
 SpawnedProcess spawn_process(const SpawnRequest& request) {
+  if (request.inherit_fd && (request.inherit_fd->fd < 0 || request.inherit_fd->number <= STDERR_FILENO)) {
+    throw_error(EINVAL, "dcp run: inherit_fd");
+  }
   auto [stdout_read, stdout_write] = make_pipe();
   auto [stderr_read, stderr_write] = make_pipe();
+  int report_fds[2];
+  if (::pipe2(report_fds, O_CLOEXEC) != 0) throw_error(errno, "dcp run: pipe2");
+  ipc::FileDescriptor report_read(report_fds[0]);
+  ipc::FileDescriptor report_write(report_fds[1]);
 
-  SpawnSetup setup;
-  const std::string directory = request.working_directory.string();
-  check(posix_spawn_file_actions_addchdir_np(&setup.actions, directory.c_str()), "posix_spawn_file_actions_addchdir_np");
-  check(posix_spawn_file_actions_addopen(&setup.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0),
-        "posix_spawn_file_actions_addopen");
-  check(posix_spawn_file_actions_adddup2(&setup.actions, stdout_write.get(), STDOUT_FILENO), "posix_spawn_file_actions_adddup2");
-  check(posix_spawn_file_actions_adddup2(&setup.actions, stderr_write.get(), STDERR_FILENO), "posix_spawn_file_actions_adddup2");
-  if (request.inherit_fd) {
-    // Last, so the pipes' descriptors (which may have that number in the runner) are dup'ed first;
-    // dup2 onto the same number still clears close-on-exec (glibc >= 2.29, POSIX 2024).
-    if (request.inherit_fd->fd < 0 || request.inherit_fd->number <= STDERR_FILENO) throw_error(EINVAL, "dcp run: inherit_fd");
-    check(posix_spawn_file_actions_adddup2(&setup.actions, request.inherit_fd->fd, request.inherit_fd->number),
-          "posix_spawn_file_actions_adddup2");
-  }
-
-  sigset_t empty;
-  sigemptyset(&empty);
-  sigset_t all;
-  sigfillset(&all);
-  check(posix_spawnattr_setsigmask(&setup.attributes, &empty), "posix_spawnattr_setsigmask");
-  check(posix_spawnattr_setsigdefault(&setup.attributes, &all), "posix_spawnattr_setsigdefault");
-  check(posix_spawnattr_setpgroup(&setup.attributes, 0), "posix_spawnattr_setpgroup");
-  const short group = request.own_process_group ? POSIX_SPAWN_SETPGROUP : 0;
-  check(posix_spawnattr_setflags(&setup.attributes,
-                                 static_cast<short>(group | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)),
-        "posix_spawnattr_setflags");
-
+  // Everything the child needs is made before fork: it must not allocate.
   std::vector<char*> argv;
   argv.reserve(request.arguments.size() + 1);
   for (const std::string& argument : request.arguments) argv.push_back(const_cast<char*>(argument.c_str()));
@@ -96,17 +117,43 @@ SpawnedProcess spawn_process(const SpawnRequest& request) {
   envp.reserve(request.environment.size() + 1);
   for (const std::string& variable : request.environment) envp.push_back(const_cast<char*>(variable.c_str()));
   envp.push_back(nullptr);
-
   const std::string executable = request.executable.string();
-  pid_t pid = -1;
-  const int error = ::posix_spawn(&pid, executable.c_str(), &setup.actions, &setup.attributes, argv.data(), envp.data());
-  if (error != 0) throw_error(error, "cannot execute " + executable);
+  const std::string directory = request.working_directory.string();
+
+  const pid_t pid = ::fork();
+  if (pid < 0) throw_error(errno, "dcp run: fork");
+  if (pid == 0) {
+    run_child(request, executable.c_str(), directory.c_str(), argv.data(), envp.data(), stdout_write.get(),
+              stderr_write.get(), report_write.get());
+  }
+  report_write.reset();  // the parent's copy: the pipe reads end-of-file once the child has exec'd
+  stdout_write.reset();  // only the child holds the write ends now
+  stderr_write.reset();
 
   SpawnedProcess process;
   process.pid = pid;
+  for (;;) {
+    ChildReport message{};
+    const ssize_t got = ::read(report_read.get(), &message, sizeof(message));
+    if (got < 0 && errno == EINTR) continue;
+    if (got != static_cast<ssize_t>(sizeof(message))) break;  // end of file: it executes its program
+    if (message.stage == ChildReport::cgroup) {
+      process.cgroup_error = std::strerror(message.error);
+      continue;
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    switch (message.stage) {
+      case ChildReport::chdir: throw_error(message.error, "cannot change to the directory " + directory);
+      case ChildReport::stdin_null: throw_error(message.error, "cannot open /dev/null for " + executable);
+      case ChildReport::descriptors: throw_error(message.error, "cannot set up stdout and stderr for " + executable);
+      default: throw_error(message.error, "cannot execute " + executable);
+    }
+  }
   process.stdout_pipe = std::move(stdout_read);
   process.stderr_pipe = std::move(stderr_read);
-  return process;  // the write ends close here: only the child holds them now
+  return process;
 }
 
 std::vector<std::string> merged_environment(const std::vector<std::pair<std::string, std::string>>& overrides) {

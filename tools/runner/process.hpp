@@ -13,12 +13,18 @@
 //   - with `inherit_fd`, when set, as its one extra descriptor: the caller's `fd` becomes the
 //     child's descriptor `number` (dup2 in the child, which clears close-on-exec there only). The
 //     caller keeps owning `fd` (close-on-exec on its side) and closes it once the child runs.
+//   - when `cgroup_procs` is given (node_cgroups.hpp), moved into that cgroup v2 before it
+//     executes its program, so everything it starts is born there.
 // Every descriptor the runner holds is close-on-exec, so a child inherits nothing else.
-// It uses posix_spawn (glibc reports exec failures, e.g. a missing interpreter, as its result).
+// It forks and, in the child, does only async-signal-safe calls (join the cgroup, its own process
+// group, signal state, directory, descriptors, execve); an exec failure (e.g. a missing
+// interpreter) comes back through a close-on-exec pipe and is thrown in the parent.
 //
 // Thread safety: spawn_process may be called from any thread; the helpers are pure.
 // Blocking: spawn_process until the child has exec'd (or failed to).
-// Errors: spawn_process throws std::system_error naming what failed (pipe, posix_spawn: ENOENT ...).
+// Errors: spawn_process throws std::system_error naming what failed (pipe, fork, chdir, execve:
+// ENOENT ...). Failing to join the cgroup is not an error: the child runs without it and
+// SpawnedProcess::cgroup_error says why.
 #pragma once
 
 #include <sys/types.h>
@@ -46,12 +52,14 @@ struct SpawnRequest {
   std::filesystem::path working_directory;
   bool own_process_group = true;  ///< false: the child stays in the caller's process group
   std::optional<InheritedDescriptor> inherit_fd;  ///< the one descriptor the child inherits, if any
+  int cgroup_procs = -1;  ///< an open cgroup.procs of a cgroup v2 the child joins first; -1: none
 };
 
 struct SpawnedProcess {
   pid_t pid = -1;                 ///< also the child's process group id (own_process_group)
   ipc::FileDescriptor stdout_pipe;  ///< read end of the child's stdout (non-blocking)
   ipc::FileDescriptor stderr_pipe;  ///< read end of the child's stderr (non-blocking)
+  std::string cgroup_error;         ///< why it could not join SpawnRequest::cgroup_procs ("" if it did)
 };
 
 /// Starts the child described by `request`. Throws std::system_error.

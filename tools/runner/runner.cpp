@@ -1,6 +1,8 @@
 // The local runner's event loop: one epoll loop that ties the runner's pieces together (see
 // runner.hpp and docs/runner.md):
 //   supervisor.hpp   starting, killing and reaping the node processes, how each ended;
+//   leftovers.hpp    ending what a node left running after it ended (a cgroup per node where
+//                    possible, node_cgroups.hpp; else process groups and the child subreaper);
 //   connections.hpp  accepting connections, authenticating Hello, sending without blocking;
 //   router.hpp       which inputs read each output and timer, per-input queues, NextEvent answers;
 //   node_state.hpp   each node's process, link and stream state machines (checked transitions);
@@ -54,8 +56,10 @@
 #include "runner/connections.hpp"
 #include "runner/duration.hpp"
 #include "runner/event_queue.hpp"
+#include "runner/leftovers.hpp"
 #include "runner/line_splitter.hpp"
 #include "runner/node_logs.hpp"
+#include "runner/node_cgroups.hpp"
 #include "runner/node_state.hpp"
 #include "runner/pending_connections.hpp"
 #include "runner/process.hpp"
@@ -106,6 +110,7 @@ enum class Source : std::uint64_t {
   hello_deadline,
   accept_retry,
   health_check,  // input timeouts
+  leftovers,
   timer,        // value: index into timers_
   connection,   // value: connection id (never reused)
   node_stdout,  // value: node index
@@ -191,16 +196,20 @@ class Runner {
         options_(options),
         out_(terminal(options.out, STDOUT_FILENO)),
         err_(terminal(options.err, STDERR_FILENO)),
-        pending_(kMaxPendingConnections, options.hello_timeout) {}
+        pending_(kMaxPendingConnections, options.hello_timeout),
+        cgroups_(dataflow.nodes.size()),
+        leftovers_(cgroups_, dataflow.nodes.size()) {}
 
   Runner(const Runner&) = delete;
   Runner& operator=(const Runner&) = delete;
 
-  // Error paths only: whatever is still running is killed and reaped, so no node outlives us.
+  // Error paths only: whatever is still running is killed and reaped, so no node (nor anything a
+  // node started) outlives us.
   ~Runner() {
     for (NodeState& node : nodes_) {
       if (node.state.process_alive()) kill_and_reap(node.pid);
     }
+    leftovers_.kill_everything_now();
   }
 
   RunReport run() {
@@ -218,6 +227,11 @@ class Runner {
         say(std::string("cannot write the node logs (") + e.what() + "); going on without them (--no-logs: do not try)");
       }
     }
+    if (!cgroups_.available()) {
+      say("no cgroup per node (" + cgroups_.reason() +
+          "): processes nodes leave behind are found by process group and as orphans re-parented to the runner");
+    }
+    leftovers_.note_existing_children();
     for (NodeState& node : nodes_) spawn(node);
     descriptor_limit_.emplace();  // after spawning: the nodes keep the limit they would have had
     for (NodeState& node : nodes_) {
@@ -232,7 +246,16 @@ class Runner {
     flush();
 
     std::array<epoll_event, 64> events{};
-    while (running_count_ > 0) {
+    for (;;) {
+      // The run ends when no node runs and nothing a node left is still being ended.
+      if (running_count_ == 0) {
+        if (!run_ending_) {
+          run_ending_ = true;
+          leftovers_.run_ending(std::chrono::steady_clock::now());
+        }
+        if (!leftovers_.busy()) break;
+      }
+      arm_leftover_timer();
       // Output the terminal did not take yet is retried soon (it is not in the epoll set: a regular
       // file cannot be, and watching a shared terminal for POLLOUT all the time would spin).
       const int timeout = out_->pending() > 0 || err_->pending() > 0 ? kTerminalRetryMs : -1;
@@ -298,6 +321,8 @@ class Runner {
     watch(accept_retry_timer_.get(), token(Source::accept_retry));
     health_check_timer_ = make_timerfd();
     watch(health_check_timer_.get(), token(Source::health_check));
+    leftover_timer_ = make_timerfd();
+    watch(leftover_timer_.get(), token(Source::leftovers));
     for (std::size_t t = 0; t < timers_.size(); ++t) {
       timers_[t].fd = make_timerfd();
       watch(timers_[t].fd.get(), token(Source::timer, t));
@@ -308,22 +333,28 @@ class Runner {
     const dataflow::Node& spec = *node.spec;
     try {
       node.secret = make_secret();
+      const std::size_t index = static_cast<std::size_t>(&node - nodes_.data());
       // The node's connection, made before it starts: it inherits one end, so the runner knows who
       // is at the other end and no other process can open it (connections.hpp).
       ipc::SocketPair pair = ipc::seqpacket_pair();
       SpawnRequest request =
           node_spawn_request(spec, dataflow_.base_dir, runtime_->socket_path(), node.secret, pair.second.get());
       tell_start_timeout(request.environment);
+      request.cgroup_procs = cgroups_.procs_descriptor(index);
       node.started_at = std::chrono::steady_clock::now();
       SpawnedProcess process = spawn_process(request);
       pair.second.reset();  // the node's end: only the node holds it now
+      if (!process.cgroup_error.empty()) {
+        say("node '" + spec.id + "' could not join its cgroup (" + process.cgroup_error +
+            "): what it leaves behind is found by process group and as orphans only");
+      }
+      leftovers_.node_started(index, process.pid);
       node.pid = process.pid;
       node.report.pid = process.pid;
       node.state.move_to(ProcessState::running);
       ++running_count_;
       node.stdout_pipe = std::move(process.stdout_pipe);
       node.stderr_pipe = std::move(process.stderr_pipe);
-      const std::size_t index = static_cast<std::size_t>(&node - nodes_.data());
       watch(node.stdout_pipe.get(), token(Source::node_stdout, index));
       watch(node.stderr_pipe.get(), token(Source::node_stderr, index));
       adopt_inherited_connection(node, std::move(pair.first));
@@ -403,6 +434,9 @@ class Runner {
         break;
       case Source::health_check:
         if (consume_timer(health_check_timer_.get()) > 0) on_health_check();
+        break;
+      case Source::leftovers:
+        if (consume_timer(leftover_timer_.get()) > 0) leftovers_.check(std::chrono::steady_clock::now());
         break;
       case Source::timer: on_timer(static_cast<std::size_t>(value)); break;
       case Source::connection: on_connection(value, event.events); break;
@@ -1096,6 +1130,14 @@ class Runner {
       kill_node(node);
       node.state.move_to(ProcessState::killed_on_interrupt);
     }
+    leftovers_.hurry(std::chrono::steady_clock::now());  // and what they left, without a grace
+  }
+
+  // The leftover timer fires when the clean-up of what nodes left running is next due.
+  void arm_leftover_timer() {
+    const auto due = leftovers_.next_deadline();
+    if (!due) return;  // a stale expiry is harmless: check() only does what is due
+    arm_once(leftover_timer_.get(), std::chrono::ceil<std::chrono::milliseconds>(due.value() - std::chrono::steady_clock::now()));
   }
 
   static void kill_node(const NodeState& node) { kill_process_group(node.pid); }
@@ -1117,6 +1159,7 @@ class Runner {
       }
     }
     reap_children([this](pid_t pid, int status) { on_exit(pid, status); });
+    leftovers_.check(std::chrono::steady_clock::now());  // leftovers that ended, orphans that arrived
   }
 
   void on_exit(pid_t pid, int status) {
@@ -1124,11 +1167,13 @@ class Runner {
     for (NodeState& node : nodes_) {
       if (node.state.process_alive() && node.pid == pid) found = &node;
     }
-    if (found == nullptr) return;  // not one of ours
+    if (found == nullptr) return;  // not a node: an orphan re-parented to the runner (leftovers.hpp)
     NodeState& node = *found;
     const ProcessState before = node.state.process();
     node.state.move_to(ProcessState::ended);
     --running_count_;
+    // What it left running (its process group, its cgroup, its orphans) gets SIGTERM now.
+    leftovers_.node_ended(static_cast<std::size_t>(found - nodes_.data()), std::chrono::steady_clock::now());
 
     // What it sent and printed before it exited comes first (a Hello too, on a connection that
     // has not said it yet).
@@ -1157,6 +1202,8 @@ class Runner {
 
   void finish() {
     process_pending_closes();
+    // Orphans that ended last are still zombies: reap them (no node is left to match).
+    reap_children([this](pid_t pid, int status) { on_exit(pid, status); });
     // Output still buffered in the pipes (a node's own children may still hold them open: take
     // what is there and stop listening).
     for (NodeState& node : nodes_) {
@@ -1188,7 +1235,12 @@ class Runner {
     report_.dataflow = dataflow_.name;
     report_.grace = options_.grace;
     report_.start_timeout = options_.start_timeout;
+    report_.unowned_leftovers = leftovers_.unowned();
+    report_.leftover_tracking =
+        cgroups_.available() ? "a cgroup v2 per node (" + cgroups_.run_directory().string() + ")"
+                             : "process groups and the child subreaper (no cgroup: " + cgroups_.reason() + ")";
     for (NodeState& node : nodes_) {
+      node.report.leftovers = leftovers_.of(static_cast<std::size_t>(&node - nodes_.data()));
       node.report.inputs_dropped = node.inputs.dropped_total();
       const std::vector<std::uint64_t> timeouts = node.inputs.timeouts();
       const std::vector<std::uint64_t> recoveries = node.inputs.recoveries();
@@ -1216,6 +1268,7 @@ class Runner {
   std::unique_ptr<TerminalOutput> err_;  // never null
 
   SignalSetup signals_;
+  ChildSubreaper subreaper_;  // before any node starts: their orphans come to us, not to init
   std::optional<DescriptorLimit> descriptor_limit_;
   std::optional<RuntimeDirectory> runtime_;
   ipc::FileDescriptor epoll_;
@@ -1229,8 +1282,12 @@ class Runner {
   ipc::FileDescriptor accept_retry_timer_;
   ipc::FileDescriptor health_check_timer_;
   std::optional<NodeLogs> logs_;
+  ipc::FileDescriptor leftover_timer_;
   PendingConnections pending_;
   bool listener_paused_ = false;
+  NodeCgroups cgroups_;   // before leftovers_, which reads them
+  Leftovers leftovers_;
+  bool run_ending_ = false;
 
   std::vector<NodeState> nodes_;
   std::vector<TimerGroup> timers_;

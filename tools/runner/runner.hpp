@@ -81,6 +81,11 @@ namespace dcp::runner {
 inline constexpr std::chrono::milliseconds kDefaultGrace{5000};
 /// How long a node has from its start to connect (say Hello) before it is killed (docs/runner.md).
 inline constexpr std::chrono::milliseconds kDefaultStartTimeout{60000};
+/// What a node left running when it ended gets SIGTERM, then SIGKILL after this long
+/// (leftovers.hpp, docs/runner.md).
+inline constexpr std::chrono::milliseconds kLeftoverGrace{1000};
+/// How long processes that got SIGKILL may take to vanish before the runner gives up on them.
+inline constexpr std::chrono::milliseconds kLeftoverKillWait{5000};
 
 struct RunOptions {
   /// Stop the dataflow (as Ctrl-C would) after this long; nullopt = run until the nodes end.
@@ -116,6 +121,15 @@ enum class NodeEnd {
   failed_to_start,      ///< its executable could not be started (NodeReport::start_error)
 };
 
+/// A process a node started (or one of those started) that was still running when the node had
+/// ended (or, for RunReport::unowned_leftovers, when the last node had ended), and was killed.
+struct LeftoverProcess {
+  int pid = -1;
+  std::string name;             ///< its command name (comm), e.g. "sleep"
+  bool needed_sigkill = false;  ///< still running kLeftoverGrace after SIGTERM
+  bool survived = false;        ///< still there kLeftoverKillWait after SIGKILL (e.g. stuck in the kernel)
+};
+
 struct NodeReport {
   std::string id;
   int pid = -1;  ///< -1 when it never started
@@ -148,6 +162,8 @@ struct NodeReport {
     std::uint64_t recoveries = 0;  ///< times data came again afterwards
   };
   std::vector<InputTimeouts> timeouts;
+  /// What it left running after it ended, in the order found; every one was killed (docs/runner.md).
+  std::vector<LeftoverProcess> leftovers;
 
   /// A non-zero exit, a signal, a kill, a failed start or a protocol error.
   [[nodiscard]] bool failed() const noexcept;
@@ -187,12 +203,24 @@ struct RunReport {
   std::string log_folder;
   std::uint64_t log_writes_failed = 0;
   std::string log_error;
+  /// Orphans re-parented to the runner that no node could be named for (without cgroups, a
+  /// process that left its node's process group and whose parent was still alive when its node
+  /// ended), killed after the last node had ended.
+  std::vector<LeftoverProcess> unowned_leftovers;
+  /// How leftovers were found: "a cgroup v2 per node (<dir>)", or "process groups and the child
+  /// subreaper (no cgroup: <why>)".
+  std::string leftover_tracking;
 
   [[nodiscard]] std::size_t failed_count() const noexcept;
+  /// Processes nodes left running that the runner had to kill (NodeReport::leftovers and
+  /// unowned_leftovers together).
+  [[nodiscard]] std::size_t leftover_count() const noexcept;
   /// Nodes with NodeReport::reported_errors > 0 (failed or not).
   [[nodiscard]] std::size_t reported_errors_count() const noexcept;
-  /// True when no node failed and none reported errors.
-  [[nodiscard]] bool success() const noexcept { return failed_count() == 0 && reported_errors_count() == 0; }
+  /// True when no node failed, none reported errors and none left processes running.
+  [[nodiscard]] bool success() const noexcept {
+    return failed_count() == 0 && reported_errors_count() == 0 && leftover_count() == 0;
+  }
 };
 
 /// Runs `dataflow` to the end. See the header comment.
@@ -208,6 +236,8 @@ struct RunReport {
 ///   [dcp] input slow/in dropped 93 messages (queue_size 5)
 ///   [dcp] 1200 lines of node output were not shown: the terminal did not take them
 /// "dataflow succeeded" only when success().
+///   [dcp] warning: node 'camera' left 2 processes running after it ended (pids 4250, 4251: sleep); they were killed
+/// "dataflow succeeded" only when success(): never while a leftover process goes unnamed.
 [[nodiscard]] std::string format_summary(const RunReport& report);
 
 }  // namespace dcp::runner

@@ -54,24 +54,70 @@ std::size_t RunReport::reported_errors_count() const noexcept {
       std::count_if(nodes.begin(), nodes.end(), [](const NodeReport& n) { return n.reported_errors > 0; }));
 }
 
+std::size_t RunReport::leftover_count() const noexcept {
+  std::size_t count = unowned_leftovers.size();
+  for (const NodeReport& node : nodes) count += node.leftovers.size();
+  return count;
+}
+
+namespace {
+
+std::string plural(std::size_t count, const char* one, const char* many) {
+  return std::to_string(count) + " " + (count == 1 ? one : many);
+}
+
+// "(pids 123, 124: sleep, sh); they were killed, 1 with SIGKILL after ignoring SIGTERM for 1s"
+std::string describe_leftovers(const std::vector<LeftoverProcess>& leftovers) {
+  std::string pids;
+  std::string names;
+  std::vector<std::string> seen_names;
+  std::size_t sigkilled = 0;
+  std::string survivors;
+  for (const LeftoverProcess& process : leftovers) {
+    pids += (pids.empty() ? "" : ", ") + std::to_string(process.pid);
+    if (std::find(seen_names.begin(), seen_names.end(), process.name) == seen_names.end()) {
+      seen_names.push_back(process.name);
+      names += (names.empty() ? "" : ", ") + process.name;
+    }
+    if (process.needed_sigkill) ++sigkilled;
+    if (process.survived) survivors += (survivors.empty() ? "" : ", ") + std::to_string(process.pid);
+  }
+  std::string text = std::string("(") + (leftovers.size() == 1 ? "pid " : "pids ") + pids + ": " + names + "); " +
+                     (leftovers.size() == 1 ? "it was killed" : "they were killed");
+  if (sigkilled > 0) {
+    text += ", " + (leftovers.size() == 1 ? std::string("with SIGKILL") : std::to_string(sigkilled) + " with SIGKILL") +
+            " after ignoring SIGTERM for " + format_duration(kLeftoverGrace);
+  }
+  if (!survivors.empty()) {
+    text += "; still there after SIGKILL and " + format_duration(kLeftoverKillWait) + ": " + survivors;
+  }
+  return text;
+}
+
+}  // namespace
+
 std::string format_summary(const RunReport& report) {
   const std::size_t failed = report.failed_count();
   const std::size_t with_errors = report.reported_errors_count();
+  const std::size_t leftovers = report.leftover_count();
+  const std::string of_nodes = " of " + plural(report.nodes.size(), "node", "nodes");
   std::string text = "[dcp] ";
   if (report.success()) {
     text += "dataflow succeeded: " +
             (report.nodes.size() == 1 ? std::string("the node") : "all " + std::to_string(report.nodes.size()) + " nodes") +
             " exited with code 0";
   } else {
-    text += "dataflow failed: ";
-    if (failed > 0) {
-      text += std::to_string(failed) + " of " + std::to_string(report.nodes.size()) +
-              (report.nodes.size() == 1 ? " node" : " nodes") + " failed";
-      if (with_errors > 0) text += ", " + std::to_string(with_errors) + " reported errors";
-    } else {
-      text += std::to_string(with_errors) + " of " + std::to_string(report.nodes.size()) +
-              (report.nodes.size() == 1 ? " node" : " nodes") + " reported errors";
+    std::vector<std::string> parts;
+    if (failed > 0) parts.push_back(std::to_string(failed) + of_nodes + " failed");
+    if (with_errors > 0) {
+      parts.push_back(failed > 0 ? std::to_string(with_errors) + " reported errors"
+                                 : std::to_string(with_errors) + of_nodes + " reported errors");
     }
+    if (leftovers > 0) {
+      parts.push_back(plural(leftovers, "process", "processes") + " left running by nodes had to be killed");
+    }
+    text += "dataflow failed: ";
+    for (std::size_t p = 0; p < parts.size(); ++p) text += (p == 0 ? "" : ", ") + parts[p];
   }
   if (!report.stop_reason.empty()) text += " (stopped: " + report.stop_reason + ")";
   text += '\n';
@@ -121,6 +167,20 @@ std::string format_summary(const RunReport& report) {
               " (input_timeout " + fmt::format("{:g}", timeouts.input_timeout) + " s), recovered " +
               times(timeouts.recoveries) + "\n";
     }
+  }
+  for (const NodeReport& node : report.nodes) {
+    if (node.leftovers.empty()) continue;
+    text += "[dcp] warning: node '" + node.id + "' left " + plural(node.leftovers.size(), "process", "processes") +
+            " running after it ended " + describe_leftovers(node.leftovers) + "\n";
+  }
+  if (!report.unowned_leftovers.empty()) {
+    text += "[dcp] warning: " + plural(report.unowned_leftovers.size(), "process", "processes") +
+            " that nodes started " + (report.unowned_leftovers.size() == 1 ? "was" : "were") +
+            " still running when the last node had ended (which node's is unknown) " +
+            describe_leftovers(report.unowned_leftovers) + "\n";
+  }
+  if (leftovers > 0 && !report.leftover_tracking.empty()) {
+    text += "[dcp] leftover processes were found through " + report.leftover_tracking + "\n";
   }
   if (report.connections_refused > 0 || report.connections_timed_out > 0) {
     text += "[dcp] connections without Hello: " + std::to_string(report.connections_refused) +

@@ -1,6 +1,7 @@
 // Process supervision for the runner (see supervisor.hpp).
 #include "runner/supervisor.hpp"
 
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include <cerrno>
@@ -29,6 +30,15 @@ SignalSetup::~SignalSetup() {
   }
   ::sigaction(SIGPIPE, &previous_pipe_, nullptr);
   ::pthread_sigmask(SIG_SETMASK, &previous_mask_, nullptr);
+}
+
+ChildSubreaper::ChildSubreaper() noexcept {
+  if (::prctl(PR_GET_CHILD_SUBREAPER, &previous_) != 0) previous_ = 0;
+  active_ = ::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
+}
+
+ChildSubreaper::~ChildSubreaper() {
+  if (active_ && previous_ == 0) ::prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
 DescriptorLimit::DescriptorLimit() noexcept {

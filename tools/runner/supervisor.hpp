@@ -6,7 +6,9 @@
 // killed_at_start_deadline] -> ended,
 // or failed_to_start) with these pieces:
 //   - SignalSetup for the run: SIGINT, SIGTERM, SIGHUP and SIGCHLD blocked (read from a signalfd),
-//     SIGPIPE ignored; DescriptorLimit: the soft RLIMIT_NOFILE raised to the hard limit.
+//     SIGPIPE ignored; DescriptorLimit: the soft RLIMIT_NOFILE raised to the hard limit;
+//     ChildSubreaper: orphaned descendants of the nodes are re-parented to the runner (not init),
+//     which reaps them (reap_children) and ends them (leftovers.hpp).
 //   - node_spawn_request(): how a node is started (its folder, argv, env + DCP_RUNNER_SOCKET,
 //     DCP_NODE_ID, DCP_NODE_SECRET, DCP_NODE_FD, and its end of its connection inherited as
 //     descriptor kNodeConnectionFd); process.hpp's spawn_process() starts it in its own group.
@@ -52,6 +54,23 @@ class SignalSetup {
   struct sigaction previous_pipe_{};
 };
 
+/// Makes the process a child subreaper (prctl PR_SET_CHILD_SUBREAPER) for the run and restores
+/// the previous setting afterwards. Never throws: subreaper() says whether it took (a kernel
+/// without it, before 3.4, or a seccomp filter that refuses prctl).
+class ChildSubreaper {
+ public:
+  ChildSubreaper() noexcept;
+  ~ChildSubreaper();
+  ChildSubreaper(const ChildSubreaper&) = delete;
+  ChildSubreaper& operator=(const ChildSubreaper&) = delete;
+
+  [[nodiscard]] bool subreaper() const noexcept { return active_; }
+
+ private:
+  int previous_ = 0;
+  bool active_ = false;
+};
+
 /// Raises the soft limit on open descriptors to the hard limit: every queued shared-memory message
 /// holds one descriptor in the runner. Raised after the nodes are started (they keep the usual
 /// limit; some programs close every possible descriptor at start-up) and restored afterwards.
@@ -86,7 +105,8 @@ void kill_process_group(pid_t pid) noexcept;
 /// kill_process_group(), then waits for `pid` (error paths: no node outlives the runner).
 void kill_and_reap(pid_t pid) noexcept;
 
-/// Calls `on_exit(pid, wait_status)` for every child that has ended, without blocking.
+/// Calls `on_exit(pid, wait_status)` for every child that has ended, without blocking: nodes and
+/// orphans re-parented to the subreaper alike (the caller tells them apart by pid).
 void reap_children(const std::function<void(pid_t, int)>& on_exit);
 
 /// How a node ended, from its wait status and its process state just before it was reaped.

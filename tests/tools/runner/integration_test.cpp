@@ -833,4 +833,100 @@ TEST(DcpRun, DoraLogsInputs_GetTheMatchingNodesLinesAsRecords_NeverTheirOwn_Neve
   EXPECT_FALSE(has("all_inputs_closed")) << r.dump();
 }
 
+// ----- what nodes leave running ---------------------------------------------------------------
+
+/// The helper pid a leave_behind node wrote to `<dataflows>/<name>.pid` (-1 when there is none).
+pid_t helper_pid(const std::string& name) {
+  std::ifstream file(fs::path(DCP_RUNNER_DATAFLOWS) / (name + ".pid"));
+  long pid = -1;
+  file >> pid;
+  return static_cast<pid_t>(pid);
+}
+
+/// Whether `pid` is a live process (a zombie does not count: it has ended).
+bool alive(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  const std::size_t close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
+}
+
+/// Runs `dcp run` on leave_<how> (through `launcher`), returns the result and checks the helper is
+/// gone; kills it if it is not, so a failing test leaves nothing behind either.
+RunResult run_leaver(const std::string& how, const std::vector<std::string>& launcher, bool interrupt) {
+  const std::string name = "leave_" + how;
+  fs::remove(fs::path(DCP_RUNNER_DATAFLOWS) / (name + ".pid"));
+  DcpRun run({dataflow(name)}, launcher);
+  EXPECT_TRUE(run.wait_for("[leaver] started helper"));
+  if (interrupt) run.signal(SIGINT);
+  RunResult r = run.finish();
+  const pid_t pid = helper_pid(name);
+  EXPECT_GT(pid, 0) << r.dump();
+  if (pid > 0) {
+    EXPECT_FALSE(alive(pid)) << "the helper " << pid << " outlived the run\n" << r.dump();
+    if (alive(pid)) ::kill(pid, SIGKILL);
+  }
+  r.out += "\n(helper pid " + std::to_string(pid) + ")";
+  return r;
+}
+
+/// The summary names the leftover (by its pid and name: `sleep`, or the test node's name when it
+/// was found before it executed sleep) and how it was found; exit status 4. Without cgroups, a
+/// process that left its node's session is found as an orphan of the runner once its parent (the
+/// node) is gone, possibly after the node's own clean-up: then it is the run's (`owned` false).
+void expect_named_leftover(const RunResult& r, const std::string& tracking, bool owned = true) {
+  EXPECT_EQ(r.exit_code, 4) << "no failure, but a process had to be killed\n" << r.dump();
+  const std::string named = owned ? "[dcp] warning: node 'leaver' left 1 process running after it ended (pid "
+                                  : "[dcp] warning: 1 process that nodes started was still running when the last "
+                                    "node had ended (which node's is unknown) (pid ";
+  EXPECT_TRUE(r.stderr_has(named)) << r.dump();
+  EXPECT_TRUE(r.stderr_has("); it was killed")) << r.dump();
+  EXPECT_TRUE(r.stderr_has("[dcp] leftover processes were found through " + tracking)) << r.dump();
+  EXPECT_FALSE(r.stderr_has("dataflow succeeded")) << "never a plain success with a leftover\n" << r.dump();
+}
+
+bool cgroups_here() {
+  // What the runner says when it cannot make them; without that line it used them.
+  const RunResult r = run_dcp({"--no-logs", dataflow("routing")});
+  return !r.stderr_has("[dcp] no cgroup per node (");
+}
+
+TEST(DcpRun, HelperLeftRunningInTheBackground_IsKilledNamed_Exit4) {
+  const RunResult r = run_leaver("background", {}, false);
+  expect_named_leftover(r, cgroups_here() ? "a cgroup v2 per node" : "process groups and the child subreaper");
+}
+
+TEST(DcpRun, HelperThatCalledSetsid_IsFoundAndKilled_WithCgroupsWhereThereAreAny) {
+  const RunResult r = run_leaver("setsid", {}, false);
+  expect_named_leftover(r, cgroups_here() ? "a cgroup v2 per node" : "process groups and the child subreaper");
+}
+
+TEST(DcpRun, HelperThatCalledSetsid_IsFoundAsAnOrphanOfTheSubreaper_WithoutCgroups) {
+  const RunResult r = run_leaver("setsid", {"/usr/bin/env", "DCP_RUN_NO_CGROUPS=1"}, false);
+  EXPECT_TRUE(r.stderr_has("[dcp] no cgroup per node (turned off by DCP_RUN_NO_CGROUPS)")) << r.dump();
+  // Named by the node when its clean-up was still under way as the orphan appeared, else as the run's.
+  const bool owned = r.stderr_has("[dcp] warning: node 'leaver' left");
+  expect_named_leftover(r, "process groups and the child subreaper (no cgroup: turned off by DCP_RUN_NO_CGROUPS)", owned);
+}
+
+TEST(DcpRun, HelperLeftInTheBackground_WithoutCgroups_IsKilledThroughTheProcessGroup) {
+  const RunResult r = run_leaver("background", {"/usr/bin/env", "DCP_RUN_NO_CGROUPS=1"}, false);
+  expect_named_leftover(r, "process groups and the child subreaper (no cgroup: turned off by DCP_RUN_NO_CGROUPS)");
+}
+
+TEST(DcpRun, HelperIgnoringSigterm_GetsSigkillAfterTheLeftoverGrace) {
+  const RunResult r = run_leaver("stubborn", {}, true);  // the node ends on Stop; its helper ignores SIGTERM
+  EXPECT_EQ(r.exit_code, 4) << r.dump();
+  EXPECT_TRUE(r.stdout_has("[leaver] stop")) << r.dump();
+  EXPECT_TRUE(r.stderr_has("; it was killed, with SIGKILL")) << r.dump();
+}
+
+TEST(DcpRun, RunWithoutLeftovers_SaysNothingAboutThem_Exit0) {
+  const RunResult r = run_dcp({"--no-logs", dataflow("routing")});
+  EXPECT_EQ(r.exit_code, 0) << r.dump();
+  EXPECT_FALSE(r.stderr_has("left ")) << r.dump();
+  EXPECT_FALSE(r.stderr_has("leftover")) << r.dump();
+}
+
 }  // namespace

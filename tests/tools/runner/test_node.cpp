@@ -22,6 +22,11 @@
 //            counts inputs per input id, checks seq increases per input (strict: by exactly 1),
 //            verifies big payloads (checksum, shared memory from 4 KiB on); wait_file: reads no
 //            event before PATH exists (so the runner queues them; gives up after 60 s, exit 1)
+//   leave_behind  how=background|setsid|stubborn pid_file=PATH
+//            starts a helper that runs `sleep 1000` and writes its pid to PATH: in the node's process
+//            group (background), in a session of its own (setsid: fork, setsid, exec), or ignoring
+//            SIGTERM (stubborn); background and setsid exit at once, stubborn reads its events until
+//            the stream ends (Stop) — what a node leaves running must not outlive it
 //   log_watcher  reads dora/logs inputs: prints "log <input> <node> <stream> <msg>" for each record
 //            (msg cut to 40 bytes, then "... (<size> bytes, shm)" when longer) until the stream ends
 //   forward  [input=in] [output=out] [crash_after=K crash=exit3|segv]
@@ -162,6 +167,31 @@ std::string json_field(std::string_view json, const std::string& key) {
   if (at == std::string_view::npos) return "";
   const std::size_t start = at + head.size();
   return std::string(json.substr(start, json.find('"', start) - start));
+}
+
+int run_leave_behind(dcp::Node& node, const Args& args) {
+  const std::string how = arg(args, "how", "background");
+  const pid_t helper = ::fork();
+  if (helper < 0) return 1;
+  if (helper == 0) {
+    if (how == "setsid") ::setsid();
+    if (how == "stubborn") ::signal(SIGTERM, SIG_IGN);  // stays ignored across exec
+    ::execl("/bin/sleep", "sleep", "1000", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  {
+    const std::string path = arg(args, "pid_file");
+    std::FILE* file = std::fopen((path + ".tmp").c_str(), "w");
+    if (file == nullptr) return 1;
+    std::fprintf(file, "%d\n", static_cast<int>(helper));
+    std::fclose(file);
+    std::filesystem::rename(path + ".tmp", path);  // whole, or not there
+  }
+  say("started helper");
+  if (how == "stubborn") {
+    for (dcp::Event& event : node.events) print_control(event);
+  }
+  return 0;
 }
 
 int run_log_watcher(dcp::Node& node) {
@@ -416,6 +446,7 @@ int main(int argc, char** argv) {
     if (mode == "source") return run_source(node, args);
     if (mode == "sink") return run_sink(node, args);
     if (mode == "log_watcher") return run_log_watcher(node);
+    if (mode == "leave_behind") return run_leave_behind(node, args);
     if (mode == "forward") return run_forward(node, args);
     if (mode == "closer") return run_closer(node);
     if (mode == "stop_ignorer") return run_stop_ignorer(node);
