@@ -30,6 +30,7 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <iostream>
 #include <ostream>
 #include <stdexcept>
 #include <string>
@@ -97,8 +98,10 @@ Subcommand add_run_command(CLI::App& parent) {
 
   auto run = [options](std::ostream& out, std::ostream& err) {
     dcp::runner::RunOptions run_options;
-    run_options.out = &out;
-    run_options.err = &err;
+    // The process's own stdout and stderr go to the runner as descriptors, so they are written
+    // bounded and never blocking (terminal_output.hpp); other streams (in-process callers) directly.
+    if (&out != &std::cout) run_options.out = &out;
+    if (&err != &std::cerr) run_options.err = &err;
     run_options.write_logs = !options->no_logs;
     try {
       if (!options->stop_after.empty()) run_options.stop_after = dcp::runner::parse_duration(options->stop_after);
@@ -145,6 +148,8 @@ Subcommand add_run_command(CLI::App& parent) {
     }
 
     try {
+      out.flush();  // what the build printed comes first: the runner writes the descriptors itself
+      err.flush();
       const dcp::runner::RunReport report = dcp::runner::run_dataflow(dataflow, run_options);
       err << dcp::runner::format_summary(report);
       err.flush();

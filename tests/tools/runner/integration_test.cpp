@@ -127,7 +127,10 @@ struct RunResult {
 class DcpRun {
  public:
   /// Runs `dcp run <args>`, through `launcher` (e.g. {"prlimit", "--nofile=32:32"}) when given.
-  explicit DcpRun(const std::vector<std::string>& args, const std::vector<std::string>& launcher = {}) {
+  /// With `unread_stdout`, dcp's stdout is a pipe nobody reads (a terminal that takes nothing, as a
+  /// paused pager): RunResult::out stays empty.
+  explicit DcpRun(const std::vector<std::string>& args, const std::vector<std::string>& launcher = {},
+                  bool unread_stdout = false) {
     fs::create_directories(dir_ / "xdg");
     fs::permissions(dir_ / "xdg", fs::perms::owner_all, fs::perm_options::replace);
 
@@ -153,11 +156,18 @@ class DcpRun {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int unread[2] = {-1, -1};
+    if (unread_stdout && ::pipe2(unread, O_CLOEXEC) == 0) {
+      unread_stdout_ = unread[0];  // held open, never read: writes fill the pipe, then block
+      posix_spawn_file_actions_adddup2(&actions, unread[1], STDOUT_FILENO);
+    } else {
+      posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    }
     posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     started_ = Clock::now();
     const int spawned = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
+    if (unread[1] >= 0) ::close(unread[1]);
     if (spawned != 0) {
       ADD_FAILURE() << "cannot start " << argv[0];
       pid_ = -1;
@@ -173,6 +183,7 @@ class DcpRun {
       int status = 0;
       ::waitpid(pid_, &status, 0);
     }
+    if (unread_stdout_ >= 0) ::close(unread_stdout_);
   }  // dir_ (its TempDir) goes after the process
 
   /// Waits until dcp's stdout (or stderr) contains `text`; false after `timeout`.
@@ -229,6 +240,7 @@ class DcpRun {
   const fs::path dir_ = temp_.path();
   pid_t pid_ = -1;
   Clock::time_point started_;
+  int unread_stdout_ = -1;
 };
 
 RunResult run_dcp(const std::vector<std::string>& args, const std::vector<std::string>& launcher = {}) {
@@ -927,6 +939,35 @@ TEST(DcpRun, RunWithoutLeftovers_SaysNothingAboutThem_Exit0) {
   EXPECT_EQ(r.exit_code, 0) << r.dump();
   EXPECT_FALSE(r.stderr_has("left ")) << r.dump();
   EXPECT_FALSE(r.stderr_has("leftover")) << r.dump();
+}
+
+TEST(DcpRun, StdoutNobodyReads_CtrlCStillStopsTheRun_DroppedLinesCountedAndLogged) {
+  // Before the bounded terminal output, the runner blocked in write() on its full stdout and never
+  // saw the SIGINT: this run hung until the test killed it.
+  DcpRun run({dataflow("chatty")}, {}, /*unread_stdout=*/true);
+  ASSERT_TRUE(run.wait_for("[chatty!] done", true)) << "the node printed everything: the pipe is full";
+  run.signal(SIGINT);
+  const RunResult r = run.finish();
+  EXPECT_LT(r.elapsed, 20s);
+  EXPECT_EQ(r.exit_code, 0) << r.dump();
+  EXPECT_TRUE(r.stderr_has("[dcp] interrupted by SIGINT: sending Stop to every node")) << r.dump();
+  const std::string counted = " of node output were not shown: the terminal did not take them";
+  const std::size_t at = r.err.find(counted);
+  ASSERT_NE(at, std::string::npos) << r.dump();
+  const std::size_t start = r.err.rfind("[dcp] ", at) + 6;
+  const long dropped = std::strtol(r.err.c_str() + start, nullptr, 10);
+  EXPECT_GT(dropped, 0) << r.dump();
+  EXPECT_LT(dropped, 20000) << "some went into the pipe and the buffer\n" << r.dump();
+  // The log file has every line, whatever the terminal took.
+  const std::string intro = "[dcp] node output is also written to ";
+  const std::size_t log_at = r.err.find(intro);
+  ASSERT_NE(log_at, std::string::npos) << r.dump();
+  const fs::path folder =
+      fs::path(r.err.substr(log_at + intro.size(), r.err.find('\n', log_at) - log_at - intro.size())).parent_path();
+  const std::string log = dcp::test::read_file(folder / "log_chatty.jsonl");
+  EXPECT_NE(log.find(R"("msg":"line 19999 of node output)"), std::string::npos);
+  EXPECT_GE(std::count(log.begin(), log.end(), '\n'), 20000 + 3) << "every line, plus ready, done and stop";
+  fs::remove_all(folder);
 }
 
 }  // namespace

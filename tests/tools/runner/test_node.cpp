@@ -22,6 +22,8 @@
 //            counts inputs per input id, checks seq increases per input (strict: by exactly 1),
 //            verifies big payloads (checksum, shared memory from 4 KiB on); wait_file: reads no
 //            event before PATH exists (so the runner queues them; gives up after 60 s, exit 1)
+//   chatty   lines=N  prints N numbered lines on stdout, then "done" on stderr, then reads its events
+//            until the stream ends (a node whose output the terminal cannot keep up with)
 //   leave_behind  how=background|setsid|stubborn pid_file=PATH
 //            starts a helper that runs `sleep 1000` and writes its pid to PATH: in the node's process
 //            group (background), in a session of its own (setsid: fork, setsid, exec), or ignoring
@@ -167,6 +169,16 @@ std::string json_field(std::string_view json, const std::string& key) {
   if (at == std::string_view::npos) return "";
   const std::size_t start = at + head.size();
   return std::string(json.substr(start, json.find('"', start) - start));
+}
+
+int run_chatty(dcp::Node& node, const Args& args) {
+  const long lines = number(args, "lines", 1000);
+  for (long i = 0; i < lines; ++i) std::printf("line %ld of node output, long enough to fill a pipe soon\n", i);
+  std::fflush(stdout);
+  std::fputs("done\n", stderr);
+  std::fflush(stderr);
+  for (dcp::Event& event : node.events) print_control(event);
+  return 0;
 }
 
 int run_leave_behind(dcp::Node& node, const Args& args) {
@@ -447,6 +459,7 @@ int main(int argc, char** argv) {
     if (mode == "sink") return run_sink(node, args);
     if (mode == "log_watcher") return run_log_watcher(node);
     if (mode == "leave_behind") return run_leave_behind(node, args);
+    if (mode == "chatty") return run_chatty(node, args);
     if (mode == "forward") return run_forward(node, args);
     if (mode == "closer") return run_closer(node);
     if (mode == "stop_ignorer") return run_stop_ignorer(node);
