@@ -90,6 +90,9 @@ int lifted(int fd, int lowest) noexcept { return fd >= lowest ? fd : ::fcntl(fd,
       ::_exit(127);
     }
   }
+  // Last: until exec the child holds the runner's descriptors, maybe more than the lower limit
+  // allows to open (the close-on-exec ones go with the exec; lowering never fails).
+  if (request.nofile_limit) (void)::setrlimit(RLIMIT_NOFILE, &*request.nofile_limit);
   ::execve(executable, argv, envp);
   report(report_fd, ChildReport::exec, errno);
   ::_exit(127);

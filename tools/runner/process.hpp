@@ -14,7 +14,8 @@
 //     child's descriptor `number` (dup2 in the child, which clears close-on-exec there only). The
 //     caller keeps owning `fd` (close-on-exec on its side) and closes it once the child runs.
 //   - when `cgroup_procs` is given (node_cgroups.hpp), moved into that cgroup v2 before it
-//     executes its program, so everything it starts is born there.
+//     executes its program, so everything it starts is born there;
+//   - with `nofile_limit`, when set, as its RLIMIT_NOFILE (the runner runs with a raised one).
 // Every descriptor the runner holds is close-on-exec, so a child inherits nothing else.
 // It forks and, in the child, does only async-signal-safe calls (join the cgroup, its own process
 // group, signal state, directory, descriptors, execve); an exec failure (e.g. a missing
@@ -27,6 +28,7 @@
 // SpawnedProcess::cgroup_error says why.
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <filesystem>
@@ -53,6 +55,7 @@ struct SpawnRequest {
   bool own_process_group = true;  ///< false: the child stays in the caller's process group
   std::optional<InheritedDescriptor> inherit_fd;  ///< the one descriptor the child inherits, if any
   int cgroup_procs = -1;  ///< an open cgroup.procs of a cgroup v2 the child joins first; -1: none
+  std::optional<rlimit> nofile_limit;  ///< RLIMIT_NOFILE for the child (the caller raised its own)
 };
 
 struct SpawnedProcess {

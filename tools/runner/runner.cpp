@@ -232,8 +232,8 @@ class Runner {
           "): processes nodes leave behind are found by process group and as orphans re-parented to the runner");
     }
     leftovers_.note_existing_children();
+    descriptor_limit_.emplace();  // before spawning: each node costs descriptors; nodes get the old one back
     for (NodeState& node : nodes_) spawn(node);
-    descriptor_limit_.emplace();  // after spawning: the nodes keep the limit they would have had
     for (NodeState& node : nodes_) {
       if (node.state.process() == ProcessState::failed_to_start) node_gone(node);
     }
@@ -340,6 +340,7 @@ class Runner {
       SpawnRequest request =
           node_spawn_request(spec, dataflow_.base_dir, runtime_->socket_path(), node.secret, pair.second.get());
       tell_start_timeout(request.environment);
+      request.nofile_limit = descriptor_limit_->original_limit();
       request.cgroup_procs = cgroups_.procs_descriptor(index);
       node.started_at = std::chrono::steady_clock::now();
       SpawnedProcess process = spawn_process(request);

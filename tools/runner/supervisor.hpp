@@ -27,6 +27,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "dataflow/dataflow.hpp"
@@ -71,15 +72,22 @@ class ChildSubreaper {
   bool active_ = false;
 };
 
-/// Raises the soft limit on open descriptors to the hard limit: every queued shared-memory message
-/// holds one descriptor in the runner. Raised after the nodes are started (they keep the usual
-/// limit; some programs close every possible descriptor at start-up) and restored afterwards.
+/// Raises the soft limit on open descriptors to the hard limit, before any node starts: each node
+/// costs the runner descriptors (its connection, two pipes, its cgroup.procs) and every queued
+/// shared-memory message holds one, so under the usual soft limit of 1024 only about 500 nodes
+/// could start. Nodes get the soft limit back (original_limit(), SpawnRequest::nofile_limit): some
+/// programs close or scan every possible descriptor at start-up. Restored when the run ends.
 class DescriptorLimit {
  public:
   DescriptorLimit() noexcept;
   ~DescriptorLimit();
   DescriptorLimit(const DescriptorLimit&) = delete;
   DescriptorLimit& operator=(const DescriptorLimit&) = delete;
+
+  /// The limit before it was raised; nullopt when it was not (already at the hard limit, or refused).
+  [[nodiscard]] std::optional<rlimit> original_limit() const noexcept {
+    return changed_ ? std::optional<rlimit>(previous_) : std::nullopt;
+  }
 
  private:
   rlimit previous_{};

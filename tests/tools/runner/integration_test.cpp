@@ -970,4 +970,12 @@ TEST(DcpRun, StdoutNobodyReads_CtrlCStillStopsTheRun_DroppedLinesCountedAndLogge
   fs::remove_all(folder);
 }
 
+TEST(DcpRun, ManyNodesUnderALowSoftDescriptorLimit_AllStart_NodesKeepTheOriginalLimit) {
+  // 41 nodes need ~130 descriptors in the runner: more than the soft limit of 64 it was started with.
+  const RunResult r = run_dcp({"--no-logs", dataflow("low_nofile")}, {"/usr/bin/prlimit", "--nofile=64:4096"});
+  EXPECT_EQ(r.exit_code, 0) << r.dump();
+  EXPECT_TRUE(r.stderr_has("[dcp] dataflow succeeded: all 41 nodes exited with code 0")) << r.dump();
+  EXPECT_TRUE(r.stdout_has("[inspector] nofile_soft=64\n")) << "nodes get the soft limit dcp had\n" << r.dump();
+}
+
 }  // namespace

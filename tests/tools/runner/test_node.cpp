@@ -369,6 +369,9 @@ int run_inspect(dcp::Node& node, int argc, char** argv) {
   char byte = 0;
   say(std::string("stdin=") + (::read(STDIN_FILENO, &byte, 1) == 0 ? "eof" : "data"));
   say(std::string("own_process_group=") + (::getpgid(0) == ::getpid() ? "yes" : "no"));
+  rlimit files{};
+  ::getrlimit(RLIMIT_NOFILE, &files);
+  say("nofile_soft=" + std::to_string(files.rlim_cur));
   // The connection it inherited (init_node() took it): close-on-exec now, so a program the node
   // starts sees no socket among its descriptors.
   const char* inherited = std::getenv("DCP_NODE_FD");
