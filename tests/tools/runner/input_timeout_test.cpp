@@ -14,6 +14,7 @@
 #include "dataflow/dataflow.hpp"
 #include "ipc/protocol.hpp"
 #include "runner/router.hpp"
+#include "node_inputs_fixtures.hpp"
 
 namespace {
 
@@ -23,25 +24,14 @@ using namespace std::chrono_literals;
 using Clock = NodeInputs::Clock;
 using Seen = std::pair<EventKind, std::string>;
 
-/// A node with inputs `a` (input_timeout 1 s) and `b` (no timeout), both from another node.
+/// The fixtures' sink (inputs `a` and `b` from another node) with `a`'s input_timeout.
 dcp::dataflow::Node sink_spec(std::optional<double> timeout_a = 1.0) {
-  dcp::dataflow::Node spec;
-  spec.id = "sink";
-  for (const char* id : {"a", "b"}) {
-    dcp::dataflow::Input input;
-    input.id = id;
-    input.source = dcp::dataflow::NodeOutput{"source", id};
-    spec.inputs.push_back(input);
-  }
+  dcp::dataflow::Node spec = dcp::runner::test::sink_spec();
   spec.inputs[0].input_timeout = timeout_a;
   return spec;
 }
 
-QueuedEvent input_on(std::size_t input) {
-  QueuedEvent event;
-  event.input = input;
-  return event;
-}
+using dcp::runner::test::input_on;
 
 /// Every answer the node would get now, until none is left.
 std::vector<Seen> drain(const dcp::dataflow::Node& spec, NodeLifecycle& state, NodeInputs& inputs) {

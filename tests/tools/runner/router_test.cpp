@@ -11,29 +11,15 @@
 #include "dataflow/dataflow.hpp"
 #include "ipc/protocol.hpp"
 #include "runner/router.hpp"
+#include "node_inputs_fixtures.hpp"
 
 namespace {
 
 using dcp::ipc::EventKind;
 using namespace dcp::runner;
 
-dcp::dataflow::Node sink_spec() {
-  dcp::dataflow::Node spec;
-  spec.id = "sink";
-  for (const char* id : {"a", "b"}) {
-    dcp::dataflow::Input input;
-    input.id = id;
-    input.source = dcp::dataflow::NodeOutput{"source", id};
-    spec.inputs.push_back(input);
-  }
-  return spec;
-}
-
-QueuedEvent input_on(std::size_t input) {
-  QueuedEvent event;
-  event.input = input;
-  return event;
-}
+using dcp::runner::test::input_on;
+using dcp::runner::test::sink_spec;
 
 /// The kind and input id of the answer's frame (nullopt: no answer, the request stays outstanding).
 std::optional<std::pair<EventKind, std::string>> answer_of(const dcp::dataflow::Node& spec, NodeLifecycle& state,
