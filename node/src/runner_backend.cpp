@@ -206,7 +206,9 @@ class RunnerEventSource final : public EventSource {
             const int fd = buffer->fd();
             data = PayloadAccess::adopt(std::move(buffer), bytes, fd);
           } catch (const std::exception& e) {
-            return lost("cannot map the shared-memory payload of input '" + event.id + "': " + e.what());
+            // This message is unusable, the connection is not: the node hears of it and goes on.
+            return EventResult(ErrorEvent{"input '" + event.id + "': a message was dropped, its shared-memory payload "
+                                          "cannot be mapped (" + e.what() + ")"});
           }
         } else {
           data = Payload::from_vector(std::move(event.payload.inline_data));

@@ -399,6 +399,33 @@ TEST(RunnerBackend, StopThenEndOfStream_EndedWithoutTalkingToTheRunnerAgain) {
   EXPECT_EQ(late_outputs, (std::vector<std::string>{"out"}));
 }
 
+TEST(RunnerBackend, SharedMemoryPayloadThatCannotBeMapped_ErrorEventNamingTheInput_TheNextMessageStillArrives) {
+  FakeRunner runner;
+  runner.run([&](int socket) {
+    accept_hello(socket, "n", "s", ipc::HelloOk{{"cloud"}, {}});
+    require(receive(socket).has_value(), "expected next_event");
+    int unmappable[2];  // a pipe: no memfd, so mapping it fails (as a hugetlbfs memfd would)
+    require(::pipe2(unmappable, O_CLOEXEC) == 0, "pipe2");
+    send(socket, ipc::Event{ipc::EventKind::input, "cloud", {}, ipc::PayloadRef{ipc::PayloadLocation::shared_memory, {}, 8192}},
+         unmappable[0]);
+    ::close(unmappable[0]);
+    ::close(unmappable[1]);
+    require(receive(socket).has_value(), "expected a second next_event: the connection stays");
+    send(socket, input_event("cloud", {'o', 'k'}));
+    require(receive(socket).has_value(), "expected a third next_event");
+    send(socket, event_of(ipc::EventKind::end_of_stream));
+  });
+  dcp::Node node = dcp::connect_to_runner(runner.socket_path(), "n", "s");
+  auto first = node.events.next();
+  const std::string message = event_as<dcp::ErrorEvent>(first).message;
+  EXPECT_EQ(message.rfind("input 'cloud': a message was dropped, its shared-memory payload cannot be mapped (", 0), 0u)
+      << message;
+  auto second = node.events.next();
+  EXPECT_EQ(event_as<dcp::InputEvent>(second).data.as_string(), "ok");
+  EXPECT_EQ(node.events.next().status(), EventStatus::ended);
+  runner.join();
+}
+
 TEST(RunnerBackend, HangUpAfterStop_EndsWithoutAnErrorEvent) {
   FakeRunner runner;
   runner.run([&](int socket) {

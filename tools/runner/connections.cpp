@@ -2,7 +2,10 @@
 #include "runner/connections.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -84,6 +87,18 @@ std::string check_shared_memory(int fd, std::uint64_t size) {
   struct stat status{};
   if (::fstat(fd, &status) != 0) return std::string("fstat of the shared-memory payload failed: ") + std::strerror(errno);
   if (!S_ISREG(status.st_mode)) return "the shared-memory payload's descriptor is not a memfd";
+  // Only the kind dcp makes: a plain memfd lives on tmpfs (shmem). A hugetlbfs memfd can be sealed
+  // too, but its readers' mmap fails where no huge pages are reserved.
+  struct statfs filesystem{};
+  if (::fstatfs(fd, &filesystem) != 0) {
+    return std::string("fstatfs of the shared-memory payload failed: ") + std::strerror(errno);
+  }
+  if (filesystem.f_type != TMPFS_MAGIC) {
+    return fmt::format("the shared-memory payload's memfd is not on tmpfs (file system type {:#x}{}): dcp passes "
+                       "only plain memfds, which every reader can map",
+                       static_cast<unsigned long>(filesystem.f_type),
+                       filesystem.f_type == HUGETLBFS_MAGIC ? ", hugetlbfs" : "");
+  }
   if (static_cast<std::uint64_t>(status.st_size) != size) {
     return "the shared-memory payload announces " + std::to_string(size) + " bytes, its memfd has " +
            std::to_string(status.st_size);

@@ -15,7 +15,8 @@
 //   - send_or_queue() / flush_outbox(): a frame the socket cannot take yet waits in the
 //     connection's outbox (the loop then watches for EPOLLOUT); a peer that hung up makes later
 //     frames be dropped while what it sent before is still read.
-//   - check_shared_memory(): a shared-memory payload is a memfd sealed against writing and
+//   - check_shared_memory(): a shared-memory payload is a plain memfd (on tmpfs: not hugetlbfs,
+//     whose mapping fails for readers without reserved huge pages), sealed against writing and
 //     resizing, exactly as long as announced.
 //   - printable(): text from a node, made safe to print (control characters escaped, cut).
 //

@@ -3,6 +3,9 @@
 #include "runner/connections.hpp"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <optional>
 #include <string>
@@ -89,6 +92,54 @@ TEST(Printable, ControlCharactersEscaped_LongTextCut) {
   EXPECT_EQ(dcp::runner::printable("a\nb\x7f"), "a\\x0ab\\x7f");
   EXPECT_EQ(dcp::runner::printable(std::string(10, 'x'), 4), "xxxx...");
   EXPECT_EQ(dcp::runner::in_quotes("id"), "'id'");
+}
+
+// ----- shared-memory payloads ------------------------------------------------------------
+
+/// A memfd of `size` bytes made with `flags`, sealed with `seals` (0: none); -1 when the kernel
+/// refuses (e.g. MFD_HUGETLB without huge page support).
+int memfd(std::size_t size, unsigned flags, int seals) {
+  const int fd = ::memfd_create("dcp-test", flags | MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return -1;
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0 || (seals != 0 && ::fcntl(fd, F_ADD_SEALS, seals) != 0)) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+constexpr int kSeals = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+
+TEST(SharedMemoryCheck, SealedPlainMemfdOfTheAnnouncedSize_IsAccepted) {
+  const int fd = memfd(8192, 0, kSeals);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(dcp::runner::check_shared_memory(fd, 8192), "");
+  EXPECT_EQ(dcp::runner::check_shared_memory(fd, 4096), "the shared-memory payload announces 4096 bytes, its memfd has 8192");
+  ::close(fd);
+}
+
+TEST(SharedMemoryCheck, UnsealedMemfdOrNoMemfdAtAll_IsRefused) {
+  const int unsealed = memfd(8192, 0, 0);
+  ASSERT_GE(unsealed, 0);
+  EXPECT_EQ(dcp::runner::check_shared_memory(unsealed, 8192),
+            "the shared-memory payload's memfd is not sealed against writing and resizing");
+  ::close(unsealed);
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe2(pipe_fds, O_CLOEXEC), 0);
+  EXPECT_EQ(dcp::runner::check_shared_memory(pipe_fds[0], 8192), "the shared-memory payload's descriptor is not a memfd");
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+}
+
+TEST(SharedMemoryCheck, SealedHugetlbfsMemfd_IsRefusedNamingItsFileSystem) {
+  // Sealable like a plain memfd, but a reader's mmap fails where no huge pages are reserved: the
+  // payload that used to pass the runner and cut its readers off.
+  const int fd = memfd(2 << 20, MFD_HUGETLB, kSeals);
+  if (fd < 0) GTEST_SKIP() << "this kernel makes no hugetlbfs memfd";
+  EXPECT_EQ(dcp::runner::check_shared_memory(fd, 2 << 20),
+            "the shared-memory payload's memfd is not on tmpfs (file system type 0x958458f6, hugetlbfs): dcp "
+            "passes only plain memfds, which every reader can map");
+  ::close(fd);
 }
 
 }  // namespace

@@ -22,7 +22,9 @@
 //
 // Events and the end of the stream. next() returns an EventResult: an Event, or a status saying why
 // there is none: `timeout` (next_for / next_until), `empty` (try_next: nothing ready right now) or
-// `ended`. ErrorEvent reports a problem the runner wants the node to know about; the stream goes on.
+// `ended`. ErrorEvent reports a problem the runner wants the node to know about, or a message the
+// backend could not hand over (a shared-memory payload it cannot map: "input 'x': a message was
+// dropped, ..."); the stream goes on.
 //
 // The Stop rule (the same under every backend, as Dora's node API delivers it):
 //   1. StopEvent comes first, ahead of inputs still queued for the node, so node code can stop
