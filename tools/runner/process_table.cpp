@@ -31,7 +31,10 @@ std::string read_small_file(const std::string& path) {
 
 std::optional<ProcessInfo> read_process(pid_t pid) {
   if (pid <= 0) return std::nullopt;
-  const std::string text = read_small_file("/proc/" + std::to_string(pid) + "/stat");
+  return parse_process_stat(pid, read_small_file("/proc/" + std::to_string(pid) + "/stat"));
+}
+
+std::optional<ProcessInfo> parse_process_stat(pid_t pid, std::string_view text) {
   // "pid (comm) state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime
   //  stime cutime cstime priority nice num_threads itrealvalue starttime ...": comm may hold
   // spaces and parentheses, so it ends at the last ')'.
@@ -42,8 +45,11 @@ std::optional<ProcessInfo> read_process(pid_t pid) {
   }
   ProcessInfo info;
   info.pid = pid;
-  info.name = text.substr(open + 1, close - open - 1);
-  const char* cursor = text.c_str() + close + 2;
+  info.name = std::string(text.substr(open + 1, close - open - 1));
+  // The text after the state is copied so strtoll stops at its end (a string_view need not be
+  // terminated).
+  const std::string rest(text.substr(close + 2));
+  const char* cursor = rest.c_str();
   info.state = *cursor;
   ++cursor;
   // Fields after the state: ppid (4), pgrp (5), session (6), ..., starttime (22).

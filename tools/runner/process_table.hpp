@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace dcp::runner {
@@ -34,6 +35,11 @@ struct ProcessInfo {
 
 /// /proc/<pid>/stat of one process; nullopt when there is no such process (or it vanished).
 [[nodiscard]] std::optional<ProcessInfo> read_process(pid_t pid);
+
+/// The facts of one /proc/<pid>/stat text (`pid (comm) state ppid pgrp session ... starttime ...`;
+/// comm may hold spaces and parentheses: it ends at the last ')'); nullopt when the text is cut
+/// short or malformed. read_process is this on the file's text.
+[[nodiscard]] std::optional<ProcessInfo> parse_process_stat(pid_t pid, std::string_view text);
 
 /// Every process /proc shows, in no particular order.
 [[nodiscard]] std::vector<ProcessInfo> list_processes();
