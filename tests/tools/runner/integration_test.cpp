@@ -870,7 +870,8 @@ bool alive(pid_t pid) {
 /// Runs `dcp run` on leave_<how> (through `launcher`), returns the result and checks the helper is
 /// gone; kills it if it is not, so a failing test leaves nothing behind either.
 RunResult run_leaver(const std::string& how, const std::vector<std::string>& launcher, bool interrupt) {
-  const std::string name = "leave_" + how;
+  // A dataflow (and pid file) per variant: ctest runs the tests in parallel.
+  const std::string name = "leave_" + how + (launcher.empty() ? "" : "_nocgroups");
   fs::remove(fs::path(DCP_RUNNER_DATAFLOWS) / (name + ".pid"));
   DcpRun run({dataflow(name)}, launcher);
   EXPECT_TRUE(run.wait_for("[leaver] started helper"));
