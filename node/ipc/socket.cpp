@@ -71,6 +71,7 @@ IoStatus receive_frame(int socket, ReceivedFrame& out) {
   // One byte more than the limit, so an oversized datagram shows up as such (and as MSG_TRUNC).
   out.bytes.resize(kMaxFrameSize + 1);
   out.fd.reset();
+  out.descriptor_lost = false;
   iovec io{out.bytes.data(), out.bytes.size()};
   msghdr message{};
   message.msg_iov = &io;
@@ -117,7 +118,16 @@ IoStatus receive_frame(int socket, ReceivedFrame& out) {
   if ((message.msg_flags & MSG_TRUNC) != 0 || static_cast<std::size_t>(received) > kMaxFrameSize) {
     throw ProtocolError("frame larger than the limit of " + std::to_string(kMaxFrameSize) + " bytes");
   }
-  if ((message.msg_flags & MSG_CTRUNC) != 0 || descriptors.size() > 1) {
+  // MSG_CTRUNC with no descriptor installed: the peer's descriptor did not fit in this process's
+  // table (the kernel installs none of them then). The control buffer has room for four, so a
+  // peer that sent too many still shows up below, with the ones that fitted.
+  const bool truncated = (message.msg_flags & MSG_CTRUNC) != 0;
+  if (truncated && descriptors.empty() && !other_control) {
+    out.bytes.resize(static_cast<std::size_t>(received));
+    out.descriptor_lost = true;
+    return IoStatus::ok;
+  }
+  if (truncated || descriptors.size() > 1) {
     throw ProtocolError("frame carries more than one file descriptor");
   }
   if (other_control) throw ProtocolError("frame carries unexpected control data");

@@ -12,7 +12,8 @@
 // Errors: an empty datagram from a peer still connected (a zero-length read with the peer gone is
 // IoStatus::closed), a datagram larger than kMaxFrameSize, or with more than one descriptor, or with other
 // control data, throws ProtocolError (the connection should then be dropped); other system errors
-// throw std::system_error naming the call.
+// throw std::system_error naming the call. A descriptor this process had no room for is not an
+// error of the peer's: the frame is returned with ReceivedFrame::descriptor_lost set.
 #pragma once
 
 #include <cstdint>
@@ -54,6 +55,10 @@ enum class IoStatus {
 struct ReceivedFrame {
   std::vector<std::uint8_t> bytes;
   FileDescriptor fd;  ///< the descriptor that came with the frame, if any
+  /// The peer sent a descriptor with the frame, but this process could not take it (no free
+  /// descriptor: EMFILE at RLIMIT_NOFILE, or ENFILE): the kernel closed it and flagged the frame
+  /// (MSG_CTRUNC). The frame itself is whole; the receiver's own limit, not the sender's fault.
+  bool descriptor_lost = false;
 };
 
 /// Sends one frame (and `fd`, when >= 0, which stays owned by the caller). Never raises SIGPIPE.

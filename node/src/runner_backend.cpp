@@ -191,6 +191,12 @@ class RunnerEventSource final : public EventSource {
   EventResult convert(ipc::Event& event) {
     const bool has_fd = static_cast<bool>(frame_.fd);
     const bool shared = event.payload.location == ipc::PayloadLocation::shared_memory;
+    if (frame_.descriptor_lost && event.kind == ipc::EventKind::input && shared) {
+      // This process had no descriptor free for the payload: the message is lost, the connection is not.
+      return EventResult(ErrorEvent{"input '" + event.id + "': a message was dropped, its shared-memory payload "
+                                    "could not be received: this process has no file descriptor free "
+                                    "(RLIMIT_NOFILE; close descriptors or raise the limit)"});
+    }
     if (has_fd != (event.kind == ipc::EventKind::input && shared)) {
       return lost(has_fd ? "protocol error: an event carries a file descriptor it does not announce"
                          : "protocol error: a shared-memory input arrived without its file descriptor");

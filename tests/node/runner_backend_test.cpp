@@ -4,6 +4,7 @@
 // node sees when the runner hangs up. Also init_node()'s choice of backend from the environment.
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -424,6 +425,43 @@ TEST(RunnerBackend, SharedMemoryPayloadThatCannotBeMapped_ErrorEventNamingTheInp
   EXPECT_EQ(event_as<dcp::InputEvent>(second).data.as_string(), "ok");
   EXPECT_EQ(node.events.next().status(), EventStatus::ended);
   runner.join();
+}
+
+TEST(RunnerBackend, SharedMemoryPayloadWithNoDescriptorFreeToReceiveIt_ErrorEventNamingTheInput_TheNextMessageStillArrives) {
+  int payload[2];  // made before the limit is lowered; any descriptor will do, it is never mapped
+  ASSERT_EQ(::pipe2(payload, O_CLOEXEC), 0);
+  FakeRunner runner;
+  runner.run([&](int socket) {
+    accept_hello(socket, "n", "s", ipc::HelloOk{{"cloud"}, {}});
+    require(receive(socket).has_value(), "expected next_event");
+    send(socket, ipc::Event{ipc::EventKind::input, "cloud", {}, ipc::PayloadRef{ipc::PayloadLocation::shared_memory, {}, 8192}},
+         payload[0]);
+    require(receive(socket).has_value(), "expected a second next_event: the connection stays");
+    send(socket, input_event("cloud", {'o', 'k'}));
+    require(receive(socket).has_value(), "expected a third next_event");
+    send(socket, event_of(ipc::EventKind::end_of_stream));
+  });
+  dcp::Node node = dcp::connect_to_runner(runner.socket_path(), "n", "s");
+  rlimit original{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &original), 0);
+  const int lowest_free = ::dup(0);
+  ASSERT_GE(lowest_free, 0);
+  ::close(lowest_free);
+  rlimit full = original;
+  full.rlim_cur = static_cast<rlim_t>(lowest_free);  // the node's table is full: the payload cannot arrive
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &full), 0);
+  auto first = node.events.next();
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &original), 0);
+  const std::string message = event_as<dcp::ErrorEvent>(first).message;
+  EXPECT_EQ(message.rfind("input 'cloud': a message was dropped, its shared-memory payload could not be received: "
+                          "this process has no file descriptor free", 0), 0u)
+      << message;
+  auto second = node.events.next();
+  EXPECT_EQ(event_as<dcp::InputEvent>(second).data.as_string(), "ok");
+  EXPECT_EQ(node.events.next().status(), EventStatus::ended);
+  runner.join();
+  ::close(payload[0]);
+  ::close(payload[1]);
 }
 
 TEST(RunnerBackend, HangUpAfterStop_EndsWithoutAnErrorEvent) {

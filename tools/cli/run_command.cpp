@@ -61,6 +61,7 @@ Subcommand add_run_command(CLI::App& parent) {
     std::string start_timeout;
     bool no_build = false;
     bool no_logs = false;
+    std::optional<std::size_t> max_payload_fds;
   };
   auto options = std::make_shared<Options>();
   CLI::App* app = parent.add_subcommand(
@@ -91,6 +92,11 @@ Subcommand add_run_command(CLI::App& parent) {
                   "is killed and the others are stopped (default " +
                       dcp::runner::format_duration(dcp::runner::kDefaultStartTimeout) + ")")
       ->type_name("DURATION");
+  app->add_option("--max-payload-fds", options->max_payload_fds,
+                  "At most N shared-memory messages held by the runner at once (each holds a file descriptor); "
+                  "at the limit the oldest queued for the readers are dropped, or the new one (default: the "
+                  "descriptor limit less what the run needs)")
+      ->type_name("N");
   app->add_flag("--no-build", options->no_build,
                 "Do not run the nodes' `build` commands first (see `dcp build`)");
   app->add_flag("--no-logs", options->no_logs,
@@ -103,6 +109,7 @@ Subcommand add_run_command(CLI::App& parent) {
     if (&out != &std::cout) run_options.out = &out;
     if (&err != &std::cerr) run_options.err = &err;
     run_options.write_logs = !options->no_logs;
+    run_options.max_payload_descriptors = options->max_payload_fds;
     try {
       if (!options->stop_after.empty()) run_options.stop_after = dcp::runner::parse_duration(options->stop_after);
       if (!options->grace.empty()) run_options.grace = dcp::runner::parse_duration(options->grace);

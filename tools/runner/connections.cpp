@@ -48,7 +48,7 @@ HelloVerdict authenticate_hello(const ipc::Message& message, bool came_with_fd, 
 }
 
 SendOutcome send_or_queue(Connection& connection, std::vector<std::uint8_t> frame,
-                          std::shared_ptr<const ipc::FileDescriptor> fd) {
+                          std::shared_ptr<const ipc::FileDescriptor> fd, std::optional<std::size_t> input) {
   if (connection.closing || connection.peer_gone) return SendOutcome::dropped;
   if (connection.outbox.empty()) {
     const ipc::IoStatus status = ipc::send_frame(connection.socket.get(), frame, fd ? fd->get() : -1);
@@ -58,7 +58,7 @@ SendOutcome send_or_queue(Connection& connection, std::vector<std::uint8_t> fram
       return SendOutcome::peer_gone;
     }
   }
-  connection.outbox.push_back(Outgoing{std::move(frame), std::move(fd)});
+  connection.outbox.push_back(Outgoing{std::move(frame), std::move(fd), input});
   return SendOutcome::queued;
 }
 
@@ -69,12 +69,19 @@ bool flush_outbox(Connection& connection) {
     if (status == ipc::IoStatus::would_block) return false;
     if (status == ipc::IoStatus::closed) {
       connection.peer_gone = true;
-      connection.outbox.clear();
+      drop_outbox(connection);
       break;
     }
     connection.outbox.pop_front();
   }
   return true;
+}
+
+void drop_outbox(Connection& connection) {
+  for (const Outgoing& frame : connection.outbox) {
+    if (frame.input) connection.unsent_inputs.push_back(*frame.input);
+  }
+  connection.outbox.clear();
 }
 
 std::string check_shared_memory(int fd, std::uint64_t size) {

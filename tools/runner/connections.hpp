@@ -47,6 +47,7 @@ namespace dcp::runner {
 struct Outgoing {
   std::vector<std::uint8_t> frame;
   std::shared_ptr<const ipc::FileDescriptor> fd;  // sent with the frame when set
+  std::optional<std::size_t> input;  // an input message: the node's input it was delivered on
 };
 
 struct Connection {
@@ -55,6 +56,9 @@ struct Connection {
   std::optional<std::size_t> inherited_by;  // the node it was made for (its end inherited); empty: from runner.sock
   std::optional<std::size_t> node;  // set once the Hello was accepted (then equal to inherited_by)
   std::deque<Outgoing> outbox;      // frames the socket could not take yet
+  // Inputs of input messages that were dropped from the outbox unsent (drop_outbox()): the
+  // runner moves them from delivered to discarded (InputAccount) and clears this.
+  std::vector<std::size_t> unsent_inputs;
   bool want_write = false;          // EPOLLOUT registered
   bool peer_gone = false;           // sending failed (the node hung up): read what is left, send nothing
   bool closing = false;             // scheduled for closing: ignore everything from it
@@ -86,13 +90,18 @@ enum class SendOutcome {
   peer_gone,  ///< the node hung up: dropped, and so will be every later frame
   dropped,    ///< the connection is closing or its peer was already gone
 };
-/// Sends now when nothing waits in the outbox, else queues behind it. Throws std::system_error.
+/// Sends now when nothing waits in the outbox, else queues behind it; `input` marks an input
+/// message (for the accounting, if it is dropped later). Throws std::system_error.
 SendOutcome send_or_queue(Connection& connection, std::vector<std::uint8_t> frame,
-                          std::shared_ptr<const ipc::FileDescriptor> fd);
+                          std::shared_ptr<const ipc::FileDescriptor> fd, std::optional<std::size_t> input = {});
 
 /// Sends what the outbox holds until the socket would block. True when EPOLLOUT is no longer needed
 /// (the outbox is empty, or the peer is gone and the outbox was dropped). Throws std::system_error.
 bool flush_outbox(Connection& connection);
+
+/// Forgets what the outbox holds (the connection failed or is closing); the inputs of the input
+/// messages among it go to Connection::unsent_inputs.
+void drop_outbox(Connection& connection);
 
 /// "" when `fd` is a memfd sealed against writes and resizing, exactly `size` bytes long; else
 /// what is wrong with it.

@@ -47,6 +47,19 @@ bool EventQueue::push_input(QueuedEvent event) {
   return true;
 }
 
+bool EventQueue::evict_shared_memory(std::size_t input) {
+  InputQueue& queue = inputs_.at(input);
+  const auto holds_descriptor = [](const QueuedEvent& queued) { return queued.shared_memory != nullptr; };
+  auto victim = std::find_if(queue.events.begin(), queue.events.end(), [&](const QueuedEvent& queued) {
+    return holds_descriptor(queued) && !is_correlated(queued.metadata);
+  });
+  if (victim == queue.events.end()) victim = std::find_if(queue.events.begin(), queue.events.end(), holds_descriptor);
+  if (victim == queue.events.end()) return false;
+  queue.events.erase(victim);
+  --size_;
+  return true;
+}
+
 void EventQueue::push_input_closed(std::size_t input) { push_control(ipc::EventKind::input_closed, input, "push_input_closed"); }
 
 void EventQueue::push_input_recovered(std::size_t input) {

@@ -65,6 +65,10 @@ class EventQueue {
   /// already holds queue_size events, one message is dropped first (the eviction rule above);
   /// returns true in that case (the dropped one may be the newcomer).
   bool push_input(QueuedEvent event);
+  /// Removes the oldest queued message of `input` that holds a shared-memory descriptor (one without
+  /// a correlation key first, as above), for the runner's descriptor budget; false when none is
+  /// queued. Not counted in dropped(): the caller counts it.
+  bool evict_shared_memory(std::size_t input);
   /// Queues InputClosed for `input` (a control event: it comes before queued input messages).
   void push_input_closed(std::size_t input);
   /// Queues InputRecovered for `input` (a timed-out input has data again): a control event, so it

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <iterator>
-#include <numeric>
 #include <stdexcept>
 #include <string_view>
 #include <utility>
@@ -37,7 +36,7 @@ std::optional<NodeInputs::Clock::duration> timeout_of(const dataflow::Input& inp
 
 NodeInputs::NodeInputs(const dataflow::Node& spec)
     : queue_(queue_sizes(spec)),
-      dropped_(spec.inputs.size(), 0),
+      accounts_(spec.inputs.size()),
       closed_(spec.inputs.size(), false),
       deadlines_(spec.inputs.size()) {
   for (std::size_t i = 0; i < spec.inputs.size(); ++i) {
@@ -53,8 +52,12 @@ NodeInputs::NodeInputs(const dataflow::Node& spec)
 }
 
 bool NodeInputs::enqueue(QueuedEvent event, Clock::time_point now) {
-  if (closed_[event.input]) return false;
   const std::size_t input = event.input;
+  ++accounts_.at(input).offered;
+  if (closed_[input]) {
+    ++accounts_[input].discarded;
+    return false;
+  }
   Deadline& deadline = deadlines_[input];
   if (deadline.timed_out) {  // data again: InputRecovered, then the message
     deadline.timed_out = false;
@@ -63,8 +66,34 @@ bool NodeInputs::enqueue(QueuedEvent event, Clock::time_point now) {
   }
   if (deadline.timeout) deadline.last_message = now;
   const bool dropped = queue_.push_input(std::move(event));
-  if (dropped) count_drop(input);
+  if (dropped) ++accounts_[input].dropped_queue_full;
   return dropped;
+}
+
+void NodeInputs::clear() noexcept {
+  for (std::size_t i = 0; i < accounts_.size(); ++i) accounts_[i].discarded += queue_.queued(i);
+  queue_.clear();
+}
+
+void NodeInputs::discard(std::size_t input) noexcept {
+  ++accounts_[input].offered;
+  ++accounts_[input].discarded;
+}
+
+void NodeInputs::drop_for_descriptors(std::size_t input) noexcept {
+  ++accounts_[input].offered;
+  ++accounts_[input].dropped_descriptors;
+}
+
+bool NodeInputs::evict_for_descriptors(std::size_t input) {
+  if (!queue_.evict_shared_memory(input)) return false;
+  ++accounts_[input].dropped_descriptors;
+  return true;
+}
+
+void NodeInputs::count_unsent(std::size_t input) noexcept {
+  --accounts_[input].delivered;
+  ++accounts_[input].discarded;
 }
 
 std::vector<std::size_t> NodeInputs::close_timed_out(Clock::time_point now, bool queue_events) {
@@ -108,7 +137,9 @@ std::vector<std::uint64_t> NodeInputs::recoveries() const {
 }
 
 std::uint64_t NodeInputs::dropped_total() const noexcept {
-  return std::accumulate(dropped_.begin(), dropped_.end(), std::uint64_t{0});
+  std::uint64_t total = 0;
+  for (const InputAccount& account : accounts_) total += account.dropped();
+  return total;
 }
 
 RouteTable build_routes(const dataflow::Dataflow& dataflow) {
@@ -193,12 +224,13 @@ std::optional<Answer> next_answer(const dataflow::Node& spec, NodeLifecycle& sta
       // Only possible when a message filled a frame and the input id is longer than the output id
       // it was sent on: the frame for this node would be over the limit.
       warn("node '" + spec.id + "': cannot deliver a message on input '" + event.id + "': " + e.what() + " (dropped)");
-      inputs.count_drop(queued->input);
+      inputs.count_too_large(queued->input);
       answer.fd.reset();
       continue;
     }
     if (queued->kind == ipc::EventKind::all_inputs_closed) state.move_to(StreamState::ended);
     answer.is_input = queued->kind == ipc::EventKind::input;
+    answer.input = queued->input;
     return answer;
   }
 }

@@ -37,6 +37,7 @@
 #include "ipc/protocol.hpp"
 #include "ipc/socket.hpp"
 #include "runner/event_queue.hpp"
+#include "runner/input_account.hpp"
 #include "runner/node_state.hpp"
 
 namespace dcp::runner {
@@ -64,9 +65,9 @@ class NodeInputs {
 
   explicit NodeInputs(const dataflow::Node& spec);
 
-  /// Queues an input event unless its input is closed; `now` arms or refreshes the input's timeout,
-  /// and a message on a timed-out input queues InputRecovered first. True when a message was dropped
-  /// to make room (counted in dropped()).
+  /// Queues an input event (counted as offered) unless its input is closed (then it is discarded);
+  /// `now` arms or refreshes the input's timeout, and a message on a timed-out input queues
+  /// InputRecovered first. True when a message was dropped to make room (dropped_queue_full).
   bool enqueue(QueuedEvent event, Clock::time_point now = Clock::now());
   /// Times out every input whose input_timeout has passed at `now` (armed, open, not timed out
   /// already): InputClosed is queued for each when `queue_events`, and each counts one timeout.
@@ -84,14 +85,31 @@ class NodeInputs {
   /// (unless a timeout already reported it) and, once no non-timer input is open and the node reads no
   /// timer, AllInputsClosed.
   bool close(std::size_t input, bool queue_events);
-  /// Drops everything queued (Stop, or the node is gone).
-  void clear() noexcept { queue_.clear(); }
-  /// Counts one more message dropped on `input` (also used when one cannot be delivered).
-  void count_drop(std::size_t input) noexcept { ++dropped_[input]; }
+  /// Drops everything queued (Stop, or the node is gone): the queued messages count as discarded.
+  void clear() noexcept;
+
+  // The accounting (input_account.hpp) of what the queue does not see:
+  /// A message for `input` that the node will not read (it stopped reading): offered, discarded.
+  void discard(std::size_t input) noexcept;
+  /// A message for `input` whose shared-memory payload the runner could not hold: offered, dropped.
+  void drop_for_descriptors(std::size_t input) noexcept;
+  /// Makes room under the descriptor budget: drops the oldest queued message of `input` that holds a
+  /// shared-memory descriptor (EventQueue::evict_shared_memory); false when none is queued.
+  bool evict_for_descriptors(std::size_t input);
+  /// A queued message of `input` taken out because its frame would be too large for the protocol.
+  void count_too_large(std::size_t input) noexcept { ++accounts_[input].dropped_too_large; }
+  /// A queued message of `input` handed to the node's connection.
+  void count_delivered(std::size_t input) noexcept { ++accounts_[input].delivered; }
+  /// A message taken from the queue whose frame could not be sent (the connection failed): discarded.
+  void discard_taken(std::size_t input) noexcept { ++accounts_[input].discarded; }
+  /// A message counted as delivered whose frame never left: the connection failed first.
+  void count_unsent(std::size_t input) noexcept;
 
   [[nodiscard]] EventQueue& queue() noexcept { return queue_; }
-  /// Messages dropped per input, in the node's input order.
-  [[nodiscard]] const std::vector<std::uint64_t>& dropped() const noexcept { return dropped_; }
+  [[nodiscard]] const EventQueue& queue() const noexcept { return queue_; }
+  /// Per input, in the node's input order.
+  [[nodiscard]] const std::vector<InputAccount>& accounts() const noexcept { return accounts_; }
+  /// Messages dropped on all inputs, for every reason.
   [[nodiscard]] std::uint64_t dropped_total() const noexcept;
 
  private:
@@ -104,7 +122,7 @@ class NodeInputs {
   };
 
   EventQueue queue_;
-  std::vector<std::uint64_t> dropped_;
+  std::vector<InputAccount> accounts_;
   std::vector<bool> closed_;
   std::vector<Deadline> deadlines_;
   bool has_input_timeouts_ = false;
@@ -137,7 +155,8 @@ struct RouteTable {
 struct Answer {
   std::vector<std::uint8_t> frame;
   std::shared_ptr<const ipc::FileDescriptor> fd;
-  bool is_input = false;  ///< an input message (counted as delivered)
+  bool is_input = false;  ///< an input message: count it delivered (or unsent) on `input`
+  std::size_t input = 0;
 };
 
 /// What answers `node`'s NextEvent now, by its stream state: end_of_stream once ended; Stop when
@@ -146,7 +165,8 @@ struct Answer {
 /// event (the stream ends after AllInputsClosed); nullopt when nothing is queued (the request
 /// stays outstanding).
 /// A queued message whose frame would break the protocol's limits is dropped: `warn` is told, the
-/// drop counted, and the next one taken.
+/// drop counted (dropped_too_large), and the next one taken. The caller counts an input answer as
+/// delivered once its frame is sent or queued on the connection.
 [[nodiscard]] std::optional<Answer> next_answer(const dataflow::Node& spec, NodeLifecycle& state, NodeInputs& inputs,
                                                 const std::function<void(const std::string&)>& warn);
 

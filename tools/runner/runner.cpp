@@ -28,6 +28,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -61,6 +62,7 @@
 #include "runner/node_logs.hpp"
 #include "runner/node_cgroups.hpp"
 #include "runner/node_state.hpp"
+#include "runner/payload_budget.hpp"
 #include "runner/pending_connections.hpp"
 #include "runner/process.hpp"
 #include "runner/router.hpp"
@@ -233,6 +235,7 @@ class Runner {
     }
     leftovers_.note_existing_children();
     descriptor_limit_.emplace();  // before spawning: each node costs descriptors; nodes get the old one back
+    set_up_payload_budget();
     for (NodeState& node : nodes_) spawn(node);
     for (NodeState& node : nodes_) {
       if (node.state.process() == ProcessState::failed_to_start) node_gone(node);
@@ -515,29 +518,88 @@ class Runner {
 
   // A node's output line to every dora/logs input that wants it: the log file's record (node_logs.hpp)
   // without its newline, inline below kInlinePayloadLimit, else in a sealed memfd shared by all.
+  // Lines count as offered only to readers still reading (as timer ticks).
   void deliver_log_line(std::size_t index, bool is_stderr, std::string_view line) {
-    std::optional<QueuedEvent> message;
+    std::vector<Subscriber> readers;
     for (const LogReader& reader : log_readers_) {
-      if (!reader.wants(index, nodes_[index].spec->id)) continue;
-      if (!nodes_[reader.subscriber.node].state.accepting_events()) continue;
-      if (!message) {
-        try {
-          message = log_message(index, is_stderr, line);
-        } catch (const std::system_error& e) {  // no memfd for a long line: this line is lost to the readers
-          say("cannot pass a log line of node '" + nodes_[index].spec->id + "' to dora/logs inputs: " + e.what());
-          for (const LogReader& lost : log_readers_) {
-            if (lost.wants(index, nodes_[index].spec->id)) nodes_[lost.subscriber.node].inputs.count_drop(lost.subscriber.input);
-          }
-          return;
-        }
+      if (reader.wants(index, nodes_[index].spec->id) && nodes_[reader.subscriber.node].state.accepting_events()) {
+        readers.push_back(reader.subscriber);
       }
-      QueuedEvent event = *message;
-      event.input = reader.subscriber.input;
-      enqueue_input(nodes_[reader.subscriber.node], std::move(event));
+    }
+    if (readers.empty()) return;
+    QueuedEvent message;
+    try {
+      message = log_message(index, is_stderr, line, readers);
+    } catch (const std::system_error& e) {  // no memfd for a long line: this line is lost to the readers
+      say("cannot pass a log line of node '" + nodes_[index].spec->id + "' to dora/logs inputs: " + e.what());
+      drop_for_descriptors(readers);
+      return;
+    }
+    if (message.payload.location == ipc::PayloadLocation::shared_memory && !message.shared_memory) {
+      drop_for_descriptors(readers);  // over the payload budget
+      return;
+    }
+    for (const Subscriber& reader : readers) {
+      QueuedEvent event = message;
+      event.input = reader.input;
+      enqueue_input(nodes_[reader.node], std::move(event));
     }
   }
 
-  QueuedEvent log_message(std::size_t index, bool is_stderr, std::string_view line) const {
+  // The shared-memory payload descriptor budget (payload_budget.hpp), once the descriptor limit is raised.
+  void set_up_payload_budget() {
+    std::size_t limit = 0;
+    if (options_.max_payload_descriptors) {
+      limit = *options_.max_payload_descriptors;
+    } else {
+      rlimit nofile{};
+      if (::getrlimit(RLIMIT_NOFILE, &nofile) != 0) throw_errno("getrlimit(RLIMIT_NOFILE)");
+      limit = derived_payload_limit(nofile.rlim_cur, nodes_.size(), timers_.size(), kMaxPendingConnections);
+    }
+    payload_budget_.emplace(limit);
+    report_.payload_descriptor_limit = limit;
+    if (limit < kFewPayloadDescriptors) {
+      say("the runner can hold only " + std::to_string(limit) + " shared-memory payloads at once (" +
+          (options_.max_payload_descriptors ? std::string("--max-payload-fds")
+                                            : "its descriptor limit, RLIMIT_NOFILE, is low") +
+          "): larger messages will be dropped when readers fall behind (counted per input)");
+    }
+  }
+
+  // Whether one more shared-memory payload for `readers` fits the budget, after applying each
+  // reader's overflow rule (its oldest queued shared-memory message goes) while it is full.
+  bool room_for_payload(const std::vector<Subscriber>& readers) {
+    if (!payload_budget_->full()) return true;
+    ++report_.payload_budget_full;
+    if (!warned_payload_budget_) {
+      warned_payload_budget_ = true;
+      say("the runner holds " + std::to_string(payload_budget_->held()) + " shared-memory payloads, its limit (" +
+          (options_.max_payload_descriptors ? std::string("--max-payload-fds") : "derived from RLIMIT_NOFILE") +
+          "): the oldest such messages queued for the readers are dropped to make room, or the new one "
+          "(counted per input in the summary)");
+    }
+    for (const Subscriber& reader : readers) {
+      if (!payload_budget_->full()) break;
+      (void)nodes_[reader.node].inputs.evict_for_descriptors(reader.input);
+    }
+    return !payload_budget_->full();
+  }
+
+  // A message whose shared-memory payload the runner cannot hold: lost for each of `readers`.
+  void drop_for_descriptors(const std::vector<Subscriber>& readers) {
+    for (const Subscriber& reader : readers) {
+      NodeState& node = nodes_[reader.node];
+      if (node.state.accepting_events()) {
+        node.inputs.drop_for_descriptors(reader.input);
+      } else {
+        node.inputs.discard(reader.input);
+      }
+    }
+  }
+
+  // The dora/logs message for one line; a long line's shared memory only when the budget has room
+  // for it (else `shared_memory` stays empty).
+  QueuedEvent log_message(std::size_t index, bool is_stderr, std::string_view line, const std::vector<Subscriber>& readers) {
     std::string record = NodeLogs::record(nodes_[index].spec->id, is_stderr, line, std::chrono::system_clock::now());
     record.pop_back();  // the newline
     QueuedEvent event;
@@ -547,11 +609,12 @@ class Runner {
     if (record.size() < ipc::kInlinePayloadLimit) {
       event.payload = ipc::PayloadRef{ipc::PayloadLocation::inline_bytes, {bytes.begin(), bytes.end()}, 0};
     } else {
-      const ipc::SharedBuffer shared = ipc::SharedBuffer::copy_of(bytes);
       event.payload = ipc::PayloadRef{ipc::PayloadLocation::shared_memory, {}, record.size()};
+      if (!room_for_payload(readers)) return event;
+      const ipc::SharedBuffer shared = ipc::SharedBuffer::copy_of(bytes);
       ipc::FileDescriptor fd(::fcntl(shared.fd(), F_DUPFD_CLOEXEC, 3));
       if (!fd) throw_errno("fcntl(F_DUPFD_CLOEXEC) for a dora/logs payload");
-      event.shared_memory = std::make_shared<const ipc::FileDescriptor>(std::move(fd));
+      event.shared_memory = payload_budget_->adopt(std::move(fd));
     }
     return event;
   }
@@ -709,18 +772,18 @@ class Runner {
       return;
     }
     if (!connection.node) {
-      authenticate(connection, message, frame.fd);
+      authenticate(connection, message, frame.fd || frame.descriptor_lost);
     } else {
-      handle_message(connection, nodes_[*connection.node], message, std::move(frame.fd));
+      handle_message(connection, nodes_[*connection.node], message, std::move(frame.fd), frame.descriptor_lost);
     }
   }
 
-  void authenticate(Connection& connection, const ipc::Message& message, const ipc::FileDescriptor& fd) {
+  void authenticate(Connection& connection, const ipc::Message& message, bool came_with_fd) {
     pending_.forget(connection.id);  // it said something: accepted or rejected below
     std::vector<NodeCredentials> credentials;
     credentials.reserve(nodes_.size());
     for (const NodeState& node : nodes_) credentials.push_back({node.spec->id, node.secret, &node.state});
-    const HelloVerdict verdict = authenticate_hello(message, static_cast<bool>(fd), credentials, connection.inherited_by);
+    const HelloVerdict verdict = authenticate_hello(message, came_with_fd, credentials, connection.inherited_by);
     if (!verdict.node) return reject(connection, verdict.rejection);
     NodeState* node = &nodes_[*verdict.node];
     const std::size_t index = static_cast<std::size_t>(node - nodes_.data());
@@ -766,9 +829,13 @@ class Runner {
     close_connection(connection);
   }
 
-  void handle_message(Connection& connection, NodeState& node, ipc::Message& message, ipc::FileDescriptor fd) {
-    if (auto* send = std::get_if<ipc::SendOutput>(&message)) return on_send_output(connection, node, *send, std::move(fd));
-    if (fd) {
+  // `descriptor_lost`: a descriptor came with the frame, but the runner had no room for it.
+  void handle_message(Connection& connection, NodeState& node, ipc::Message& message, ipc::FileDescriptor fd,
+                      bool descriptor_lost) {
+    if (auto* send = std::get_if<ipc::SendOutput>(&message)) {
+      return on_send_output(connection, node, *send, std::move(fd), descriptor_lost);
+    }
+    if (fd || descriptor_lost) {
       return fail_connection(connection, std::string("a file descriptor came with a ") + message_name(message) + " message");
     }
     if (std::holds_alternative<ipc::NextEvent>(message)) {
@@ -816,18 +883,21 @@ class Runner {
            (declared.empty() ? std::string("it declares no outputs") : "declared: " + join_ids(declared)) + ")";
   }
 
-  void on_send_output(Connection& connection, NodeState& node, ipc::SendOutput& send, ipc::FileDescriptor fd) {
+  void on_send_output(Connection& connection, NodeState& node, ipc::SendOutput& send, ipc::FileDescriptor fd,
+                      bool descriptor_lost) {
     const auto output = output_index(node, send.output_id);
     if (!output) return fail_connection(connection, undeclared_output(node, send.output_id));
-    std::shared_ptr<const ipc::FileDescriptor> shared;
-    if (send.payload.location == ipc::PayloadLocation::shared_memory) {
-      if (!fd) return fail_connection(connection, "a shared-memory payload came without its file descriptor");
+    const bool shared_memory = send.payload.location == ipc::PayloadLocation::shared_memory;
+    if (shared_memory && !fd && !descriptor_lost) {
+      return fail_connection(connection, "a shared-memory payload came without its file descriptor");
+    }
+    if (!shared_memory && (fd || descriptor_lost)) {
+      return fail_connection(connection, "a file descriptor came with an inline payload");
+    }
+    if (fd) {
       if (const std::string problem = check_shared_memory(fd.get(), send.payload.shared_size); !problem.empty()) {
         return fail_connection(connection, problem);
       }
-      shared = std::make_shared<const ipc::FileDescriptor>(std::move(fd));
-    } else if (fd) {
-      return fail_connection(connection, "a file descriptor came with an inline payload");
     }
     if (node.output_closed[*output]) {
       if (!node.warned_send_after_close) {
@@ -838,7 +908,21 @@ class Runner {
       return;
     }
     ++node.report.outputs_sent;
-    for (const Subscriber& subscriber : node.routes[*output]) {
+    const std::vector<Subscriber>& readers = node.routes[*output];
+    std::shared_ptr<const ipc::FileDescriptor> shared;
+    if (descriptor_lost) {
+      // The runner's own limit, not the sender's fault: the message is lost, the sender stays connected.
+      if (report_.payload_descriptors_lost++ == 0) {
+        say("the runner had no file descriptor free to receive a shared-memory message of node '" + node.spec->id +
+            "' on output '" + send.output_id + "' (RLIMIT_NOFILE): such messages are dropped (counted per input)");
+      }
+      return drop_for_descriptors(readers);
+    }
+    if (shared_memory) {
+      if (!room_for_payload(readers)) return drop_for_descriptors(readers);
+      shared = payload_budget_->adopt(std::move(fd));
+    }
+    for (const Subscriber& subscriber : readers) {
       QueuedEvent event;
       event.kind = ipc::EventKind::input;
       event.input = subscriber.input;
@@ -852,12 +936,12 @@ class Runner {
   // ----- event delivery --------------------------------------------------------------------------
 
   void enqueue_input(NodeState& node, QueuedEvent event) {
-    if (!node.state.accepting_events()) return;
     const std::size_t input = event.input;
+    if (!node.state.accepting_events()) return node.inputs.discard(input);
     const std::uint64_t correlated_before = node.inputs.queue().correlated_dropped(input);
     const bool dropped = node.inputs.enqueue(std::move(event));  // a drop is counted by the node's inputs
     const dataflow::Input& spec = node.spec->inputs[input];
-    if (dropped && spec.queue_policy == dataflow::QueuePolicy::backpressure && node.inputs.dropped()[input] == 1) {
+    if (dropped && spec.queue_policy == dataflow::QueuePolicy::backpressure && node.inputs.accounts()[input].dropped_queue_full == 1) {
       say("input " + node.spec->id + "/" + spec.id + " (queue_policy backpressure) reached its limit of " +
           std::to_string(spec.capacity()) + " queued messages (10 x queue_size, at least 100): the oldest are "
           "dropped from now on (counted in the summary)");
@@ -879,27 +963,45 @@ class Runner {
     std::optional<Answer> answer =
         next_answer(*node.spec, node.state, node.inputs, [this](const std::string& warning) { say(warning); });
     if (!answer) return;  // nothing yet: the NextEvent stays outstanding
-    if (answer->is_input) ++node.report.inputs_delivered;
     node.next_event_outstanding = false;
-    send(*connection, std::move(answer->frame), std::move(answer->fd));
+    const std::optional<std::size_t> input = answer->is_input ? std::optional(answer->input) : std::nullopt;
+    const SendOutcome outcome = send(*connection, std::move(answer->frame), std::move(answer->fd), input);
+    if (!input) return;
+    if (outcome == SendOutcome::sent || outcome == SendOutcome::queued) {
+      node.inputs.count_delivered(*input);  // undone should the outbox be dropped (account_unsent)
+    } else {
+      node.inputs.discard_taken(*input);
+    }
+  }
+
+  // Input messages dropped from a connection's outbox unsent: discarded, not delivered.
+  void account_unsent(Connection& connection) {
+    if (connection.unsent_inputs.empty()) return;
+    const std::optional<std::size_t> node = connection.node;
+    if (node) {
+      for (const std::size_t input : connection.unsent_inputs) nodes_[*node].inputs.count_unsent(input);
+    }
+    connection.unsent_inputs.clear();
   }
 
   // Sends a frame, or queues it until the socket can take it. When the node has hung up, frames
   // are dropped but the connection stays open until everything it sent before has been read (a
   // node's last outputs often follow a NextEvent whose answer it no longer waits for).
-  void send(Connection& connection, std::vector<std::uint8_t> frame, std::shared_ptr<const ipc::FileDescriptor> fd) {
+  SendOutcome send(Connection& connection, std::vector<std::uint8_t> frame, std::shared_ptr<const ipc::FileDescriptor> fd,
+                   std::optional<std::size_t> input = {}) {
     SendOutcome outcome = SendOutcome::dropped;
     try {
-      outcome = send_or_queue(connection, std::move(frame), std::move(fd));
+      outcome = send_or_queue(connection, std::move(frame), std::move(fd), input);
     } catch (const std::system_error& e) {
       say("connection of " + connection_name(connection) + ": " + e.what());
       close_connection(connection);
-      return;
+      return SendOutcome::dropped;
     }
     if (outcome == SendOutcome::queued && !connection.want_write) {
       rewatch(connection.socket.get(), token(Source::connection, connection.id), EPOLLIN | EPOLLOUT);
       connection.want_write = true;
     }
+    return outcome;
   }
 
   void flush(Connection& connection) {
@@ -911,6 +1013,7 @@ class Runner {
       close_connection(connection);
       return;
     }
+    account_unsent(connection);
     if (drained && connection.want_write && !connection.closing) {
       rewatch(connection.socket.get(), token(Source::connection, connection.id), EPOLLIN);
       connection.want_write = false;
@@ -951,6 +1054,8 @@ class Runner {
       const std::optional<std::size_t> node = it->second.node ? it->second.node : it->second.inherited_by;
       pending_.forget(id);
       unwatch(it->second.socket.get());
+      drop_outbox(it->second);
+      account_unsent(it->second);
       connections_.erase(it);
       if (node) node_gone(nodes_[*node]);
     }
@@ -1086,6 +1191,7 @@ class Runner {
     timer.missed += expirations - 1;
     const std::int64_t now = now_ns();
     for (const Subscriber& subscriber : timer.subscribers) {
+      if (!nodes_[subscriber.node].state.accepting_events()) continue;  // ticks count only while a node reads
       QueuedEvent event;
       event.kind = ipc::EventKind::input;
       event.input = subscriber.input;
@@ -1219,6 +1325,10 @@ class Runner {
         }
       }
     }
+    for (auto& [id, connection] : connections_) {
+      drop_outbox(connection);
+      account_unsent(connection);
+    }
     connections_.clear();
     listener_.reset();
     runtime_->remove();
@@ -1232,6 +1342,7 @@ class Runner {
     for (const TimerGroup& timer : timers_) {
       if (timer.missed > 0) report_.timers_missed.push_back(RunReport::TimerTicks{timer.spec, timer.ticks, timer.missed});
     }
+    if (payload_budget_) report_.payload_descriptors_peak = payload_budget_->peak();
 
     report_.dataflow = dataflow_.name;
     report_.grace = options_.grace;
@@ -1242,6 +1353,7 @@ class Runner {
                              : "process groups and the child subreaper (no cgroup: " + cgroups_.reason() + ")";
     for (NodeState& node : nodes_) {
       node.report.leftovers = leftovers_.of(static_cast<std::size_t>(&node - nodes_.data()));
+      node.inputs.clear();  // anything still queued was never delivered
       node.report.inputs_dropped = node.inputs.dropped_total();
       const std::vector<std::uint64_t> timeouts = node.inputs.timeouts();
       const std::vector<std::uint64_t> recoveries = node.inputs.recoveries();
@@ -1250,12 +1362,13 @@ class Runner {
         const dataflow::Input& input = node.spec->inputs[i];
         node.report.timeouts.push_back(NodeReport::InputTimeouts{input.id, *input.input_timeout, timeouts[i], recoveries[i]});
       }
-      for (std::size_t i = 0; i < node.inputs.dropped().size(); ++i) {
-        if (node.inputs.dropped()[i] == 0) continue;
+      for (std::size_t i = 0; i < node.spec->inputs.size(); ++i) {
         const dataflow::Input& input = node.spec->inputs[i];
-        node.report.drops.push_back(NodeReport::InputDrops{input.id, input.capacity(), node.inputs.dropped()[i],
-                                                           node.inputs.queue().correlated_dropped(i),
-                                                           input.queue_policy == dataflow::QueuePolicy::backpressure});
+        const InputAccount& account = node.inputs.accounts()[i];
+        node.report.inputs_delivered += account.delivered;
+        node.report.inputs.push_back(NodeReport::InputReport{input.id, input.capacity(),
+                                                             input.queue_policy == dataflow::QueuePolicy::backpressure,
+                                                             account, node.inputs.queue().correlated_dropped(i)});
       }
       report_.nodes.push_back(node.report);
     }
@@ -1271,6 +1384,8 @@ class Runner {
   SignalSetup signals_;
   ChildSubreaper subreaper_;  // before any node starts: their orphans come to us, not to init
   std::optional<DescriptorLimit> descriptor_limit_;
+  std::optional<PayloadBudget> payload_budget_;  // set once the limit is raised
+  bool warned_payload_budget_ = false;
   std::optional<RuntimeDirectory> runtime_;
   ipc::FileDescriptor epoll_;
   ipc::FileDescriptor signal_fd_;

@@ -73,6 +73,7 @@
 #include <vector>
 
 #include "dataflow/dataflow.hpp"
+#include "runner/input_account.hpp"
 #include "runner/pending_connections.hpp"
 
 namespace dcp::runner {
@@ -109,6 +110,9 @@ struct RunOptions {
   /// Also write every node's output lines to `<dataflow folder>/out/<run id>/log_<node>.jsonl`, as
   /// Dora does (node_logs.hpp). `dcp run --no-logs` turns it off.
   bool write_logs = true;
+  /// At most this many shared-memory payload descriptors held at once (payload_budget.hpp); nullopt =
+  /// derived from the runner's RLIMIT_NOFILE (derived_payload_limit). `dcp run --max-payload-fds N`.
+  std::optional<std::size_t> max_payload_descriptors;
 };
 
 /// How a node ended.
@@ -143,16 +147,17 @@ struct NodeReport {
   std::uint64_t inputs_dropped = 0;    ///< input messages dropped because an input queue was full
   std::uint64_t reported_errors = 0;   ///< errors the node reported (dcp::report_error()), as it last told
 
-  /// The inputs that dropped messages, in the node's input order (inputs that dropped none are
-  /// left out). The `dropped` values add up to inputs_dropped.
-  struct InputDrops {
+  /// Every input, in the node's input order: what became of each message routed to it
+  /// (input_account.hpp; balanced() holds for each at the end of a run). Their dropped() values add
+  /// up to inputs_dropped.
+  struct InputReport {
     std::string input;
-    std::size_t queue_size = 0;
-    std::uint64_t dropped = 0;
-    std::uint64_t correlated = 0;  ///< of those, service/action messages (request_id, goal_id, goal_status)
-    bool backpressure = false;  ///< queue_policy backpressure: queue_size is its capacity, 10 x the file's
+    std::size_t queue_size = 0;    ///< what bounds its queue (Input::capacity())
+    bool backpressure = false;     ///< queue_policy backpressure: queue_size is its capacity, 10 x the file's
+    InputAccount account;
+    std::uint64_t correlated_dropped = 0;  ///< of dropped_queue_full, service/action messages (request_id, goal_id, goal_status)
   };
-  std::vector<InputDrops> drops;
+  std::vector<InputReport> inputs;
 
   /// The inputs that timed out (input_timeout) at least once, in the node's input order.
   struct InputTimeouts {
@@ -198,6 +203,13 @@ struct RunReport {
     std::uint64_t missed = 0;
   };
   std::vector<TimerTicks> timers_missed;
+  /// The shared-memory payload descriptor budget (payload_budget.hpp): its limit, the most held at
+  /// once, the times a message found it full (the messages dropped for it are counted per input,
+  /// InputAccount::dropped_descriptors), and the payloads the runner had no descriptor free to receive.
+  std::size_t payload_descriptor_limit = 0;
+  std::size_t payload_descriptors_peak = 0;
+  std::uint64_t payload_budget_full = 0;
+  std::uint64_t payload_descriptors_lost = 0;
   /// Where the node logs were written ("" with RunOptions::write_logs off), and how many lines
   /// could not be (the first error's text in log_error).
   std::string log_folder;
@@ -227,13 +239,13 @@ struct RunReport {
 [[nodiscard]] RunReport run_dataflow(const dataflow::Dataflow& dataflow, const RunOptions& options = {});
 
 /// The table printed at the end of `dcp run`, then one line per node that reported errors and one
-/// per input that dropped messages:
+/// per input that did not get every message sent to it (each loss named by its cause):
 ///   [dcp] dataflow failed: 1 of 3 nodes failed, 1 reported errors
 ///     node    pid    ended          outputs sent  inputs delivered  inputs dropped
 ///     source  4242   exit code 0              10                 0               0
 ///     ...
 ///   [dcp] node 'processor' reported 3 errors that lost work; see its 'dcp:' lines above
-///   [dcp] input slow/in dropped 93 messages (queue_size 5)
+///   [dcp] input slow/in: 200 sent, 107 delivered, 93 dropped (queue full: queue_size 5)
 ///   [dcp] 1200 lines of node output were not shown: the terminal did not take them
 /// "dataflow succeeded" only when success().
 ///   [dcp] warning: node 'camera' left 2 processes running after it ended (pids 4250, 4251: sleep); they were killed

@@ -94,6 +94,36 @@ std::string describe_leftovers(const std::vector<LeftoverProcess>& leftovers) {
   return text;
 }
 
+// "200 sent, 107 delivered, 93 dropped (queue full: queue_size 5), 4 discarded (not read: ...)"
+std::string describe_account(const NodeReport::InputReport& input) {
+  const InputAccount& account = input.account;
+  std::string text = std::to_string(account.offered) + " sent, " + std::to_string(account.delivered) + " delivered";
+  if (account.dropped_queue_full > 0) {
+    text += ", " + std::to_string(account.dropped_queue_full) + " dropped (queue full: " +
+            (input.backpressure ? "queue_policy backpressure, at most " + std::to_string(input.queue_size) + " queued"
+                                : "queue_size " + std::to_string(input.queue_size)) +
+            (input.correlated_dropped == 0
+                 ? std::string()
+                 : "; " + std::to_string(input.correlated_dropped) + " of them service or action messages") +
+            ")";
+  }
+  if (account.dropped_descriptors > 0) {
+    text += ", " + std::to_string(account.dropped_descriptors) +
+            " dropped (the runner could not hold more shared-memory payloads: --max-payload-fds, RLIMIT_NOFILE)";
+  }
+  if (account.dropped_too_large > 0) {
+    text += ", " + std::to_string(account.dropped_too_large) + " dropped (too large for a frame to this node)";
+  }
+  if (account.discarded > 0) {
+    text += ", " + std::to_string(account.discarded) + " discarded (sent after the node stopped reading, or queued then)";
+  }
+  const std::uint64_t accounted = account.delivered + account.dropped() + account.discarded;
+  if (accounted != account.offered) {  // a runner bug: say so rather than hide it
+    text += "; " + std::to_string(static_cast<std::int64_t>(account.offered - accounted)) + " unaccounted for (a dcp bug)";
+  }
+  return text;
+}
+
 }  // namespace
 
 std::string format_summary(const RunReport& report) {
@@ -153,14 +183,9 @@ std::string format_summary(const RunReport& report) {
             (node.reported_errors == 1 ? " error" : " errors") + " that lost work; see its 'dcp:' lines above\n";
   }
   for (const NodeReport& node : report.nodes) {
-    for (const NodeReport::InputDrops& drops : node.drops) {
-      text += "[dcp] input " + node.id + "/" + drops.input + " dropped " + std::to_string(drops.dropped) +
-              (drops.dropped == 1 ? " message" : " messages") +
-              (drops.backpressure ? " (queue_policy backpressure, at most " + std::to_string(drops.queue_size) + " queued)"
-                                  : " (queue_size " + std::to_string(drops.queue_size) + ")") +
-              (drops.correlated == 0 ? std::string()
-                                     : ", " + std::to_string(drops.correlated) + " of them service or action messages") +
-              "\n";
+    for (const NodeReport::InputReport& input : node.inputs) {
+      if (input.account.delivered == input.account.offered) continue;
+      text += "[dcp] input " + node.id + "/" + input.input + ": " + describe_account(input) + "\n";
     }
     for (const NodeReport::InputTimeouts& timeouts : node.timeouts) {
       text += "[dcp] input " + node.id + "/" + timeouts.input + " timed out " + times(timeouts.timeouts) +
@@ -200,6 +225,15 @@ std::string format_summary(const RunReport& report) {
             (report.terminal_lines_dropped == 1 ? " line" : " lines") +
             " of node output " + (report.terminal_lines_dropped == 1 ? "was" : "were") +
             " not shown: the terminal did not take them\n";
+  }
+  if (report.payload_budget_full > 0) {
+    text += "[dcp] the runner's limit of " + std::to_string(report.payload_descriptor_limit) +
+            " shared-memory payloads held at once was reached " + times(report.payload_budget_full) +
+            " (the messages dropped for it are counted per input above)\n";
+  }
+  if (report.payload_descriptors_lost > 0) {
+    text += "[dcp] " + std::to_string(report.payload_descriptors_lost) +
+            " shared-memory messages were lost: the runner had no file descriptor free to receive them\n";
   }
   if (report.accept_pauses > 0) {
     text += "[dcp] accepting connections paused " + std::to_string(report.accept_pauses) +

@@ -3,6 +3,7 @@
 // received memfd must be sealed and of the announced size.
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -111,6 +112,38 @@ TEST(Socket, DescriptorTravelsWithItsFrame) {
   auto mapped = SharedBuffer::map(std::move(received.fd), 10000);
   EXPECT_EQ(mapped.size(), 10000u);
   EXPECT_EQ(std::accumulate(mapped.bytes().begin(), mapped.bytes().end(), 0u), 30000u);
+}
+
+// The receiver's descriptor table is full when a descriptor arrives: the kernel drops it and
+// flags the frame. That is the receiver's limit, not the sender's fault: the frame comes through,
+// marked, and the connection goes on.
+TEST(Socket, DescriptorTheReceiverHasNoRoomFor_FrameArrivesMarkedLost_ConnectionGoesOn) {
+  SocketPair pair;
+  auto shared = SharedBuffer::copy_of(std::vector<std::uint8_t>(100, 7));
+  const auto frame = encode(SendOutput{"cloud", {}, PayloadRef{PayloadLocation::shared_memory, {}, 100}});
+  ASSERT_EQ(send_frame(pair.a.get(), frame, shared.fd()), IoStatus::ok);
+  ASSERT_EQ(send_frame(pair.a.get(), frame, shared.fd()), IoStatus::ok);
+
+  rlimit original{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &original), 0);
+  const int lowest_free = ::dup(0);  // descriptors are allocated lowest first
+  ASSERT_GE(lowest_free, 0);
+  ::close(lowest_free);
+  rlimit full = original;
+  full.rlim_cur = static_cast<rlim_t>(lowest_free);  // no descriptor can be allocated now
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &full), 0);
+  ReceivedFrame received;
+  const IoStatus status = receive_frame(pair.b.get(), received);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &original), 0);
+
+  ASSERT_EQ(status, IoStatus::ok);
+  EXPECT_TRUE(received.descriptor_lost);
+  EXPECT_FALSE(received.fd);
+  EXPECT_EQ(received.bytes, frame);
+  // With room again, the next frame brings its descriptor.
+  ASSERT_EQ(receive_frame(pair.b.get(), received), IoStatus::ok);
+  EXPECT_FALSE(received.descriptor_lost);
+  EXPECT_TRUE(received.fd);
 }
 
 TEST(Socket, TwoDescriptorsInOneFrame_ThrowsProtocolErrorAndLeaksNone) {

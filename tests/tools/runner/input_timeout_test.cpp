@@ -163,7 +163,10 @@ TEST(QueuePolicy, Backpressure_HoldsTenTimesQueueSizeAtLeast100_ThenDropsTheOlde
   EXPECT_TRUE(inputs.enqueue(input_on(0), t0)) << "the 101st: max(10 x 5, 100) = 100";
   for (int i = 0; i < 200; ++i) EXPECT_FALSE(inputs.enqueue(input_on(1), t0)) << i;
   EXPECT_TRUE(inputs.enqueue(input_on(1), t0)) << "the 201st: 10 x 20";
-  EXPECT_EQ(inputs.dropped(), (std::vector<std::uint64_t>{1, 1}));
+  EXPECT_EQ(inputs.accounts()[0].dropped_queue_full, 1u);
+  EXPECT_EQ(inputs.accounts()[1].dropped_queue_full, 1u);
+  EXPECT_TRUE(inputs.accounts()[0].balanced(inputs.queue().queued(0)));
+  EXPECT_TRUE(inputs.accounts()[1].balanced(inputs.queue().queued(1)));
   EXPECT_EQ(dcp::dataflow::backpressure_capacity(dcp::dataflow::kMaxQueueSize), 10 * dcp::dataflow::kMaxQueueSize);
 }
 

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -53,6 +54,23 @@ long value_in_line(const std::string& text, const std::string& prefix, const std
     const std::size_t at = line.find(" " + key + "=");
     if (at == std::string::npos) return -1;
     return std::strtol(line.c_str() + at + key.size() + 2, nullptr, 10);
+  }
+  return -1;
+}
+
+// The summary's account of one input ("[dcp] input sink/in: 2000 sent, 112 delivered, 1888 dropped
+// (...)"): the number before `what` (e.g. " sent", " delivered", " dropped (the runner"), 0 when the
+// line does not mention it, -1 when there is no line for the input.
+long input_count(const std::string& text, const std::string& input, const std::string& what) {
+  const std::string prefix = "[dcp] input " + input + ": ";
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(prefix, 0) != 0) continue;
+    const std::size_t at = line.find(what, prefix.size());
+    if (at == std::string::npos) return 0;
+    std::size_t start = at;
+    while (start > 0 && std::isdigit(static_cast<unsigned char>(line[start - 1]))) --start;
+    return std::strtol(line.c_str() + start, nullptr, 10);
   }
   return -1;
 }
@@ -334,7 +352,9 @@ TEST(DcpRun, QueueSize_SlowConsumerLosesTheOldestMessages_AndTheSummaryCountsThe
   EXPECT_EQ(slow.delivered + slow.dropped, 100) << r.dump();
   EXPECT_EQ(value_in_line(r.out, "[slow] result", "last_in"), 99) << r.dump();
   EXPECT_TRUE(
-      r.stderr_has("[dcp] input slow/in dropped " + std::to_string(slow.dropped) + " messages (queue_size 5)\n"));
+      r.stderr_has("[dcp] input slow/in: 100 sent, " + std::to_string(slow.delivered) + " delivered, " +
+                   std::to_string(slow.dropped) + " dropped (queue full: queue_size 5)\n"))
+      << r.dump();
   EXPECT_TRUE(r.stdout_has("[slow] result received=" + std::to_string(received) + " order=ok"));
 }
 
@@ -353,7 +373,8 @@ TEST(DcpRun, BackpressureInput_HoldsTenTimesItsQueueSize_ThenDropsTheOldestWithA
   EXPECT_TRUE(r.stdout_has("[sink] input in 50\n")) << "the oldest kept one\n" << r.dump();
   EXPECT_FALSE(r.stdout_has("[sink] input in 49\n")) << r.dump();
   EXPECT_EQ(r.summary.at("sink").dropped, 50) << r.dump();
-  EXPECT_TRUE(r.stderr_has("[dcp] input sink/in dropped 50 messages (queue_policy backpressure, at most 100 queued)\n"))
+  EXPECT_TRUE(r.stderr_has("[dcp] input sink/in: 150 sent, 100 delivered, 50 dropped (queue full: queue_policy "
+                           "backpressure, at most 100 queued)\n"))
       << r.dump();
 }
 
@@ -980,6 +1001,35 @@ TEST(DcpRun, ManyNodesUnderALowSoftDescriptorLimit_AllStart_NodesKeepTheOriginal
   EXPECT_EQ(r.exit_code, 0) << r.dump();
   EXPECT_TRUE(r.stderr_has("[dcp] dataflow succeeded: all 41 nodes exited with code 0")) << r.dump();
   EXPECT_TRUE(r.stdout_has("[inspector] nofile_soft=64\n")) << "nodes get the soft limit dcp had\n" << r.dump();
+}
+
+// Issue: one slow reader with queue_size 30000 of 8 KiB shared-memory messages exhausted the
+// runner's descriptors in under a second, and the producer was disconnected as a "protocol error".
+// The runner now holds at most its budget of payload descriptors; at it, the reader's rule applies
+// (the oldest go), every message is accounted for, and nobody is blamed.
+TEST(DcpRun, SlowReaderWithAHugeQueueOfSharedMemory_StaysWithinTheDescriptorBudget_OldestDropped_NobodyBlamed) {
+  const fs::path go = fs::path(DCP_RUNNER_DATAFLOWS) / "payload_budget.go";
+  fs::remove(go);
+  DcpRun run({"--no-logs", dataflow("payload_budget")}, {"/usr/bin/prlimit", "--nofile=256:256"});
+  ASSERT_TRUE(run.wait_for("[source] result sent=2000"));
+  ASSERT_TRUE(run.wait_for("shared-memory payloads, its limit (derived from RLIMIT_NOFILE)", true));
+  std::ofstream(go) << "go\n";  // only now does the sink read
+  const RunResult r = run.finish();
+  fs::remove(go);
+  EXPECT_EQ(r.exit_code, 0) << r.dump();
+  EXPECT_FALSE(contains(r.err, "protocol error")) << r.dump();
+  EXPECT_EQ(r.summary.at("source").ended, "exit code 0") << r.dump();
+  EXPECT_EQ(r.summary.at("source").sent, 2000) << r.dump();
+  const long delivered = input_count(r.err, "sink/in", " delivered");
+  const long dropped = input_count(r.err, "sink/in", " dropped (the runner could not hold more shared-memory payloads");
+  EXPECT_EQ(input_count(r.err, "sink/in", " sent"), 2000) << r.dump();
+  EXPECT_GT(dropped, 0) << r.dump();
+  EXPECT_GE(delivered, 100) << "what the budget held was delivered\n" << r.dump();
+  EXPECT_EQ(delivered + dropped, 2000) << r.dump();
+  EXPECT_EQ(r.summary.at("sink").delivered, delivered) << r.dump();
+  EXPECT_EQ(value_in_line(r.out, "[sink] result", "received"), delivered) << r.dump();
+  EXPECT_EQ(value_in_line(r.out, "[sink] result", "big_bad"), 0) << r.dump();
+  EXPECT_EQ(value_in_line(r.out, "[sink] result", "last_in"), 1999) << "the newest are kept\n" << r.dump();
 }
 
 }  // namespace

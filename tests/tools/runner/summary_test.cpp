@@ -60,14 +60,19 @@ TEST(FormatSummary, VerdictLineThenAlignedTable) {
   report.nodes[1].inputs_delivered = 310;
   report.nodes[1].inputs_dropped = 12;
   report.nodes[1].pid = -1;
-  report.nodes[1].drops.push_back(NodeReport::InputDrops{"map", 1, 12});
+  NodeReport::InputReport map{"map", 1, false, {}, 0};
+  map.account = dcp::runner::InputAccount{.offered = 322, .delivered = 310, .dropped_queue_full = 12};
+  report.nodes[1].inputs.push_back(map);
+  NodeReport::InputReport pose{"pose", 10, false, {}, 0};
+  pose.account = dcp::runner::InputAccount{.offered = 40, .delivered = 40};
+  report.nodes[1].inputs.push_back(pose);  // nothing lost: no line
   report.stop_reason = "interrupted by SIGINT";
   EXPECT_EQ(dcp::runner::format_summary(report),
             "[dcp] dataflow failed: 1 of 2 nodes failed (stopped: interrupted by SIGINT)\n"
             "  node     pid  ended        outputs sent  inputs delivered  inputs dropped\n"
             "  camera   100  exit code 0           812                 0               0\n"
             "  planner  -    exit code 3             0               310              12\n"
-            "[dcp] input planner/map dropped 12 messages (queue_size 1)\n");
+            "[dcp] input planner/map: 322 sent, 310 delivered, 12 dropped (queue full: queue_size 1)\n");
   EXPECT_FALSE(report.success());
   report.nodes.pop_back();
   report.stop_reason.clear();
@@ -76,14 +81,42 @@ TEST(FormatSummary, VerdictLineThenAlignedTable) {
   EXPECT_EQ(dcp::runner::format_summary(report).substr(0, verdict.size()), verdict);
 }
 
+TEST(FormatSummary, EveryLossOfAnInputIsNamedByItsCause_AndAnImbalanceIsCalledABug) {
+  RunReport report;
+  report.nodes.push_back(node("viewer", NodeEnd::exited, 0));
+  NodeReport::InputReport image{"image", 100, true, {}, 0};
+  image.account = dcp::runner::InputAccount{.offered = 1000, .delivered = 700, .dropped_queue_full = 50,
+                                            .dropped_descriptors = 200, .dropped_too_large = 1, .discarded = 49};
+  report.nodes[0].inputs.push_back(image);
+  report.payload_descriptor_limit = 900;
+  report.payload_budget_full = 230;
+  std::string summary = dcp::runner::format_summary(report);
+  EXPECT_NE(summary.find("[dcp] input viewer/image: 1000 sent, 700 delivered, 50 dropped (queue full: queue_policy "
+                         "backpressure, at most 100 queued), 200 dropped (the runner could not hold more shared-memory "
+                         "payloads: --max-payload-fds, RLIMIT_NOFILE), 1 dropped (too large for a frame to this node), "
+                         "49 discarded (sent after the node stopped reading, or queued then)\n"),
+            std::string::npos)
+      << summary;
+  EXPECT_NE(summary.find("[dcp] the runner's limit of 900 shared-memory payloads held at once was reached 230 times"),
+            std::string::npos)
+      << summary;
+  EXPECT_EQ(summary.find("unaccounted"), std::string::npos);
+  report.nodes[0].inputs[0].account.discarded = 40;
+  summary = dcp::runner::format_summary(report);
+  EXPECT_NE(summary.find("; 9 unaccounted for (a dcp bug)\n"), std::string::npos) << summary;
+}
+
 TEST(FormatSummary, TimedOutInputsAndLostServiceMessages_AreNamed) {
   RunReport report;
   report.nodes.push_back(node("planner", NodeEnd::exited, 0));
   report.nodes[0].timeouts.push_back(NodeReport::InputTimeouts{"scan", 0.5, 1, 0});
-  report.nodes[0].drops.push_back(NodeReport::InputDrops{"goal", 2, 5, 1});
+  NodeReport::InputReport goal{"goal", 2, false, {}, 1};
+  goal.account = dcp::runner::InputAccount{.offered = 9, .delivered = 4, .dropped_queue_full = 5};
+  report.nodes[0].inputs.push_back(goal);
   report.nodes[0].timeouts.push_back(NodeReport::InputTimeouts{"odom", 2, 3, 2});
   const std::string summary = dcp::runner::format_summary(report);
-  EXPECT_NE(summary.find("[dcp] input planner/goal dropped 5 messages (queue_size 2), 1 of them service or action messages\n"),
+  EXPECT_NE(summary.find("[dcp] input planner/goal: 9 sent, 4 delivered, 5 dropped (queue full: queue_size 2; 1 of them "
+                         "service or action messages)\n"),
             std::string::npos)
       << summary;
   EXPECT_NE(summary.find("[dcp] input planner/scan timed out once (input_timeout 0.5 s), recovered 0 times\n"
