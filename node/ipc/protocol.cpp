@@ -342,6 +342,10 @@ std::vector<std::uint8_t> encode(const Message& message) {
         w.metadata(m.metadata);
         w.payload(m.payload);
       }
+      if (m.kind == EventKind::node_failed) {
+        w.text_list(m.inputs, kMaxIdLength, "event.inputs");
+        w.text(m.text, kMaxTextLength, "event.text");
+      }
     }
     void operator()(const SendOutput& m) const {
       w.text(m.output_id, kMaxIdLength, "send_output.output_id");
@@ -401,7 +405,7 @@ Message decode(std::span<const std::uint8_t> frame) {
     case MessageType::event: {
       Event m;
       const auto kind = r.number<std::uint8_t>("event.kind");
-      if (kind < static_cast<std::uint8_t>(EventKind::input) || kind > static_cast<std::uint8_t>(EventKind::input_recovered)) {
+      if (kind < static_cast<std::uint8_t>(EventKind::input) || kind > static_cast<std::uint8_t>(EventKind::node_failed)) {
         fail("event.kind: unknown value " + std::to_string(kind));
       }
       m.kind = static_cast<EventKind>(kind);
@@ -409,6 +413,10 @@ Message decode(std::span<const std::uint8_t> frame) {
       if (m.kind == EventKind::input) {
         m.metadata = r.metadata();
         m.payload = r.payload();
+      }
+      if (m.kind == EventKind::node_failed) {
+        m.inputs = r.text_list(kMaxIdLength, "event.inputs");
+        m.text = r.text(kMaxTextLength, "event.text");
       }
       r.expect_end("event");
       return m;

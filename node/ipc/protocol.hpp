@@ -51,6 +51,7 @@
 #include <stdexcept>
 #include <string>
 #include <variant>
+#include <utility>
 #include <vector>
 
 #include "dcp/node/metadata.hpp"
@@ -58,7 +59,7 @@
 namespace dcp::ipc {
 
 inline constexpr std::uint32_t kMagic = 0x31504344;  // "DCP1"
-inline constexpr std::uint32_t kProtocolVersion = 2;
+inline constexpr std::uint32_t kProtocolVersion = 3;
 inline constexpr std::size_t kHeaderSize = 12;
 inline constexpr std::size_t kMaxFrameSize = 64 * 1024;
 inline constexpr std::size_t kInlinePayloadLimit = 4 * 1024;
@@ -120,13 +121,25 @@ enum class EventKind : std::uint8_t {
   error = 5,
   end_of_stream = 6,  ///< no event will ever come again (after stop or all_inputs_closed was delivered)
   input_recovered = 7,  ///< a timed-out input has data again (protocol version 2)
+  node_restarted = 8,   ///< an upstream node is being restarted; its outputs stay open (version 3)
+  node_failed = 9,      ///< an upstream node failed for good; InputClosed follows (version 3)
 };
 
 struct Event {
+  Event() = default;
+  Event(EventKind kind_, std::string id_, Metadata metadata_ = {}, PayloadRef payload_ = {},
+        std::vector<std::string> inputs_ = {}, std::string text_ = {})
+      : kind(kind_), id(std::move(id_)), metadata(std::move(metadata_)), payload(std::move(payload_)),
+        inputs(std::move(inputs_)), text(std::move(text_)) {}
+
   EventKind kind = EventKind::input;
-  std::string id;       ///< input id (input, input_closed, input_recovered); error text (error); empty otherwise
+  /// input id (input, input_closed, input_recovered); error text (error); the upstream node's id
+  /// (node_restarted, node_failed); empty otherwise
+  std::string id;
   Metadata metadata;    ///< input only
   PayloadRef payload;   ///< input only
+  std::vector<std::string> inputs;  ///< node_failed only: this node's inputs that read the failed node
+  std::string text;                 ///< node_failed only: how it failed ("exit code 3", "signal SIGSEGV", ...)
   friend bool operator==(const Event&, const Event&) = default;
 };
 

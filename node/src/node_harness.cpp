@@ -230,6 +230,27 @@ void NodeHarness::push_input_recovered(std::string_view id) {
   push(InputRecoveredEvent{std::string(id)}, false, "push_input_recovered");
 }
 
+void NodeHarness::push_node_restarted(std::string_view node_id) {
+  push(NodeRestartedEvent{std::string(node_id)}, false, "push_node_restarted");
+}
+
+void NodeHarness::push_node_failed(std::string_view node_id, std::vector<std::string> inputs, std::string error) {
+  for (const std::string& id : inputs) check_open_input(id, "push_node_failed");
+  {
+    std::lock_guard lock(script_->mutex);
+    for (const std::string& id : inputs) {
+      const auto index = static_cast<std::size_t>(std::find(inputs_.begin(), inputs_.end(), id) - inputs_.begin());
+      if (script_->closed_inputs[index]) {
+        throw std::logic_error("dcp::testing::NodeHarness::push_node_failed: input '" + id +
+                               "' was closed by push_input_closed");
+      }
+    }
+  }
+  const std::vector<std::string> closing = inputs;
+  push(NodeFailedEvent{std::string(node_id), std::move(inputs), std::move(error)}, false, "push_node_failed");
+  for (const std::string& id : closing) push(InputClosedEvent{id}, false, "push_node_failed");
+}
+
 void NodeHarness::push_all_inputs_closed() { push(AllInputsClosedEvent{}, true, "push_all_inputs_closed"); }
 
 void NodeHarness::push_stop(StopCause cause) {

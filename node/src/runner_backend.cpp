@@ -223,6 +223,9 @@ class RunnerEventSource final : public EventSource {
       }
       case ipc::EventKind::input_closed: return EventResult(InputClosedEvent{std::move(event.id)});
       case ipc::EventKind::input_recovered: return EventResult(InputRecoveredEvent{std::move(event.id)});
+      case ipc::EventKind::node_restarted: return EventResult(NodeRestartedEvent{std::move(event.id)});
+      case ipc::EventKind::node_failed:
+        return EventResult(NodeFailedEvent{std::move(event.id), std::move(event.inputs), std::move(event.text)});
       case ipc::EventKind::all_inputs_closed: final_event_delivered_ = true; return EventResult(AllInputsClosedEvent{});
       case ipc::EventKind::stop: final_event_delivered_ = true; return EventResult(StopEvent{});
       case ipc::EventKind::error: return EventResult(ErrorEvent{std::move(event.id)});

@@ -174,6 +174,14 @@ class EventRouter::Impl {
     check_set_up("on_input_recovered");
     on_input_recovered_ = std::move(handler);
   }
+  void on_node_restarted(std::function<void(std::string_view node_id)> handler) {
+    check_set_up("on_node_restarted");
+    on_node_restarted_ = std::move(handler);
+  }
+  void on_node_failed(std::function<void(const NodeFailedEvent&)> handler) {
+    check_set_up("on_node_failed");
+    on_node_failed_ = std::move(handler);
+  }
   void on_all_inputs_closed(std::function<void()> handler) {
     check_set_up("on_all_inputs_closed");
     on_all_inputs_closed_ = std::move(handler);
@@ -450,6 +458,22 @@ class EventRouter::Impl {
     return DispatchOutcome::handled;
   }
 
+  DispatchOutcome route(NodeRestartedEvent& event) {
+    if (on_node_restarted_) {
+      const std::string what = "on_node_restarted for node '" + event.node_id + "'";
+      guarded(what.c_str(), {}, [&] { on_node_restarted_(event.node_id); });
+    }
+    return DispatchOutcome::handled;
+  }
+
+  DispatchOutcome route(NodeFailedEvent& event) {
+    if (on_node_failed_) {
+      const std::string what = "on_node_failed for node '" + event.node_id + "'";
+      guarded(what.c_str(), {}, [&] { on_node_failed_(event); });
+    }
+    return DispatchOutcome::handled;
+  }
+
   DispatchOutcome route(AllInputsClosedEvent&) {
     if (on_all_inputs_closed_) guarded("on_all_inputs_closed", {}, [&] { on_all_inputs_closed_(); });
     end_ = RunEnd::all_inputs_closed;
@@ -720,6 +744,8 @@ class EventRouter::Impl {
   std::function<void()> on_stop_;
   std::function<void(std::string_view)> on_input_closed_;
   std::function<void(std::string_view)> on_input_recovered_;
+  std::function<void(std::string_view)> on_node_restarted_;
+  std::function<void(const NodeFailedEvent&)> on_node_failed_;
   std::function<void()> on_all_inputs_closed_;
   std::function<void(const InputEvent&)> on_unknown_input_;
   std::function<void(const ErrorEvent&)> on_error_event_;
@@ -770,6 +796,14 @@ EventRouter& EventRouter::on_input_closed(std::function<void(std::string_view)> 
 }
 EventRouter& EventRouter::on_input_recovered(std::function<void(std::string_view)> handler) {
   impl_->on_input_recovered(std::move(handler));
+  return *this;
+}
+EventRouter& EventRouter::on_node_restarted(std::function<void(std::string_view)> handler) {
+  impl_->on_node_restarted(std::move(handler));
+  return *this;
+}
+EventRouter& EventRouter::on_node_failed(std::function<void(const NodeFailedEvent&)> handler) {
+  impl_->on_node_failed(std::move(handler));
   return *this;
 }
 EventRouter& EventRouter::on_all_inputs_closed(std::function<void()> handler) {

@@ -51,6 +51,8 @@ TEST(Protocol, EveryMessageType_SurvivesARoundTrip) {
   expect_round_trip(Event{EventKind::input, "cloud", {}, PayloadRef{PayloadLocation::shared_memory, {}, 4 << 20}});
   expect_round_trip(Event{EventKind::input_closed, "image", {}, {}});
   expect_round_trip(Event{EventKind::input_recovered, "image", {}, {}});
+  expect_round_trip(Event{EventKind::node_restarted, "camera", {}, {}});
+  expect_round_trip(Event{EventKind::node_failed, "camera", {}, {}, {"image", "depth"}, "exit code 3"});
   expect_round_trip(Event{EventKind::all_inputs_closed, "", {}, {}});
   expect_round_trip(Event{EventKind::stop, "", {}, {}});
   expect_round_trip(Event{EventKind::error, "upstream node 'x' failed", {}, {}});
@@ -157,8 +159,8 @@ TEST(ProtocolDecode, UnknownEventKind_IsRejected) {
 
 TEST(ProtocolDecode, EventKindAfterTheLastKnown_IsRejected) {
   auto frame = encode(Event{EventKind::stop, "", {}, {}});
-  frame[kHeaderSize] = static_cast<std::uint8_t>(EventKind::input_recovered) + 1;
-  EXPECT_EQ(error_of(frame), "event.kind: unknown value 8");
+  frame[kHeaderSize] = static_cast<std::uint8_t>(EventKind::node_failed) + 1;
+  EXPECT_EQ(error_of(frame), "event.kind: unknown value 10");
 }
 
 TEST(ProtocolDecode, BadBoolParameter_IsRejected) {

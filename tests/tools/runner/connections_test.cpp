@@ -55,7 +55,7 @@ TEST_F(HelloCheck, EachWrongHello_IsRejectedWithItsReason) {
             "protocol version " + std::to_string(ipc::kProtocolVersion + 1) + " is not supported (this runner speaks version " +
                 std::to_string(ipc::kProtocolVersion) + ")");
   EXPECT_EQ(rejection(ipc::Hello{1, "camera", "secret-camera"}),
-            "protocol version 1 is not supported (this runner speaks version 2)")
+            "protocol version 1 is not supported (this runner speaks version 3)")
       << "a node built before input_recovered existed";
   EXPECT_EQ(rejection(hello("lidar\x1b[2J", "x")), "this connection was made for node 'camera', not for 'lidar\\x1b[2J'")
       << "escaped for printing";

@@ -48,6 +48,12 @@
 // input is closed this way the node does not get AllInputsClosed (it may recover); if its source
 // ends meanwhile, no second InputClosed is sent.
 //
+// Restarts (Dora's `restart_policy`). When an upstream node ends and is restarted, the node gets
+// NodeRestartedEvent naming it and its inputs stay open (a new incarnation will send on them). When
+// an upstream node fails for good (non-zero exit, signal, kill; or its restart budget is spent), the
+// node gets NodeFailedEvent naming it, the inputs it fed and how it failed, then InputClosed for
+// each of those inputs. Both are control events: they come before queued input messages.
+//
 // Thread safety.
 //   - EventStream: move-only, used by one thread at a time (the event loop).
 //   - OutputSender: move-only; may be moved to another thread and used there, one thread at a time,
@@ -113,6 +119,22 @@ struct InputRecoveredEvent {
   std::string id;  ///< the input id, as declared under `inputs:` in the dataflow
 };
 
+/// An upstream node ended and is being restarted (its `restart_policy`): the inputs it feeds stay
+/// open and its new incarnation sends on them. State derived from its earlier messages (a pending
+/// request, a half-built aggregate) may be stale. (Dora's C++ node API shows this event as one it
+/// does not know, and dcp skips it there: docs/dora.md.)
+struct NodeRestartedEvent {
+  std::string node_id;  ///< the upstream node's id
+};
+
+/// An upstream node failed and will not come back: InputClosedEvent for each of `inputs` follows.
+/// (Under Dora's C++ node API, which does not deliver it, only the InputClosed events come.)
+struct NodeFailedEvent {
+  std::string node_id;              ///< the upstream node's id
+  std::vector<std::string> inputs;  ///< this node's inputs that read it
+  std::string error;                ///< how it failed, e.g. "exit code 3", "signal SIGSEGV"
+};
+
 /// Every input of the node is closed: the stream ends after this event.
 struct AllInputsClosedEvent {};
 
@@ -143,8 +165,8 @@ struct ErrorEvent {
   std::string message;
 };
 
-using Event =
-    std::variant<InputEvent, InputClosedEvent, InputRecoveredEvent, AllInputsClosedEvent, StopEvent, ErrorEvent>;
+using Event = std::variant<InputEvent, InputClosedEvent, InputRecoveredEvent, NodeRestartedEvent, NodeFailedEvent,
+                           AllInputsClosedEvent, StopEvent, ErrorEvent>;
 
 enum class EventStatus {
   event,    ///< an event was received

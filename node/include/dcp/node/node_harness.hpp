@@ -85,6 +85,12 @@ class NodeHarness {
   /// InputRecovered for `id`, which push_input_closed closed (a timed-out input, node.hpp): push_input
   /// on it is allowed again. std::logic_error when `id` is not closed.
   void push_input_recovered(std::string_view id);
+  /// NodeRestarted: upstream node `node_id` is being restarted (node.hpp); inputs stay open.
+  void push_node_restarted(std::string_view node_id);
+  /// NodeFailed for upstream node `node_id`, which fed `inputs` (each declared and open), then
+  /// InputClosed for each of them — as the runner delivers a failure. std::invalid_argument for an
+  /// undeclared input, std::logic_error for a closed one (nothing is pushed then).
+  void push_node_failed(std::string_view node_id, std::vector<std::string> inputs, std::string error);
   /// The stream ends once the node has received this event.
   void push_all_inputs_closed();
   /// Stop with `cause`, as Dora and the runner deliver it (node.hpp, the Stop rule): the node gets

@@ -63,6 +63,10 @@
 //   - InputClosedEvent: the input-closed observers, then on_input_closed(id) (for any id).
 //   - InputRecoveredEvent (a timed-out input has data again, node.hpp): on_input_recovered(id);
 //     the input's handler then gets its data as usual.
+//   - NodeRestartedEvent (an upstream node is being restarted, node.hpp): on_node_restarted(node id);
+//     its inputs stay open.
+//   - NodeFailedEvent (an upstream node failed for good): on_node_failed(event); the InputClosed
+//     events of its inputs follow and are routed as above.
 //   - AllInputsClosedEvent: on_all_inputs_closed(), then the router has ended (RunEnd::all_inputs_closed).
 //   - ErrorEvent: on_error_event() (default: counted in Stats::error_events and ignored).
 //   - An input nobody registered: the input observers, then on_unknown_input() (default: counted in
@@ -79,7 +83,8 @@
 // fails. A throwing on_error is reported itself, so no error vanishes. A throwing control handler or
 // observer is delivered the same way (not counted per input; Stats::control_failures counts them),
 // message "on_stop threw: <what>" (likewise on_all_inputs_closed, on_error_event), "on_input_closed
-// for input '<id>' threw: <what>" (likewise on_input_recovered, on_unknown_input, "an input observer", "an input-closed
+// for input '<id>' threw: <what>" (likewise on_input_recovered, on_unknown_input, "on_node_restarted for node '<id>'
+// threw", "on_node_failed for node '<id>' threw", "an input observer", "an input-closed
 // observer"). Configuration errors throw:
 // std::invalid_argument (duplicate id, empty handler, bad InputOptions — the message names the input
 // and the field), std::logic_error (set-up after the first dispatch()).
@@ -284,6 +289,10 @@ class EventRouter {
   EventRouter& on_input_closed(std::function<void(std::string_view input_id)> handler);
   /// A timed-out input has data again (InputRecoveredEvent); its data follows. Default: nothing.
   EventRouter& on_input_recovered(std::function<void(std::string_view input_id)> handler);
+  /// An upstream node is being restarted (NodeRestartedEvent); reset what depended on it. Default: nothing.
+  EventRouter& on_node_restarted(std::function<void(std::string_view node_id)> handler);
+  /// An upstream node failed for good (NodeFailedEvent); its inputs' InputClosed follow. Default: nothing.
+  EventRouter& on_node_failed(std::function<void(const NodeFailedEvent&)> handler);
   EventRouter& on_all_inputs_closed(std::function<void()> handler);
   /// Default: counted in Stats::unknown_inputs and ignored.
   EventRouter& on_unknown_input(std::function<void(const InputEvent&)> handler);
