@@ -244,6 +244,28 @@ TEST(NodeHarnessScript, InputRecovered_ReopensAClosedInput_OnAnOpenOneThrowsLogi
   EXPECT_EQ(seen, (std::vector<std::string>{"input before", "closed tick", "recovered tick", "input after"}));
 }
 
+TEST(NodeHarnessScript, NodeRestartedKeepsInputsOpen_NodeFailedIsFollowedByInputClosedOfItsInputs) {
+  NodeHarness harness = make_camera();
+  EXPECT_THROW(harness.push_node_failed("driver", {"lidar"}, "exit code 3"), std::invalid_argument);
+  harness.push_node_restarted("driver");
+  harness.push_input("tick", "still open");
+  harness.push_node_failed("driver", {"tick"}, "exit code 3");
+  EXPECT_THROW(harness.push_input("tick", "closed now"), std::logic_error);
+  harness.end();
+  dcp::Node node = harness.node();
+  std::vector<std::string> seen;
+  for (dcp::Event& event : node.events) {
+    if (auto* input = std::get_if<dcp::InputEvent>(&event)) seen.push_back("input " + std::string(input->data.as_string()));
+    if (auto* closed = std::get_if<dcp::InputClosedEvent>(&event)) seen.push_back("closed " + closed->id);
+    if (auto* restarted = std::get_if<dcp::NodeRestartedEvent>(&event)) seen.push_back("restarted " + restarted->node_id);
+    if (auto* failed = std::get_if<dcp::NodeFailedEvent>(&event)) {
+      seen.push_back("failed " + failed->node_id + " " + failed->inputs.at(0) + " " + failed->error);
+    }
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"restarted driver", "input still open", "failed driver tick exit code 3",
+                                            "closed tick"}));
+}
+
 TEST(NodeHarnessScript, NodeTakenTwice_ThrowsLogicError) {
   NodeHarness harness = make_camera();
   dcp::Node node = harness.node();
